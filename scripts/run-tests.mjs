@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Runs the compiled test files (dist/test/**/*.test.js) with node's test runner.
+// `node scripts/run-tests.mjs [unit|e2e] [filter]`; builds first so a fresh checkout works.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const kind = process.argv[2];
+const filter = process.argv[3];
+const dirs = kind ? [kind] : ['unit', 'e2e'];
+const files = [];
+for (const d of dirs) {
+  const dir = path.join(root, 'dist', 'test', d);
+  if (!fs.existsSync(dir)) continue;
+  for (const f of fs.readdirSync(dir).sort()) {
+    if (f.endsWith('.test.js') && (!filter || f.includes(filter))) files.push(path.join(dir, f));
+  }
+}
+if (files.length === 0) { console.error('no test files found'); process.exit(1); }
+// e2e files share the machine's runc/cgroups: run files one at a time.
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  { cwd: root, stdio: 'inherit', env: { ...process.env } });
+process.exit(r.status ?? 1);
