@@ -1,0 +1,46 @@
+/**
+ * Syscalls Node lacks, behind one interface (youki's Syscall trait). The linux implementation
+ * (linux-sys.ts) calls libc through koffi; RecordingSys records calls for fast tests of planners.
+ */
+export interface Mount {
+  type: string;
+  source: string;
+  target: string;
+  /** mount(8)-style options; flags (ro, nosuid, nodev, noexec, bind, rbind, rprivate...) are split out by the applier. */
+  options: string[];
+}
+
+export interface Sys {
+  mount(m: Mount): void;
+  /** umount2(target, flags); flags: MNT_DETACH = 2. ENOENT/EINVAL (not mounted) are ignored. */
+  unmount(target: string, flags?: number): void;
+  /** mknod for a character device (whiteouts are 0:0). */
+  mknodChar(path: string, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: Buffer | string): void;
+  lgetxattr(path: string, name: string): Buffer | undefined;
+}
+
+export const MNT_DETACH = 2;
+
+export type SysCall =
+  | { op: 'mount'; mount: Mount }
+  | { op: 'unmount'; target: string; flags: number }
+  | { op: 'mknodChar'; path: string; mode: number; major: number; minor: number }
+  | { op: 'lsetxattr'; path: string; name: string; value: string };
+
+/** Records every call and performs none: for tests of code that plans syscalls. */
+export class RecordingSys implements Sys {
+  readonly calls: SysCall[] = [];
+  private xattrs = new Map<string, Buffer>();
+  mount(m: Mount): void { this.calls.push({ op: 'mount', mount: m }); }
+  unmount(target: string, flags = 0): void { this.calls.push({ op: 'unmount', target, flags }); }
+  mknodChar(path: string, mode: number, major: number, minor: number): void {
+    this.calls.push({ op: 'mknodChar', path, mode, major, minor });
+  }
+  lsetxattr(path: string, name: string, value: Buffer | string): void {
+    const b = Buffer.isBuffer(value) ? value : Buffer.from(value);
+    this.xattrs.set(`${path}\0${name}`, b);
+    this.calls.push({ op: 'lsetxattr', path, name, value: b.toString() });
+  }
+  lgetxattr(path: string, name: string): Buffer | undefined { return this.xattrs.get(`${path}\0${name}`); }
+}
