@@ -1,0 +1,162 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { InvalidParameterError } from '../errors.js';
+
+/**
+ * `--user` / USER resolution against the image's /etc/passwd and /etc/group, with the semantics of
+ * moby/sys/user GetExecUser. The rootfs is untrusted: /etc/passwd may be a symlink aimed at a host
+ * file (e.g. ../../../etc/shadow), so every path is resolved with the rootfs as "/" and the final
+ * open refuses symlinks and non-regular files.
+ */
+
+export interface ResolvedUser { uid: number; gid: number; additionalGids: number[]; home: string }
+
+/** runc and containerd cap ids at MaxInt32 (CVE-2024-40635). */
+export const MAX_ID = 2147483647;
+const MAX_SYMLINKS = 255;
+const MAX_FILE = 16 * 1024 * 1024;
+
+/**
+ * Resolve `p` inside `root` as if `root` were "/": symlinks (absolute or relative) are followed but
+ * can never climb above root ("securejoin" / FollowSymlinkInScope). Missing components are kept
+ * as-is. Returns an absolute host path under root.
+ */
+export async function resolveInRoot(root: string, p: string): Promise<string> {
+  const base = path.resolve(root);
+  let todo = p.split('/').filter((c) => c !== '' && c !== '.');
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length > 0) {
+    const c = todo.shift()!;
+    if (c === '..') { done.pop(); continue; }
+    const cur = path.join(base, ...done, c);
+    let st: fs.Stats;
+    try {
+      st = await fsp.lstat(cur);
+    } catch {
+      done.push(c);
+      continue;
+    }
+    if (!st.isSymbolicLink()) { done.push(c); continue; }
+    if (++links > MAX_SYMLINKS) throw new InvalidParameterError(`too many symlinks resolving ${p}`);
+    const target = await fsp.readlink(cur);
+    const parts = target.split('/').filter((x) => x !== '' && x !== '.');
+    if (target.startsWith('/')) done.length = 0;
+    todo = [...parts, ...todo];
+  }
+  return path.join(base, ...done);
+}
+
+/** Read a small regular file inside root; undefined when it does not exist. */
+async function readInRoot(root: string, p: string): Promise<string | undefined> {
+  const file = await resolveInRoot(root, p);
+  let fh: fsp.FileHandle;
+  try {
+    // O_NOFOLLOW: a component swapped for a symlink after resolution fails instead of escaping.
+    fh = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return undefined;
+    if (st.size > MAX_FILE) throw new InvalidParameterError(`${p} in the image is too large`);
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+interface PasswdEntry { name: string; uid: number; gid: number; home: string }
+interface GroupEntry { name: string; gid: number; members: string[] }
+
+// Lines with an unparsable id are skipped, like moby/sys/user does.
+function parsePasswd(text: string): PasswdEntry[] {
+  const out: PasswdEntry[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const f = line.split(':');
+    const uid = toId(f[2] ?? '');
+    const gid = toId(f[3] ?? '');
+    if (uid === undefined || gid === undefined) continue;
+    out.push({ name: f[0] ?? '', uid, gid, home: f[5] ?? '' });
+  }
+  return out;
+}
+
+function parseGroup(text: string): GroupEntry[] {
+  const out: GroupEntry[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const f = line.split(':');
+    const gid = toId(f[2] ?? '');
+    if (gid === undefined) continue;
+    out.push({ name: f[0] ?? '', gid, members: (f[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean) });
+  }
+  return out;
+}
+
+function toId(s: string): number | undefined {
+  if (!/^\d+$/.test(s)) return undefined;
+  const n = Number(s);
+  return n <= MAX_ID ? n : undefined;
+}
+
+/**
+ * Numeric form of a user/group argument, or undefined for a name. Any all-digit string (or a
+ * negative number) is numeric: an out-of-range number is an error, never a name to look up (A14).
+ */
+function numericArg(s: string): number | undefined {
+  if (!/^-?\d+$/.test(s)) return undefined;
+  // Compare as a bigint: Number() of a 20-digit string loses precision.
+  const n = BigInt(s);
+  if (n < 0n || n > BigInt(MAX_ID)) throw new InvalidParameterError(`uids and gids must be in range 0-${MAX_ID}`);
+  return Number(n);
+}
+
+export async function resolveUser(rootfs: string, user: string | undefined): Promise<ResolvedUser> {
+  const spec = (user ?? '').trim();
+  const colon = spec.indexOf(':');
+  const userArg = colon < 0 ? spec : spec.slice(0, colon);
+  const groupArg = colon < 0 ? '' : spec.slice(colon + 1);
+  const uidArg = numericArg(userArg);
+  const gidArg = numericArg(groupArg);
+
+  const passwdText = await readInRoot(rootfs, '/etc/passwd');
+  const passwd = passwdText === undefined ? [] : parsePasswd(passwdText);
+
+  const result: ResolvedUser = { uid: 0, gid: 0, additionalGids: [], home: '/' };
+  const match = passwd.find((u) => (userArg === '' ? u.uid === 0 : uidArg !== undefined ? u.uid === uidArg : u.name === userArg));
+  let matchedName = '';
+  if (match) {
+    matchedName = match.name;
+    result.uid = match.uid;
+    result.gid = match.gid;
+    result.home = match.home || '/';
+  } else if (userArg !== '') {
+    if (uidArg === undefined) {
+      throw new InvalidParameterError(`unable to find user ${userArg}: no matching entries in passwd file`);
+    }
+    result.uid = uidArg;
+  }
+
+  if (groupArg !== '' || matchedName !== '') {
+    const groupText = await readInRoot(rootfs, '/etc/group');
+    const groups = groupText === undefined ? [] : parseGroup(groupText);
+    if (groupArg !== '') {
+      const g = groups.find((x) => (gidArg !== undefined ? x.gid === gidArg : x.name === groupArg));
+      if (g) result.gid = g.gid;
+      else if (gidArg !== undefined) result.gid = gidArg;
+      else throw new InvalidParameterError(`unable to find group ${groupArg}: no matching entries in group file`);
+    } else {
+      // Supplementary groups only in the implicit form, as GetExecUser does.
+      result.additionalGids = groups.filter((g) => g.members.includes(matchedName)).map((g) => g.gid);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,155 @@
+import { execFile } from 'node:child_process';
+import { NotFoundError, SystemError } from '../errors.js';
+
+/**
+ * A typed runc wrapper (go-runc style): every verb has an options type and a pure args builder;
+ * `Runc` executes them. Errors carry runc's own message, taken from its json log line on stderr.
+ */
+
+export interface RuncGlobalOptions {
+  root: string;
+  /** runc --log; without it runc logs to stderr, which is where we read errors from */
+  log?: string;
+  logFormat?: 'json' | 'text';
+  systemdCgroup?: boolean;
+  debug?: boolean;
+}
+
+export function globalArgs(o: RuncGlobalOptions): string[] {
+  const a = ['--root', o.root];
+  if (o.log) a.push('--log', o.log);
+  if (o.logFormat) a.push('--log-format', o.logFormat);
+  if (o.systemdCgroup) a.push('--systemd-cgroup');
+  if (o.debug) a.push('--debug');
+  return a;
+}
+
+export interface RuncKillOptions { all?: boolean }
+export function killArgs(id: string, signal: string | number, o: RuncKillOptions = {}): string[] {
+  const a = ['kill'];
+  if (o.all) a.push('--all');
+  a.push(id, String(signalName(signal)));
+  return a;
+}
+
+export interface RuncDeleteOptions { force?: boolean }
+export function deleteArgs(id: string, o: RuncDeleteOptions = {}): string[] {
+  return o.force ? ['delete', '--force', id] : ['delete', id];
+}
+
+export function stateArgs(id: string): string[] { return ['state', id]; }
+export function startArgs(id: string): string[] { return ['start', id]; }
+export function pauseArgs(id: string): string[] { return ['pause', id]; }
+export function resumeArgs(id: string): string[] { return ['resume', id]; }
+export function listArgs(): string[] { return ['list', '--format', 'json']; }
+
+const SIGNALS: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11,
+  USR2: 12, PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21,
+  TTOU: 22, URG: 23, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
+};
+
+/**
+ * Normalise 'TERM' | 'SIGTERM' | 'sigterm' | '15' | 15 | 'RTMIN+3' to a signal number; throws on
+ * unknown names. runc accepts numbers, which avoids its own name table.
+ */
+export function signalNumber(signal: string | number): number {
+  if (typeof signal === 'number') {
+    if (!Number.isInteger(signal) || signal < 1 || signal > 64) throw new Error(`invalid signal: ${signal}`);
+    return signal;
+  }
+  const s = signal.trim().toUpperCase();
+  if (/^\d+$/.test(s)) return signalNumber(Number(s));
+  const name = s.startsWith('SIG') ? s.slice(3) : s;
+  if (name in SIGNALS) return SIGNALS[name]!;
+  const rt = /^RTMIN(?:\+(\d+))?$/.exec(name) ?? /^RTMAX(?:-(\d+))?$/.exec(name);
+  if (rt) {
+    const n = Number(rt[1] ?? 0);
+    const v = name.startsWith('RTMIN') ? 34 + n : 64 - n;
+    if (v >= 34 && v <= 64) return v;
+  }
+  throw new Error(`invalid signal: ${signal}`);
+}
+
+function signalName(signal: string | number): number { return signalNumber(signal); }
+
+export interface RuncState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+  rootfs: string;
+  created: string;
+  annotations?: Record<string, string>;
+}
+
+export interface RuncListEntry { id: string; pid: number; status: string; bundle: string; created: string }
+
+/** Thrown when runc exits non-zero; `message` is runc's own error text. */
+export class RuncError extends SystemError {
+  constructor(message: string, readonly args: string[], readonly stderr: string) { super(message); }
+}
+
+/**
+ * runc writes errors as json log lines ({"level":"error","msg":"..."}) with --log-format json, or
+ * as plain text. Return the last error message found, or the trimmed text.
+ */
+export function parseRuncError(output: string): string {
+  let msg = '';
+  for (const line of output.split('\n')) {
+    const t = line.trim();
+    if (!t) continue;
+    if (t.startsWith('{')) {
+      try {
+        const j = JSON.parse(t) as { level?: string; msg?: string };
+        if (j.level === 'error' || j.level === 'fatal') msg = j.msg ?? msg;
+        continue;
+      } catch { /* not json: fall through */ }
+    }
+    msg = t.replace(/^time="[^"]*" level=error msg="(.*)"$/, '$1');
+  }
+  return msg.trim();
+}
+
+export class Runc {
+  constructor(readonly runcPath: string, readonly root: string) {}
+
+  private exec(args: string[]): Promise<string> {
+    const full = [...globalArgs({ root: this.root, logFormat: 'json' }), ...args];
+    return new Promise((resolve, reject) => {
+      execFile(this.runcPath, full, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (!err) { resolve(stdout); return; }
+        const text = parseRuncError(stderr) || parseRuncError(stdout) || err.message;
+        const e = /does not exist|not found|container with id .* not exist/i.test(text)
+          ? Object.assign(new RuncError(text, full, stderr), { notFound: true })
+          : new RuncError(text, full, stderr);
+        reject(e);
+      });
+    });
+  }
+
+  /** undefined when runc does not know the container */
+  async state(id: string): Promise<RuncState | undefined> {
+    try {
+      return JSON.parse(await this.exec(stateArgs(id))) as RuncState;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+  async start(id: string): Promise<void> { await this.exec(startArgs(id)); }
+  async kill(id: string, signal: string | number, all = false): Promise<void> { await this.exec(killArgs(id, signal, { all })); }
+  async delete(id: string, force = false): Promise<void> { await this.exec(deleteArgs(id, { force })); }
+  async pause(id: string): Promise<void> { await this.exec(pauseArgs(id)); }
+  async resume(id: string): Promise<void> { await this.exec(resumeArgs(id)); }
+  async list(): Promise<RuncListEntry[]> {
+    const out = (await this.exec(listArgs())).trim();
+    if (!out || out === 'null') return [];
+    return JSON.parse(out) as RuncListEntry[];
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof NotFoundError || (err instanceof RuncError && (err as RuncError & { notFound?: boolean }).notFound === true);
+}

@@ -1,0 +1,848 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, SystemError, errorMessage,
+} from '../errors.js';
+import {
+  DEFAULT_PATH, mergeImageConfig, parseSignal, processArgs, randomName, validateCreate, validateName,
+  type ContainerConfig, type CreateBody, type HostConfig, type ImageRuntimeConfig,
+} from '../core/container-config.js';
+import { parseFilters, matchLabels, type Filters } from '../core/filters.js';
+import { humanDuration } from '../core/human-duration.js';
+import { secureMkdirAll } from '../core/secure-path.js';
+import type { Paths } from '../store/paths.js';
+import { readJson, writeFileAtomic } from '../store/meta/atomic.js';
+import type { Mount, Sys } from '../sys/sys.js';
+import type { EventBus } from './events.js';
+
+/** What the container service needs from the image store (consumer-defined, moby style). */
+export interface ImageProvider {
+  get(ref: string): { id: string; config: { config?: ImageRuntimeConfig | null } };
+  rootfsMount(imageId: string, upper: string, work: string, target: string): Mount;
+}
+
+export interface AttachConnection {
+  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
+  on(ev: 'close', cb: () => void): void;
+  write(data: Buffer): void;
+  end(): void;
+  destroy(): void;
+}
+
+/** What the container service needs from the OCI runtime driver (conmon + runc). */
+export interface Runtime {
+  create(req: { id: string; name: string; spec: unknown; tty: boolean; openStdin: boolean; stdinOnce: boolean; logPath: string }): Promise<{ pid: number }>;
+  start(id: string): Promise<void>;
+  kill(id: string, signal: string | number): Promise<void>;
+  delete(id: string, opts?: { force?: boolean }): Promise<void>;
+  state(id: string): Promise<{ status: string; pid: number } | undefined>;
+  readExit(id: string): { code: number; finishedAt: Date; oomKilled: boolean } | undefined;
+  onExit(cb: (id: string) => void): void;
+  conmonAlive(id: string): boolean;
+  attach(id: string): Promise<AttachConnection>;
+  list(): Promise<string[]>;
+}
+
+export type SpecBuilder = (input: SpecBuilderInput) => unknown;
+export interface SpecBuilderInput {
+  id: string; args: string[]; env: string[]; cwd: string;
+  user: { uid: number; gid: number; additionalGids: number[] };
+  hostname: string; domainname?: string; tty: boolean; openStdin: boolean; rootfs: string; readonlyRootfs?: boolean;
+  network: { mode: 'none' | 'host' | 'path'; netnsPath?: string };
+  cgroupsPath: string;
+  resources: { memory?: number; memorySwap?: number; nanoCpus?: number; cpuShares?: number; cpusetCpus?: string; cpusetMems?: string; pidsLimit?: number; oomKillDisable?: boolean };
+  privileged?: boolean; capAdd?: string[]; capDrop?: string[]; noNewPrivileges?: boolean;
+  seccomp?: 'default' | 'unconfined' | object; shmSize?: number;
+  mounts?: { destination: string; type: string; source: string; options: string[] }[];
+  annotations?: Record<string, string>;
+}
+export type UserResolver = (rootfs: string, user: string | undefined) => Promise<{ uid: number; gid: number; additionalGids: number[]; home: string }>;
+
+export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerState {
+  Status: Status; Running: boolean; Paused: boolean; Restarting: boolean; OOMKilled: boolean; Dead: boolean;
+  Pid: number; ExitCode: number; Error: string; StartedAt: string; FinishedAt: string;
+}
+
+/** The persisted container record; its shape follows inspect's so inspect is a projection. */
+export interface ContainerRecord {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  Image: string;
+  Name: string;
+  RestartCount: number;
+  Config: ContainerConfig;
+  HostConfig: HostConfig;
+  LogPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  ResolvConfPath: string;
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+const DEFAULT_STOP_TIMEOUT = 10;
+
+interface Waiter { condition: 'next-exit' | 'not-running' | 'removed'; resolve: (r: { StatusCode: number; Error?: { Message: string } | null }) => void }
+
+interface Live {
+  rec: ContainerRecord;
+  lock: Promise<unknown>;
+  waiters: Waiter[];
+  /** attach connections registered before start; connected between runc create and runc start */
+  pendingAttach: ((conn: AttachConnection | undefined) => void)[];
+  exitWaiters: (() => void)[];
+  mounted: boolean;
+  stopping?: boolean;
+}
+
+export interface ContainerServiceDeps {
+  paths: Paths;
+  sys: Sys;
+  images: ImageProvider;
+  runtime: Runtime;
+  events: EventBus;
+  buildSpec: SpecBuilder;
+  resolveUser: UserResolver;
+}
+
+function nowIso(): string { return new Date().toISOString(); }
+function shortId(id: string): string { return id.slice(0, 12); }
+
+/** Docker's "exit code from a start failure" (moby daemon/start.go translateContainerdStartErr). */
+export function startFailureExitCode(message: string): number {
+  if (/executable file not found|no such file or directory|system cannot find the file specified/i.test(message)) return 127;
+  if (/permission denied|is a directory/i.test(message)) return 126;
+  return 128;
+}
+
+export class ContainerService {
+  private readonly byId = new Map<string, Live>();
+  private readonly byName = new Map<string, string>();
+  private readonly d: ContainerServiceDeps;
+
+  constructor(deps: ContainerServiceDeps) { this.d = deps; }
+
+  // ----- lookup
+
+  /** Find by full id, name (with or without "/"), or unique id prefix (Docker's order). */
+  private find(ref: string): Live {
+    const byFull = this.byId.get(ref);
+    if (byFull) return byFull;
+    const name = ref.startsWith('/') ? ref.slice(1) : ref;
+    const idByName = this.byName.get(name);
+    if (idByName) return this.byId.get(idByName)!;
+    if (/^[0-9a-f]+$/.test(ref)) {
+      const matches = [...this.byId.keys()].filter((id) => id.startsWith(ref));
+      if (matches.length === 1) return this.byId.get(matches[0]!)!;
+      if (matches.length > 1) throw new InvalidParameterError(`multiple IDs found with provided prefix: ${ref}`);
+    }
+    throw new NotFoundError(`No such container: ${ref}`);
+  }
+
+  has(ref: string): boolean {
+    try { this.find(ref); return true; } catch { return false; }
+  }
+
+  /** Serialise state-changing operations per container. */
+  private async locked<T>(live: Live, fn: () => Promise<T>): Promise<T> {
+    const prev = live.lock;
+    let release!: () => void;
+    live.lock = new Promise<void>((r) => { release = r; });
+    try {
+      await prev.catch(() => undefined);
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  containersUsingImage(imageId: string): { id: string; running: boolean }[] {
+    return [...this.byId.values()].filter((l) => l.rec.Image === imageId)
+      .map((l) => ({ id: l.rec.Id, running: l.rec.State.Running }));
+  }
+
+  counts(): { total: number; running: number; paused: number; stopped: number } {
+    let running = 0, paused = 0;
+    for (const l of this.byId.values()) {
+      if (l.rec.State.Paused) paused++; else if (l.rec.State.Running) running++;
+    }
+    return { total: this.byId.size, running, paused, stopped: this.byId.size - running - paused };
+  }
+
+  // ----- persistence
+
+  private async save(live: Live): Promise<void> {
+    await writeFileAtomic(this.d.paths.containerRecord(live.rec.Id), JSON.stringify(live.rec));
+  }
+
+  /** Load records and reconcile them with what conmon/runc left (live restore). */
+  async init(): Promise<void> {
+    const p = this.d.paths;
+    for (const dir of [p.containersDir, p.exitsDir, p.bundlesDir]) await fsp.mkdir(dir, { recursive: true, mode: 0o710 });
+    this.d.runtime.onExit((id) => { void this.onExit(id); });
+    const ids = await fsp.readdir(p.containersDir).catch(() => [] as string[]);
+    for (const id of ids) {
+      const rec = await readJson<ContainerRecord>(p.containerRecord(id)).catch(() => undefined);
+      if (!rec) {
+        // A create that died before its record was written: nothing refers to it.
+        await this.unmountQuiet(id);
+        await fsp.rm(p.containerDir(id), { recursive: true, force: true });
+        continue;
+      }
+      const live: Live = { rec, lock: Promise.resolve(), waiters: [], pendingAttach: [], exitWaiters: [], mounted: false };
+      this.byId.set(id, live);
+      this.byName.set(rec.Name.slice(1), id);
+    }
+    const known = new Set(this.byId.keys());
+    // runc containers that no record claims (a crash mid-create) are removed.
+    for (const rid of await this.d.runtime.list().catch(() => [] as string[])) {
+      if (!known.has(rid)) await this.d.runtime.delete(rid, { force: true }).catch(() => undefined);
+    }
+    for (const live of this.byId.values()) await this.reconcile(live);
+  }
+
+  private async reconcile(live: Live): Promise<void> {
+    const rec = live.rec;
+    const id = rec.Id;
+    const wasRemoving = rec.State.Status === 'removing';
+    if (rec.State.Running || wasRemoving) {
+      const exit = this.d.runtime.readExit(id);
+      const st = await this.d.runtime.state(id).catch(() => undefined);
+      if (!exit && st && (st.status === 'running' || st.status === 'paused') && this.d.runtime.conmonAlive(id)) {
+        live.mounted = true; // re-adopted: the overlay stayed mounted
+        rec.State.Pid = st.pid;
+        if (wasRemoving) await this.remove(id, { force: true });
+        return;
+      }
+      // Exited while we were down (exit file), or the monitor is gone (exit 255, as moby after a hard restart).
+      if (rec.State.Running) await this.finishExit(live, exit ?? { code: 255, finishedAt: new Date(), oomKilled: false }, !exit);
+      if (wasRemoving || rec.HostConfig.AutoRemove) await this.remove(id, { force: true }).catch(() => undefined);
+      return;
+    }
+    // Not running: make sure nothing of a run is left behind.
+    await this.d.runtime.delete(id, { force: true }).catch(() => undefined);
+    await this.unmountQuiet(id);
+    if (rec.HostConfig.AutoRemove && rec.State.Status === 'exited') {
+      await this.remove(id, { force: true }).catch(() => undefined);
+    }
+  }
+
+  // ----- create
+
+  async create(name: string | undefined, body: CreateBody | undefined): Promise<{ Id: string; Warnings: string[] }> {
+    if (!body) throw new InvalidParameterError('invalid JSON: EOF');
+    if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidParameterError('invalid JSON: body must be an object');
+    if (Object.keys(body).length === 0) throw new InvalidParameterError('config cannot be empty in order to create a container');
+    if (!body.Image) throw new InvalidParameterError('No command specified');
+    validateCreate(body, os.cpus().length);
+    let cname: string;
+    if (name) {
+      cname = validateName(name);
+    } else {
+      do { cname = randomName(); } while (this.byName.has(cname));
+    }
+    const img = this.d.images.get(body.Image);
+    const config = mergeImageConfig(body, img.config.config ?? {});
+    config.Image = body.Image;
+    const args = processArgs(config);
+    const hc: HostConfig = { ...(body.HostConfig ?? {}) };
+    hc.NetworkMode = hc.NetworkMode || 'default';
+    hc.RestartPolicy = hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
+    if (!hc.RestartPolicy.Name) hc.RestartPolicy.Name = 'no';
+    hc.LogConfig = { Type: hc.LogConfig?.Type || 'json-file', Config: hc.LogConfig?.Config ?? {} };
+    if (hc.Memory && !hc.MemorySwap) hc.MemorySwap = hc.Memory * 2;
+    const existing = this.byName.get(cname);
+    if (existing) {
+      throw new ConflictError(`Conflict. The container name "/${cname}" is already in use by container "${existing}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    const id = crypto.randomBytes(32).toString('hex');
+    const p = this.d.paths;
+    const dir = p.containerDir(id);
+    const rec: ContainerRecord = {
+      Id: id,
+      Created: nowIso(),
+      Path: args[0]!,
+      Args: args.slice(1),
+      State: { Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
+      Image: img.id,
+      Name: `/${cname}`,
+      RestartCount: 0,
+      Config: config,
+      HostConfig: hc,
+      LogPath: p.containerLog(id),
+      HostnamePath: path.join(dir, 'hostname'),
+      HostsPath: path.join(dir, 'hosts'),
+      ResolvConfPath: path.join(dir, 'resolv.conf'),
+    };
+    // Reserve the name before any await so two concurrent creates cannot both take it.
+    this.byName.set(cname, id);
+    try {
+      await fsp.mkdir(dir, { recursive: true, mode: 0o710 });
+      for (const sub of ['upper', 'work']) await fsp.mkdir(path.join(dir, sub), { mode: 0o755 });
+      await fsp.mkdir(path.join(dir, 'merged'), { mode: 0o700 });
+      await writeFileAtomic(p.containerRecord(id), JSON.stringify(rec));
+    } catch (err) {
+      this.byName.delete(cname);
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    const live: Live = { rec, lock: Promise.resolve(), waiters: [], pendingAttach: [], exitWaiters: [], mounted: false };
+    this.byId.set(id, live);
+    this.d.events.publish('container', 'create', id, this.eventAttrs(rec));
+    return { Id: id, Warnings: [] };
+  }
+
+  private eventAttrs(rec: ContainerRecord, extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(rec.Config.Labels ?? {}), image: rec.Config.Image ?? '', name: rec.Name.slice(1), ...extra };
+  }
+
+  // ----- start
+
+  async start(ref: string): Promise<void> {
+    const live = this.find(ref);
+    await this.locked(live, () => this.startLocked(live));
+  }
+
+  private async startLocked(live: Live): Promise<void> {
+    const rec = live.rec;
+    if (rec.State.Status === 'paused') throw new ConflictError('cannot start a paused container, try unpause instead');
+    if (rec.State.Running) throw new NotModifiedError('container already started');
+    if (rec.State.Status === 'removing') throw new ConflictError(`container is marked for removal and cannot be started`);
+    const id = rec.Id;
+    const p = this.d.paths;
+    const rootfs = p.containerRootfs(id);
+    try {
+      if (!live.mounted) {
+        const dir = p.containerDir(id);
+        this.d.sys.mount(this.d.images.rootfsMount(rec.Image, path.join(dir, 'upper'), path.join(dir, 'work'), rootfs));
+        live.mounted = true;
+      }
+      const user = await this.d.resolveUser(rootfs, rec.Config.User || undefined);
+      const cwd = rec.Config.WorkingDir || '/';
+      if (cwd !== '/') secureMkdirAll(rootfs, cwd, user.uid, user.gid);
+      const hostMode = rec.HostConfig.NetworkMode === 'host';
+      const hostname = hostMode ? os.hostname() : (rec.Config.Hostname || shortId(id));
+      if (!rec.Config.Hostname) rec.Config.Hostname = hostname;
+      await this.writeEtcFiles(rec, hostname, hostMode);
+      const env = [...(rec.Config.Env ?? [])];
+      if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
+      if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
+      if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+      if (rec.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+      const hc = rec.HostConfig;
+      const secOpts = hc.SecurityOpt ?? [];
+      const seccompOpt = secOpts.find((s) => s.startsWith('seccomp=') || s.startsWith('seccomp:'));
+      const spec = this.d.buildSpec({
+        id,
+        args: [rec.Path, ...rec.Args],
+        env,
+        cwd,
+        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+        hostname,
+        domainname: rec.Config.Domainname || undefined,
+        tty: !!rec.Config.Tty,
+        openStdin: !!rec.Config.OpenStdin,
+        rootfs,
+        readonlyRootfs: !!hc.ReadonlyRootfs,
+        network: { mode: hostMode ? 'host' : 'none' },
+        cgroupsPath: `/berth/${id}`,
+        resources: {
+          memory: hc.Memory || undefined,
+          memorySwap: hc.MemorySwap || undefined,
+          nanoCpus: hc.NanoCpus || undefined,
+          cpuShares: hc.CpuShares || undefined,
+          cpusetCpus: hc.CpusetCpus || undefined,
+          cpusetMems: hc.CpusetMems || undefined,
+          pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
+          oomKillDisable: hc.OomKillDisable ?? undefined,
+        },
+        privileged: !!hc.Privileged,
+        capAdd: hc.CapAdd ?? undefined,
+        capDrop: hc.CapDrop ?? undefined,
+        noNewPrivileges: secOpts.some((s) => /^no-new-privileges(?:[:=]true)?$/.test(s)),
+        seccomp: seccompOpt?.slice(8) === 'unconfined' ? 'unconfined' : 'default',
+        shmSize: hc.ShmSize || undefined,
+        mounts: [
+          { destination: '/etc/resolv.conf', type: 'bind', source: rec.ResolvConfPath, options: ['rbind', 'rprivate'] },
+          { destination: '/etc/hostname', type: 'bind', source: rec.HostnamePath, options: ['rbind', 'rprivate'] },
+          { destination: '/etc/hosts', type: 'bind', source: rec.HostsPath, options: ['rbind', 'rprivate'] },
+        ],
+        annotations: rec.Config.Labels ?? undefined,
+      });
+      // A log from an earlier run stays; conmon appends, as Docker's json-file does across restarts.
+      const { pid } = await this.d.runtime.create({
+        id, name: rec.Name.slice(1), spec, tty: !!rec.Config.Tty, openStdin: !!rec.Config.OpenStdin,
+        stdinOnce: !!rec.Config.StdinOnce, logPath: rec.LogPath,
+      });
+      await this.connectPendingAttaches(live);
+      try {
+        await this.d.runtime.start(id);
+      } catch (err) {
+        await this.d.runtime.delete(id, { force: true }).catch(() => undefined);
+        throw err;
+      }
+      rec.State = {
+        ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
+        Pid: pid, ExitCode: 0, Error: '', StartedAt: nowIso(), FinishedAt: ZERO_TIME,
+      };
+      await this.save(live);
+      this.d.events.publish('container', 'start', id, this.eventAttrs(rec));
+      // The process may have exited before we recorded "running": its exit event was ignored then.
+      if (this.d.runtime.readExit(id)) void this.onExit(id);
+    } catch (err) {
+      const message = errorMessage(err);
+      for (const cb of live.pendingAttach.splice(0)) cb(undefined);
+      await this.unmountQuiet(id);
+      live.mounted = false;
+      rec.State = { ...rec.State, ExitCode: startFailureExitCode(message), Error: message };
+      await this.save(live).catch(() => undefined);
+      this.d.events.publish('container', 'die', id, this.eventAttrs(rec, { exitCode: String(rec.State.ExitCode) }));
+      const wrapped = `failed to create task for container: OCI runtime create failed: ${message}: unknown`;
+      throw (rec.State.ExitCode === 127 || rec.State.ExitCode === 126)
+        ? new InvalidParameterError(wrapped, { cause: err })
+        : new SystemError(wrapped, { cause: err });
+    }
+  }
+
+  private async writeEtcFiles(rec: ContainerRecord, hostname: string, hostMode: boolean): Promise<void> {
+    const domain = rec.Config.Domainname ? `${hostname}.${rec.Config.Domainname} ` : '';
+    let hosts: string;
+    let resolv: string;
+    if (hostMode) {
+      hosts = await fsp.readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost\n');
+    } else {
+      hosts = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n' +
+        'ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
+      if (domain) hosts += `127.0.0.1\t${domain.trim()} ${hostname}\n`;
+    }
+    for (const h of (rec.HostConfig.ExtraHosts as string[] | undefined) ?? []) {
+      const i = h.indexOf(':');
+      if (i > 0) hosts += `${h.slice(i + 1)}\t${h.slice(0, i)}\n`;
+    }
+    // Without a network of its own, the container can still use the host's resolvers via --network host only;
+    // with none it gets the host's file minus loopback nameservers, as Docker does.
+    const hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    resolv = hostMode ? hostResolv : hostResolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
+    await fsp.writeFile(rec.HostnamePath, `${hostname}\n`);
+    await fsp.writeFile(rec.HostsPath, hosts);
+    await fsp.writeFile(rec.ResolvConfPath, resolv);
+  }
+
+  private async connectPendingAttaches(live: Live): Promise<void> {
+    const pending = live.pendingAttach.splice(0);
+    for (const cb of pending) {
+      try {
+        cb(await this.d.runtime.attach(live.rec.Id));
+      } catch {
+        cb(undefined);
+      }
+    }
+  }
+
+  // ----- exit handling
+
+  private async onExit(id: string): Promise<void> {
+    const live = this.byId.get(id);
+    if (!live || !live.rec.State.Running) return;
+    const exit = this.d.runtime.readExit(id);
+    if (!exit) return;
+    await this.locked(live, async () => {
+      if (!live.rec.State.Running) return;
+      await this.finishExit(live, exit, false);
+    });
+    if (live.rec.HostConfig.AutoRemove && this.byId.has(id)) {
+      await this.remove(id, { force: true }).catch(() => undefined);
+    }
+  }
+
+  private async finishExit(live: Live, exit: { code: number; finishedAt: Date; oomKilled: boolean }, lost: boolean): Promise<void> {
+    const rec = live.rec;
+    await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
+    await this.unmountQuiet(rec.Id);
+    live.mounted = false;
+    rec.State = {
+      ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
+      ExitCode: exit.code, OOMKilled: exit.oomKilled, FinishedAt: exit.finishedAt.toISOString(),
+      Error: lost ? 'container monitor exited while the daemon was down; exit code unknown' : '',
+    };
+    await this.save(live).catch(() => undefined);
+    if (exit.oomKilled) this.d.events.publish('container', 'oom', rec.Id, this.eventAttrs(rec));
+    this.d.events.publish('container', 'die', rec.Id, this.eventAttrs(rec, { exitCode: String(exit.code) }));
+    for (const w of live.exitWaiters.splice(0)) w();
+    const keep: Waiter[] = [];
+    for (const w of live.waiters) {
+      if (w.condition === 'removed') keep.push(w);
+      else w.resolve({ StatusCode: exit.code, Error: null });
+    }
+    live.waiters = keep;
+  }
+
+  private async unmountQuiet(id: string): Promise<void> {
+    try { this.d.sys.unmount(this.d.paths.containerRootfs(id)); } catch { /* not mounted */ }
+  }
+
+  /** Resolves when the running container exits, or after `ms` (false). */
+  private waitExit(live: Live, ms: number): Promise<boolean> {
+    if (!live.rec.State.Running) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => { if (timer) clearTimeout(timer); resolve(true); };
+      live.exitWaiters.push(done);
+      if (ms >= 0) {
+        timer = setTimeout(() => {
+          const i = live.exitWaiters.indexOf(done);
+          if (i >= 0) live.exitWaiters.splice(i, 1);
+          resolve(false);
+        }, ms);
+      }
+    });
+  }
+
+  // ----- stop / kill / restart
+
+  async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const live = this.find(ref);
+    await this.locked(live, () => this.stopLocked(live, opts));
+  }
+
+  private async stopLocked(live: Live, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const rec = live.rec;
+    if (!rec.State.Running) throw new NotModifiedError('container already stopped');
+    const sig = parseSignal(opts.signal || rec.Config.StopSignal || 'SIGTERM');
+    const timeout = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
+    live.stopping = true;
+    try {
+      await this.d.runtime.kill(rec.Id, sig).catch(() => undefined);
+      this.d.events.publish('container', 'kill', rec.Id, this.eventAttrs(rec, { signal: String(sig) }));
+      if (!(await this.waitExit(live, timeout < 0 ? -1 : timeout * 1000))) {
+        await this.d.runtime.kill(rec.Id, 9).catch(() => undefined);
+        this.d.events.publish('container', 'kill', rec.Id, this.eventAttrs(rec, { signal: '9' }));
+        if (!(await this.waitExit(live, 30_000))) throw new SystemError(`container ${rec.Id} did not exit after SIGKILL`);
+      }
+    } finally {
+      live.stopping = false;
+    }
+    this.d.events.publish('container', 'stop', rec.Id, this.eventAttrs(rec));
+  }
+
+  /** Called by the runtime's exit watcher while we wait; also usable directly. */
+  private async exitNow(live: Live): Promise<void> {
+    const exit = this.d.runtime.readExit(live.rec.Id);
+    if (exit && live.rec.State.Running) await this.finishExit(live, exit, false);
+  }
+
+  async kill(ref: string, signal?: string): Promise<void> {
+    const live = this.find(ref);
+    const rec = live.rec;
+    const sig = parseSignal(signal || 'SIGKILL');
+    if (!rec.State.Running) {
+      throw new ConflictError(`cannot kill container: ${ref}: container ${rec.Id} is not running`);
+    }
+    await this.d.runtime.kill(rec.Id, sig);
+    this.d.events.publish('container', 'kill', rec.Id, this.eventAttrs(rec, { signal: String(sig) }));
+    if (sig === 9) await this.waitExit(live, 10_000);
+  }
+
+  async restart(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const live = this.find(ref);
+    await this.locked(live, async () => {
+      if (live.rec.State.Running) await this.stopLocked(live, opts);
+      await this.startLocked(live);
+    });
+    this.d.events.publish('container', 'restart', live.rec.Id, this.eventAttrs(live.rec));
+  }
+
+  // ----- wait
+
+  async wait(ref: string, condition: string): Promise<Promise<{ StatusCode: number; Error?: { Message: string } | null }>> {
+    const live = this.find(ref);
+    const cond = (condition || 'not-running') as Waiter['condition'];
+    if (!['not-running', 'next-exit', 'removed'].includes(cond)) {
+      throw new InvalidParameterError(`invalid condition: "${condition}"`);
+    }
+    if (cond === 'not-running' && !live.rec.State.Running) {
+      return Promise.resolve({ StatusCode: live.rec.State.ExitCode, Error: null });
+    }
+    return new Promise((resolve) => live.waiters.push({ condition: cond, resolve }));
+  }
+
+  // ----- remove
+
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}): Promise<void> {
+    const live = this.find(ref);
+    if (opts.link) throw new InvalidParameterError('legacy links are not supported');
+    await this.locked(live, async () => {
+      const rec = live.rec;
+      if (!this.byId.has(rec.Id)) return;
+      if (rec.State.Running) {
+        if (!opts.force) {
+          throw new ConflictError(`cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`);
+        }
+        await this.d.runtime.kill(rec.Id, 9).catch(() => undefined);
+        if (!(await this.waitExit(live, 10_000))) {
+          await this.exitNow(live);
+          if (rec.State.Running) await this.finishExit(live, { code: 137, finishedAt: new Date(), oomKilled: false }, true);
+        }
+      }
+      rec.State.Status = 'removing';
+      await this.save(live).catch(() => undefined);
+      await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
+      await this.unmountQuiet(rec.Id);
+      await fsp.rm(this.d.paths.containerDir(rec.Id), { recursive: true, force: true });
+      this.byId.delete(rec.Id);
+      if (this.byName.get(rec.Name.slice(1)) === rec.Id) this.byName.delete(rec.Name.slice(1));
+      this.d.events.publish('container', 'destroy', rec.Id, this.eventAttrs(rec));
+      for (const w of live.waiters.splice(0)) w.resolve({ StatusCode: rec.State.ExitCode, Error: null });
+    });
+  }
+
+  // ----- rename
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const live = this.find(ref);
+    if (!newName) throw new InvalidParameterError('Neither old nor new names may be empty');
+    const n = validateName(newName);
+    const old = live.rec.Name.slice(1);
+    if (n === old) throw new InvalidParameterError(`Renaming a container with the same name as its current name`);
+    const holder = this.byName.get(n);
+    if (holder) {
+      throw new ConflictError(`Conflict. The container name "/${n}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    this.byName.set(n, live.rec.Id);
+    this.byName.delete(old);
+    live.rec.Name = `/${n}`;
+    await this.save(live);
+    this.d.events.publish('container', 'rename', live.rec.Id, this.eventAttrs(live.rec, { oldName: `/${old}` }));
+  }
+
+  // ----- attach (stdout/stderr, stdin)
+
+  /**
+   * Connect to the container's stdio. For a created container the connection is made at start,
+   * between runc create and runc start, so no output is lost (docker run attaches before start).
+   */
+  async attach(ref: string): Promise<{ live: ContainerRecord; conn: Promise<AttachConnection | undefined> }> {
+    const live = this.find(ref);
+    const st = live.rec.State;
+    if (st.Paused) throw new ConflictError(`You cannot attach to a paused container, unpause it first`);
+    if (st.Running) return { live: live.rec, conn: this.d.runtime.attach(live.rec.Id) };
+    if (st.Status === 'created' || st.Status === 'exited') {
+      return { live: live.rec, conn: new Promise((resolve) => live.pendingAttach.push(resolve)) };
+    }
+    throw new ConflictError(`You cannot attach to a stopped container, start it first`);
+  }
+
+  /** Abandon a pending attach (the client went away before start). */
+  cancelPendingAttach(ref: string, cb: (conn: AttachConnection | undefined) => void): void {
+    const live = this.byId.get(ref);
+    if (!live) return;
+    const i = live.pendingAttach.indexOf(cb);
+    if (i >= 0) live.pendingAttach.splice(i, 1);
+  }
+
+  // ----- read
+
+  get(ref: string): ContainerRecord { return this.find(ref).rec; }
+
+  isRunning(id: string): boolean { return this.byId.get(id)?.rec.State.Running ?? false; }
+
+  /** Resolves when the container is no longer running (immediately if it is not). */
+  untilStopped(id: string): Promise<void> {
+    const live = this.byId.get(id);
+    if (!live || !live.rec.State.Running) return Promise.resolve();
+    return this.waitExit(live, -1).then(() => undefined);
+  }
+
+  inspect(ref: string, size = false): Record<string, unknown> {
+    const rec = this.find(ref).rec;
+    const dir = this.d.paths.containerDir(rec.Id);
+    const out: Record<string, unknown> = {
+      Id: rec.Id,
+      Created: rec.Created,
+      Path: rec.Path,
+      Args: rec.Args,
+      State: { ...rec.State },
+      Image: rec.Image,
+      ResolvConfPath: rec.ResolvConfPath,
+      HostnamePath: rec.HostnamePath,
+      HostsPath: rec.HostsPath,
+      LogPath: rec.LogPath,
+      Name: rec.Name,
+      RestartCount: rec.RestartCount,
+      Driver: 'overlay2',
+      Platform: 'linux',
+      MountLabel: '',
+      ProcessLabel: '',
+      AppArmorProfile: '',
+      ExecIDs: null,
+      HostConfig: rec.HostConfig,
+      GraphDriver: {
+        Name: 'overlay2',
+        Data: { MergedDir: path.join(dir, 'merged'), UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work') },
+      },
+      Mounts: [],
+      Config: rec.Config,
+      NetworkSettings: this.networkSettings(rec),
+    };
+    if (size) {
+      out.SizeRw = dirSize(path.join(dir, 'upper'));
+      out.SizeRootFs = out.SizeRw;
+    }
+    return out;
+  }
+
+  private networkSettings(rec: ContainerRecord): Record<string, unknown> {
+    const mode = rec.HostConfig.NetworkMode === 'host' ? 'host' : 'none';
+    return {
+      Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
+      Ports: {}, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '',
+      GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
+      Networks: {
+        [mode]: {
+          IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', NetworkID: mode, EndpointID: '', Gateway: '',
+          IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: null,
+        },
+      },
+    };
+  }
+
+  list(opts: { all?: boolean; limit?: number; size?: boolean; filters?: string | null }): Record<string, unknown>[] {
+    const f = parseFilters(opts.filters, ['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'health', 'network', 'volume', 'publish', 'expose', 'isolation', 'is-task']);
+    for (const s of f.get('status') ?? []) {
+      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) {
+        throw new InvalidParameterError(`invalid filter 'status=${s}'`);
+      }
+    }
+    let recs = [...this.byId.values()].map((l) => l.rec).sort((a, b) => b.Created.localeCompare(a.Created));
+    const all = opts.all || (opts.limit !== undefined && opts.limit > 0) || f.has('status') || f.has('exited');
+    recs = this.applyBeforeSince(recs, f);
+    recs = recs.filter((r) => (all || r.State.Running) && this.matches(r, f));
+    if (opts.limit !== undefined && opts.limit > 0) recs = recs.slice(0, opts.limit);
+    return recs.map((r) => this.summary(r, !!opts.size));
+  }
+
+  private applyBeforeSince(recs: ContainerRecord[], f: Filters): ContainerRecord[] {
+    let out = recs;
+    const before = f.get('before')?.[0];
+    if (before) {
+      const b = this.find(before).rec;
+      out = out.filter((r) => r.Created < b.Created);
+    }
+    const since = f.get('since')?.[0];
+    if (since) {
+      const s = this.find(since).rec;
+      out = out.filter((r) => r.Created > s.Created);
+    }
+    return out;
+  }
+
+  private matches(r: ContainerRecord, f: Filters): boolean {
+    const any = (k: string, pred: (v: string) => boolean) => { const vs = f.get(k); return !vs || vs.length === 0 || vs.some(pred); };
+    return any('id', (v) => r.Id.startsWith(v))
+      && any('name', (v) => new RegExp(v).test(r.Name) || r.Name.slice(1) === v)
+      && matchLabels(f.get('label'), r.Config.Labels)
+      && any('status', (v) => r.State.Status === v)
+      && any('exited', (v) => r.State.Status === 'exited' && r.State.ExitCode === Number(v))
+      && any('ancestor', (v) => this.isAncestor(r, v));
+  }
+
+  private isAncestor(r: ContainerRecord, ref: string): boolean {
+    if (r.Config.Image === ref) return true;
+    try { return this.d.images.get(ref).id === r.Image; } catch { return false; }
+  }
+
+  private summary(r: ContainerRecord, size: boolean): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      Id: r.Id,
+      Names: [r.Name],
+      Image: r.Config.Image,
+      ImageID: r.Image,
+      Command: [r.Path, ...r.Args].map((a) => (/\s/.test(a) ? quoteArg(a) : a)).join(' '),
+      Created: Math.floor(Date.parse(r.Created) / 1000),
+      Ports: [],
+      Labels: r.Config.Labels ?? {},
+      State: r.State.Status,
+      Status: statusText(r.State),
+      HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
+      NetworkSettings: { Networks: (this.networkSettings(r).Networks as Record<string, unknown>) },
+      Mounts: [],
+    };
+    if (size) {
+      out.SizeRw = dirSize(path.join(this.d.paths.containerDir(r.Id), 'upper'));
+      out.SizeRootFs = out.SizeRw;
+    }
+    return out;
+  }
+
+  async prune(filters: string | null): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const f = parseFilters(filters, ['label', 'label!', 'until']);
+    const until = f.get('until')?.[0];
+    const untilMs = until ? parseUntil(until) : Infinity;
+    const deleted: string[] = [];
+    let space = 0;
+    for (const live of [...this.byId.values()]) {
+      const r = live.rec;
+      if (r.State.Running || r.State.Status === 'removing') continue;
+      if (!matchLabels(f.get('label'), r.Config.Labels)) continue;
+      const neg = f.get('label!');
+      if (neg && neg.length && matchLabels(neg, r.Config.Labels)) continue;
+      if (Date.parse(r.Created) > untilMs) continue;
+      space += dirSize(path.join(this.d.paths.containerDir(r.Id), 'upper'));
+      await this.remove(r.Id, { force: false });
+      deleted.push(r.Id);
+    }
+    this.d.events.publish('container', 'prune', '', { reclaimed: String(space) });
+    return { ContainersDeleted: deleted, SpaceReclaimed: space };
+  }
+}
+
+function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (!Number.isNaN(t)) return t;
+  const m = /^(\d+)(s|m|h)$/.exec(v);
+  if (m) return Date.now() - Number(m[1]) * ({ s: 1e3, m: 6e4, h: 3.6e6 } as Record<string, number>)[m[2]!]!;
+  throw new InvalidParameterError(`invalid filter 'until=${v}'`);
+}
+
+function quoteArg(a: string): string { return JSON.stringify(a); }
+
+/** The Status column text, computed by the daemon as dockerd does (container/state.go String). */
+export function statusText(s: ContainerState, now = Date.now()): string {
+  switch (s.Status) {
+    case 'running': return `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+    case 'paused': return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
+    case 'restarting': return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+    case 'removing': return 'Removal In Progress';
+    case 'dead': return 'Dead';
+    case 'created': return 'Created';
+    case 'exited':
+      if (s.FinishedAt === ZERO_TIME) return '';
+      return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+    default: return '';
+  }
+}
+
+function dirSize(dir: string): number {
+  let total = 0;
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop()!;
+    let entries: fs.Dirent[];
+    try { entries = fs.readdirSync(d, { withFileTypes: true }); } catch { continue; }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) { try { total += fs.lstatSync(p).size; } catch { /* raced */ } }
+    }
+  }
+  return total;
+}
