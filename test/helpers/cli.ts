@@ -22,12 +22,18 @@ export const berthBin = path.join(repoRoot, 'bin', 'berth');
 
 // An empty docker config dir: the user's ~/.docker (contexts, plugins, credential helpers) must not matter.
 const dockerConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-dcfg-'));
+process.on('exit', () => fs.rmSync(dockerConfig, { recursive: true, force: true }));
 
-function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  return { ...process.env, DOCKER_CONFIG: dockerConfig, DOCKER_CLI_HINTS: 'false', ...env };
+/** Env for a CLI child; a key set to undefined is removed (e.g. to test that -H alone works). */
+export type CliEnv = Record<string, string | undefined>;
+
+function cliEnv(env: CliEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: dockerConfig, DOCKER_CLI_HINTS: 'false', ...env };
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  return out;
 }
 
-export function runCli(cmd: string, env: Record<string, string>, args: string[], opts: CliOptions = {}): Promise<CliResult> {
+export function runCli(cmd: string, env: CliEnv, args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -47,17 +53,17 @@ export function runCli(cmd: string, env: Record<string, string>, args: string[],
 }
 
 /** `docker ARGS` against the daemon named by env (DOCKER_HOST). */
-export function docker(env: Record<string, string>, args: string[], opts?: CliOptions): Promise<CliResult> {
+export function docker(env: CliEnv, args: string[], opts?: CliOptions): Promise<CliResult> {
   return runCli('docker', env, args, opts);
 }
 
 /** `bin/berth ARGS` against the daemon named by env (BERTH_HOST / DOCKER_HOST). */
-export function berth(env: Record<string, string>, args: string[], opts?: CliOptions): Promise<CliResult> {
+export function berth(env: CliEnv, args: string[], opts?: CliOptions): Promise<CliResult> {
   return runCli(berthBin, env, args, opts);
 }
 
 /** A long-running CLI process (e.g. `logs -f`) whose output the test reads while it runs. */
-export function spawnCli(cmd: string, env: Record<string, string>, args: string[]): ChildProcess {
+export function spawnCli(cmd: string, env: CliEnv, args: string[]): ChildProcess {
   return spawn(cmd === 'berth' ? berthBin : cmd, args, { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 

@@ -1,0 +1,48 @@
+import { parseFilters, parseTimestamp } from '../../core/filters.js';
+import { matchEvent, type EventBus, type EventMessage } from '../../services/events.js';
+import { sendJson, type Route } from '../server.js';
+
+export interface SystemBackend {
+  version(): Record<string, unknown>;
+  info(): Promise<Record<string, unknown>>;
+}
+
+export function systemRoutes(sys: SystemBackend, events: EventBus): Route[] {
+  const ping = (head: boolean) => (ctx: { res: import('node:http').ServerResponse }) => {
+    ctx.res.writeHead(200, {
+      'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache',
+      'Builder-Version': '1', 'Content-Length': 2,
+    });
+    ctx.res.end(head ? undefined : 'OK');
+  };
+  return [
+    { method: 'GET', path: '/_ping', handler: ping(false) },
+    { method: 'HEAD', path: '/_ping', handler: ping(true) },
+    { method: 'GET', path: '/version', handler: (ctx) => sendJson(ctx.res, 200, sys.version()) },
+    { method: 'GET', path: '/info', handler: async (ctx) => sendJson(ctx.res, 200, await sys.info()) },
+    { method: 'GET', path: '/events', handler: async (ctx) => {
+      const q = ctx.query;
+      const f = parseFilters(q.get('filters'));
+      const now = Date.now();
+      const since = q.get('since') ? parseTimestamp(q.get('since')!, now) : undefined;
+      const until = q.get('until') ? parseTimestamp(q.get('until')!, now) : undefined;
+      const res = ctx.res;
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.flushHeaders();
+      const send = (ev: EventMessage) => { if (matchEvent(ev, f)) res.write(`${JSON.stringify(ev)}\n`); };
+      if (since !== undefined) for (const ev of events.since(since, until ?? now)) send(ev);
+      if (until !== undefined && until <= Date.now()) { res.end(); return; }
+      await new Promise<void>((resolve) => {
+        const unsubscribe = events.subscribe((ev) => {
+          if (until !== undefined && ev.timeNano / 1e6 > until) return;
+          send(ev);
+        });
+        let timer: NodeJS.Timeout | undefined;
+        const finish = () => { unsubscribe(); if (timer) clearTimeout(timer); resolve(); };
+        if (until !== undefined) timer = setTimeout(finish, until - Date.now());
+        res.on('close', finish);
+      });
+      res.end();
+    } },
+  ];
+}

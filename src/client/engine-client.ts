@@ -1,0 +1,322 @@
+/**
+ * A typed Docker Engine API (v1.45) client over a unix socket or TCP.
+ *
+ * Three kinds of call: JSON request/response (`json`), streamed responses (`stream`, with
+ * `jsonMessages` for newline-delimited JSON and `demux` for the 8-byte multiplexed framing), and
+ * hijacked connections (`hijack`: `Connection: Upgrade` / `Upgrade: tcp`, 101 → raw duplex socket)
+ * for attach. Failures are typed: `EngineApiError` carries the daemon's status and message;
+ * `DaemonUnreachableError` means nothing answered at the host address.
+ */
+import http from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+
+export const API_VERSION = '1.45';
+export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
+
+export class EngineApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export class DaemonUnreachableError extends Error {
+  constructor(readonly host: string, readonly cause: unknown) {
+    super(`Cannot connect to the berth daemon at ${host}. Is the berth daemon running?`);
+  }
+}
+
+export type Query = Record<string, string | number | boolean | undefined | null | string[]>;
+
+export interface RequestOptions {
+  query?: Query;
+  /** object → JSON body; Buffer/string → raw; Readable → streamed */
+  body?: unknown;
+  headers?: Record<string, string>;
+  contentType?: string;
+}
+
+interface Endpoint { socketPath?: string; host?: string; port?: number }
+
+export function parseHost(host: string): Endpoint {
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  if (host.startsWith('/')) return { socketPath: host };
+  const m = /^(?:tcp|http):\/\/\[?([^\]/]*?)\]?(?::(\d+))?\/?$/.exec(host);
+  if (m) return { host: m[1] || '127.0.0.1', port: m[2] ? Number(m[2]) : 2375 };
+  throw new Error(`unable to parse docker host \`${host}\``);
+}
+
+/** Builds `?a=1&filters=...`; booleans as docker's client sends them ("1"/"0"), arrays repeated. */
+export function buildQuery(q: Query | undefined): string {
+  if (!q) return '';
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v)) for (const x of v) p.append(k, x);
+    else p.append(k, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
+  }
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Stream types of the multiplexed attach/logs framing. */
+export const STDIN = 0, STDOUT = 1, STDERR = 2, SYSTEMERR = 3;
+
+/**
+ * Splits the 8-byte-header multiplexed stream ([type,0,0,0,size32be] + payload) into frames.
+ * Resolves when the source ends. Frames may straddle chunks.
+ */
+export function demux(src: Readable, onFrame: (stream: number, payload: Buffer) => void, initial?: Buffer): Promise<void> {
+  let buf: Buffer = initial && initial.length ? initial : Buffer.alloc(0);
+  const drain = () => {
+    while (buf.length >= 8) {
+      const size = buf.readUInt32BE(4);
+      if (buf.length < 8 + size) break;
+      onFrame(buf[0]!, buf.subarray(8, 8 + size));
+      buf = buf.subarray(8 + size);
+    }
+  };
+  drain();
+  return new Promise((resolve, reject) => {
+    src.on('data', (c: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, c]) : c;
+      drain();
+    });
+    src.on('end', () => resolve());
+    src.on('close', () => resolve());
+    src.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve() : reject(e)));
+  });
+}
+
+/** Newline-delimited JSON objects of a streamed response (events, pull/import progress). */
+export async function* jsonMessages<T = Record<string, unknown>>(src: Readable): AsyncGenerator<T> {
+  let pending = '';
+  for await (const chunk of src) {
+    pending += (chunk as Buffer).toString('utf8');
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (line) yield JSON.parse(line) as T;
+    }
+  }
+  if (pending.trim()) yield JSON.parse(pending) as T;
+}
+
+export interface Hijacked {
+  socket: Duplex;
+  /** bytes read past the response head */
+  head: Buffer;
+  /** the daemon's Content-Type: raw-stream (tty) or multiplexed-stream */
+  contentType: string;
+}
+
+export interface WaitHandle {
+  /** resolves once the daemon has answered the wait request's headers (or after a short grace) */
+  registered: Promise<void>;
+  result: Promise<{ StatusCode: number; Error?: { Message: string } | null }>;
+}
+
+export class EngineClient {
+  private readonly endpoint: Endpoint;
+  private readonly agent: http.Agent;
+
+  constructor(readonly host: string = DEFAULT_HOST, readonly version: string = API_VERSION) {
+    this.endpoint = parseHost(host);
+    this.agent = new http.Agent({ keepAlive: true });
+  }
+
+  /** Releases pooled connections so the process can exit. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private options(method: string, path: string, o: RequestOptions): http.RequestOptions {
+    const headers: Record<string, string> = { 'User-Agent': `berth-cli/${API_VERSION}`, ...(o.headers ?? {}) };
+    return {
+      ...this.endpoint,
+      agent: this.agent,
+      method,
+      path: `/v${this.version}${path}${buildQuery(o.query)}`,
+      headers,
+    };
+  }
+
+  private send(req: http.ClientRequest, o: RequestOptions): void {
+    const b = o.body;
+    if (b === undefined) { req.end(); return; }
+    if (b && typeof (b as Readable).pipe === 'function') {
+      req.setHeader('Content-Type', o.contentType ?? 'application/x-tar');
+      (b as Readable).pipe(req);
+      return;
+    }
+    if (Buffer.isBuffer(b) || typeof b === 'string') {
+      req.setHeader('Content-Type', o.contentType ?? 'text/plain');
+      req.end(b);
+      return;
+    }
+    const data = JSON.stringify(b);
+    req.setHeader('Content-Type', 'application/json');
+    req.setHeader('Content-Length', Buffer.byteLength(data));
+    req.end(data);
+  }
+
+  private wrapConnError(e: NodeJS.ErrnoException): Error {
+    if (['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'].includes(e.code ?? '')) {
+      return new DaemonUnreachableError(this.host, e);
+    }
+    return e;
+  }
+
+  /** Sends a request; resolves with the response for status < 400, else rejects with EngineApiError. */
+  async request(method: string, path: string, o: RequestOptions = {}): Promise<http.IncomingMessage> {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request(this.options(method, path, o), resolve);
+      req.on('error', (e) => reject(this.wrapConnError(e)));
+      this.send(req, o);
+    });
+    if ((res.statusCode ?? 500) >= 400) throw await errorFrom(res);
+    return res;
+  }
+
+  /** JSON call; undefined for empty bodies (204/304). */
+  async json<T = any>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const res = await this.request(method, path, o);
+    const text = await readAll(res);
+    if (!text.trim()) return undefined as T;
+    return JSON.parse(text) as T;
+  }
+
+  /** Streamed body (logs, events, import progress). */
+  stream(method: string, path: string, o: RequestOptions = {}): Promise<http.IncomingMessage> {
+    return this.request(method, path, o);
+  }
+
+  /** Upgrades the connection (attach/exec start); also accepts a plain 200 streamed response. */
+  hijack(method: string, path: string, o: RequestOptions = {}): Promise<Hijacked> {
+    return new Promise<Hijacked>((resolve, reject) => {
+      const opts = this.options(method, path, o);
+      // a hijacked connection must not go back to the keep-alive pool
+      opts.agent = false;
+      opts.headers = { ...(opts.headers as Record<string, string>), Connection: 'Upgrade', Upgrade: 'tcp' };
+      const req = http.request(opts);
+      req.on('upgrade', (res, socket, head) => {
+        socket.setNoDelay?.(true);
+        resolve({ socket, head, contentType: String(res.headers['content-type'] ?? '') });
+      });
+      req.on('response', (res) => {
+        if ((res.statusCode ?? 500) >= 400) { errorFrom(res).then(reject, reject); return; }
+        // a daemon that does not upgrade: treat the body as the output stream (no stdin)
+        resolve({ socket: res as unknown as Duplex, head: Buffer.alloc(0), contentType: String(res.headers['content-type'] ?? '') });
+      });
+      req.on('error', (e) => reject(this.wrapConnError(e)));
+      this.send(req, o);
+    });
+  }
+
+  // ------------------------------------------------------------ system
+
+  ping(): Promise<string> {
+    return this.request('GET', '/_ping').then(readAll);
+  }
+  version(): Promise<any> { return this.json('GET', '/version'); }
+  info(): Promise<any> { return this.json('GET', '/info'); }
+  events(query: Query): Promise<http.IncomingMessage> { return this.stream('GET', '/events', { query }); }
+
+  // ------------------------------------------------------------ containers
+
+  containerList(query: Query): Promise<any[]> { return this.json('GET', '/containers/json', { query }); }
+  containerCreate(config: unknown, query: Query): Promise<{ Id: string; Warnings?: string[] }> {
+    return this.json('POST', '/containers/create', { query, body: config });
+  }
+  containerInspect(id: string, size = false): Promise<any> {
+    return this.json('GET', `/containers/${enc(id)}/json`, { query: size ? { size: true } : undefined });
+  }
+  containerStart(id: string): Promise<void> { return this.json('POST', `/containers/${enc(id)}/start`); }
+  containerStop(id: string, query: Query): Promise<void> { return this.json('POST', `/containers/${enc(id)}/stop`, { query }); }
+  containerRestart(id: string, query: Query): Promise<void> { return this.json('POST', `/containers/${enc(id)}/restart`, { query }); }
+  containerKill(id: string, signal?: string): Promise<void> {
+    return this.json('POST', `/containers/${enc(id)}/kill`, { query: { signal: signal || undefined } });
+  }
+  containerRemove(id: string, query: Query): Promise<void> { return this.json('DELETE', `/containers/${enc(id)}`, { query }); }
+  containerRename(id: string, name: string): Promise<void> { return this.json('POST', `/containers/${enc(id)}/rename`, { query: { name } }); }
+  containerResize(id: string, h: number, w: number): Promise<void> { return this.json('POST', `/containers/${enc(id)}/resize`, { query: { h, w } }); }
+  containerPrune(query: Query): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
+    return this.json('POST', '/containers/prune', { query });
+  }
+  containerLogs(id: string, query: Query): Promise<http.IncomingMessage> { return this.stream('GET', `/containers/${enc(id)}/logs`, { query }); }
+  containerAttach(id: string, query: Query): Promise<Hijacked> { return this.hijack('POST', `/containers/${enc(id)}/attach`, { query }); }
+
+  /**
+   * POST /containers/{id}/wait. The request is sent at once; `registered` resolves when the daemon
+   * sends the response headers (Docker flushes them before waiting), or after `graceMs` for a
+   * daemon that holds them back, so a caller can start the container without losing the exit.
+   */
+  containerWait(id: string, condition: string, graceMs = 250): WaitHandle {
+    let markRegistered!: () => void;
+    const registered = new Promise<void>((r) => { markRegistered = r; });
+    const result = new Promise<{ StatusCode: number; Error?: { Message: string } | null }>((resolve, reject) => {
+      const opts = this.options('POST', `/containers/${enc(id)}/wait`, { query: { condition } });
+      opts.agent = false;
+      const req = http.request(opts, (res) => {
+        markRegistered();
+        if ((res.statusCode ?? 500) >= 400) { errorFrom(res).then(reject, reject); return; }
+        readAll(res).then((t) => {
+          try { resolve(JSON.parse(t)); } catch { reject(new Error(`unexpected wait response: ${t}`)); }
+        }, reject);
+      });
+      req.on('error', (e) => { markRegistered(); reject(this.wrapConnError(e)); });
+      req.on('finish', () => setTimeout(markRegistered, graceMs).unref());
+      req.end();
+    });
+    result.catch(() => undefined);
+    return { registered, result };
+  }
+
+  // ------------------------------------------------------------ images
+
+  imageList(query: Query): Promise<any[]> { return this.json('GET', '/images/json', { query }); }
+  imageInspect(name: string): Promise<any> { return this.json('GET', `/images/${encName(name)}/json`); }
+  imageHistory(name: string): Promise<any[]> { return this.json('GET', `/images/${encName(name)}/history`); }
+  imageTag(name: string, repo: string, tag?: string): Promise<void> {
+    return this.json('POST', `/images/${encName(name)}/tag`, { query: { repo, tag } });
+  }
+  imageRemove(name: string, query: Query): Promise<Array<Record<string, string>>> {
+    return this.json('DELETE', `/images/${encName(name)}`, { query });
+  }
+  imagePrune(query: Query): Promise<{ ImagesDeleted: Array<Record<string, string>> | null; SpaceReclaimed: number }> {
+    return this.json('POST', '/images/prune', { query });
+  }
+  /** POST /images/create: pull (fromImage) or import (fromSrc, body = tar stream). */
+  imageCreate(query: Query, body?: Readable): Promise<http.IncomingMessage> {
+    return this.stream('POST', '/images/create', { query, body, contentType: 'application/x-tar' });
+  }
+}
+
+function enc(id: string): string {
+  return encodeURIComponent(id);
+}
+
+/** image names keep their slashes in the path, as docker's client sends them */
+function encName(name: string): string {
+  return name.split('/').map(encodeURIComponent).join('/');
+}
+
+export function readAll(res: Readable): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    res.on('data', (c: Buffer) => parts.push(c));
+    res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+async function errorFrom(res: http.IncomingMessage): Promise<EngineApiError> {
+  const text = await readAll(res).catch(() => '');
+  let msg = text.trim();
+  try {
+    const j = JSON.parse(text) as { message?: string };
+    if (j && typeof j.message === 'string') msg = j.message;
+  } catch { /* not JSON: keep the text */ }
+  if (!msg) msg = `${res.statusCode} ${res.statusMessage ?? ''}`.trim();
+  return new EngineApiError(res.statusCode ?? 500, msg);
+}

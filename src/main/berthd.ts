@@ -1,0 +1,159 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildApp, listen, BERTH_VERSION } from '../api/server.js';
+import { containerRoutes } from '../api/routes/containers.js';
+import { imageRoutes } from '../api/routes/images.js';
+import { systemRoutes } from '../api/routes/system.js';
+import { loadConfig, type DaemonConfig } from '../config/daemon-config.js';
+import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
+import { resolveUser } from '../core/user.js';
+import { errorMessage } from '../errors.js';
+import { ConmonRuntime } from '../runtime/conmon-runtime.js';
+import { ContainerService, type Runtime } from '../services/container-service.js';
+import { EventBus } from '../services/events.js';
+import { ImageService } from '../services/image-service.js';
+import { SystemService } from '../services/system-service.js';
+import { Paths } from '../store/paths.js';
+import { LinuxSys } from '../sys/linux-sys.js';
+
+const USAGE = `Usage:	berthd [OPTIONS]
+
+A self-sufficient runtime for containers, compatible with the Docker Engine API v1.45.
+
+Options:
+      --config-file string   Daemon configuration file (default "/etc/berth/daemon.json")
+      --data-root string     Root directory of persistent berth state (default "/var/lib/berth")
+  -D, --debug                Enable debug mode
+      --exec-root string     Root directory for execution state files (default "/run/berth")
+  -H, --host list            Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
+  -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+  -p, --pidfile string       Path to use for daemon PID file (default "/run/berth/berthd.pid")
+  -v, --version              Print version information and quit
+`;
+
+function log(cfg: Pick<DaemonConfig, 'logLevel'>, level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {
+  const order = ['debug', 'info', 'warn', 'error', 'fatal'];
+  if (order.indexOf(level) < order.indexOf(cfg.logLevel)) return;
+  process.stderr.write(`time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}\n`);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch { return false; }
+}
+
+async function writePidfile(file: string): Promise<void> {
+  try {
+    const old = Number(fs.readFileSync(file, 'utf8').trim());
+    if (old && old !== process.pid && pidAlive(old)) {
+      throw new Error(`pid file found, ensure berthd is not running or delete ${file}`);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await fsp.writeFile(file, `${process.pid}`);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        host: { type: 'string', short: 'H', multiple: true },
+        'data-root': { type: 'string' },
+        'exec-root': { type: 'string' },
+        pidfile: { type: 'string', short: 'p' },
+        'config-file': { type: 'string' },
+        'log-level': { type: 'string', short: 'l' },
+        debug: { type: 'boolean', short: 'D' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`${errorMessage(err)}\nSee 'berthd --help'.\n`);
+    process.exit(125);
+  }
+  if (values.help) { process.stdout.write(USAGE); return; }
+  if (values.version) { process.stdout.write(`berthd version ${BERTH_VERSION}\n`); return; }
+  let cfg: DaemonConfig;
+  try {
+    cfg = loadConfig(values as never);
+  } catch (err) {
+    process.stderr.write(`berthd: ${errorMessage(err)}\n`);
+    process.exit(1);
+  }
+  try {
+    await run(cfg);
+  } catch (err) {
+    log(cfg, 'error', `failed to start daemon: ${errorMessage(err)}`);
+    process.exit(1);
+  }
+}
+
+async function run(cfg: DaemonConfig): Promise<void> {
+  if (process.getuid && process.getuid() !== 0) throw new Error('berthd needs to be started with root privileges');
+  await fsp.mkdir(cfg.dataRoot, { recursive: true, mode: 0o710 });
+  await fsp.mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
+  await writePidfile(cfg.pidfile);
+  const paths = new Paths(path.resolve(cfg.dataRoot), path.resolve(cfg.execRoot));
+  const sys = new LinuxSys();
+  const events = new EventBus();
+  const runtime = new ConmonRuntime({ paths });
+  await runtime.init();
+  const host = hostInfo();
+  let containers!: ContainerService;
+  const images = new ImageService({
+    paths, sys, events,
+    usage: { containersUsingImage: (id: string) => containers.containersUsingImage(id) },
+  });
+  await images.init();
+  containers = new ContainerService({
+    paths, sys, events,
+    images,
+    runtime: runtime as unknown as Runtime,
+    buildSpec: (input) => buildSpec({ ...(input as SpecInput), host }),
+    resolveUser,
+  });
+  await containers.init();
+  let runcVersion = '';
+  try { runcVersion = /runc version (\S+)/.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1] ?? ''; } catch { /* reported empty */ }
+  const system = new SystemService({
+    paths, startedAt: new Date(), runcVersion: () => runcVersion,
+    containerCounts: () => containers.counts(),
+    imageCount: () => images.count(),
+  });
+  const app = buildApp([
+    ...systemRoutes(system, events),
+    ...containerRoutes(containers),
+    ...imageRoutes(images),
+  ]);
+  const listeners: { close(): Promise<void> }[] = [];
+  for (const h of cfg.hosts) {
+    if (h.startsWith('unix://')) await fsp.mkdir(path.dirname(h.slice(7)), { recursive: true });
+    listeners.push(await listen(app, h));
+    log(cfg, 'info', `API listen on ${h.replace(/^unix:\/\//, '')}`);
+  }
+  log(cfg, 'info', `berthd ${BERTH_VERSION} initialized (data-root ${paths.dataRoot})`);
+  let stopping = false;
+  const shutdown = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(cfg, 'info', `processing signal '${sig}'`);
+    // Live restore: containers keep running; only the API goes away.
+    await Promise.all(listeners.map((l) => l.close()));
+    await fsp.rm(cfg.pidfile, { force: true });
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('terminated'));
+  process.on('SIGINT', () => void shutdown('interrupt'));
+}

@@ -1,0 +1,457 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { SeqpacketSocket } from 'node-unix-socket';
+import { SystemError, errorMessage } from '../errors.js';
+import type { OciSpec } from '../core/oci-spec.js';
+import type { Paths } from '../store/paths.js';
+import { conmonArgs, parseSyncLine } from './conmon.js';
+import { Runc, isNotFound, signalNumber } from './runc.js';
+
+/**
+ * Runs containers as conmon + runc (CONMON.md). Every container's live state is in files under the
+ * exec root, so a restarted daemon can pick it up:
+ *   bundles/<id>/config.json, sync (conmon's sync "pipe": a regular file), pidfile, conmon.pid,
+ *   attach (socket), ctl (fifo), oci-log, persist/{exit,oom};   exits/<id> (exit code)
+ */
+
+export interface CreateRequest {
+  id: string;
+  name: string;
+  spec: OciSpec;
+  tty: boolean;
+  openStdin: boolean;
+  stdinOnce: boolean;
+  /** k8s-file log written by conmon */
+  logPath: string;
+}
+
+export interface ExitInfo { code: number; finishedAt: Date; oomKilled: boolean }
+
+export interface AttachConnection {
+  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
+  on(ev: 'close', cb: () => void): void;
+  write(data: Buffer): void;
+  /** half-close: conmon closes the container's stdin (unless --leave-stdin-open) */
+  end(): void;
+  destroy(): void;
+}
+
+/** A runtime failure; the message is runc's (or conmon's) own text. */
+export class RuntimeError extends SystemError {}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const O_PATH = 0o10000000;
+/** conmon reads each stdin record into a 32 KiB buffer and drops the rest (CONMON.md §3). */
+const STDIN_CHUNK = 32 * 1024;
+const CREATE_TIMEOUT_MS = 120_000;
+const RESCAN_MS = 5_000;
+
+export class ConmonRuntime {
+  readonly paths: Paths;
+  readonly runcPath: string;
+  readonly conmonPath: string;
+  readonly runc: Runc;
+  private exitCallbacks: ((id: string) => void)[] = [];
+  private watcher: fs.FSWatcher | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  /** exit files already reported, by id → mtimeMs, so each appearance fires once */
+  private reported = new Map<string, number>();
+
+  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string }) {
+    this.paths = opts.paths;
+    this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
+    this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
+    this.runc = new Runc(this.runcPath, this.paths.runcRoot);
+  }
+
+  async init(): Promise<void> {
+    for (const d of [this.paths.runcRoot, this.paths.exitsDir, this.paths.bundlesDir]) {
+      await fsp.mkdir(d, { recursive: true, mode: 0o700 });
+    }
+  }
+
+  async create(req: CreateRequest): Promise<{ pid: number }> {
+    const { id } = req;
+    const bundle = this.paths.bundle(id);
+    if (this.conmonAlive(id)) throw new RuntimeError(`container ${id} already has a running monitor`);
+    // A leftover exit file from a previous run would be taken for this run's exit.
+    fs.rmSync(this.paths.exitFile(id), { force: true });
+    this.reported.delete(id);
+    await fsp.rm(bundle, { recursive: true, force: true });
+    await fsp.mkdir(path.join(bundle, 'persist'), { recursive: true, mode: 0o700 });
+    await fsp.mkdir(path.dirname(req.logPath), { recursive: true });
+    await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(req.spec));
+
+    const opts = {
+      cid: id,
+      cuuid: id,
+      name: req.name,
+      runtime: this.runcPath,
+      bundle,
+      containerPidFile: path.join(bundle, 'pidfile'),
+      conmonPidFile: path.join(bundle, 'conmon.pid'),
+      exitDir: this.paths.exitsDir,
+      persistDir: path.join(bundle, 'persist'),
+      fullAttach: true,
+      logPaths: [`k8s-file:${req.logPath}`],
+      logLevel: 'warning' as const,
+      runtimeArgs: ['--root', this.paths.runcRoot, '--log-format=json', '--log', path.join(bundle, 'oci-log')],
+      terminal: req.tty,
+      stdin: !req.tty && req.openStdin,
+      leaveStdinOpen: !req.stdinOnce,
+    };
+
+    // The sync channel is a regular file, not a pipe: if the daemon dies mid-create conmon can't
+    // get EPIPE and the container keeps its monitor (CONMON.md §5).
+    const syncPath = path.join(bundle, 'sync');
+    const syncFd = fs.openSync(syncPath, 'w+', 0o600);
+    let child;
+    try {
+      child = spawn(this.conmonPath, conmonArgs(opts), {
+        stdio: ['ignore', 'ignore', 'ignore', syncFd],
+        detached: true,
+        cwd: bundle, // conmon drops an `oom` file in its cwd
+        env: { PATH: process.env['PATH'] || DEFAULT_PATH, _OCI_SYNCPIPE: '3' },
+      });
+    } finally {
+      fs.closeSync(syncFd);
+    }
+    child.unref();
+
+    let result: { pid?: number; error?: string };
+    try {
+      result = await this.waitForSync(id, syncPath, child);
+    } catch (err) {
+      result = { error: errorMessage(err) };
+    }
+    if (result.pid === undefined) {
+      await this.cleanupFailedCreate(id);
+      throw new RuntimeError(result.error ?? 'container create failed');
+    }
+    if (req.tty) this.resize(id, 24, 80); // without a size the pty is 0x0 (CONMON.md §4)
+    return { pid: result.pid };
+  }
+
+  /** Wait for conmon's line in the sync file, a failed first conmon, a dead monitor, or a timeout. */
+  private waitForSync(id: string, syncPath: string, child: ReturnType<typeof spawn>): Promise<{ pid?: number; error?: string }> {
+    return new Promise((resolve) => {
+      let done = false;
+      let watcher: fs.FSWatcher | undefined;
+      const finish = (r: { pid?: number; error?: string }): void => {
+        if (done) return;
+        done = true;
+        watcher?.close();
+        clearInterval(poll);
+        clearTimeout(timer);
+        child.removeAllListeners();
+        resolve(r);
+      };
+      const check = (): boolean => {
+        let text: string;
+        try { text = fs.readFileSync(syncPath, 'utf8'); } catch { return false; }
+        const nl = text.indexOf('\n');
+        if (nl < 0) return false;
+        finish(parseSyncLine(text.slice(0, nl)));
+        return true;
+      };
+      try { watcher = fs.watch(syncPath, () => { check(); }); } catch { /* polling still works */ }
+      let ticks = 0;
+      const poll = setInterval(() => {
+        if (check()) return;
+        // conmon.pid is written once the long-lived conmon exists; if it died, no line will come.
+        if (++ticks % 4 === 0 && fs.existsSync(path.join(this.paths.bundle(id), 'conmon.pid')) && !this.conmonAlive(id)) {
+          if (!check()) finish({ error: this.ociLogError(id) ?? 'conmon exited before reporting the container pid' });
+        }
+      }, 50);
+      const timer = setTimeout(() => {
+        if (!check()) finish({ error: 'timed out waiting for conmon to create the container' });
+      }, CREATE_TIMEOUT_MS);
+      child.on('error', (err) => finish({ error: `cannot run conmon: ${err.message}` }));
+      child.on('exit', (code, signal) => {
+        // The first conmon exits 0 right after its double fork; anything else is a failure.
+        if (code === 0) return;
+        if (!check()) finish({ error: this.ociLogError(id) ?? `conmon exited with ${code ?? signal}` });
+      });
+      check();
+    });
+  }
+
+  private ociLogError(id: string): string | undefined {
+    try {
+      const text = fs.readFileSync(path.join(this.paths.bundle(id), 'oci-log'), 'utf8');
+      let msg: string | undefined;
+      for (const line of text.split('\n')) {
+        try {
+          const j = JSON.parse(line) as { level?: string; msg?: string };
+          if (j.level === 'error' && j.msg) msg = j.msg;
+        } catch { /* partial line */ }
+      }
+      return msg;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** After a failed create nothing may remain: no runc state, no conmon, no bundle, no cgroup. */
+  private async cleanupFailedCreate(id: string): Promise<void> {
+    await this.killConmon(id);
+    try { await this.runc.delete(id, true); } catch { /* usually: does not exist */ }
+    await this.removeLeftovers(id);
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.runc.start(id);
+    } catch (err) {
+      throw new RuntimeError(errorMessage(err), { cause: err });
+    }
+  }
+
+  async kill(id: string, signal: string | number): Promise<void> {
+    let sig: number;
+    try { sig = signalNumber(signal); } catch (err) { throw new RuntimeError(errorMessage(err)); }
+    try {
+      await this.runc.kill(id, sig);
+    } catch (err) {
+      throw new RuntimeError(errorMessage(err), { cause: err });
+    }
+  }
+
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    try {
+      await this.runc.delete(id, opts.force === true);
+    } catch (err) {
+      if (!isNotFound(err)) throw new RuntimeError(errorMessage(err), { cause: err });
+    }
+    // After a forced kill conmon still writes the exit file: let it finish before removing it.
+    await this.waitConmonGone(id, 2000);
+    await this.killConmon(id);
+    await this.removeLeftovers(id);
+  }
+
+  async state(id: string): Promise<{ status: 'created' | 'running' | 'paused' | 'stopped'; pid: number } | undefined> {
+    const s = await this.runc.state(id);
+    if (!s) return undefined;
+    const status = s.status === 'creating' ? 'created' : s.status;
+    return { status, pid: s.pid };
+  }
+
+  readExit(id: string): ExitInfo | undefined {
+    const file = this.paths.exitFile(id);
+    let text: string;
+    let st: fs.Stats;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+      st = fs.statSync(file);
+    } catch {
+      return undefined;
+    }
+    const code = Number.parseInt(text.trim(), 10);
+    if (!Number.isFinite(code)) return undefined;
+    const oomKilled = fs.existsSync(path.join(this.paths.bundle(id), 'persist', 'oom'));
+    return { code, finishedAt: st.mtime, oomKilled };
+  }
+
+  /**
+   * Calls cb(id) once per exit file appearance in exits/. Exit files already present when the
+   * first callback registers are reported too (containers that exited while the daemon was down).
+   */
+  onExit(cb: (id: string) => void): void {
+    this.exitCallbacks.push(cb);
+    if (this.watcher) return;
+    try {
+      this.watcher = fs.watch(this.paths.exitsDir, (_ev, name) => { if (name) this.checkExit(String(name)); });
+      this.watcher.on('error', () => { /* the rescan still reports exits */ });
+      this.watcher.unref();
+    } catch { /* exits dir missing: init() not called; the rescan recovers once it exists */ }
+    this.rescanTimer = setInterval(() => this.rescan(), RESCAN_MS);
+    this.rescanTimer.unref();
+    setImmediate(() => this.rescan());
+  }
+
+  /** Stop watching (tests, daemon shutdown). */
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    this.rescanTimer = undefined;
+  }
+
+  private rescan(): void {
+    let names: string[];
+    try { names = fs.readdirSync(this.paths.exitsDir); } catch { return; }
+    const present = new Set(names);
+    for (const id of [...this.reported.keys()]) if (!present.has(id)) this.reported.delete(id);
+    for (const n of names) this.checkExit(n);
+  }
+
+  private checkExit(name: string): void {
+    let st: fs.Stats;
+    try { st = fs.statSync(path.join(this.paths.exitsDir, name)); } catch { this.reported.delete(name); return; }
+    if (!st.isFile()) return;
+    // conmon writes <id>.XXXXXX then renames; only names with a bundle are container ids.
+    if (!fs.existsSync(this.paths.bundle(name))) return;
+    if (this.reported.get(name) === st.mtimeMs) return;
+    this.reported.set(name, st.mtimeMs);
+    for (const cb of this.exitCallbacks) {
+      try { cb(name); } catch { /* a failing listener must not stop the others */ }
+    }
+  }
+
+  conmonAlive(id: string): boolean {
+    const pid = this.conmonPid(id);
+    return pid !== undefined && processAlive(pid, 'conmon');
+  }
+
+  private conmonPid(id: string): number | undefined {
+    try {
+      const pid = Number.parseInt(fs.readFileSync(path.join(this.paths.bundle(id), 'conmon.pid'), 'utf8').trim(), 10);
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async waitConmonGone(id: string, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.conmonAlive(id) && Date.now() < deadline) await sleep(10);
+  }
+
+  private async killConmon(id: string): Promise<void> {
+    const pid = this.conmonPid(id);
+    if (pid === undefined || !processAlive(pid, 'conmon')) return;
+    try { process.kill(pid, 'SIGKILL'); } catch { return; }
+    const deadline = Date.now() + 1000;
+    while (processAlive(pid, 'conmon') && Date.now() < deadline) await sleep(5);
+  }
+
+  private async removeLeftovers(id: string): Promise<void> {
+    const bundle = this.paths.bundle(id);
+    let cgroupsPath = `/berth/${id}`;
+    try {
+      const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as OciSpec;
+      if (spec.linux?.cgroupsPath) cgroupsPath = spec.linux.cgroupsPath;
+    } catch { /* keep the default */ }
+    removeCgroupDirs(cgroupsPath);
+    fs.rmSync(this.paths.exitFile(id), { force: true });
+    this.reported.delete(id);
+    await fsp.rm(bundle, { recursive: true, force: true });
+  }
+
+  async attach(id: string): Promise<AttachConnection> {
+    const bundle = this.paths.bundle(id);
+    // The socket path may exceed sun_path (108 bytes): connect through an O_PATH fd of the bundle.
+    const dirFd = fs.openSync(bundle, O_PATH);
+    const sock = new SeqpacketSocket();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        try {
+          sock.connect(`/proc/self/fd/${dirFd}/attach`, () => { sock.off('error', reject); resolve(); });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    } catch (err) {
+      sock.destroy();
+      throw new RuntimeError(`cannot attach to container ${id}: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      fs.closeSync(dirFd);
+    }
+    return new SeqpacketAttach(sock);
+  }
+
+  resize(id: string, rows: number, cols: number): void {
+    let fd: number;
+    try {
+      fd = fs.openSync(path.join(this.paths.bundle(id), 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    } catch {
+      return; // no ctl fifo or no reader (conmon gone): nothing to resize
+    }
+    try {
+      fs.writeSync(fd, `1 ${Math.max(0, Math.trunc(rows))} ${Math.max(0, Math.trunc(cols))}\n`);
+    } catch { /* EAGAIN/EPIPE: conmon is going away */ } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  async list(): Promise<string[]> {
+    return (await this.runc.list()).map((c) => c.id);
+  }
+}
+
+class SeqpacketAttach implements AttachConnection {
+  private closed = false;
+  private closeCbs: (() => void)[] = [];
+  constructor(private readonly sock: SeqpacketSocket) {
+    sock.on('error', () => this.fireClose());
+    sock.on('close', () => this.fireClose());
+    sock.on('end', () => this.fireClose());
+  }
+  private fireClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const cb of this.closeCbs) cb();
+  }
+  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
+  on(ev: 'close', cb: () => void): void;
+  on(ev: 'data' | 'close', cb: ((stream: 1 | 2, data: Buffer) => void) | (() => void)): void {
+    if (ev === 'close') { this.closeCbs.push(cb as () => void); return; }
+    const dataCb = cb as (stream: 1 | 2, data: Buffer) => void;
+    this.sock.on('data', (buf: Buffer) => {
+      // Frame = 1 type byte (2 stdout, 3 stderr) + payload.
+      if (buf.length < 1) return;
+      const t = buf[0];
+      if (t === 2) dataCb(1, buf.subarray(1));
+      else if (t === 3) dataCb(2, buf.subarray(1));
+    });
+  }
+  write(data: Buffer): void {
+    if (this.closed) return;
+    for (let off = 0; off < data.length; off += STDIN_CHUNK) {
+      this.sock.write(data.subarray(off, Math.min(off + STDIN_CHUNK, data.length)));
+    }
+  }
+  end(): void { if (!this.closed) this.sock.end(); }
+  destroy(): void {
+    this.sock.destroy();
+    this.fireClose();
+  }
+}
+
+/** Alive = exists, is not a zombie, and its comm matches (pid reuse). Zombie conmons linger ~2 s. */
+export function processAlive(pid: number, comm?: string): boolean {
+  let stat: string;
+  try { stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return false; }
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  if (comm !== undefined && stat.slice(open + 1, close) !== comm) return false;
+  const state = stat.slice(close + 2, close + 3);
+  return state !== 'Z' && state !== 'X' && state !== '';
+}
+
+let hierarchies: string[] | undefined;
+
+/** rmdir <hierarchy><cgroupsPath> in every mounted cgroup hierarchy (v1 controllers + unified). */
+export function removeCgroupDirs(cgroupsPath: string): void {
+  if (!cgroupsPath.startsWith('/')) return;
+  if (!hierarchies) {
+    hierarchies = ['/sys/fs/cgroup'];
+    try {
+      for (const e of fs.readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
+        if (e.isDirectory()) hierarchies.push(path.join('/sys/fs/cgroup', e.name));
+      }
+    } catch { /* no cgroupfs */ }
+  }
+  for (const h of hierarchies) {
+    const dir = path.join(h, cgroupsPath);
+    if (dir === h) continue;
+    try { fs.rmdirSync(dir); } catch { /* absent, or a subtree that is not ours */ }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import { K8sLogParser, dockerTimestamp, type LogEntry } from '../core/k8s-log.js';
+
+export interface LogOptions {
+  stdout: boolean;
+  stderr: boolean;
+  /** ms since epoch; entries before are skipped */
+  sinceMs?: number;
+  /** ms since epoch; entries after are skipped (and follow stops there) */
+  untilMs?: number;
+  /** -1 or undefined: all */
+  tail?: number;
+  timestamps: boolean;
+  follow: boolean;
+}
+
+export interface LogSink {
+  write(stream: 'stdout' | 'stderr', data: Buffer): boolean | void;
+  /** true once the client went away */
+  closed(): boolean;
+  /** resolves when the sink can take more (backpressure) */
+  drain(): Promise<void>;
+}
+
+const CHUNK = 1 << 20;
+
+function format(e: LogEntry, timestamps: boolean): Buffer {
+  return timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(e.timeNs)} `), e.data]) : e.data;
+}
+
+/**
+ * Stream a container's k8s-file log to `sink` with Docker's logs semantics.
+ * `stopped()` resolves when the container is no longer running; follow ends then.
+ */
+export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, stopped: () => Promise<void>): Promise<void> {
+  const sinceNs = opts.sinceMs !== undefined ? BigInt(Math.floor(opts.sinceMs)) * 1_000_000n : undefined;
+  const untilNs = opts.untilMs !== undefined ? BigInt(Math.floor(opts.untilMs)) * 1_000_000n : undefined;
+  const wanted = (e: LogEntry) =>
+    (e.stream === 'stdout' ? opts.stdout : opts.stderr) &&
+    (sinceNs === undefined || e.timeNs >= sinceNs) &&
+    (untilNs === undefined || e.timeNs <= untilNs);
+
+  let pending: LogEntry[] = [];
+  const tail = opts.tail !== undefined && opts.tail >= 0 ? opts.tail : -1;
+  const parser = new K8sLogParser((e) => { if (wanted(e)) pending.push(e); });
+
+  let fd: number | undefined;
+  try { fd = fs.openSync(file, 'r'); } catch { fd = undefined; }
+  let pos = 0;
+  const buf = Buffer.allocUnsafe(CHUNK);
+  const readAvailable = (): number => {
+    if (fd === undefined) return 0;
+    let total = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, CHUNK, pos);
+      if (n <= 0) break;
+      pos += n;
+      total += n;
+      parser.push(buf.subarray(0, n));
+      if (tail >= 0 && pending.length > tail * 2 + 1024) pending = pending.slice(-tail);
+      if (tail < 0 && pending.length >= 4096) return total; // let the caller flush in batches
+    }
+    return total;
+  };
+  const flush = async () => {
+    for (const e of pending) {
+      if (sink.closed()) return;
+      if (sink.write(e.stream, format(e, opts.timestamps)) === false) await sink.drain();
+    }
+    pending = [];
+  };
+
+  try {
+    // Initial read: everything (or the last `tail` entries).
+    for (;;) {
+      const n = readAvailable();
+      if (tail < 0) await flush();
+      if (n === 0 || sink.closed()) break;
+    }
+    if (!opts.follow) parser.flushPartial();
+    if (tail >= 0) {
+      pending = tail === 0 ? [] : pending.slice(-tail);
+      await flush();
+    }
+    if (!opts.follow || sink.closed()) return;
+    if (untilNs !== undefined && BigInt(Date.now()) * 1_000_000n > untilNs) return;
+
+    let done = false;
+    void stopped().then(() => { done = true; });
+    let wake: (() => void) | undefined;
+    let watcher: fs.FSWatcher | undefined;
+    const openIfNeeded = () => {
+      if (fd === undefined) { try { fd = fs.openSync(file, 'r'); } catch { /* not yet */ } }
+    };
+    try { watcher = fs.watch(file, () => wake?.()); } catch { watcher = undefined; }
+    try {
+      while (!sink.closed()) {
+        openIfNeeded();
+        readAvailable();
+        await flush();
+        if (done) {
+          // Drain what conmon wrote before exiting, then stop.
+          readAvailable();
+          parser.flushPartial();
+          await flush();
+          return;
+        }
+        if (untilNs !== undefined && BigInt(Date.now()) * 1_000_000n > untilNs) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          // fs.watch can miss events (and the file may not exist yet): poll as a backstop.
+          setTimeout(resolve, 250);
+          void stopped().then(resolve);
+        });
+        wake = undefined;
+      }
+    } finally {
+      watcher?.close();
+    }
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}

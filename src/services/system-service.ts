@@ -1,0 +1,88 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/server.js';
+import type { SystemBackend } from '../api/routes/system.js';
+import type { Paths } from '../store/paths.js';
+
+export interface SystemDeps {
+  paths: Paths;
+  containerCounts(): { total: number; running: number; paused: number; stopped: number };
+  imageCount(): number;
+  runcVersion(): string;
+  startedAt: Date;
+}
+
+function osRelease(): string {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(fs.readFileSync('/etc/os-release', 'utf8'));
+    return m?.[1] ?? 'Linux';
+  } catch { return 'Linux'; }
+}
+
+function cgroupVersion(): '1' | '2' {
+  return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+}
+
+export class SystemService implements SystemBackend {
+  private readonly id = crypto.randomUUID().toUpperCase();
+  constructor(private readonly d: SystemDeps) {}
+
+  version(): Record<string, unknown> {
+    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+    const details = { ApiVersion: API_VERSION, Arch: arch, BuildTime: '', Experimental: 'false', GitCommit: '', GoVersion: `node${process.versions.node}`, KernelVersion: os.release(), MinAPIVersion: MIN_API_VERSION, Os: 'linux' };
+    return {
+      Platform: { Name: 'berth' },
+      Components: [
+        { Name: 'Engine', Version: BERTH_VERSION, Details: details },
+        { Name: 'runc', Version: this.d.runcVersion(), Details: { GitCommit: '' } },
+      ],
+      Version: BERTH_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: '',
+      GoVersion: `node${process.versions.node}`,
+      Os: 'linux',
+      Arch: arch,
+      KernelVersion: os.release(),
+      BuildTime: '',
+    };
+  }
+
+  async info(): Promise<Record<string, unknown>> {
+    const c = this.d.containerCounts();
+    const cg = cgroupVersion();
+    return {
+      ID: this.id,
+      Containers: c.total, ContainersRunning: c.running, ContainersPaused: c.paused, ContainersStopped: c.stopped,
+      Images: this.d.imageCount(),
+      Driver: 'overlay2',
+      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Using metacopy', 'false'], ['Native Overlay Diff', 'true']],
+      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
+      MemoryLimit: true, SwapLimit: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'), KernelMemory: false,
+      KernelMemoryTCP: false, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
+      IPv4Forwarding: readSysctl('/proc/sys/net/ipv4/ip_forward') === '1', BridgeNfIptables: false, BridgeNfIp6tables: false,
+      Debug: false, NFd: countFds(), OomKillDisable: cg === '1', NGoroutines: 0, SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file', CgroupDriver: 'cgroupfs', CgroupVersion: cg, NEventsListener: 0,
+      KernelVersion: os.release(), OperatingSystem: osRelease(), OSVersion: '', OSType: 'linux',
+      Architecture: os.machine(), IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+      NCPU: os.cpus().length, MemTotal: os.totalmem(), GenericResources: null,
+      DockerRootDir: this.d.paths.dataRoot, HttpProxy: process.env.HTTP_PROXY ?? '', HttpsProxy: process.env.HTTPS_PROXY ?? '',
+      NoProxy: process.env.NO_PROXY ?? '', Name: os.hostname(), Labels: [], ExperimentalBuild: false,
+      ServerVersion: BERTH_VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true, Isolation: '', InitBinary: 'tini', ContainerdCommit: { ID: '' }, RuncCommit: { ID: this.d.runcVersion() },
+      InitCommit: { ID: '' }, SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: [],
+      CDISpecDirs: [],
+    };
+  }
+}
+
+function readSysctl(p: string): string {
+  try { return fs.readFileSync(p, 'utf8').trim(); } catch { return ''; }
+}
+
+function countFds(): number {
+  try { return fs.readdirSync('/proc/self/fd').length; } catch { return 0; }
+}

@@ -1,0 +1,232 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { InvalidParameterError, NotFoundError } from '../../errors.js';
+import type { Mount } from '../../sys/sys.js';
+import { fsyncDir, writeFileAtomic } from '../meta/atomic.js';
+import type { Paths } from '../paths.js';
+import { applyLayerTar, type LayerApplySys } from './tar-apply.js';
+
+/**
+ * Unpacked layers, one overlay lower dir each.
+ *
+ * Vocabulary: a layer's *diffID* is the sha256 of its uncompressed tar; its *chainID* names the
+ * layer together with everything below it (OCI: chainID(L0) = diffID(L0), chainID(Ln) =
+ * sha256(chainID(Ln-1) + " " + diffID(Ln))), so one diff on two different parents is two layers.
+ * Layer dirs are keyed by the chainID hex (equal to the diffID hex for a base layer).
+ *
+ *   layers/<chain-hex>/diff     the unpacked tree (overlay format: whiteouts are 0:0 char devices)
+ *   layers/<chain-hex>/link     the 26-char short id; l/<short> -> ../layers/<chain-hex>/diff
+ *   layers/<chain-hex>/ok       the layer record (JSON), written last, before the dir is published
+ *   layers/tmp-<rand>/          a layer being built; published by rename(2) once `ok` is in it
+ *   layers/<chain-hex>-removing-<rand>/  a layer being deleted
+ *   layers/empty/               an empty dir: the lower dir of images with no layers
+ *
+ * A kill -9 at any point leaves only complete layers visible; `init()` removes the rest (C7).
+ */
+export interface LayerRecord {
+  chainId: string;
+  diffId: string;
+  /** chainID of the layer below, if any. */
+  parent?: string;
+  /** Sum of regular file sizes in this layer alone. */
+  size: number;
+  /** Name of the l/ link for this layer's diff dir. */
+  shortId: string;
+  created: string;
+}
+
+export interface ApplyLayerOptions {
+  onRaw?: (chunk: Buffer) => Promise<void> | void;
+  /** When known (pull, load), a mismatch fails the apply. */
+  expectedDiffId?: string;
+}
+
+export interface AppliedLayer {
+  layer: LayerRecord;
+  /** False when an identical layer (same chainID) already existed; the new copy was discarded. */
+  created: boolean;
+  compression: 'none' | 'gzip';
+  warnings: string[];
+}
+
+export function chainIds(diffIds: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) {
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? d : `sha256:${createHash('sha256').update(`${prev} ${d}`).digest('hex')}`);
+  }
+  return out;
+}
+
+export function chainIdOf(parent: string | undefined, diffId: string): string {
+  return parent === undefined ? diffId : chainIds([parent, diffId])[1]!;
+}
+
+const EMPTY = 'empty';
+const SHORT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function newShortId(): string {
+  const bytes = randomBytes(26);
+  let s = '';
+  for (const b of bytes) s += SHORT_ALPHABET[b & 31];
+  return s;
+}
+
+function hexOf(digest: string): string {
+  const i = digest.indexOf(':');
+  return i >= 0 ? digest.slice(i + 1) : digest;
+}
+
+export class LayerStore {
+  private readonly layers = new Map<string, LayerRecord>();
+  private indexOff = false;
+
+  constructor(private readonly paths: Paths, private readonly sys: LayerApplySys) {}
+
+  /** Where images with no layers get their (empty) lower dir. Not in paths.ts: local helper. */
+  get emptyLowerDir(): string { return path.join(this.paths.layersDir, EMPTY, 'diff'); }
+
+  async init(): Promise<void> {
+    await fsp.mkdir(this.paths.layersDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(this.paths.linksDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(this.emptyLowerDir, { recursive: true, mode: 0o755 });
+    this.indexOff = fs.existsSync('/sys/module/overlay/parameters/index');
+    this.layers.clear();
+    for (const name of await fsp.readdir(this.paths.layersDir)) {
+      if (name === EMPTY) continue;
+      const dir = path.join(this.paths.layersDir, name);
+      const rec = /^[a-f0-9]{64}$/.test(name) ? await readRecord(dir) : undefined;
+      if (!rec || hexOf(rec.chainId) !== name) {
+        // Half-built (tmp-*), half-deleted (*-removing-*) or unpublished: never used, removed now.
+        await fsp.rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      this.layers.set(rec.chainId, rec);
+    }
+    // Links whose layer is gone (crash between link creation and publish, or during delete).
+    const valid = new Set([...this.layers.values()].map((l) => l.shortId));
+    for (const name of await fsp.readdir(this.paths.linksDir)) {
+      if (!valid.has(name)) await fsp.rm(path.join(this.paths.linksDir, name), { force: true });
+    }
+  }
+
+  get(chainId: string): LayerRecord | undefined { return this.layers.get(chainId); }
+  has(chainId: string): boolean { return this.layers.has(chainId); }
+  list(): LayerRecord[] { return [...this.layers.values()]; }
+
+  diffDir(chainId: string): string { return path.join(this.paths.layerDir(hexOf(chainId)), 'diff'); }
+
+  /** The chain bottom → top ending at `top`. */
+  chain(top: string | undefined): LayerRecord[] {
+    const out: LayerRecord[] = [];
+    let cur = top;
+    while (cur !== undefined) {
+      const l = this.layers.get(cur);
+      if (!l) throw new NotFoundError(`layer ${cur} does not exist`);
+      out.unshift(l);
+      cur = l.parent;
+      if (out.length > 1000) throw new InvalidParameterError('layer chain too long');
+    }
+    return out;
+  }
+
+  /** Unpack a layer tar (plain or gzip) on top of `parent` (a chainID) and publish it. */
+  async apply(input: Readable, parent: string | undefined, opts: ApplyLayerOptions = {}): Promise<AppliedLayer> {
+    if (parent !== undefined && !this.layers.has(parent)) throw new NotFoundError(`parent layer ${parent} does not exist`);
+    const tmp = path.join(this.paths.layersDir, `tmp-${randomBytes(8).toString('hex')}`);
+    await fsp.mkdir(path.join(tmp, 'diff'), { recursive: true, mode: 0o700 });
+    await fsp.chmod(path.join(tmp, 'diff'), 0o755);
+    let linkPath: string | undefined;
+    try {
+      const res = await applyLayerTar(input, path.join(tmp, 'diff'), { sys: this.sys, onRaw: opts.onRaw });
+      if (opts.expectedDiffId && opts.expectedDiffId !== res.diffId) {
+        throw new InvalidParameterError(`layer diffID mismatch: got ${res.diffId}, expected ${opts.expectedDiffId}`);
+      }
+      const chainId = chainIdOf(parent, res.diffId);
+      const existing = this.layers.get(chainId);
+      if (existing) {
+        await fsp.rm(tmp, { recursive: true, force: true });
+        return { layer: existing, created: false, compression: res.compression, warnings: res.warnings };
+      }
+      const rec: LayerRecord = {
+        chainId, diffId: res.diffId, size: res.size, shortId: newShortId(), created: new Date().toISOString(),
+      };
+      if (parent !== undefined) rec.parent = parent;
+      const final = this.paths.layerDir(hexOf(chainId));
+      linkPath = path.join(this.paths.linksDir, rec.shortId);
+      await fsp.symlink(path.join('..', 'layers', hexOf(chainId), 'diff'), linkPath);
+      await writeFileAtomic(path.join(tmp, 'link'), rec.shortId, 0o644);
+      await writeFileAtomic(path.join(tmp, 'ok'), JSON.stringify(rec), 0o600);
+      try {
+        await fsp.rename(tmp, final);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        // A concurrent apply of the same layer won the race: use its copy.
+        const theirs = await readRecord(final);
+        if (!theirs) throw err;
+        await fsp.rm(linkPath, { force: true });
+        await fsp.rm(tmp, { recursive: true, force: true });
+        this.layers.set(theirs.chainId, theirs);
+        return { layer: theirs, created: false, compression: res.compression, warnings: res.warnings };
+      }
+      await fsyncDir(this.paths.layersDir);
+      this.layers.set(chainId, rec);
+      return { layer: rec, created: true, compression: res.compression, warnings: res.warnings };
+    } catch (err) {
+      if (linkPath) await fsp.rm(linkPath, { force: true }).catch(() => {});
+      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Delete one layer (the caller checks nothing references it). Returns false if absent. */
+  async remove(chainId: string): Promise<boolean> {
+    const rec = this.layers.get(chainId);
+    if (!rec) return false;
+    if ([...this.layers.values()].some((l) => l.parent === chainId)) {
+      throw new InvalidParameterError(`layer ${chainId} has child layers`);
+    }
+    this.layers.delete(chainId);
+    const dir = this.paths.layerDir(hexOf(chainId));
+    const doomed = `${dir}-removing-${randomBytes(4).toString('hex')}`;
+    // Rename first: a crash mid-delete leaves a *-removing dir that init() finishes off.
+    await fsp.rename(dir, doomed);
+    await fsp.rm(path.join(this.paths.linksDir, rec.shortId), { force: true });
+    await fsp.rm(doomed, { recursive: true, force: true });
+    return true;
+  }
+
+  /**
+   * Plan the overlay mount of a container rootfs on the chain ending at `top` (pure: returns data,
+   * mounts nothing). Lower dirs are topmost first, via the short l/ links to keep data under a page.
+   */
+  rootfsMount(top: string | undefined, upperDir: string, workDir: string, target: string): Mount {
+    const chain = this.chain(top);
+    const lowers = chain.length === 0
+      ? [this.emptyLowerDir]
+      : chain.reverse().map((l) => path.join(this.paths.linksDir, l.shortId));
+    const options = [`lowerdir=${lowers.join(':')}`, `upperdir=${upperDir}`, `workdir=${workDir}`];
+    if (this.indexOff) options.push('index=off');
+    return { type: 'overlay', source: 'overlay', target, options };
+  }
+
+  /** Sum of layer sizes of the chain ending at `top`. */
+  chainSize(top: string | undefined): number {
+    return this.chain(top).reduce((n, l) => n + l.size, 0);
+  }
+}
+
+async function readRecord(dir: string): Promise<LayerRecord | undefined> {
+  try {
+    const rec = JSON.parse(await fsp.readFile(path.join(dir, 'ok'), 'utf8')) as LayerRecord;
+    if (typeof rec.chainId !== 'string' || typeof rec.diffId !== 'string' || typeof rec.shortId !== 'string') return undefined;
+    if (!fs.existsSync(path.join(dir, 'diff'))) return undefined;
+    return rec;
+  } catch {
+    return undefined;
+  }
+}

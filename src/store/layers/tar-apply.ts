@@ -1,0 +1,410 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import zlib from 'node:zlib';
+import tar from 'tar-stream';
+import { InvalidParameterError, SystemError } from '../../errors.js';
+import type { Sys } from '../../sys/sys.js';
+
+/**
+ * Unpack one layer tar (plain or gzip) into an overlay lower dir ("diff").
+ *
+ * OCI whiteouts become overlay's native form: `.wh.<name>` → a 0:0 character device named
+ * <name>, `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory.
+ *
+ * Safety invariant (RELIABILITY 1a): no byte is written, chmod'ed, chowned, linked or deleted
+ * outside `root`. Entry names and hardlink targets that lexically climb out of the root
+ * (`../x`, `a/../../x`) are rejected as breakouts; every path is then resolved component by
+ * component against the tree as built so far, following symlinks *inside* the root (absolute
+ * link targets are rooted at `root`, `..` stops at `root`), so symlink tricks are confined.
+ * The final component is never followed: an existing entry there is replaced, and files are
+ * opened with O_EXCL|O_NOFOLLOW. Nothing else writes to a layer dir while it is being built,
+ * so the resolution cannot race.
+ */
+export interface LayerApplySys extends Sys {
+  /** Optional: block devices and fifos (Sys has only mknodChar today); skipped with a warning when absent. */
+  mknod?(path: string, kind: 'block' | 'fifo', mode: number, major: number, minor: number): void;
+}
+
+export interface ApplyOptions {
+  sys: LayerApplySys;
+  /** Receives every chunk of the uncompressed tar, in order, with backpressure (e.g. a content ingest). */
+  onRaw?: (chunk: Buffer) => Promise<void> | void;
+  /** Abort when free space on the target filesystem falls below this (gzip bombs, L18). Default 64 MiB. */
+  minFreeBytes?: number;
+}
+
+export interface ApplyResult {
+  /** sha256 of the uncompressed tar stream: the layer's diffID. */
+  diffId: string;
+  /** Sum of regular file sizes (Docker's layer size). */
+  size: number;
+  /** Bytes of uncompressed tar read. */
+  tarSize: number;
+  compression: 'none' | 'gzip';
+  warnings: string[];
+}
+
+const WHITEOUT_PREFIX = '.wh.';
+const WHITEOUT_META_PREFIX = '.wh..wh.';
+const WHITEOUT_OPAQUE = '.wh..wh..opq';
+const MAX_SYMLINK_HOPS = 255;
+const SPACE_CHECK_EVERY = 64 * 1024 * 1024;
+
+export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
+
+export function detectCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 3 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) return 'bzip2';
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+/** Peek the first bytes of a stream without losing them; returns the head and a stream that replays everything. */
+async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const chunks: Buffer[] = [];
+  let have = 0;
+  let ended = false;
+  while (have < n) {
+    const r = await it.next();
+    if (r.done) { ended = true; break; }
+    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
+    chunks.push(b);
+    have += b.length;
+  }
+  const head = Buffer.concat(chunks);
+  async function* replay(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
+    }
+  }
+  const stream = Readable.from(replay(), { objectMode: false });
+  // Destroying the replay must stop the source too (client aborts, failed applies).
+  stream.on('close', () => { if (!input.destroyed && !input.readableEnded) input.destroy(); });
+  return { head: head.subarray(0, n), stream };
+}
+
+/** Decompress by magic: plain tar and gzip are supported; other formats are refused clearly. */
+export async function decompressStream(input: Readable): Promise<{ stream: Readable; compression: 'none' | 'gzip' }> {
+  const { head, stream } = await peek(input, 6);
+  const kind = detectCompression(head);
+  if (kind === 'none') return { stream, compression: 'none' };
+  if (kind === 'gzip') {
+    const gunzip = zlib.createGunzip();
+    stream.on('error', (e) => gunzip.destroy(e));
+    gunzip.on('close', () => stream.destroy());
+    return { stream: stream.pipe(gunzip), compression: 'gzip' };
+  }
+  stream.destroy();
+  throw new InvalidParameterError(`unsupported layer compression: ${kind} (plain tar and gzip are supported)`);
+}
+
+class Hasher extends Transform {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+  constructor(private readonly onRaw?: (chunk: Buffer) => Promise<void> | void) { super(); }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    if (!this.onRaw) { cb(null, chunk); return; }
+    Promise.resolve(this.onRaw(chunk)).then(() => cb(null, chunk), (err: Error) => cb(err));
+  }
+}
+
+/** Clean a tar entry name to a root-relative path ('' = the root); lexical breakouts throw. */
+export function cleanEntryPath(name: string, what = 'entry'): string {
+  if (name.includes('\0')) throw new InvalidParameterError(`invalid tar ${what} name ${JSON.stringify(name)}`);
+  const abs = name.startsWith('/');
+  const c = path.posix.normalize(name);
+  if (!abs && (c === '..' || c.startsWith('../'))) {
+    throw new InvalidParameterError(`invalid tar ${what} ${JSON.stringify(name)}: path escapes the layer root (breakout)`);
+  }
+  const rel = c.replace(/^\/+/, '').replace(/\/+$/, '');
+  return rel === '.' ? '' : rel;
+}
+
+function errno(err: unknown): string | undefined { return (err as NodeJS.ErrnoException)?.code; }
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try { return fs.lstatSync(p); } catch (err) {
+    if (errno(err) === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/**
+ * Resolves paths inside one root as the tree stands now (FollowSymlinkInScope): symlinks are
+ * followed but can never lead outside `root`. Directories proven real are cached.
+ */
+class RootResolver {
+  private readonly realDirs = new Set<string>(['']);
+  constructor(readonly root: string) {}
+
+  abs(rel: string): string { return rel ? path.join(this.root, rel) : this.root; }
+
+  invalidate(): void {
+    this.realDirs.clear();
+    this.realDirs.add('');
+  }
+
+  /** Resolve `rel` to a symlink-free root-relative dir path; missing dirs are created (0755) when `create`. */
+  resolveDir(rel: string, create: boolean): string | null {
+    if (this.realDirs.has(rel)) return rel;
+    const parts = rel.split('/').filter((p) => p && p !== '.');
+    let cur = '';
+    let hops = 0;
+    while (parts.length) {
+      const p = parts.shift()!;
+      if (p === '..') { cur = cur.includes('/') ? cur.slice(0, cur.lastIndexOf('/')) : ''; continue; }
+      const next = cur ? `${cur}/${p}` : p;
+      if (this.realDirs.has(next)) { cur = next; continue; }
+      const abs = this.abs(next);
+      const st = lstatOrNull(abs);
+      if (!st) {
+        if (!create) return null;
+        fs.mkdirSync(abs, { mode: 0o755 });
+        this.realDirs.add(next);
+        cur = next;
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        if (++hops > MAX_SYMLINK_HOPS) throw new InvalidParameterError(`too many levels of symbolic links resolving ${rel}`);
+        const target = fs.readlinkSync(abs);
+        if (target.startsWith('/')) cur = '';
+        parts.unshift(...target.split('/').filter((x) => x && x !== '.'));
+        continue;
+      }
+      if (!st.isDirectory()) throw new InvalidParameterError(`cannot extract under ${rel}: ${next} is not a directory`);
+      this.realDirs.add(next);
+      cur = next;
+    }
+    this.realDirs.add(cur);
+    return cur;
+  }
+
+  /** Root-relative path of `rel` with its parent resolved (final component not followed). */
+  resolveEntry(rel: string, create: boolean): { parent: string; rel: string; abs: string } | null {
+    const dir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    const base = rel.slice(rel.lastIndexOf('/') + 1);
+    const parent = this.resolveDir(dir, create);
+    if (parent === null) return null;
+    const r = parent ? `${parent}/${base}` : base;
+    return { parent, rel: r, abs: this.abs(r) };
+  }
+}
+
+/**
+ * Apply a layer tar from `input` into `root` (an existing, empty directory owned by the caller).
+ * Throws InvalidParameterError for bad archives; the caller discards `root` on any error.
+ */
+export async function applyLayerTar(input: Readable, root: string, opts: ApplyOptions): Promise<ApplyResult> {
+  const { stream, compression } = await decompressStream(input);
+  const hasher = new Hasher(opts.onRaw);
+  const extract = tar.extract();
+  let upstreamError: Error | undefined;
+  const fail = (e: Error) => { upstreamError ??= e; extract.destroy(e); };
+  stream.on('error', (e) => fail(wrapStreamError(e, compression)));
+  hasher.on('error', fail);
+  stream.pipe(hasher).pipe(extract as unknown as NodeJS.WritableStream);
+  const hashed = new Promise<void>((resolve) => hasher.once('end', resolve));
+
+  const r = new RootResolver(root);
+  const sys = opts.sys;
+  const minFree = opts.minFreeBytes ?? 64 * 1024 * 1024;
+  const warnings: string[] = [];
+  const dirTimes: { abs: string; mtime: Date }[] = [];
+  let size = 0;
+  let sinceSpaceCheck = 0;
+
+  const removeExisting = (abs: string, st: fs.Stats) => {
+    if (st.isDirectory()) fs.rmSync(abs, { recursive: true, force: true });
+    else fs.unlinkSync(abs);
+    r.invalidate();
+  };
+
+  try {
+    for await (const entry of extract) {
+      const h = entry.header;
+      try {
+        const rel = cleanEntryPath(h.name);
+        const base = rel.slice(rel.lastIndexOf('/') + 1);
+
+        // Whiteouts
+        if (base.startsWith(WHITEOUT_PREFIX)) {
+          const dirRel = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+          if (base === WHITEOUT_OPAQUE) {
+            const dir = r.resolveDir(dirRel, true)!;
+            sys.lsetxattr(r.abs(dir), 'trusted.overlay.opaque', 'y');
+          } else if (!base.startsWith(WHITEOUT_META_PREFIX)) {
+            const orig = base.slice(WHITEOUT_PREFIX.length);
+            if (orig === '' || orig === '.' || orig === '..') {
+              throw new InvalidParameterError(`invalid whiteout entry ${JSON.stringify(h.name)}`);
+            }
+            const dir = r.resolveDir(dirRel, true)!;
+            const abs = r.abs(dir ? `${dir}/${orig}` : orig);
+            // Whiteouts hide lower layers only: a same-layer entry of that name already does that.
+            if (!lstatOrNull(abs)) {
+              sys.mknodChar(abs, 0, 0, 0);
+              if (lstatOrNull(abs)) fs.lchownSync(abs, h.uid, h.gid);
+            }
+          }
+          // Other .wh..wh.* entries are aufs bookkeeping: ignored, as Docker does.
+          entry.resume();
+          continue;
+        }
+
+        if (rel === '') {
+          // The root itself ("./"): take its owner and mode, nothing else.
+          if (h.type === 'directory') {
+            fs.lchownSync(root, h.uid, h.gid);
+            fs.chmodSync(root, h.mode & 0o7777);
+          }
+          entry.resume();
+          continue;
+        }
+
+        const target = r.resolveEntry(rel, true)!;
+        const abs = target.abs;
+        const existing = lstatOrNull(abs);
+        if (existing && !(h.type === 'directory' && existing.isDirectory())) removeExisting(abs, existing);
+
+        let setMeta = true;
+        switch (h.type) {
+          case 'file':
+          case 'contiguous-file': {
+            const fh = await fsp.open(abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+            try {
+              for await (const chunk of entry) {
+                const b = chunk as Buffer;
+                let off = 0;
+                while (off < b.length) off += (await fh.write(b, off, b.length - off)).bytesWritten;
+                sinceSpaceCheck += b.length;
+                if (sinceSpaceCheck >= SPACE_CHECK_EVERY) {
+                  sinceSpaceCheck = 0;
+                  checkSpace(root, minFree);
+                }
+              }
+            } finally {
+              await fh.close();
+            }
+            size += h.size;
+            break;
+          }
+          case 'directory':
+            if (!existing || !existing.isDirectory()) fs.mkdirSync(abs, { mode: 0o700 });
+            dirTimes.push({ abs, mtime: h.mtime });
+            break;
+          case 'symlink':
+            fs.symlinkSync(h.linkname, abs);
+            break;
+          case 'link': {
+            const linkRel = cleanEntryPath(h.linkname, 'hardlink target');
+            const src = linkRel === '' ? null : r.resolveEntry(linkRel, false);
+            const srcSt = src ? lstatOrNull(src.abs) : null;
+            if (!src || !srcSt) {
+              throw new InvalidParameterError(`invalid hardlink ${JSON.stringify(h.name)} -> ${JSON.stringify(h.linkname)}: target not found in layer`);
+            }
+            if (srcSt.isDirectory()) throw new InvalidParameterError(`invalid hardlink ${JSON.stringify(h.name)}: target is a directory`);
+            // link(2) does not follow a symlink target: the new name shares the symlink's inode (L10).
+            fs.linkSync(src.abs, abs);
+            setMeta = false;
+            break;
+          }
+          case 'character-device':
+            sys.mknodChar(abs, h.mode & 0o7777, h.devmajor, h.devminor);
+            break;
+          case 'block-device':
+          case 'fifo':
+            if (sys.mknod) {
+              sys.mknod(abs, h.type === 'fifo' ? 'fifo' : 'block', h.mode & 0o7777, h.devmajor, h.devminor);
+            } else {
+              warnings.push(`skipped ${h.type} ${rel}: not supported by this Sys`);
+              setMeta = false;
+            }
+            break;
+          default:
+            warnings.push(`skipped ${rel}: unsupported tar entry type ${String(h.type)}`);
+            setMeta = false;
+        }
+        if (h.type !== 'file' && h.type !== 'contiguous-file') entry.resume();
+        if (setMeta && lstatOrNull(abs)) applyMetadata(abs, h, sys, warnings);
+      } catch (err) {
+        entry.resume();
+        throw err;
+      }
+    }
+    if (upstreamError) throw upstreamError;
+    await hashed;
+    // Directory mtimes last, deepest first: creating children would have changed them.
+    for (let i = dirTimes.length - 1; i >= 0; i--) {
+      const d = dirTimes[i]!;
+      try { fs.utimesSync(d.abs, d.mtime, d.mtime); } catch { /* replaced later in the tar */ }
+    }
+  } catch (err) {
+    stream.destroy();
+    hasher.destroy();
+    extract.destroy();
+    if (upstreamError && err !== upstreamError && !(err instanceof InvalidParameterError)) throw upstreamError;
+    throw toApplyError(err);
+  }
+  return { diffId: `sha256:${hasher.hash.digest('hex')}`, size, tarSize: hasher.bytes, compression, warnings };
+}
+
+function applyMetadata(abs: string, h: tar.Header, sys: Sys, warnings: string[]): void {
+  fs.lchownSync(abs, h.uid, h.gid);
+  // chown cleared set-id bits, so the mode goes after it; symlinks have no mode of their own.
+  if (h.type !== 'symlink') fs.chmodSync(abs, h.mode & 0o7777);
+  const pax = (h.pax ?? null) as Record<string, string> | null;
+  if (pax) {
+    for (const [k, v] of Object.entries(pax)) {
+      const name = k.startsWith('SCHILY.xattr.') ? k.slice('SCHILY.xattr.'.length)
+        : k.startsWith('LIBARCHIVE.xattr.') ? k.slice('LIBARCHIVE.xattr.'.length) : undefined;
+      if (!name) continue;
+      // A layer must not forge overlay's own metadata (redirects, origin, opaque outside whiteout rules).
+      if (name.startsWith('trusted.overlay.')) { warnings.push(`ignored xattr ${name} on ${h.name}`); continue; }
+      // tar-stream decodes PAX values as UTF-8: a binary value (security.capability) arrives mangled.
+      if (v.includes('\ufffd')) { warnings.push(`skipped binary xattr ${name} on ${h.name}`); continue; }
+      try { sys.lsetxattr(abs, name, Buffer.from(v, 'utf8')); } catch (err) {
+        warnings.push(`xattr ${name} on ${h.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+  if (h.type !== 'directory') {
+    try { fs.lutimesSync(abs, h.mtime, h.mtime); } catch { /* mtimes are best effort */ }
+  }
+}
+
+function checkSpace(dir: string, minFree: number): void {
+  const st = fs.statfsSync(dir);
+  if (st.bavail * st.bsize < minFree) {
+    throw new SystemError(`no space left for layer: less than ${minFree} bytes free under ${dir}`);
+  }
+}
+
+function wrapStreamError(e: Error, compression: string): Error {
+  if (e instanceof InvalidParameterError) return e;
+  const code = errno(e);
+  if (code && code.startsWith('Z_')) return new InvalidParameterError(`invalid ${compression} layer stream: ${e.message}`, { cause: e });
+  return e;
+}
+
+function toApplyError(err: unknown): Error {
+  if (err instanceof InvalidParameterError || err instanceof SystemError) return err;
+  const e = err as Error;
+  const code = errno(e);
+  if (code === undefined && /tar|header|Unexpected end|Invalid/i.test(e?.message ?? '')) {
+    return new InvalidParameterError(`invalid tar archive: ${e.message}`, { cause: e });
+  }
+  if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR' || code === 'ELOOP') {
+    return new InvalidParameterError(`invalid layer archive: ${e.message}`, { cause: e });
+  }
+  return e instanceof Error ? e : new SystemError(String(err));
+}
