@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mergeImageConfig, parseSignal, processArgs, validateCreate, validateName, mergeEnv } from '../../src/core/container-config.js';
+import { InvalidParameterError } from '../../src/errors.js';
+import { startFailureExitCode, statusText, ZERO_TIME } from '../../src/services/container-service.js';
+
+test('container names follow moby pattern (2+ chars)', () => {
+  assert.equal(validateName('/web'), 'web');
+  assert.equal(validateName('a_b.c-d'), 'a_b.c-d');
+  for (const bad of ['a', '-foo', 'foo/bar', '', 'x y']) {
+    assert.throws(() => validateName(bad), (e: Error) => e instanceof InvalidParameterError && /Invalid container name/.test(e.message));
+  }
+});
+
+test('validateCreate rejects what moby rejects', () => {
+  const cases: [object, RegExp][] = [
+    [{ Image: 'x', HostConfig: { Memory: 524287 } }, /Minimum memory limit allowed is 6MB/],
+    [{ Image: 'x', HostConfig: { Memory: -1 } }, /invalid memory limit/],
+    [{ Image: 'x', HostConfig: { Memory: 64 << 20, MemorySwap: 32 << 20 } }, /Minimum memoryswap limit should be larger than memory limit/],
+    [{ Image: 'x', HostConfig: { CpuShares: -1 } }, /invalid CPU shares \(-1\)/],
+    [{ Image: 'x', HostConfig: { NanoCpus: 99e9 } }, /Range of CPUs is from 0.01 to 2.00/],
+    [{ Image: 'x', HostConfig: { ShmSize: -1 } }, /SHM size can not be less than 0/],
+    [{ Image: 'x', HostConfig: { RestartPolicy: { Name: 'something' } } }, /invalid restart policy: unknown policy 'something'/],
+    [{ Image: 'x', HostConfig: { RestartPolicy: { Name: 'always', MaximumRetryCount: 2 } } }, /maximum retry count can only be used with 'on-failure'/],
+    [{ Image: 'x', HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: -2 } } }, /cannot be negative/],
+    [{ Image: 'x', Env: ['=foo'] }, /invalid environment variable: =foo/],
+    [{ Image: 'x', HostConfig: { NetworkMode: 'nosuchnet' } }, /network nosuchnet not found/],
+  ];
+  for (const [body, re] of cases) {
+    assert.throws(() => validateCreate(body as never, 2), (e: Error) => e instanceof InvalidParameterError && re.test(e.message), JSON.stringify(body));
+  }
+  validateCreate({ Image: 'x', HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 0 }, Memory: 64 << 20 } }, 2);
+});
+
+test('image config merge: user wins, env merged by key, entrypoint drops image cmd', () => {
+  const img = { Cmd: ['sh'], Env: ['PATH=/bin', 'A=1'], WorkingDir: '/srv', User: 'app', Labels: { a: '1' } };
+  const m = mergeImageConfig({ Image: 'x', Env: ['A=2', 'B=3'], Labels: { b: '2' } }, img);
+  assert.deepEqual(m.Env, ['PATH=/bin', 'A=2', 'B=3']);
+  assert.deepEqual(m.Cmd, ['sh']);
+  assert.equal(m.WorkingDir, '/srv');
+  assert.equal(m.User, 'app');
+  assert.deepEqual(m.Labels, { a: '1', b: '2' });
+  const e = mergeImageConfig({ Image: 'x', Entrypoint: ['/bin/echo'] }, img);
+  assert.deepEqual(e.Entrypoint, ['/bin/echo']);
+  assert.equal(e.Cmd, null);
+  assert.deepEqual(processArgs(e), ['/bin/echo']);
+  const c = mergeImageConfig({ Image: 'x', Cmd: ['echo', 'hi'] }, { Entrypoint: ['/init'], Cmd: ['x'] });
+  assert.deepEqual(processArgs(c), ['/init', 'echo', 'hi']);
+  assert.throws(() => processArgs(mergeImageConfig({ Image: 'x' }, {})), /no command specified/);
+  assert.deepEqual(mergeEnv(['X'], ['X=1']), ['X=1']);
+});
+
+test('signals parse as docker accepts them', () => {
+  assert.equal(parseSignal('TERM'), 15);
+  assert.equal(parseSignal('SIGKILL'), 9);
+  assert.equal(parseSignal('sigusr1'), 10);
+  assert.equal(parseSignal('9'), 9);
+  assert.equal(parseSignal('SIGRTMIN+3'), 37);
+  assert.throws(() => parseSignal('NOPE'), /Invalid signal: NOPE/);
+  assert.throws(() => parseSignal('0'), /Invalid signal/);
+});
+
+test('start failure exit codes follow docker (127 not found, 126 permission)', () => {
+  assert.equal(startFailureExitCode('exec: "foo": executable file not found in $PATH'), 127);
+  assert.equal(startFailureExitCode('exec: "/x": stat /x: no such file or directory'), 127);
+  assert.equal(startFailureExitCode('exec: "/etc": permission denied'), 126);
+  assert.equal(startFailureExitCode('something else'), 128);
+});
+
+test('status column text', () => {
+  const now = Date.parse('2026-01-01T00:10:00Z');
+  const base = { Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0, Error: '' };
+  assert.equal(statusText({ ...base, Status: 'running', Running: true, ExitCode: 0, StartedAt: '2026-01-01T00:09:57Z', FinishedAt: ZERO_TIME }, now), 'Up 3 seconds');
+  assert.equal(statusText({ ...base, Status: 'exited', ExitCode: 3, StartedAt: '2026-01-01T00:00:00Z', FinishedAt: '2026-01-01T00:08:00Z' }, now), 'Exited (3) 2 minutes ago');
+  assert.equal(statusText({ ...base, Status: 'created', ExitCode: 0, StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME }, now), 'Created');
+});
