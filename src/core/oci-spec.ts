@@ -109,6 +109,11 @@ export interface HostInfo {
   hardLimits: Record<string, number>;
   /** highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap) */
   capLastCap: number;
+  /**
+   * The daemon's own bounding set (CapBnd). "All capabilities" (--privileged, --cap-add ALL) means
+   * these, as podman does: runc cannot grant a capability its caller lacks. Omitted = all known.
+   */
+  boundingCaps?: string[];
   /** memory.memsw.* present (swap accounting); without it a swap limit would make runc fail */
   swapAccounting: boolean;
   /** /sys/devices/system/cpu/cpu<N>/thermal_throttle paths that exist (Docker masks them) */
@@ -187,6 +192,14 @@ export function hostInfo(): HostInfo {
   } catch { /* not linux: no clamping information */ }
   let capLastCap = ALL_CAPABILITIES.length - 1;
   try { capLastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim()); } catch { /* keep */ }
+  let boundingCaps: string[] | undefined;
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) {
+      const mask = BigInt(`0x${m[1]}`);
+      boundingCaps = ALL_CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n);
+    }
+  } catch { /* keep undefined: all known */ }
   const thermalThrottlePaths: string[] = [];
   for (let i = 0; i < os.cpus().length; i++) {
     const p = `/sys/devices/system/cpu/cpu${i}/thermal_throttle`;
@@ -197,6 +210,7 @@ export function hostInfo(): HostInfo {
     arch: goArch(os.arch()),
     hardLimits,
     capLastCap,
+    boundingCaps,
     swapAccounting: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
     thermalThrottlePaths,
   };
@@ -212,8 +226,9 @@ function normalizeCap(c: string): string {
 }
 
 /** moby caps.TweakCapabilities: privileged = all; ALL in add/drop; drop first, then add. */
-export function computeCapabilities(opts: { privileged?: boolean; capAdd?: string[]; capDrop?: string[]; capLastCap?: number }): string[] {
-  const all = ALL_CAPABILITIES.slice(0, (opts.capLastCap ?? ALL_CAPABILITIES.length - 1) + 1);
+export function computeCapabilities(opts: { privileged?: boolean; capAdd?: string[]; capDrop?: string[]; capLastCap?: number; boundingCaps?: string[] }): string[] {
+  let all = ALL_CAPABILITIES.slice(0, (opts.capLastCap ?? ALL_CAPABILITIES.length - 1) + 1);
+  if (opts.boundingCaps) all = all.filter((c) => opts.boundingCaps!.includes(c));
   if (opts.privileged) return [...all];
   const adds = (opts.capAdd ?? []).map(normalizeCap);
   const drops = (opts.capDrop ?? []).map(normalizeCap);
@@ -324,7 +339,7 @@ export function buildSpec(input: SpecInput): OciSpec {
   const privileged = input.privileged === true;
   if (!input.rootfs.startsWith('/')) throw new InvalidParameterError(`rootfs must be absolute: ${input.rootfs}`);
   if (input.args.length === 0) throw new InvalidParameterError('no command specified');
-  const caps = computeCapabilities({ privileged, capAdd: input.capAdd, capDrop: input.capDrop, capLastCap: host.capLastCap });
+  const caps = computeCapabilities({ privileged, capAdd: input.capAdd, capDrop: input.capDrop, capLastCap: host.capLastCap, boundingCaps: host.boundingCaps });
 
   const rlimits: OciRlimit[] = [];
   const user = input.rlimits ?? [];

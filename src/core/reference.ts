@@ -180,19 +180,12 @@ export function shortId(id: string): string {
 }
 
 /**
- * Docker's `reference` filter match: `pattern` is matched as a path glob against the familiar name
- * (and name:tag) of `ref`. `busy*` matches `busybox:latest`; `busybox:1.*` matches tags.
+ * Docker's `reference` filter (reference.FamiliarMatch): the glob is matched against the familiar
+ * string (`busybox:latest`) and then the familiar name (`busybox`). `busy*` matches both.
  */
 export function matchReferenceFilter(pattern: string, ref: Reference): boolean {
-  const fam = familiarName(ref);
-  const full = fullName(ref);
-  const hasTagPart = /:[^/]*$/.test(pattern) && !pattern.endsWith(']');
-  const candidates = hasTagPart
-    ? [ref.tag !== undefined ? `${fam}:${ref.tag}` : '', ref.tag !== undefined ? `${full}:${ref.tag}` : '',
-      ref.digest !== undefined ? `${fam}@${ref.digest}` : ''].filter(Boolean)
-    : [fam, full];
   const re = globToRegExp(pattern);
-  return candidates.some((c) => re.test(c));
+  return re.test(familiarString(ref)) || re.test(familiarName(ref));
 }
 
 /** Go path.Match semantics: `*` and `?` do not cross `/`; `[...]` classes. */

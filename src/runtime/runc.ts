@@ -28,7 +28,7 @@ export interface RuncKillOptions { all?: boolean }
 export function killArgs(id: string, signal: string | number, o: RuncKillOptions = {}): string[] {
   const a = ['kill'];
   if (o.all) a.push('--all');
-  a.push(id, String(signalName(signal)));
+  a.push(id, String(signalNumber(signal)));
   return a;
 }
 
@@ -70,8 +70,6 @@ export function signalNumber(signal: string | number): number {
   }
   throw new Error(`invalid signal: ${signal}`);
 }
-
-function signalName(signal: string | number): number { return signalNumber(signal); }
 
 export interface RuncState {
   ociVersion: string;

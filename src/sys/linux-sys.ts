@@ -47,7 +47,7 @@ function libc() {
     umount2: c.func('int umount2(const char*, int)'),
     mknod: c.func('int mknod(const char*, uint32_t, uint64_t)'),
     lsetxattr: c.func('int lsetxattr(const char*, const char*, const void*, size_t, int)'),
-    lgetxattr: c.func('ssize_t lgetxattr(const char*, const char*, _Out_ void*, size_t)'),
+    lgetxattr: c.func('long lgetxattr(const char*, const char*, _Out_ void*, size_t)'),
   };
   return lib;
 }

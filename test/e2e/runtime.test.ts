@@ -46,13 +46,7 @@ function mountRootfs(id: string): string {
   for (const s of ['upper', 'work', 'merged']) fs.mkdirSync(path.join(d, s), { recursive: true });
   const merged = path.join(d, 'merged');
   const options = [`lowerdir=${lower}`, `upperdir=${d}/upper`, `workdir=${d}/work`];
-  try {
-    sys.mount({ type: 'overlay', source: 'overlay', target: merged, options });
-  } catch (err) {
-    // TEMPORARY: linux-sys.ts declares `ssize_t`, which koffi rejects at load; remove once fixed.
-    if (!/invalid type name/.test(String(err))) throw err;
-    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', options.join(','), merged]);
-  }
+  sys.mount({ type: 'overlay', source: 'overlay', target: merged, options });
   mounted.push(merged);
   return merged;
 }
@@ -196,7 +190,15 @@ test('attach receives stdout and stderr frames; stdin reaches the container', { 
 
 test('memory limit lands in the v1 memory cgroup; capabilities are Docker\'s', { skip }, async () => {
   const id = newId();
-  const s = await spec(id, ['sh', '-c', 'grep CapEff /proc/self/status; grep CapInh /proc/self/status; ulimit -n; ulimit -Hn'], { resources: { memory: 64 * 1024 * 1024 } });
+  const script = [
+    'grep -E "^(CapEff|CapInh|Seccomp|NoNewPrivs):" /proc/self/status',
+    'ip -o link show lo | grep -q "UP" && echo lo-up',
+    'echo timer_list=$(wc -c < /proc/timer_list)',
+    'echo x 2>/dev/null > /proc/sys/kernel/domainname || echo procsys-ro',
+    'mkdir /tmp/m && mount -t tmpfs none /tmp/m 2>/dev/null || echo mount-denied',
+    'ulimit -n', 'ulimit -Hn',
+  ].join('; ');
+  const s = await spec(id, ['sh', '-c', script], { resources: { memory: 64 * 1024 * 1024 } });
   await rt.create({ id, name: 'mem', spec: s, tty: false, openStdin: false, stdinOnce: false, logPath: paths.containerLog(id) });
   const cg = `/sys/fs/cgroup/memory${CG_PARENT}/${id}`;
   assert.equal(fs.readFileSync(`${cg}/memory.limit_in_bytes`, 'utf8').trim(), String(64 * 1024 * 1024));
@@ -205,11 +207,33 @@ test('memory limit lands in the v1 memory cgroup; capabilities are Docker\'s', {
   const log = fs.readFileSync(paths.containerLog(id), 'utf8');
   assert.match(log, /stdout F CapEff:\s+00000000a80425fb$/m);
   assert.match(log, /stdout F CapInh:\s+0000000000000000$/m);
+  assert.match(log, /stdout F Seccomp:\s+2$/m);
+  assert.match(log, /stdout F NoNewPrivs:\s+0$/m);
+  assert.match(log, /stdout F lo-up$/m);
+  assert.match(log, /stdout F timer_list=0$/m);
+  assert.match(log, /stdout F procsys-ro$/m);
+  assert.match(log, /stdout F mount-denied$/m);
   assert.match(log, /stdout F 1024$/m);
   const hard = Number(/stdout F (\d+)\n?$/.exec(log)?.[1]);
   assert.ok(hard > 0 && hard <= 524288);
   await rt.delete(id);
   assert.ok(!fs.existsSync(cg));
+});
+
+test('privileged: all capabilities, no seccomp, /sys writable', { skip }, async () => {
+  const id = newId();
+  const s = await spec(id, ['sh', '-c', 'grep -E "^(CapEff|Seccomp):" /proc/self/status; grep " /sys " /proc/mounts'], { privileged: true });
+  await rt.create({ id, name: 'priv', spec: s, tty: false, openStdin: false, stdinOnce: false, logPath: paths.containerLog(id) });
+  await rt.start(id);
+  await waitExit(id);
+  const log = fs.readFileSync(paths.containerLog(id), 'utf8');
+  assert.equal(rt.readExit(id)?.code, 0);
+  // All capabilities this daemon holds (this VM lacks CAP_SYS_RESOURCE).
+  const bnd = /^CapBnd:\s*(\S+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1];
+  assert.match(log, new RegExp(`stdout F CapEff:\\s+${bnd}$`, 'm'));
+  assert.match(log, /stdout F Seccomp:\s+0$/m);
+  assert.match(log, /stdout F sysfs \/sys sysfs rw,/m);
+  await rt.delete(id);
 });
 
 test('tty container gets a 24x80 size before start', { skip }, async () => {
@@ -223,10 +247,11 @@ test('tty container gets a 24x80 size before start', { skip }, async () => {
   await rt.delete(id);
 
   const id2 = newId();
-  const s2 = await spec(id2, ['stty', 'size'], { tty: true });
+  // Resize of a running container (a resize before start races conmon's main loop).
+  const s2 = await spec(id2, ['sh', '-c', 'sleep 0.3; stty size'], { tty: true });
   await rt.create({ id: id2, name: 'tty2', spec: s2, tty: true, openStdin: false, stdinOnce: false, logPath: paths.containerLog(id2) });
-  rt.resize(id2, 33, 111);
   await rt.start(id2);
+  rt.resize(id2, 33, 111);
   await waitExit(id2);
   assert.match(fs.readFileSync(paths.containerLog(id2), 'utf8'), /stdout \w 33 111/);
   await rt.delete(id2);

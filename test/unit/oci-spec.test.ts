@@ -57,6 +57,9 @@ test('cap-add/cap-drop follow moby TweakCapabilities', () => {
   assert.equal(all.length, 40);
   assert.ok(!all.includes('CAP_SYS_ADMIN'));
   assert.equal(computeCapabilities({ privileged: true, capLastCap: 37 }).length, 38);
+  const bnd = computeCapabilities({ privileged: true, boundingCaps: ['CAP_CHOWN', 'CAP_SYS_ADMIN'] });
+  assert.deepEqual(bnd, ['CAP_CHOWN', 'CAP_SYS_ADMIN']);
+  assert.ok(!computeCapabilities({ capAdd: ['ALL'], boundingCaps: ['CAP_KILL'] }).includes('CAP_SYS_RESOURCE'));
   assert.throws(() => computeCapabilities({ capAdd: ['NOPE'] }), (e: unknown) => e instanceof InvalidParameterError && /unknown capability: "NOPE"/.test(e.message));
 });
 

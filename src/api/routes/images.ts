@@ -1,0 +1,89 @@
+import { parseFilters } from '../../core/filters.js';
+import { InvalidParameterError, NotImplementedError } from '../../errors.js';
+import type { ImageService } from '../../services/image-service.js';
+import { boolParam, compareVersions, sendJson, sendNoContent, type Route } from '../server.js';
+
+/** The part of ImageService these routes use. */
+export type ImageBackend = Pick<ImageService, 'list' | 'inspect' | 'history' | 'tag' | 'remove' | 'importImage' | 'prune'>;
+
+/** Engine API image routes (moby daemon/server/router/image): parse, one backend call, write. */
+export function imageRoutes(svc: ImageBackend): Route[] {
+  return [
+    {
+      method: 'GET', path: '/images/json',
+      handler: (ctx) => {
+        const filters = parseFilters(ctx.query.get('filters'));
+        sendJson(ctx.res, 200, svc.list({
+          all: boolParam(ctx.query, 'all'),
+          filters,
+          digests: boolParam(ctx.query, 'digests'),
+          sharedSize: boolParam(ctx.query, 'shared-size'),
+          apiVersion: ctx.apiVersion,
+        }));
+      },
+    },
+    {
+      method: 'POST', path: '/images/create',
+      handler: async (ctx) => {
+        const q = ctx.query;
+        const fromImage = q.get('fromImage');
+        if (fromImage) {
+          throw new NotImplementedError(`pulling images is not supported yet: cannot pull ${fromImage}; use docker import or docker load`);
+        }
+        const src = q.get('fromSrc') ?? '';
+        if (src !== '-') {
+          if (src === '') throw new InvalidParameterError('fromImage or fromSrc is required');
+          throw new NotImplementedError(`importing from a URL is not supported yet: ${src}`);
+        }
+        const res = await svc.importImage(ctx.req, {
+          repo: q.get('repo') ?? '',
+          tag: q.get('tag') ?? '',
+          changes: q.getAll('changes'),
+          message: q.get('message') ?? '',
+          platform: q.get('platform') ?? '',
+          src,
+        });
+        // JSON-message stream, as dockerd's streamformatter writes it ("\r\n" separated).
+        let body = '';
+        for (const w of res.warnings) body += `${JSON.stringify({ status: `warning: ${w}` })}\r\n`;
+        body += `${JSON.stringify({ status: res.id })}\r\n`;
+        ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+        ctx.res.end(body);
+      },
+    },
+    {
+      method: 'POST', path: '/images/prune',
+      handler: async (ctx) => {
+        sendJson(ctx.res, 200, await svc.prune({ filters: parseFilters(ctx.query.get('filters')) }));
+      },
+    },
+    {
+      method: 'GET', path: '/images/{name:.*}/json',
+      handler: (ctx) => {
+        const out = svc.inspect(ctx.params.name!);
+        if (compareVersions(ctx.apiVersion, '1.44') < 0) out.VirtualSize = out.Size;
+        sendJson(ctx.res, 200, out);
+      },
+    },
+    {
+      method: 'GET', path: '/images/{name:.*}/history',
+      handler: (ctx) => { sendJson(ctx.res, 200, svc.history(ctx.params.name!)); },
+    },
+    {
+      method: 'POST', path: '/images/{name:.*}/tag',
+      handler: async (ctx) => {
+        await svc.tag(ctx.params.name!, ctx.query.get('repo') ?? '', ctx.query.get('tag') ?? '');
+        sendNoContent(ctx.res, 201);
+      },
+    },
+    {
+      method: 'DELETE', path: '/images/{name:.*}',
+      handler: async (ctx) => {
+        sendJson(ctx.res, 200, await svc.remove(ctx.params.name!, {
+          force: boolParam(ctx.query, 'force'),
+          noprune: boolParam(ctx.query, 'noprune'),
+        }));
+      },
+    },
+  ];
+}

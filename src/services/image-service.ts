@@ -1,0 +1,593 @@
+import type { Readable } from 'node:stream';
+import { applyChanges } from '../core/dockerfile-change.js';
+import { matchLabels, parseTimestamp, type Filters } from '../core/filters.js';
+import {
+  familiarName, familiarString, fullName, fullString, normalize, parse, parseNormalized, repoTagReference, shortId,
+  matchReferenceFilter, withDefaultTag, type Reference,
+} from '../core/reference.js';
+import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.js';
+import { ContentStore, type IngestWriter } from '../store/content/content-store.js';
+import {
+  ImageStore, type ImageConfigJson, type ImageContainerConfig, type ImageRecord,
+} from '../store/images/image-store.js';
+import { chainIds, LayerStore } from '../store/layers/layer-store.js';
+import type { LayerApplySys } from '../store/layers/tar-apply.js';
+import type { Paths } from '../store/paths.js';
+import type { Mount } from '../sys/sys.js';
+import type { EventBus } from './events.js';
+
+/** Supplied by the container service: which containers were created from an image (full `sha256:` id). */
+export interface ImageUsage {
+  containersUsingImage(imageId: string): { id: string; running: boolean }[];
+}
+
+export interface ImageServiceDeps {
+  paths: Paths;
+  sys: LayerApplySys;
+  events: EventBus;
+  usage: ImageUsage;
+  /** Keep each imported layer's uncompressed tar as a blob (digest = diffID) for save/push. Default true. */
+  keepLayerTars?: boolean;
+  /** Written as `docker_version` in configs this daemon creates. */
+  version?: string;
+}
+
+export interface ImageSummary {
+  Id: string;
+  ParentId: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Created: number;
+  Size: number;
+  SharedSize: number;
+  VirtualSize?: number;
+  Labels: Record<string, string> | null;
+  Containers: number;
+}
+
+export interface HistoryItem {
+  Id: string;
+  Created: number;
+  CreatedBy: string;
+  Tags: string[] | null;
+  Size: number;
+  Comment: string;
+}
+
+export type DeleteItem = { Untagged: string } | { Deleted: string };
+
+export interface ImportOptions {
+  repo?: string;
+  tag?: string;
+  changes?: string[];
+  message?: string;
+  /** os[/arch[/variant]]; default: this host. */
+  platform?: string;
+  /** What the comment names as the source ("-" for the request body). */
+  src?: string;
+}
+
+export interface ImportResult {
+  id: string;
+  warnings: string[];
+}
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+const LIST_FILTERS = ['dangling', 'label', 'before', 'since', 'reference', 'until'] as const;
+const PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;
+
+export function hostPlatform(): { os: string; architecture: string; variant?: string } {
+  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
+}
+
+export function parsePlatform(p: string | undefined): { os: string; architecture: string; variant?: string } {
+  if (!p) return hostPlatform();
+  const parts = p.toLowerCase().split('/');
+  if (parts.length > 3 || parts.some((x) => !/^[a-z0-9_.-]+$/.test(x))) {
+    throw new InvalidParameterError(`"${p}": unknown operating system or architecture: invalid argument`);
+  }
+  const [os, arch, variant] = parts;
+  const out: { os: string; architecture: string; variant?: string } = {
+    os: os!, architecture: arch ?? hostPlatform().architecture,
+  };
+  if (arch === 'x86_64' || arch === 'x86-64') out.architecture = 'amd64';
+  if (arch === 'aarch64') out.architecture = 'arm64';
+  if (variant) out.variant = variant;
+  if (out.os !== 'linux') throw new InvalidParameterError(`operating system is not supported: ${out.os}`);
+  return out;
+}
+
+interface Conflict { message: string; hard: boolean; used: boolean }
+
+export class ImageService {
+  readonly content: ContentStore;
+  readonly layers: LayerStore;
+  readonly store: ImageStore;
+  private usage: ImageUsage;
+  private readonly events: EventBus;
+  private readonly keepLayerTars: boolean;
+  private readonly version: string | undefined;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(deps: ImageServiceDeps) {
+    this.content = new ContentStore(deps.paths);
+    this.layers = new LayerStore(deps.paths, deps.sys);
+    this.store = new ImageStore(deps.paths, this.content);
+    this.events = deps.events;
+    this.usage = deps.usage;
+    this.keepLayerTars = deps.keepLayerTars ?? true;
+    this.version = deps.version;
+  }
+
+  /** For composition roots where the container service is built after this one. */
+  setUsage(usage: ImageUsage): void { this.usage = usage; }
+
+  /** Prepare the stores; removes half-built layers and stale ingests. Returns warnings. */
+  async init(): Promise<string[]> {
+    await this.content.init();
+    await this.layers.init();
+    return this.store.init();
+  }
+
+  /** Serialize metadata mutations (tag/untag/delete/commit of an import). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => {});
+    return run;
+  }
+
+  /** Find an image by reference or id; NotFoundError with Docker's wording otherwise. */
+  get(refOrId: string): ImageRecord {
+    if (refOrId === '') throw new NotFoundError('No such image: ');
+    const img = this.store.resolve(refOrId);
+    if (!img) throw new NotFoundError(`No such image: ${notFoundName(refOrId)}`);
+    return img;
+  }
+
+  config(img: ImageRecord): ImageConfigJson {
+    if (!this.store.hasConfig(img.id)) return { architecture: '', os: '', rootfs: { type: 'layers', diff_ids: [] } };
+    return this.store.config(img.id);
+  }
+
+  /** Size of an image: the sum of its layers. */
+  size(img: ImageRecord): number {
+    try { return this.layers.chainSize(img.topLayer); } catch { return 0; }
+  }
+
+  private labels(img: ImageRecord): Record<string, string> | null {
+    const l = this.config(img).config?.Labels;
+    return l && Object.keys(l).length ? l : null;
+  }
+
+  private created(img: ImageRecord): string {
+    return this.config(img).created ?? img.stored;
+  }
+
+  private hasChildren(id: string): boolean {
+    return this.store.list().some((i) => i.parent === id);
+  }
+
+  list(opts: { all?: boolean; filters?: Filters; digests?: boolean; sharedSize?: boolean; apiVersion?: string } = {}): ImageSummary[] {
+    const f = opts.filters ?? new Map<string, string[]>();
+    for (const k of f.keys()) {
+      if (!(LIST_FILTERS as readonly string[]).includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
+    }
+    const dangling = boolFilter(f, 'dangling');
+    const refPatterns = f.get('reference') ?? [];
+    const beforeT = f.get('before')?.length ? Math.min(...f.get('before')!.map((r) => Date.parse(this.created(this.get(r))))) : undefined;
+    const sinceT = f.get('since')?.length ? Math.max(...f.get('since')!.map((r) => Date.parse(this.created(this.get(r))))) : undefined;
+    const untilT = f.get('until')?.length ? Math.min(...f.get('until')!.map((v) => parseTimestamp(v))) : undefined;
+    const out: ImageSummary[] = [];
+    const images = [...this.store.list()].sort((a, b) => Date.parse(this.created(b)) - Date.parse(this.created(a)));
+    for (const img of images) {
+      const created = Date.parse(this.created(img));
+      if (beforeT !== undefined && !(created < beforeT)) continue;
+      if (sinceT !== undefined && !(created > sinceT)) continue;
+      if (untilT !== undefined && !(created < untilT)) continue;
+      if (dangling === true && img.repoTags.length > 0) continue;
+      if (dangling === false && img.repoTags.length === 0) continue;
+      if (!matchLabels(f.get('label'), this.labels(img))) continue;
+      let tags = img.repoTags;
+      let digests = img.repoDigests;
+      if (refPatterns.length) {
+        const match = (r: string) => { const ref = parse(r); return refPatterns.some((p) => matchReferenceFilter(p, ref)); };
+        tags = tags.filter(match);
+        digests = digests.filter(match);
+        if (tags.length === 0 && digests.length === 0) continue;
+      }
+      // Intermediate images (untagged parents of other images) only with all=true.
+      if (!opts.all && img.repoTags.length === 0 && this.hasChildren(img.id)) continue;
+      const size = this.size(img);
+      const s: ImageSummary = {
+        Containers: -1,
+        Created: Math.floor(created / 1000),
+        Id: img.id,
+        Labels: this.labels(img),
+        ParentId: img.parent ?? '',
+        RepoDigests: digests.map(familiarize),
+        RepoTags: tags.map(familiarize),
+        SharedSize: -1,
+        Size: size,
+      };
+      if (opts.apiVersion && compareVersion(opts.apiVersion, '1.44') < 0) s.VirtualSize = size;
+      out.push(s);
+    }
+    return out;
+  }
+
+  inspect(ref: string): Record<string, unknown> {
+    const img = this.get(ref);
+    const cfg = this.config(img);
+    const chain = this.layersOf(img);
+    const graphData: Record<string, string> = {};
+    if (chain.length) {
+      graphData.UpperDir = this.layers.diffDir(chain[chain.length - 1]!.chainId);
+      if (chain.length > 1) graphData.LowerDir = chain.slice(0, -1).reverse().map((l) => this.layers.diffDir(l.chainId)).join(':');
+    }
+    const out: Record<string, unknown> = {
+      Id: img.id,
+      RepoTags: img.repoTags.map(familiarize),
+      RepoDigests: img.repoDigests.map(familiarize),
+      Parent: img.parent ?? '',
+      Comment: cfg.comment ?? '',
+      Created: cfg.created ?? img.stored,
+      DockerVersion: cfg.docker_version ?? '',
+      Author: cfg.author ?? '',
+      Config: containerConfigView(cfg.config),
+      Architecture: cfg.architecture,
+      Os: cfg.os,
+      Size: this.size(img),
+      GraphDriver: { Name: 'overlay2', Data: graphData },
+      RootFS: { Type: 'layers', Layers: [...cfg.rootfs.diff_ids] },
+      Metadata: { LastTagTime: img.lastTagTime ?? ZERO_TIME },
+    };
+    if (cfg.variant) out.Variant = cfg.variant;
+    return out;
+  }
+
+  private layersOf(img: ImageRecord) {
+    try { return this.layers.chain(img.topLayer); } catch { return []; }
+  }
+
+  history(ref: string): HistoryItem[] {
+    const img = this.get(ref);
+    const cfg = this.config(img);
+    const diffIds = cfg.rootfs.diff_ids;
+    const chains = chainIds(diffIds);
+    let layer = 0;
+    const items: HistoryItem[] = [];
+    for (const h of cfg.history ?? []) {
+      let size = 0;
+      if (!h.empty_layer) {
+        if (layer >= diffIds.length) throw new InvalidParameterError('too many non-empty layers in History section');
+        size = this.layers.get(chains[layer]!)?.size ?? 0;
+        layer++;
+      }
+      items.unshift({
+        Id: '<missing>',
+        Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
+        CreatedBy: h.created_by ?? '',
+        Tags: null,
+        Size: size,
+        Comment: h.comment ?? '',
+      });
+    }
+    // Walk local parents to name the entries this daemon knows.
+    let cur: ImageRecord | undefined = img;
+    for (const item of items) {
+      if (!cur) break;
+      item.Id = cur.id;
+      item.Tags = cur.repoTags.length ? cur.repoTags.map(familiarize) : null;
+      cur = cur.parent ? this.store.get(cur.parent) : undefined;
+    }
+    return items;
+  }
+
+  /** POST /images/{name}/tag: `repo` may carry the tag (`repo=busybox:local`). */
+  async tag(ref: string, repo: string, tag?: string): Promise<void> {
+    if (!repo) throw new InvalidParameterError('repository name must have at least one component');
+    const newRef = repoTagReference(repo, tag);
+    if (familiarName(newRef) === 'sha256') {
+      throw new InvalidParameterError('refusing to create an ambiguous tag using digest algorithm as name');
+    }
+    const img = this.get(ref);
+    await this.exclusive(() => this.tagImage(img.id, newRef));
+  }
+
+  private async tagImage(id: string, ref: Reference): Promise<void> {
+    await this.store.addRef(id, ref);
+    this.publish('tag', id, familiarString(ref));
+  }
+
+  private publish(action: string, id: string, name: string): void {
+    const img = this.store.get(id);
+    const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
+    const labels = img ? this.labels(img) : null;
+    if (labels) Object.assign(attrs, labels);
+    attrs.name = name;
+    this.events.publish('image', action, id, { ...attrs });
+  }
+
+  /** DELETE /images/{name}: moby's ImageDelete semantics and messages. */
+  async remove(ref: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<DeleteItem[]> {
+    return this.exclusive(() => this.removeLocked(ref, !!opts.force, !opts.noprune));
+  }
+
+  private refsOf(id: string): Reference[] {
+    const img = this.store.get(id);
+    if (!img) return [];
+    return [...img.repoTags, ...img.repoDigests].map((r) => parse(r));
+  }
+
+  private async removeLocked(imageRef: string, force: boolean, prune: boolean): Promise<DeleteItem[]> {
+    const img = this.get(imageRef);
+    const id = img.id;
+    const records: DeleteItem[] = [];
+    let repoRefs = this.refsOf(id);
+    let removedRepositoryRef = false;
+    if (!isImageIdPrefix(id, imageRef)) {
+      if (!force && isSingleReference(repoRefs)) {
+        const ctr = this.usage.containersUsingImage(id)[0];
+        if (ctr) {
+          throw new ConflictError(`conflict: unable to remove repository reference ${JSON.stringify(imageRef)} (must force) - container ${shortId(ctr.id)} is using its referenced image ${shortId(id)}`);
+        }
+      }
+      const parsed = withDefaultTag(parseNormalized(imageRef));
+      await this.store.removeRef(fullString(parsed));
+      this.publish('untag', id, id);
+      records.push({ Untagged: familiarString(parsed) });
+      repoRefs = this.refsOf(id);
+      if (parsed.digest === undefined) {
+        const name = fullName(parsed);
+        const sameRepoTag = repoRefs.some((r) => r.digest === undefined && fullName(r) === name);
+        if (!sameRepoTag) {
+          for (const r of repoRefs) {
+            if (r.digest !== undefined && fullName(r) === name) {
+              await this.store.removeRef(fullString(r));
+              records.push({ Untagged: familiarString(r) });
+            }
+          }
+          repoRefs = this.refsOf(id);
+        }
+      }
+      if (repoRefs.length > 0) return records;
+      removedRepositoryRef = true;
+    } else if (isSingleReference(repoRefs)) {
+      const c = this.conflict(id, { child: true, running: true, stopped: !force, refs: false });
+      if (c) throw new ConflictError(c.message);
+      for (const r of repoRefs) {
+        await this.store.removeRef(fullString(r));
+        this.publish('untag', id, id);
+        records.push({ Untagged: familiarString(r) });
+      }
+    }
+    await this.deleteHelper(id, records, force, prune, removedRepositoryRef);
+    return records;
+  }
+
+  private conflict(id: string, mask: { child: boolean; running: boolean; refs: boolean; stopped: boolean }): Conflict | undefined {
+    const fmt = (hard: boolean, msg: string) => `conflict: unable to delete ${shortId(id)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${msg}`;
+    if (mask.child && this.hasChildren(id)) return { hard: true, used: false, message: fmt(true, 'image has dependent child images') };
+    const users = this.usage.containersUsingImage(id);
+    if (mask.running) {
+      const r = users.find((u) => u.running);
+      if (r) return { hard: true, used: true, message: fmt(true, `image is being used by running container ${shortId(r.id)}`) };
+    }
+    if (mask.refs && this.refsOf(id).length > 0) {
+      return { hard: false, used: false, message: fmt(false, 'image is referenced in multiple repositories') };
+    }
+    if (mask.stopped) {
+      const s = users.find((u) => !u.running);
+      if (s) return { hard: false, used: true, message: fmt(false, `image is being used by stopped container ${shortId(s.id)}`) };
+    }
+    return undefined;
+  }
+
+  private async deleteHelper(id: string, records: DeleteItem[], force: boolean, prune: boolean, quiet: boolean): Promise<void> {
+    const c = this.conflict(id, { child: true, running: true, refs: !force, stopped: !force });
+    if (c) {
+      const dangling = this.refsOf(id).length === 0 && !this.hasChildren(id);
+      if (quiet && (!dangling || c.used)) return;
+      throw new ConflictError(c.message);
+    }
+    const img = this.store.get(id)!;
+    const parent = img.parent;
+    for (const r of this.refsOf(id)) {
+      await this.store.removeRef(fullString(r));
+      this.publish('untag', id, id);
+      records.push({ Untagged: familiarString(r) });
+    }
+    const labels = this.labels(img);
+    const stillUsed = this.usage.containersUsingImage(id).length > 0;
+    const chain = this.layersOf(img);
+    await this.store.delete(id);
+    const attrs: Record<string, string> = { ...(labels ?? {}), name: id };
+    this.events.publish('image', 'delete', id, attrs);
+    records.push({ Deleted: id });
+    // Layers a (force-deleted) image's containers still stand on stay until those containers go.
+    if (!stillUsed) {
+      for (const l of await this.releaseLayers(chain.map((x) => x.chainId))) records.push({ Deleted: l });
+    }
+    if (prune && parent && this.store.get(parent)) await this.deleteHelper(parent, records, false, true, true);
+  }
+
+  /** Remove layers (top first) that no remaining image stands on; returns the removed chainIDs. */
+  private async releaseLayers(chain: string[]): Promise<string[]> {
+    const inUse = new Set<string>();
+    for (const other of this.store.list()) for (const l of this.layersOf(other)) inUse.add(l.chainId);
+    const removed: string[] = [];
+    for (const chainId of [...chain].reverse()) {
+      if (inUse.has(chainId)) break;
+      const rec = this.layers.get(chainId);
+      if (!rec) continue;
+      await this.layers.remove(chainId);
+      this.reclaimed += rec.size;
+      if (this.keepLayerTars && !this.layers.list().some((l) => l.diffId === rec.diffId)) {
+        await this.content.delete(rec.diffId).catch(() => {});
+      }
+      removed.push(chainId);
+    }
+    return removed;
+  }
+
+  private reclaimed = 0;
+
+  /**
+   * POST /images/create?fromSrc=-: import a rootfs tar (plain or gzip) as a one-layer image.
+   * Parameters are validated before the body is read.
+   */
+  async importImage(stream: Readable, opts: ImportOptions = {}): Promise<ImportResult> {
+    const newRef = opts.repo ? repoTagReference(opts.repo, opts.tag) : undefined;
+    const platform = parsePlatform(opts.platform);
+    const containerConfig: ImageContainerConfig = applyChanges({}, opts.changes ?? []);
+    const comment = opts.message || `Imported from ${opts.src ?? '-'}`;
+
+    let ingest: IngestWriter | undefined;
+    if (this.keepLayerTars) ingest = await this.content.ingest();
+    let applied;
+    try {
+      applied = await this.layers.apply(stream, undefined, ingest ? { onRaw: (c) => ingest!.write(c) } : {});
+    } catch (err) {
+      await ingest?.abort();
+      throw err;
+    }
+    if (ingest) await ingest.commit({ digest: applied.layer.diffId });
+
+    const created = new Date().toISOString();
+    const config: ImageConfigJson = {
+      architecture: platform.architecture,
+      ...(platform.variant ? { variant: platform.variant } : {}),
+      comment,
+      config: containerConfig,
+      created,
+      ...(this.version ? { docker_version: this.version } : {}),
+      history: [{ created, comment }],
+      os: platform.os,
+      rootfs: { type: 'layers', diff_ids: [applied.layer.diffId] },
+    };
+    return this.exclusive(async () => {
+      const { image } = await this.store.create(Buffer.from(JSON.stringify(config)), { topLayer: applied.layer.chainId });
+      if (newRef) await this.tagImage(image.id, newRef);
+      this.publish('import', image.id, image.id);
+      return { id: image.id, warnings: applied.warnings };
+    });
+  }
+
+  /** POST /images/prune. */
+  async prune(opts: { filters?: Filters } = {}): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }> {
+    const f = opts.filters ?? new Map<string, string[]>();
+    for (const k of f.keys()) {
+      if (!(PRUNE_FILTERS as readonly string[]).includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
+    }
+    const danglingOnly = boolFilter(f, 'dangling') ?? true;
+    const untilT = f.get('until')?.length ? Math.min(...f.get('until')!.map((v) => parseTimestamp(v))) : undefined;
+    return this.exclusive(async () => {
+      this.reclaimed = 0;
+      const deleted: DeleteItem[] = [];
+      for (const img of [...this.store.list()]) {
+        if (!this.store.get(img.id)) continue;
+        if (danglingOnly && (img.repoTags.length > 0 || this.hasChildren(img.id))) continue;
+        if (untilT !== undefined && !(Date.parse(this.created(img)) < untilT)) continue;
+        const labels = this.labels(img);
+        if (!matchLabels(f.get('label'), labels)) continue;
+        const neg = f.get('label!') ?? [];
+        if (neg.length && neg.some((l) => matchLabels([l], labels))) continue;
+        if (this.usage.containersUsingImage(img.id).length > 0) continue;
+        try {
+          if (!danglingOnly) {
+            for (const r of [...img.repoTags, ...img.repoDigests]) {
+              if (!this.store.get(img.id)) break;
+              deleted.push(...await this.removeLocked(familiarize(r), false, true));
+            }
+          }
+          if (this.store.get(img.id)) deleted.push(...await this.removeLocked(img.id, false, true));
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+        }
+      }
+      const SpaceReclaimed = this.reclaimed;
+      this.events.publish('image', 'prune', '', { reclaimed: String(SpaceReclaimed) });
+      return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed };
+    });
+  }
+
+  /** Plan the overlay mount of a container rootfs on an image (pure: returns data). */
+  rootfsMount(imageId: string, upperDir: string, workDir: string, target: string): Mount {
+    const img = this.store.get(imageId) ?? this.get(imageId);
+    return this.layers.rootfsMount(img.topLayer, upperDir, workDir, target);
+  }
+}
+
+function familiarize(full: string): string {
+  try { return familiarString(parse(full)); } catch { return full; }
+}
+
+/** The name Docker prints in "No such image": references get their default tag. */
+function notFoundName(s: string): string {
+  if (/^sha256:/.test(s) || /^[a-f0-9]{64}$/.test(s)) return s;
+  try { return familiarString(normalize(s)); } catch { return s; }
+}
+
+function isImageIdPrefix(id: string, s: string): boolean {
+  return id.startsWith(s) || id.slice(id.indexOf(':') + 1).startsWith(s);
+}
+
+/** moby isSingleReference: all refs in one repository and at most one tag; false for none. */
+function isSingleReference(refs: Reference[]): boolean {
+  if (refs.length <= 1) return refs.length === 1;
+  let single: Reference | undefined;
+  const canonical = new Set<string>();
+  for (const r of refs) {
+    if (r.digest !== undefined) canonical.add(fullName(r));
+    else if (!single) single = r;
+    else return false;
+  }
+  single ??= refs[0]!;
+  return canonical.size === 1 && canonical.has(fullName(single));
+}
+
+function boolFilter(f: Filters, key: string): boolean | undefined {
+  const vals = f.get(key);
+  if (!vals || vals.length === 0) return undefined;
+  let out: boolean | undefined;
+  for (const v of vals) {
+    const s = v.toLowerCase();
+    let b: boolean;
+    if (s === 'true' || s === '1') b = true;
+    else if (s === 'false' || s === '0') b = false;
+    else throw new InvalidParameterError(`invalid filter '${key}=${v}'`);
+    out = out === undefined ? b : out || b;
+  }
+  return out;
+}
+
+function compareVersion(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d) return d;
+  }
+  return 0;
+}
+
+/** The image config as the Engine API shows it: a container config with Docker's empty defaults. */
+export function containerConfigView(c: ImageContainerConfig | undefined): Record<string, unknown> {
+  const cfg = c ?? {};
+  const out: Record<string, unknown> = {
+    Hostname: '', Domainname: '', User: cfg.User ?? '',
+    AttachStdin: false, AttachStdout: false, AttachStderr: false,
+  };
+  if (cfg.ExposedPorts && Object.keys(cfg.ExposedPorts).length) out.ExposedPorts = cfg.ExposedPorts;
+  Object.assign(out, { Tty: false, OpenStdin: false, StdinOnce: false, Env: cfg.Env ?? null, Cmd: cfg.Cmd ?? null });
+  if (cfg.Healthcheck) out.Healthcheck = cfg.Healthcheck;
+  if (cfg.ArgsEscaped) out.ArgsEscaped = true;
+  Object.assign(out, {
+    Image: '', Volumes: cfg.Volumes ?? null, WorkingDir: cfg.WorkingDir ?? '', Entrypoint: cfg.Entrypoint ?? null,
+    OnBuild: cfg.OnBuild ?? null, Labels: cfg.Labels ?? null,
+  });
+  if (cfg.StopSignal) out.StopSignal = cfg.StopSignal;
+  if (cfg.Shell) out.Shell = cfg.Shell;
+  return out;
+}
