@@ -30,8 +30,14 @@ function run(cmd, args, env = {}) {
     let err = '';
     c.stdout.on('data', (d) => { out += d; });
     c.stderr.on('data', (d) => { err += d; });
+    // docker run forwards SIGTERM to the container, so a hung CLI needs SIGKILL.
+    const timer = setTimeout(() => c.kill('SIGKILL'), 60_000);
     c.on('error', reject);
-    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}: ${err}`))));
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(' ')}: exit ${code ?? 'killed after 60 s'}: ${err}`));
+    });
   });
 }
 

@@ -121,10 +121,11 @@ export interface App {
   handle(req: IncomingMessage, res: ServerResponse, upgradeSocket?: Duplex, head?: Buffer): void;
 }
 
-export function buildApp(routes: Route[]): App {
+export function buildApp(routes: Route[], opts: { debug?: (msg: string) => void } = {}): App {
   const compiled = routes.map(compile);
 
   function handle(req: IncomingMessage, res: ServerResponse, upgradeSocket?: Duplex, head?: Buffer): void {
+    opts.debug?.(`Calling ${req.method} ${req.url}`);
     commonHeaders(res);
     const url = new URL(req.url ?? '/', 'http://berth');
     let pathname = url.pathname;

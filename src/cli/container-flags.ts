@@ -48,7 +48,6 @@ export const CREATE_FLAGS: FlagDef[] = [
   { name: "health-start-interval", kind: 'string', type: "duration", desc: "Time between running the check during the start period (ms|s|m|h)", default: "0s" },
   { name: "health-start-period", kind: 'string', type: "duration", desc: "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)", default: "0s" },
   { name: "health-timeout", kind: 'string', type: "duration", desc: "Maximum time to allow one check to run (ms|s|m|h)", default: "0s" },
-  { name: "help", kind: 'bool', desc: "Print usage" },
   { name: "hostname", short: "h", kind: 'string', desc: "Container host name" },
   { name: "init", kind: 'bool', desc: "Run an init inside the container that forwards signals and reaps processes" },
   { name: "interactive", short: "i", kind: 'bool', desc: "Keep STDIN open even if not attached" },

@@ -197,6 +197,10 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
   try {
     return await cmd.run(ctx, parsed);
   } catch (e) {
+    if (e instanceof FlagError) {
+      io.stderr.write(`${e.message}\n\nUsage:  ${bin} ${spec.usage}\n\nRun '${bin} ${path} --help' for more information\n`);
+      return 125;
+    }
     return reportError(io, e);
   } finally {
     ctx.close();

@@ -20,7 +20,7 @@ export class EngineApiError extends Error {
 }
 
 export class DaemonUnreachableError extends Error {
-  constructor(readonly host: string, readonly cause: unknown) {
+  constructor(readonly host: string, override readonly cause: unknown) {
     super(`Cannot connect to the berth daemon at ${host}. Is the berth daemon running?`);
   }
 }
@@ -120,7 +120,7 @@ export class EngineClient {
   private readonly endpoint: Endpoint;
   private readonly agent: http.Agent;
 
-  constructor(readonly host: string = DEFAULT_HOST, readonly version: string = API_VERSION) {
+  constructor(readonly host: string = DEFAULT_HOST, readonly apiVersion: string = API_VERSION) {
     this.endpoint = parseHost(host);
     this.agent = new http.Agent({ keepAlive: true });
   }
@@ -136,7 +136,7 @@ export class EngineClient {
       ...this.endpoint,
       agent: this.agent,
       method,
-      path: `/v${this.version}${path}${buildQuery(o.query)}`,
+      path: `/v${this.apiVersion}${path}${buildQuery(o.query)}`,
       headers,
     };
   }

@@ -120,7 +120,7 @@ function lexAction(src: string, offset: number): Tok[] {
 // ---------------------------------------------------------------- AST
 
 type Arg =
-  | { k: 'field'; base: Arg | null; names: string[]; src: string }
+  | { k: 'field'; base: Arg | null; names: string[]; src: string; loc?: string }
   | { k: 'var'; name: string }
   | { k: 'lit'; value: unknown }
   | { k: 'ident'; name: string }
@@ -167,6 +167,15 @@ function splitSource(src: string): RawAction[] {
     i = close + 2;
   }
   return out;
+}
+
+let currentSource = '';
+
+function locOf(pos: number): string {
+  const before = currentSource.slice(0, pos);
+  const line = before.split('\n').length;
+  const col = pos - (before.lastIndexOf('\n') + 1);
+  return `${line}:${col}`;
 }
 
 class Parser {
@@ -245,7 +254,7 @@ function parsePipe(toks: Tok[], src: string): Pipe {
     if (!t) return null;
     let arg: Arg;
     switch (t.t) {
-      case 'field': arg = { k: 'field', base: null, names: t.names, src: '.' + t.names.join('.') }; pos++; break;
+      case 'field': arg = { k: 'field', base: null, names: t.names, src: '.' + t.names.join('.'), loc: locOf(t.pos) }; pos++; break;
       case 'var': {
         pos++;
         const n = toks[pos];
@@ -376,7 +385,11 @@ function goTitle(s: string): string {
 
 /** Go's json.Marshal with SetEscapeHTML(false); structs made by goStruct are rendered via toJSON. */
 export function goJson(v: unknown): string {
-  return JSON.stringify(v === undefined ? null : v) ?? 'null';
+  const s = JSON.stringify(v === undefined ? null : v) ?? 'null';
+  if (v && typeof v === 'object' && (v as Record<symbol, unknown>)[STRUCT]) {
+    return s.replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+  }
+  return s;
 }
 
 function joinElements(v: unknown, sep: string): string {
@@ -534,6 +547,26 @@ interface Scope { vars: Map<string, unknown>[]; opts: ExecuteOptions; funcs: Rec
 
 const NO_VALUE = Symbol('noValue');
 
+// Docker's inspect runs the template over typed Go structs first, where a nil slice prints "[]" and a
+// nil map "map[]"; JSON null loses that type, so known Engine API list/map fields are named here.
+const NULL_SLICE_FIELDS = new Set(['Cmd', 'Entrypoint', 'Env', 'Binds', 'Links', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts',
+  'CapAdd', 'CapDrop', 'SecurityOpt', 'VolumesFrom', 'GroupAdd', 'Mounts', 'Devices', 'Ulimits', 'OnBuild', 'Shell', 'RepoTags',
+  'RepoDigests', 'Aliases', 'Layers', 'DeviceCgroupRules', 'DeviceRequests', 'MaskedPaths', 'ReadonlyPaths', 'Args', 'DNSNames',
+  'BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'ConsoleSize', 'Warnings']);
+const NULL_MAP_FIELDS = new Set(['Labels', 'Volumes', 'ExposedPorts', 'PortBindings', 'Tmpfs', 'Sysctls', 'Networks', 'Ports',
+  'StorageOpt', 'Annotations', 'DriverOpts', 'Options', 'Data']);
+
+function printNull(p: Pipe): string {
+  const last = p.cmds[p.cmds.length - 1];
+  const a = last && last.args.length === 1 ? last.args[0] : undefined;
+  if (a && a.k === 'field' && a.names.length) {
+    const name = a.names[a.names.length - 1]!;
+    if (NULL_SLICE_FIELDS.has(name)) return '[]';
+    if (NULL_MAP_FIELDS.has(name)) return 'map[]';
+  }
+  return '<nil>';
+}
+
 class Exec {
   constructor(private readonly s: Scope) {}
 
@@ -543,7 +576,7 @@ class Exec {
         case 'text': out.push(n.text); break;
         case 'action': {
           const v = this.pipe(n.pipe, dot);
-          if (n.pipe.decl.length === 0) out.push(v === NO_VALUE ? '<no value>' : goPrint(v));
+          if (n.pipe.decl.length === 0) out.push(v === NO_VALUE ? '<no value>' : v === null ? printNull(n.pipe) : goPrint(v));
           break;
         }
         case 'if': case 'with': {
@@ -645,6 +678,15 @@ class Exec {
   }
 
   private field(a: Extract<Arg, { k: 'field' }>, dot: unknown, args: unknown[], final: unknown): unknown {
+    try {
+      return this.fieldInner(a, dot, args, final);
+    } catch (e) {
+      if (e instanceof TemplateError && a.loc) throw new TemplateError(e.message.replace(/^template: :1: executing/, `template: :${a.loc}: executing`));
+      throw e;
+    }
+  }
+
+  private fieldInner(a: Extract<Arg, { k: 'field' }>, dot: unknown, args: unknown[], final: unknown): unknown {
     let cur: unknown = a.base ? this.arg(a.base, dot) : dot;
     if (final !== NO_VALUE) args = [...args, final];
     if (a.names.length === 0) {
@@ -693,6 +735,7 @@ export interface Template {
 
 /** Parses a template; throws TemplateError with a Go-like message on syntax errors. */
 export function parseTemplate(src: string, extraFuncs: Record<string, TemplateFunc> = {}): Template {
+  currentSource = src;
   const nodes = new Parser(splitSource(src)).parseList([]).list;
   return {
     execute(data: unknown, opts: ExecuteOptions = {}): string {

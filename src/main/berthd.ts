@@ -136,7 +136,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...systemRoutes(system, events),
     ...containerRoutes(containers),
     ...imageRoutes(images),
-  ]);
+  ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });
   const listeners: { close(): Promise<void> }[] = [];
   for (const h of cfg.hosts) {
     if (h.startsWith('unix://')) await fsp.mkdir(path.dirname(h.slice(7)), { recursive: true });

@@ -101,6 +101,8 @@ interface Live {
   exitWaiters: (() => void)[];
   mounted: boolean;
   stopping?: boolean;
+  /** finishExit is in progress (it runs outside the lock) */
+  exiting?: boolean;
 }
 
 export interface ContainerServiceDeps {
@@ -308,7 +310,15 @@ export class ContainerService {
 
   async start(ref: string): Promise<void> {
     const live = this.find(ref);
-    await this.locked(live, () => this.startLocked(live));
+    try {
+      await this.locked(live, () => this.startLocked(live));
+    } catch (err) {
+      // As dockerd: an auto-remove container whose start failed is removed (clients wait on "removed").
+      if (live.rec.HostConfig.AutoRemove && !(err instanceof NotModifiedError) && !live.rec.State.Running) {
+        await this.remove(live.rec.Id, { force: true }).catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   private async startLocked(live: Live): Promise<void> {
@@ -383,6 +393,7 @@ export class ContainerService {
         stdinOnce: !!rec.Config.StdinOnce, logPath: rec.LogPath,
       });
       await this.connectPendingAttaches(live);
+      const startedAt = nowIso();
       try {
         await this.d.runtime.start(id);
       } catch (err) {
@@ -391,7 +402,7 @@ export class ContainerService {
       }
       rec.State = {
         ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
-        Pid: pid, ExitCode: 0, Error: '', StartedAt: nowIso(), FinishedAt: ZERO_TIME,
+        Pid: pid, ExitCode: 0, Error: '', StartedAt: startedAt, FinishedAt: ZERO_TIME,
       };
       await this.save(live);
       this.d.events.publish('container', 'start', id, this.eventAttrs(rec));
@@ -449,40 +460,47 @@ export class ContainerService {
 
   // ----- exit handling
 
+  /**
+   * The exit watcher's entry. Deliberately lock-free: stop/remove hold the container lock while they
+   * wait for this very exit, so finishExit guards itself with `exiting` instead.
+   */
   private async onExit(id: string): Promise<void> {
     const live = this.byId.get(id);
     if (!live || !live.rec.State.Running) return;
     const exit = this.d.runtime.readExit(id);
     if (!exit) return;
-    await this.locked(live, async () => {
-      if (!live.rec.State.Running) return;
-      await this.finishExit(live, exit, false);
-    });
+    await this.finishExit(live, exit, false);
     if (live.rec.HostConfig.AutoRemove && this.byId.has(id)) {
       await this.remove(id, { force: true }).catch(() => undefined);
     }
   }
 
   private async finishExit(live: Live, exit: { code: number; finishedAt: Date; oomKilled: boolean }, lost: boolean): Promise<void> {
-    const rec = live.rec;
-    await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
-    await this.unmountQuiet(rec.Id);
-    live.mounted = false;
-    rec.State = {
-      ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
-      ExitCode: exit.code, OOMKilled: exit.oomKilled, FinishedAt: exit.finishedAt.toISOString(),
-      Error: lost ? 'container monitor exited while the daemon was down; exit code unknown' : '',
-    };
-    await this.save(live).catch(() => undefined);
-    if (exit.oomKilled) this.d.events.publish('container', 'oom', rec.Id, this.eventAttrs(rec));
-    this.d.events.publish('container', 'die', rec.Id, this.eventAttrs(rec, { exitCode: String(exit.code) }));
-    for (const w of live.exitWaiters.splice(0)) w();
-    const keep: Waiter[] = [];
-    for (const w of live.waiters) {
-      if (w.condition === 'removed') keep.push(w);
-      else w.resolve({ StatusCode: exit.code, Error: null });
+    if (live.exiting || !live.rec.State.Running) return;
+    live.exiting = true;
+    try {
+      const rec = live.rec;
+      await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
+      await this.unmountQuiet(rec.Id);
+      live.mounted = false;
+      rec.State = {
+        ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
+        ExitCode: exit.code, OOMKilled: exit.oomKilled, FinishedAt: exit.finishedAt.toISOString(),
+        Error: lost ? 'container monitor exited while the daemon was down; exit code unknown' : '',
+      };
+      await this.save(live).catch(() => undefined);
+      if (exit.oomKilled) this.d.events.publish('container', 'oom', rec.Id, this.eventAttrs(rec));
+      this.d.events.publish('container', 'die', rec.Id, this.eventAttrs(rec, { exitCode: String(exit.code) }));
+      for (const w of live.exitWaiters.splice(0)) w();
+      const keep: Waiter[] = [];
+      for (const w of live.waiters) {
+        if (w.condition === 'removed') keep.push(w);
+        else w.resolve({ StatusCode: exit.code, Error: null });
+      }
+      live.waiters = keep;
+    } finally {
+      live.exiting = false;
     }
-    live.waiters = keep;
   }
 
   private async unmountQuiet(id: string): Promise<void> {
@@ -562,16 +580,17 @@ export class ContainerService {
 
   // ----- wait
 
-  async wait(ref: string, condition: string): Promise<Promise<{ StatusCode: number; Error?: { Message: string } | null }>> {
+  /** Registers a waiter now; `result` settles on the condition (an object so `await` does not flatten it). */
+  wait(ref: string, condition: string): { result: Promise<{ StatusCode: number; Error?: { Message: string } | null }> } {
     const live = this.find(ref);
     const cond = (condition || 'not-running') as Waiter['condition'];
     if (!['not-running', 'next-exit', 'removed'].includes(cond)) {
       throw new InvalidParameterError(`invalid condition: "${condition}"`);
     }
     if (cond === 'not-running' && !live.rec.State.Running) {
-      return Promise.resolve({ StatusCode: live.rec.State.ExitCode, Error: null });
+      return { result: Promise.resolve({ StatusCode: live.rec.State.ExitCode, Error: null }) };
     }
-    return new Promise((resolve) => live.waiters.push({ condition: cond, resolve }));
+    return { result: new Promise((resolve) => live.waiters.push({ condition: cond, resolve })) };
   }
 
   // ----- remove

@@ -54,6 +54,11 @@ export interface HistoryItem {
   Comment: string;
 }
 
+/** An image as callers see it: the local record plus its parsed config. */
+export interface ImageView extends ImageRecord {
+  config: ImageConfigJson;
+}
+
 export type DeleteItem = { Untagged: string } | { Deleted: string };
 
 export interface ImportOptions {
@@ -138,12 +143,19 @@ export class ImageService {
   }
 
   /** Find an image by reference or id; NotFoundError with Docker's wording otherwise. */
-  get(refOrId: string): ImageRecord {
+  get(refOrId: string): ImageView {
+    const img = this.find(refOrId);
+    return { ...img, repoTags: [...img.repoTags], repoDigests: [...img.repoDigests], config: this.config(img) };
+  }
+
+  private find(refOrId: string): ImageRecord {
     if (refOrId === '') throw new NotFoundError('No such image: ');
     const img = this.store.resolve(refOrId);
     if (!img) throw new NotFoundError(`No such image: ${notFoundName(refOrId)}`);
     return img;
   }
+
+  count(): number { return this.store.list().length; }
 
   config(img: ImageRecord): ImageConfigJson {
     if (!this.store.hasConfig(img.id)) return { architecture: '', os: '', rootfs: { type: 'layers', diff_ids: [] } };
@@ -175,8 +187,8 @@ export class ImageService {
     }
     const dangling = boolFilter(f, 'dangling');
     const refPatterns = f.get('reference') ?? [];
-    const beforeT = f.get('before')?.length ? Math.min(...f.get('before')!.map((r) => Date.parse(this.created(this.get(r))))) : undefined;
-    const sinceT = f.get('since')?.length ? Math.max(...f.get('since')!.map((r) => Date.parse(this.created(this.get(r))))) : undefined;
+    const beforeT = f.get('before')?.length ? Math.min(...f.get('before')!.map((r) => Date.parse(this.created(this.find(r))))) : undefined;
+    const sinceT = f.get('since')?.length ? Math.max(...f.get('since')!.map((r) => Date.parse(this.created(this.find(r))))) : undefined;
     const untilT = f.get('until')?.length ? Math.min(...f.get('until')!.map((v) => parseTimestamp(v))) : undefined;
     const out: ImageSummary[] = [];
     const images = [...this.store.list()].sort((a, b) => Date.parse(this.created(b)) - Date.parse(this.created(a)));
@@ -217,7 +229,7 @@ export class ImageService {
   }
 
   inspect(ref: string): Record<string, unknown> {
-    const img = this.get(ref);
+    const img = this.find(ref);
     const cfg = this.config(img);
     const chain = this.layersOf(img);
     const graphData: Record<string, string> = {};
@@ -251,7 +263,7 @@ export class ImageService {
   }
 
   history(ref: string): HistoryItem[] {
-    const img = this.get(ref);
+    const img = this.find(ref);
     const cfg = this.config(img);
     const diffIds = cfg.rootfs.diff_ids;
     const chains = chainIds(diffIds);
@@ -291,7 +303,7 @@ export class ImageService {
     if (familiarName(newRef) === 'sha256') {
       throw new InvalidParameterError('refusing to create an ambiguous tag using digest algorithm as name');
     }
-    const img = this.get(ref);
+    const img = this.find(ref);
     await this.exclusive(() => this.tagImage(img.id, newRef));
   }
 
@@ -321,7 +333,7 @@ export class ImageService {
   }
 
   private async removeLocked(imageRef: string, force: boolean, prune: boolean): Promise<DeleteItem[]> {
-    const img = this.get(imageRef);
+    const img = this.find(imageRef);
     const id = img.id;
     const records: DeleteItem[] = [];
     let repoRefs = this.refsOf(id);
@@ -514,7 +526,7 @@ export class ImageService {
 
   /** Plan the overlay mount of a container rootfs on an image (pure: returns data). */
   rootfsMount(imageId: string, upperDir: string, workDir: string, target: string): Mount {
-    const img = this.store.get(imageId) ?? this.get(imageId);
+    const img = this.store.get(imageId) ?? this.find(imageId);
     return this.layers.rootfsMount(img.topLayer, upperDir, workDir, target);
   }
 }

@@ -50,7 +50,7 @@ export function containerRoutes(svc: ContainerService): Route[] {
       sendNoContent(ctx.res);
     } },
     { method: 'POST', path: '/containers/{id}/wait', handler: async (ctx) => {
-      const result = await svc.wait(ctx.params.id!, ctx.query.get('condition') ?? '');
+      const { result } = svc.wait(ctx.params.id!, ctx.query.get('condition') ?? '');
       // Headers go out at once (as dockerd) so clients know the wait is registered.
       ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
       ctx.res.flushHeaders();

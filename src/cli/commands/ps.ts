@@ -1,8 +1,8 @@
 /** ps / container ls: docker's container formatter over GET /containers/json. */
-import { goStruct } from '../../core/go-template.js';
+import { goStruct, parseTemplate } from '../../core/go-template.js';
 import { humanSizeWithPrecision, timeAgo } from '../../core/human.js';
-import { bool, filtersParam, list, num, str, type Command } from '../context.js';
-import { ellipsis, goTimeString, renderFormat, truncateId } from '../format.js';
+import { StatusError, bool, filtersParam, list, num, str, type Command } from '../context.js';
+import { ellipsis, goTimeString, renderFormat, templateString, truncateId } from '../format.js';
 
 export const FORMAT_TABLE_DESC = "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates";
 
@@ -127,6 +127,20 @@ const ps: Command = {
     let format = str(p, 'format');
     const quiet = bool(p, 'quiet');
     if (format && quiet) ctx.err('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
+    if (format) {
+      // docker validates the template before calling the API
+      let tmpl;
+      try {
+        tmpl = parseTemplate(templateString(format));
+      } catch (e) {
+        throw new StatusError(`failed to parse template: ${(e as Error).message}`, 1);
+      }
+      try {
+        tmpl.execute(containerContext({}, true));
+      } catch (e) {
+        throw new StatusError(`failed to execute template: ${(e as Error).message}`, 1);
+      }
+    }
     let size = bool(p, 'size');
     if (format && !quiet && !p.changed.has('size') && /\.Size\b/.test(format)) size = true;
     let limit = num(p, 'last');

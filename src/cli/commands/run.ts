@@ -1,7 +1,7 @@
 /** run and create: build the create body, pull on 404 (--pull=missing), attach, wait, start. */
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
-import { EngineApiError, STDERR, STDOUT, demux, jsonMessages, type Hijacked } from '../../client/engine-client.js';
+import { DaemonUnreachableError, EngineApiError, STDERR, STDOUT, demux, jsonMessages, type Hijacked } from '../../client/engine-client.js';
 import { buildCreateRequest, familiarWithTag } from '../container-config.js';
 import { CREATE_FLAGS, RUN_ONLY_FLAGS } from '../container-flags.js';
 import { StatusError, bool, str, type CliContext, type Command } from '../context.js';
@@ -101,7 +101,6 @@ async function runContainer(ctx: CliContext, p: ParsedArgs): Promise<number> {
     id = await createContainer(ctx, p, detach);
   } catch (e) {
     if (e instanceof FlagError || e instanceof StatusError) throw e;
-    if ((e as Error).name === 'DaemonUnreachableError') throw runStatusError(e);
     throw runStatusError(e);
   }
   const tty = bool(p, 'tty');
@@ -192,9 +191,9 @@ const create: Command = {
   async run(ctx, p) {
     let id: string;
     try {
-      id = await createContainer(ctx, p, true);
+      id = await createContainer(ctx, p, false);
     } catch (e) {
-      if (e instanceof EngineApiError || e instanceof FlagError || e instanceof StatusError || (e as Error).name === 'DaemonUnreachableError') throw e;
+      if (e instanceof EngineApiError || e instanceof FlagError || e instanceof StatusError || e instanceof DaemonUnreachableError) throw e;
       throw new StatusError(`berth: ${(e as Error).message}\n\nRun 'berth create --help' for more information`, 125);
     }
     ctx.out(`${id}\n`);

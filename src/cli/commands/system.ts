@@ -67,12 +67,13 @@ const version: Command = {
       for (const c of comps) {
         rows.push(` ${c.Name}:`, `  Version:\t${c.Version}`);
         if (c.Name === 'Engine') {
-          rows.push(`  API version:\t${server.ApiVersion} (minimum version ${server.MinAPIVersion ?? ''})`);
-          if (server.GoVersion) rows.push(`  Go version:\t${server.GoVersion}`);
-          if (server.GitCommit) rows.push(`  Git commit:\t${server.GitCommit}`);
-          if (server.BuildTime) rows.push(`  Built:\t${server.BuildTime}`);
-          rows.push(`  OS/Arch:\t${server.Os}/${server.Arch}`);
-          if (server.Experimental !== undefined) rows.push(`  Experimental:\t${server.Experimental}`);
+          const d = { ...server, ...(c.Details ?? {}) };
+          rows.push(`  API version:\t${d.ApiVersion} (minimum version ${d.MinAPIVersion ?? ''})`);
+          if (d.GoVersion) rows.push(`  Go version:\t${d.GoVersion}`);
+          if (d.GitCommit) rows.push(`  Git commit:\t${d.GitCommit}`);
+          if (d.BuildTime) rows.push(`  Built:\t${d.BuildTime}`);
+          rows.push(`  OS/Arch:\t${d.Os}/${d.Arch}`);
+          if (d.Experimental !== undefined) rows.push(`  Experimental:\t${d.Experimental}`);
         } else {
           for (const [k, v] of Object.entries(c.Details ?? {})) rows.push(`  ${k}:\t${v}`);
         }

@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { SystemError } from '../errors.js';
+
+/**
+ * A typed wrapper over the CNI reference plugins (Debian's containernetworking-plugins in /usr/lib/cni).
+ * Pure builders (`cniEnv`, `bridgeConfig`) return data; `CniRunner.exec` is the only place a plugin runs.
+ * berth uses `bridge` (bridge + veth + routes, host-local IPAM) and `loopback`; NAT, port publishing and
+ * isolation rules are berth's own (iptables.ts), so that they live in BERTH-* chains and can be
+ * regenerated from berth's store after a crash.
+ */
+export const DEFAULT_CNI_PATH = '/usr/lib/cni';
+export const CNI_VERSION = '1.0.0';
+
+export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
+
+export interface CniInvocation {
+  command: CniCommand;
+  containerId: string;
+  /** Path of the network namespace; '' for a DEL whose namespace is already gone (allowed by the spec). */
+  netns: string;
+  ifname: string;
+  /** CNI_ARGS key/values, e.g. {IP: '172.30.0.5', MAC: '02:42:...'}; IgnoreUnknown is always added. */
+  args?: Record<string, string>;
+  cniPath?: string;
+}
+
+export function cniEnv(inv: CniInvocation): Record<string, string> {
+  const args = Object.entries(inv.args ?? {}).map(([k, v]) => `${k}=${v}`);
+  const env: Record<string, string> = {
+    CNI_COMMAND: inv.command,
+    CNI_CONTAINERID: inv.containerId,
+    CNI_NETNS: inv.netns,
+    CNI_IFNAME: inv.ifname,
+    CNI_PATH: inv.cniPath ?? DEFAULT_CNI_PATH,
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+  };
+  if (args.length) env.CNI_ARGS = ['IgnoreUnknown=1', ...args].join(';');
+  return env;
+}
+
+export interface BridgeNetworkSpec {
+  /** CNI network name: berth uses the network id, so host-local's lease dir is <ipamDir>/<id>. */
+  name: string;
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  /** host-local allocation range inside the subnet (from --ip-range); the whole subnet when absent. */
+  rangeStart?: string;
+  rangeEnd?: string;
+  ipamDataDir: string;
+  mtu?: number;
+  /** Default route via the gateway; off for --internal networks (no way out). */
+  defaultRoute: boolean;
+}
+
+export function bridgeConfig(s: BridgeNetworkSpec): Record<string, unknown> {
+  const range: Record<string, string> = { subnet: s.subnet, gateway: s.gateway };
+  if (s.rangeStart) range.rangeStart = s.rangeStart;
+  if (s.rangeEnd) range.rangeEnd = s.rangeEnd;
+  const conf: Record<string, unknown> = {
+    cniVersion: CNI_VERSION,
+    name: s.name,
+    type: 'bridge',
+    bridge: s.bridge,
+    isGateway: true,
+    // berth writes masquerade rules itself (BERTH-POSTROUTING); the plugin's would live in CNI-* chains.
+    ipMasq: false,
+    // A container reaching its own published port through the host's address comes back on its own port.
+    hairpinMode: true,
+    ipam: {
+      type: 'host-local',
+      dataDir: s.ipamDataDir,
+      ranges: [[range]],
+      routes: s.defaultRoute ? [{ dst: '0.0.0.0/0' }] : [],
+    },
+  };
+  if (s.mtu) conf.mtu = s.mtu;
+  return conf;
+}
+
+export function loopbackConfig(): Record<string, unknown> {
+  return { cniVersion: CNI_VERSION, name: 'berth-loopback', type: 'loopback' };
+}
+
+export interface CniInterface { name: string; mac?: string; sandbox?: string }
+export interface CniResult {
+  cniVersion?: string;
+  interfaces?: CniInterface[];
+  ips?: Array<{ interface?: number; address: string; gateway?: string }>;
+}
+
+/** The container-side interface and its first IPv4 address from an ADD result. */
+export function parseAddResult(r: CniResult, ifname: string): { ip: string; prefixLen: number; gateway: string; mac: string; hostVeth?: string } {
+  const ifs = r.interfaces ?? [];
+  const idx = ifs.findIndex((i) => i.name === ifname && i.sandbox);
+  const ipEntry = (r.ips ?? []).find((e) => e.interface === idx && !e.address.includes(':')) ?? (r.ips ?? [])[0];
+  if (!ipEntry) throw new SystemError(`cni: no address in result for ${ifname}`);
+  const [ip, prefix] = ipEntry.address.split('/');
+  const hostVeth = ifs.find((i) => !i.sandbox && i.name.startsWith('veth'))?.name;
+  return { ip: ip!, prefixLen: Number(prefix), gateway: ipEntry.gateway ?? '', mac: idx >= 0 ? ifs[idx]!.mac ?? '' : '', hostVeth };
+}
+
+export interface CniRunner {
+  exec(plugin: string, inv: CniInvocation, config: Record<string, unknown>): Promise<CniResult | undefined>;
+}
+
+/** Runs a plugin binary: env per the CNI spec, config JSON on stdin, result (or error object) on stdout. */
+export class ExecCniRunner implements CniRunner {
+  constructor(private readonly cniPath = DEFAULT_CNI_PATH) {}
+
+  exec(plugin: string, inv: CniInvocation, config: Record<string, unknown>): Promise<CniResult | undefined> {
+    const bin = path.join(this.cniPath, plugin);
+    return new Promise((resolve, reject) => {
+      const child = spawn(bin, [], { env: cniEnv({ ...inv, cniPath: this.cniPath }), stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [], err: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.on('error', (e) => reject(new SystemError(`cni ${plugin}: ${e.message}`, { cause: e })));
+      child.on('close', (code) => {
+        const text = Buffer.concat(out).toString('utf8').trim();
+        if (code !== 0) {
+          let msg = Buffer.concat(err).toString('utf8').trim() || text;
+          try { const j = JSON.parse(text) as { msg?: string; details?: string }; msg = [j.msg, j.details].filter(Boolean).join(': '); } catch { /* not JSON */ }
+          reject(new SystemError(`cni ${plugin} ${inv.command} ${inv.ifname}: ${msg || `exit ${code}`}`));
+          return;
+        }
+        try { resolve(text ? JSON.parse(text) as CniResult : undefined); } catch { resolve(undefined); }
+      });
+      child.stdin.end(JSON.stringify(config));
+    });
+  }
+}

@@ -1,0 +1,838 @@
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import { promisify } from 'node:util';
+import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError, SystemError } from '../errors.js';
+import { matchLabels, parseFilters, parseTimestamp } from '../core/filters.js';
+import type { Paths } from '../store/paths.js';
+import type { Sys } from '../sys/sys.js';
+import { bridgeConfig, loopbackConfig, parseAddResult, type CniRunner } from './cni.js';
+import { addRecord, EmbeddedDns, emptyRecords, type DnsRecords } from './dns.js';
+import { buildHosts, buildResolvConf, upstreamServers } from './etc-files.js';
+import { Iptables, planRules, type EndpointPorts, type NetworkRuleSpec } from './iptables.js';
+import { cidrContains, cidrsOverlap, formatCidr, formatIPv4, lastAddress, parseCidr, parseIPv4, type Cidr } from './ip.js';
+import { NetnsManager } from './netns.js';
+import { NetworkPaths, NetworkStore, type AttachmentRecord, type EndpointConfig, type NetworkRecord } from './network-store.js';
+import { allocatePorts, planPublishRequests, type PortBinding, type PortMapping, type Proto } from './ports.js';
+
+const execFileP = promisify(execFile);
+
+export const DEFAULT_BRIDGE_NAME = 'berth0';
+/** Not Docker's 172.17.0.0/16, not podman's 10.88.0.0/16; free on these machines (checked against `ip route`). */
+export const DEFAULT_BRIDGE_CIDR = '172.30.0.1/16';
+/** User-defined networks get /24s from here unless --subnet is given (Docker: default-address-pools). */
+export const DEFAULT_POOLS = [{ base: '10.210.0.0/16', size: 24 }];
+
+export interface NetworkServiceOptions {
+  paths: Paths;
+  sys: Sys;
+  cni: CniRunner;
+  iptables?: Iptables;
+  /** daemon.json `bip`: the default bridge's gateway/prefix, e.g. 172.30.0.1/16 */
+  bip?: string;
+  /** daemon.json `default-address-pools` */
+  pools?: Array<{ base: string; size: number }>;
+  /** daemon.json `dns`: upstreams when a container has no --dns */
+  dns?: string[];
+  hostResolvConfPath?: string;
+  /** DNS port (53; tests may use another) */
+  dnsPort?: number;
+}
+
+/** What the container service knows about a container, for connect/disconnect/setup. */
+export interface ContainerNetInfo {
+  id: string;
+  name: string;
+  running: boolean;
+  /** HostConfig.NetworkMode: default | bridge | host | none | container:<id> | <network name or id> */
+  networkMode: string;
+  /** NetworkingConfig.EndpointsConfig from create */
+  endpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null>;
+}
+
+export interface SetupOptions extends ContainerNetInfo {
+  hostname: string;
+  domainname?: string;
+  portBindings?: Record<string, PortBinding[] | null>;
+  publishAllPorts?: boolean;
+  exposedPorts?: Record<string, unknown>;
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  extraHosts?: string[];
+  /** the container's hosts file: rewritten in place on connect/disconnect (it is bind-mounted) */
+  hostsPath?: string;
+}
+
+export interface SetupResult {
+  /** what to put in the OCI spec */
+  network: { mode: 'path'; netnsPath: string } | { mode: 'host' } | { mode: 'none' };
+  hosts: string;
+  resolvConf: string;
+}
+
+export interface ConnectResult { IPAddress: string; Gateway: string; MacAddress: string; IPPrefixLen: number }
+
+export interface CreateNetworkRequest {
+  Name?: string;
+  Driver?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  EnableIPv6?: boolean;
+  IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; IPRange?: string; Gateway?: string }> | null; Options?: Record<string, string> | null } | null;
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+const newId = () => randomBytes(32).toString('hex');
+const short = (id: string) => id.slice(0, 12);
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/**
+ * Docker's networking on top of the CNI bridge plugin: networks (records + bridge devices), container
+ * sandboxes (a netns with one veth per network), published ports, NAT and isolation (iptables.ts), embedded
+ * DNS for user-defined networks (dns.ts). Every mutation runs under one lock, persists its intent before
+ * touching the host, and `reconcile` makes the host match the store after a crash.
+ */
+export class NetworkService {
+  readonly np: NetworkPaths;
+  private readonly store: NetworkStore;
+  private readonly netns: NetnsManager;
+  private readonly ipt: Iptables;
+  private networks = new Map<string, NetworkRecord>();
+  private attachments = new Map<string, AttachmentRecord>();
+  private dnsServers = new Map<string, EmbeddedDns>();
+  private lock: Promise<unknown> = Promise.resolve();
+  private hostResolv = '';
+  private nextPort?: number;
+  private appliedRules?: string;
+
+  constructor(private readonly o: NetworkServiceOptions) {
+    this.np = new NetworkPaths(o.paths);
+    this.store = new NetworkStore(this.np);
+    this.netns = new NetnsManager(this.np.netnsDir, o.sys);
+    this.ipt = o.iptables ?? new Iptables();
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---------------------------------------------------------------- daemon lifecycle
+
+  /** Daemon start: load the store, create the predefined networks, then reconcile against the running containers. */
+  init(liveContainerIds: Set<string>, existingContainerIds?: Set<string>): Promise<void> {
+    return this.serial(async () => {
+      await this.store.init();
+      this.hostResolv = await fsp.readFile(this.o.hostResolvConfPath ?? '/etc/resolv.conf', 'utf8').catch(() => '');
+      for (const r of await this.store.loadNetworks()) this.networks.set(r.Id, r);
+      for (const a of await this.store.loadAttachments()) this.attachments.set(a.containerId, a);
+      await this.ensurePredefined();
+      await fsp.writeFile('/proc/sys/net/ipv4/ip_forward', '1').catch(() => undefined);
+      await this.ipt.ensureJumps();
+      for (const n of this.networks.values()) if (n.Driver === 'bridge') await this.ensureBridge(n);
+      await this.reconcileLocked(liveContainerIds, existingContainerIds);
+    });
+  }
+
+  /** Stops the DNS servers; leaves sandboxes, bridges and rules in place for running containers (live restore). */
+  async close(): Promise<void> {
+    await this.serial(async () => { for (const d of this.dnsServers.values()) d.close(); this.dnsServers.clear(); });
+  }
+
+  /**
+   * Make the host match the store for the given set of running containers: sandboxes of containers not
+   * running are torn down, attachments of containers that no longer exist are dropped, and netns files,
+   * IPAM leases, bridges, rules and DNS entries nobody claims are removed. Safe to call at any time.
+   */
+  reconcile(liveContainerIds: Set<string>, existingContainerIds?: Set<string>): Promise<void> {
+    return this.serial(() => this.reconcileLocked(liveContainerIds, existingContainerIds));
+  }
+
+  private async reconcileLocked(live: Set<string>, existing?: Set<string>): Promise<void> {
+    for (const a of [...this.attachments.values()]) {
+      if (a.sandbox && (!live.has(a.containerId) || a.sandbox.phase !== 'ready' || !(await this.netns.isMounted(a.sandbox.netnsPath)))) {
+        await this.releaseSandbox(a);
+      }
+      if (existing && !existing.has(a.containerId) && !live.has(a.containerId)) {
+        this.attachments.delete(a.containerId);
+        await this.store.deleteAttachment(a.containerId);
+      }
+    }
+    const claimed = new Set([...this.attachments.values()].filter((a) => a.sandbox).map((a) => a.containerId));
+    for (const name of await this.netns.list()) {
+      if (!claimed.has(name)) await this.netns.remove(name).catch(() => undefined);
+    }
+    for (const [netId, leases] of await this.store.leases()) {
+      const n = this.networks.get(netId);
+      if (!n) { await fsp.rm(this.np.ipamNetworkDir(netId), { recursive: true, force: true }); continue; }
+      for (const l of leases) {
+        if (claimed.has(l.containerId) && this.attachments.get(l.containerId)?.sandbox?.endpoints[netId]?.ip === l.ip) continue;
+        // An orphan lease: let the plugin release it (DEL without a netns is allowed by the CNI spec).
+        await this.o.cni.exec('bridge', { command: 'DEL', containerId: l.containerId, netns: '', ifname: 'eth0' }, this.cniConfig(n))
+          .catch(() => fsp.rm(`${this.np.ipamNetworkDir(netId)}/${l.ip}`, { force: true }));
+        await fsp.rm(`${this.np.ipamNetworkDir(netId)}/${l.ip}`, { force: true });
+      }
+    }
+    // bridges named like ours that no network claims (a crash between `network rm` steps)
+    const ours = new Set([...this.networks.values()].map((n) => n.bridge).filter(Boolean));
+    for (const dev of await fsp.readdir('/sys/class/net').catch(() => [] as string[])) {
+      if (/^berth-[0-9a-f]{9}$/.test(dev) && !ours.has(dev)) await execFileP('ip', ['link', 'del', dev]).catch(() => undefined);
+    }
+    await this.applyRules();
+    await this.refreshDns();
+  }
+
+  // ---------------------------------------------------------------- networks
+
+  private async ensurePredefined(): Promise<void> {
+    const byName = (name: string) => [...this.networks.values()].find((n) => n.Name === name && n.predefined);
+    const bip = this.o.bip ?? DEFAULT_BRIDGE_CIDR;
+    const gw = parseIPv4(bip.split('/')[0] ?? '');
+    const cidr = parseCidr(bip);
+    if (gw === undefined || !cidr) throw new InvalidParameterError(`invalid bip: ${bip}`);
+    const want: NetworkRecord[] = [
+      this.newRecord('bridge', 'bridge', {
+        IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: formatCidr(cidr), Gateway: formatIPv4(gw) }] },
+        Options: {
+          'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': 'true',
+          'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+          'com.docker.network.bridge.name': DEFAULT_BRIDGE_NAME, 'com.docker.network.driver.mtu': '1500',
+        },
+        bridge: DEFAULT_BRIDGE_NAME,
+      }),
+      this.newRecord('host', 'host', {}),
+      this.newRecord('none', 'null', {}),
+    ];
+    for (const w of want) {
+      const have = byName(w.Name);
+      if (have && (w.Name !== 'bridge' || JSON.stringify(have.IPAM.Config) === JSON.stringify(w.IPAM.Config))) continue;
+      if (have) { w.Id = have.Id; w.Created = have.Created; } // --bip changed: same network, new subnet
+      w.predefined = true;
+      this.networks.set(w.Id, w);
+      await this.store.saveNetwork(w);
+    }
+  }
+
+  private newRecord(name: string, driver: NetworkRecord['Driver'], p: Partial<NetworkRecord>): NetworkRecord {
+    return {
+      Id: newId(), Name: name, Created: new Date().toISOString(), Driver: driver, Internal: false, Attachable: false,
+      EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Options: {}, Labels: {}, ...p,
+    };
+  }
+
+  /** Docker's lookup order: full id, exact name, id prefix (ambiguous prefixes are an error). */
+  resolve(ref: string): NetworkRecord {
+    const all = [...this.networks.values()];
+    const exact = all.find((n) => n.Id === ref) ?? all.find((n) => n.Name === ref);
+    if (exact) return exact;
+    const pref = ref ? all.filter((n) => n.Id.startsWith(ref)) : [];
+    if (pref.length === 1) return pref[0]!;
+    if (pref.length > 1) throw new InvalidParameterError(`network ${ref} is ambiguous (${pref.length} matches found based on ID prefix)`);
+    throw new NotFoundError(`network ${ref} not found`);
+  }
+
+  create(req: CreateNetworkRequest): Promise<{ Id: string; Warning: string }> {
+    return this.serial(async () => {
+      const name = req.Name ?? '';
+      if (!name) throw new InvalidParameterError('network name is required');
+      if (!NAME_RE.test(name)) throw new InvalidParameterError(`invalid network name "${name}": must match [a-zA-Z0-9][a-zA-Z0-9_.-]`);
+      const driver = req.Driver || 'bridge';
+      if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
+      if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
+      if ([...this.networks.values()].some((n) => n.Name === name)) throw new ConflictError(`network with name ${name} already exists`);
+      if (req.EnableIPv6) throw new InvalidParameterError('IPv6 networks are not supported by berth');
+      const opts = req.Options ?? {};
+      const cfgs = req.IPAM?.Config ?? [];
+      if (cfgs.length > 1) throw new InvalidParameterError('berth supports one IPv4 subnet per network');
+      const c = cfgs[0] ?? {};
+      let subnet: Cidr;
+      if (c.Subnet) {
+        const s = parseCidr(c.Subnet);
+        if (!s) throw new InvalidParameterError(`invalid subnet ${c.Subnet} : invalid CIDR address: ${c.Subnet}`);
+        subnet = s;
+        if (this.bridgeSubnets().some((o) => cidrsOverlap(o, subnet))) {
+          throw new ForbiddenError('invalid pool request: Pool overlaps with other one on this address space');
+        }
+      } else {
+        if (c.Gateway || c.IPRange) throw new InvalidParameterError('invalid network configuration: a gateway or ip-range requires a subnet');
+        subnet = await this.pickSubnet();
+      }
+      if (subnet.prefix > 30) throw new InvalidParameterError(`subnet ${formatCidr(subnet)} is too small`);
+      let gateway = subnet.base + 1;
+      if (c.Gateway) {
+        const g = parseIPv4(c.Gateway);
+        if (g === undefined) throw new InvalidParameterError(`invalid gateway address ${c.Gateway}`);
+        if (!cidrContains(subnet, g)) throw new ForbiddenError(`no matching subnet for gateway ${c.Gateway}`);
+        gateway = g;
+      }
+      if (c.IPRange) {
+        const r = parseCidr(c.IPRange);
+        if (!r) throw new InvalidParameterError(`invalid ip-range ${c.IPRange}`);
+        if (!cidrContains(subnet, r.base) || r.prefix < subnet.prefix) throw new ForbiddenError(`no matching subnet for range ${c.IPRange}`);
+      }
+      const id = newId();
+      const bridge = opts['com.docker.network.bridge.name'] || `berth-${id.slice(0, 9)}`;
+      if (bridge.length > 15) throw new InvalidParameterError(`bridge name ${bridge} is longer than 15 characters`);
+      if ([...this.networks.values()].some((n) => n.bridge === bridge)) throw new ConflictError(`bridge name ${bridge} is already in use`);
+      const rec = this.newRecord(name, 'bridge', {
+        Id: id, Internal: !!req.Internal, Attachable: !!req.Attachable,
+        IPAM: {
+          Driver: req.IPAM?.Driver || 'default', Options: req.IPAM?.Options ?? null,
+          Config: [{ Subnet: formatCidr(subnet), Gateway: formatIPv4(gateway), ...(c.IPRange ? { IPRange: formatCidr(parseCidr(c.IPRange)!) } : {}) }],
+        },
+        Options: opts, Labels: req.Labels ?? {}, bridge,
+      });
+      await this.store.saveNetwork(rec); // record first: a crash after this leaves a network reconcile completes
+      this.networks.set(id, rec);
+      try {
+        await this.ensureBridge(rec);
+        await this.applyRules();
+        await this.refreshDns();
+      } catch (err) {
+        this.networks.delete(id);
+        await this.store.deleteNetwork(id);
+        await this.deleteBridge(rec);
+        throw err;
+      }
+      return { Id: id, Warning: '' };
+    });
+  }
+
+  remove(ref: string): Promise<void> {
+    return this.serial(async () => {
+      const n = this.resolve(ref);
+      if (n.predefined) throw new ForbiddenError(`${n.Name} is a pre-defined network and cannot be removed`);
+      const users = this.activeEndpoints(n.Id);
+      if (users.length) {
+        throw new ForbiddenError(`error while removing network: network ${n.Name} has active endpoints (name:"${users[0]!.name}" id:"${short(users[0]!.containerId)}")`);
+      }
+      await this.removeNetworkLocked(n);
+    });
+  }
+
+  private async removeNetworkLocked(n: NetworkRecord): Promise<void> {
+    this.dnsServers.get(n.Id)?.close();
+    this.dnsServers.delete(n.Id);
+    this.networks.delete(n.Id);
+    await this.store.deleteNetwork(n.Id);
+    await this.deleteBridge(n);
+    await this.applyRules();
+  }
+
+  prune(filtersRaw?: string | null): Promise<{ NetworksDeleted: string[] }> {
+    return this.serial(async () => {
+      const f = parseFilters(filtersRaw, ['until', 'label', 'label!']);
+      const until = f.get('until')?.[0];
+      const untilMs = until ? parseTimestamp(until) : undefined;
+      const deleted: string[] = [];
+      for (const n of [...this.networks.values()]) {
+        if (n.predefined || this.activeEndpoints(n.Id).length) continue;
+        if (untilMs !== undefined && Date.parse(n.Created) >= untilMs) continue;
+        if (!matchLabels(f.get('label'), n.Labels)) continue;
+        if (f.get('label!')?.length && matchLabels(f.get('label!'), n.Labels)) continue;
+        await this.removeNetworkLocked(n);
+        deleted.push(n.Name);
+      }
+      return { NetworksDeleted: deleted };
+    });
+  }
+
+  list(filtersRaw?: string | null): Array<Record<string, unknown>> {
+    const f = parseFilters(filtersRaw, ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type']);
+    return [...this.networks.values()]
+      .filter((n) => {
+        if (f.get('name')?.length && !f.get('name')!.some((x) => n.Name.includes(x))) return false;
+        if (f.get('id')?.length && !f.get('id')!.some((x) => n.Id.startsWith(x))) return false;
+        if (f.get('driver')?.length && !f.get('driver')!.includes(n.Driver)) return false;
+        if (f.get('scope')?.length && !f.get('scope')!.includes('local')) return false;
+        if (f.get('type')?.length && !f.get('type')!.includes(n.predefined ? 'builtin' : 'custom')) return false;
+        if (f.get('dangling')?.length) {
+          const want = ['true', '1'].includes(f.get('dangling')![0]!);
+          const dangling = !n.predefined && this.activeEndpoints(n.Id).length === 0;
+          if (want !== dangling) return false;
+        }
+        return matchLabels(f.get('label'), n.Labels);
+      })
+      .sort((a, b) => a.Name.localeCompare(b.Name))
+      .map((n) => this.resource(n, false));
+  }
+
+  inspect(ref: string): Record<string, unknown> { return this.resource(this.resolve(ref), true); }
+
+  private resource(n: NetworkRecord, withContainers: boolean): Record<string, unknown> {
+    const containers: Record<string, unknown> = {};
+    if (withContainers) {
+      for (const a of this.activeEndpoints(n.Id)) {
+        const ep = a.sandbox!.endpoints[n.Id]!;
+        containers[a.containerId] = { Name: a.name, EndpointID: ep.endpointId, MacAddress: ep.mac, IPv4Address: `${ep.ip}/${ep.prefixLen}`, IPv6Address: '' };
+      }
+    }
+    return {
+      Name: n.Name, Id: n.Id, Created: n.Created, Scope: 'local', Driver: n.Driver, EnableIPv4: n.Driver === 'bridge', EnableIPv6: false,
+      IPAM: n.IPAM, Internal: n.Internal, Attachable: n.Attachable, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
+      Containers: containers, Options: n.Options, Labels: n.Labels,
+    };
+  }
+
+  private activeEndpoints(networkId: string): AttachmentRecord[] {
+    return [...this.attachments.values()].filter((a) => a.sandbox?.endpoints[networkId]);
+  }
+
+  private bridgeSubnets(): Cidr[] {
+    return [...this.networks.values()].filter((n) => n.Driver === 'bridge').map((n) => parseCidr(n.IPAM.Config[0]!.Subnet)!);
+  }
+
+  private async pickSubnet(): Promise<Cidr> {
+    const used = [...this.bridgeSubnets(), ...(await hostRoutes())];
+    for (const pool of this.o.pools ?? DEFAULT_POOLS) {
+      const base = parseCidr(pool.base);
+      if (!base) continue;
+      const step = 2 ** (32 - pool.size);
+      for (let a = base.base; a < lastAddress(base); a += step) {
+        const c = { base: a >>> 0, prefix: pool.size };
+        if (!used.some((u) => cidrsOverlap(u, c))) return c;
+      }
+    }
+    throw new ForbiddenError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+  }
+
+  private cniConfig(n: NetworkRecord, staticIp = false): Record<string, unknown> {
+    const c = n.IPAM.Config[0]!;
+    const subnet = parseCidr(c.Subnet)!;
+    let rangeStart: string | undefined, rangeEnd: string | undefined;
+    if (c.IPRange && !staticIp) {
+      // A static --ip may lie outside --ip-range (Docker allows it): then the whole subnet is the range.
+      const r = parseCidr(c.IPRange)!;
+      rangeStart = formatIPv4(Math.max(r.base, subnet.base + 1));
+      rangeEnd = formatIPv4(Math.min(lastAddress(r), lastAddress(subnet) - 1));
+    }
+    const mtu = Number(n.Options['com.docker.network.driver.mtu'] ?? 0);
+    return bridgeConfig({
+      name: n.Id, bridge: n.bridge!, subnet: c.Subnet, gateway: c.Gateway, rangeStart, rangeEnd,
+      ipamDataDir: this.np.ipamDir, defaultRoute: !n.Internal, ...(mtu ? { mtu } : {}),
+    });
+  }
+
+  /** The bridge exists with its gateway address before any container joins (DNS listens there). */
+  private async ensureBridge(n: NetworkRecord): Promise<void> {
+    const dev = n.bridge!;
+    const c = n.IPAM.Config[0]!;
+    const prefix = c.Subnet.split('/')[1];
+    if (!fs.existsSync(`/sys/class/net/${dev}`)) {
+      await execFileP('ip', ['link', 'add', 'name', dev, 'type', 'bridge']).catch((err: Error) => {
+        if (!fs.existsSync(`/sys/class/net/${dev}`)) throw new SystemError(`create bridge ${dev}: ${err.message}`);
+      });
+    }
+    const { stdout } = await execFileP('ip', ['-o', '-4', 'addr', 'show', 'dev', dev]);
+    if (!stdout.includes(` ${c.Gateway}/`)) await execFileP('ip', ['addr', 'add', `${c.Gateway}/${prefix}`, 'dev', dev]);
+    await execFileP('ip', ['link', 'set', dev, 'up']);
+    // 127.0.0.1:<published port> is DNATed into this bridge; the kernel drops such packets unless this is set.
+    await fsp.writeFile(`/proc/sys/net/ipv4/conf/${dev}/route_localnet`, '1');
+  }
+
+  private async deleteBridge(n: NetworkRecord): Promise<void> {
+    if (n.bridge && fs.existsSync(`/sys/class/net/${n.bridge}`)) await execFileP('ip', ['link', 'del', n.bridge]).catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- containers
+
+  /** The networks a container asks for at create (NetworkMode + EndpointsConfig) → attach list. */
+  private wantedNetworks(c: ContainerNetInfo): Array<{ networkId: string } & EndpointConfig> {
+    const mode = c.networkMode || 'default';
+    const out: Array<{ networkId: string } & EndpointConfig> = [];
+    const first = mode === 'default' ? 'bridge' : mode;
+    const cfgFor = (ref: string, n: NetworkRecord) => {
+      const e = c.endpointsConfig?.[ref] ?? c.endpointsConfig?.[n.Name] ?? c.endpointsConfig?.[n.Id] ?? null;
+      return { aliases: [...(e?.Aliases ?? [])], ipv4Address: e?.IPAMConfig?.IPv4Address || undefined };
+    };
+    const n0 = this.resolve(first);
+    out.push({ networkId: n0.Id, ...cfgFor(first, n0) });
+    for (const ref of Object.keys(c.endpointsConfig ?? {})) {
+      const n = this.resolve(ref);
+      if (!out.some((x) => x.networkId === n.Id)) out.push({ networkId: n.Id, ...cfgFor(ref, n) });
+    }
+    return out;
+  }
+
+  private attachmentFor(c: ContainerNetInfo): AttachmentRecord {
+    let a = this.attachments.get(c.id);
+    if (!a) {
+      a = { containerId: c.id, name: c.name.replace(/^\//, ''), networks: this.wantedNetworks(c), publish: [], exposed: [] };
+      this.attachments.set(c.id, a);
+    }
+    a.name = c.name.replace(/^\//, '');
+    return a;
+  }
+
+  /** Validates a create request's networks (404 for unknown names, Docker's static-IP rule) before anything exists. */
+  validateCreate(c: ContainerNetInfo): void {
+    const mode = c.networkMode || 'default';
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return;
+    for (const w of this.wantedNetworks(c)) this.checkStaticIp(this.networks.get(w.networkId)!, w.ipv4Address);
+  }
+
+  private checkStaticIp(n: NetworkRecord, ip?: string): void {
+    if (!ip) return;
+    if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
+    const v = parseIPv4(ip);
+    if (v === undefined) throw new InvalidParameterError(`invalid IPv4 address: ${ip}`);
+    if (!cidrContains(parseCidr(n.IPAM.Config[0]!.Subnet)!, v)) {
+      throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${ip}`);
+    }
+  }
+
+  /** Container start: build the sandbox. A port conflict throws before anything is created (the container stays created). */
+  setup(o: SetupOptions): Promise<SetupResult> {
+    return this.serial(async () => {
+      const mode = o.networkMode || 'default';
+      const hostsBase = { hostname: o.hostname, domainname: o.domainname, extraHosts: o.extraHosts, hostGatewayIp: this.defaultGateway() };
+      if (mode === 'host') {
+        const hostHosts = await fsp.readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost\n');
+        const extra = buildHosts({ ...hostsBase, ips: [] }).split('\n').slice(6).join('\n');
+        return { network: { mode: 'host' }, hosts: hostHosts + extra, resolvConf: this.hostResolv };
+      }
+      if (mode === 'none' || mode.startsWith('container:')) {
+        return { network: { mode: 'none' }, hosts: buildHosts({ ...hostsBase, ips: [] }), resolvConf: buildResolvConf({ hostResolvConf: this.hostResolv, dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions }) };
+      }
+      const a = this.attachmentFor(o);
+      if (a.sandbox) await this.releaseSandbox(a); // a stale one from an unclean stop
+      for (const w of a.networks) {
+        const n = this.networks.get(w.networkId);
+        if (!n) throw new NotFoundError(`network ${w.networkId} not found`);
+        this.checkStaticIp(n, w.ipv4Address);
+      }
+      a.publish = planPublishRequests(o.portBindings, !!o.publishAllPorts, o.exposedPorts);
+      a.exposed = Object.keys(o.exposedPorts ?? {}).concat(Object.keys(o.portBindings ?? {}));
+      a.hostsPath = o.hostsPath;
+      a.hostsOptions = { hostname: o.hostname, domainname: o.domainname, extraHosts: o.extraHosts };
+      a.dns = o.dns;
+      const endpointName = a.name;
+      const ports = await this.allocate(a, endpointName);
+      a.sandbox = { sandboxId: newId(), netnsPath: this.netns.pathOf(a.containerId), phase: 'setting-up', endpoints: {}, ports };
+      await this.store.saveAttachment(a); // intent first: reconcile undoes a half-built sandbox
+      try {
+        await this.netns.create(a.containerId);
+        await this.o.cni.exec('loopback', { command: 'ADD', containerId: a.containerId, netns: a.sandbox.netnsPath, ifname: 'lo' }, loopbackConfig());
+        for (const w of a.networks) await this.addEndpoint(a, w);
+        a.sandbox.phase = 'ready';
+        await this.store.saveAttachment(a);
+        await this.applyRules();
+        await this.refreshDns();
+      } catch (err) {
+        await this.releaseSandbox(a).catch(() => undefined);
+        throw err;
+      }
+      const first = this.networks.get(a.networks[0]!.networkId)!;
+      const embedded = first.predefined ? undefined : first.IPAM.Config[0]!.Gateway;
+      return {
+        network: { mode: 'path', netnsPath: a.sandbox.netnsPath },
+        hosts: this.hostsOf(a),
+        resolvConf: buildResolvConf({ hostResolvConf: this.hostResolv, dns: o.dns ?? this.o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions, embeddedDns: embedded }),
+      };
+    });
+  }
+
+  private hostsOf(a: AttachmentRecord): string {
+    const ips = a.networks.map((w) => a.sandbox?.endpoints[w.networkId]?.ip).filter((x): x is string => !!x);
+    return buildHosts({ hostname: a.hostsOptions?.hostname ?? short(a.containerId), domainname: a.hostsOptions?.domainname, extraHosts: a.hostsOptions?.extraHosts, hostGatewayIp: this.defaultGateway(), ips });
+  }
+
+  private defaultGateway(): string | undefined {
+    return [...this.networks.values()].find((n) => n.predefined && n.Driver === 'bridge')?.IPAM.Config[0]?.Gateway;
+  }
+
+  private async allocate(a: AttachmentRecord, endpointName: string): Promise<PortMapping[]> {
+    if (!a.publish.length) return [];
+    const taken = [...this.attachments.values()].filter((x) => x !== a && x.sandbox).flatMap((x) => x.sandbox!.ports);
+    const eph = await ephemeralRange();
+    try {
+      const out = await allocatePorts(a.publish, taken, eph, probeFree, this.nextPort);
+      const last = out.filter((p) => p.hostPort >= eph[0] && p.hostPort <= eph[1]).pop();
+      if (last) this.nextPort = last.hostPort + 1;
+      return out;
+    } catch (err) {
+      if (err instanceof ConflictError) {
+        throw new ConflictError(`driver failed programming external connectivity on endpoint ${endpointName} (${newId()}): ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async addEndpoint(a: AttachmentRecord, w: { networkId: string } & EndpointConfig): Promise<void> {
+    const n = this.networks.get(w.networkId)!;
+    const sb = a.sandbox!;
+    const used = new Set(Object.values(sb.endpoints).map((e) => e.ifname));
+    let i = 0;
+    while (used.has(`eth${i}`)) i++;
+    const ifname = `eth${i}`;
+    if (!fs.existsSync(`/sys/class/net/${n.bridge}`)) await this.ensureBridge(n); // deleted behind our back
+    const args: Record<string, string> = {};
+    if (w.ipv4Address) args.IP = w.ipv4Address;
+    const res = await this.o.cni.exec('bridge', { command: 'ADD', containerId: a.containerId, netns: sb.netnsPath, ifname, args }, this.cniConfig(n, !!w.ipv4Address))
+      .catch((err: Error) => {
+        if (w.ipv4Address && /already|requested IP/.test(err.message)) throw new ForbiddenError(`Address already in use`, { cause: err });
+        throw err;
+      });
+    const r = parseAddResult(res ?? {}, ifname);
+    const dnsNames = n.predefined ? [] : [a.name, ...w.aliases, short(a.containerId)].filter((x, k, arr) => x && arr.indexOf(x) === k);
+    sb.endpoints[n.Id] = { endpointId: newId(), ifname, ip: r.ip, prefixLen: r.prefixLen, gateway: r.gateway, mac: r.mac, dnsNames };
+  }
+
+  private async delEndpoint(a: AttachmentRecord, networkId: string, netnsAlive: boolean): Promise<void> {
+    const sb = a.sandbox!;
+    const ep = sb.endpoints[networkId];
+    const n = this.networks.get(networkId);
+    if (n && n.Driver === 'bridge') {
+      await this.o.cni.exec('bridge', { command: 'DEL', containerId: a.containerId, netns: netnsAlive ? sb.netnsPath : '', ifname: ep?.ifname ?? 'eth0' }, this.cniConfig(n))
+        .catch(() => undefined);
+    }
+    delete sb.endpoints[networkId];
+  }
+
+  /** Undo a sandbox entirely (idempotent): endpoints, IPAM leases, netns; the attachment's wishes are kept. */
+  private async releaseSandbox(a: AttachmentRecord): Promise<void> {
+    const sb = a.sandbox;
+    if (!sb) return;
+    const alive = await this.netns.isMounted(sb.netnsPath);
+    for (const netId of Object.keys(sb.endpoints)) await this.delEndpoint(a, netId, alive);
+    // Endpoints added before a crash may be missing from the record: let host-local release by container id.
+    for (const w of sb.phase === 'ready' ? [] : a.networks) {
+      const n = this.networks.get(w.networkId);
+      if (n?.Driver === 'bridge') {
+        await this.o.cni.exec('bridge', { command: 'DEL', containerId: a.containerId, netns: '', ifname: 'eth0' }, this.cniConfig(n)).catch(() => undefined);
+      }
+    }
+    await this.netns.remove(a.containerId).catch(() => undefined);
+    a.sandbox = undefined;
+    await this.store.saveAttachment(a);
+  }
+
+  /** Container exit: tear the sandbox down, free its ports and addresses. */
+  teardown(containerId: string): Promise<void> {
+    return this.serial(async () => {
+      const a = this.attachments.get(containerId);
+      if (!a?.sandbox) return;
+      await this.releaseSandbox(a);
+      await this.applyRules();
+      await this.refreshDns();
+    });
+  }
+
+  /** Container removal: forget its network wishes too. */
+  forget(containerId: string): Promise<void> {
+    return this.serial(async () => {
+      const a = this.attachments.get(containerId);
+      if (a?.sandbox) { await this.releaseSandbox(a); await this.applyRules(); await this.refreshDns(); }
+      this.attachments.delete(containerId);
+      await this.store.deleteAttachment(containerId);
+    });
+  }
+
+  /** `docker network connect`: on a running container a new interface appears at once; otherwise at next start. */
+  connect(netRef: string, c: ContainerNetInfo, cfg?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null): Promise<ConnectResult | undefined> {
+    return this.serial(async () => {
+      const n = this.resolve(netRef);
+      if (n.Driver !== 'bridge') throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
+      const mode = c.networkMode || 'default';
+      if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+        throw new ForbiddenError(`container sharing network namespace with another container or host cannot be connected to any other network`);
+      }
+      const a = this.attachmentFor(c);
+      const name = a.name;
+      if (a.networks.some((w) => w.networkId === n.Id)) throw new ForbiddenError(`endpoint with name ${name} already exists in network ${n.Name}`);
+      const w = { networkId: n.Id, aliases: [...(cfg?.Aliases ?? [])], ipv4Address: cfg?.IPAMConfig?.IPv4Address || undefined };
+      this.checkStaticIp(n, w.ipv4Address);
+      let result: ConnectResult | undefined;
+      if (c.running && a.sandbox?.phase === 'ready') {
+        await this.addEndpoint(a, w);
+        const ep = a.sandbox.endpoints[n.Id]!;
+        result = { IPAddress: ep.ip, Gateway: ep.gateway, MacAddress: ep.mac, IPPrefixLen: ep.prefixLen };
+      }
+      a.networks.push(w);
+      await this.store.saveAttachment(a);
+      if (result) { await this.applyRules(); await this.refreshDns(); await this.rewriteHosts(a); }
+      return result;
+    });
+  }
+
+  disconnect(netRef: string, c: ContainerNetInfo, force = false): Promise<void> {
+    return this.serial(async () => {
+      const n = this.resolve(netRef);
+      const a = this.attachmentFor(c);
+      if (!a.networks.some((w) => w.networkId === n.Id)) {
+        if (force) return;
+        throw new ForbiddenError(`container ${c.id} is not connected to network ${n.Name}`);
+      }
+      if (a.sandbox?.endpoints[n.Id]) {
+        await this.delEndpoint(a, n.Id, await this.netns.isMounted(a.sandbox.netnsPath));
+      }
+      a.networks = a.networks.filter((w) => w.networkId !== n.Id);
+      await this.store.saveAttachment(a);
+      await this.applyRules();
+      await this.refreshDns();
+      await this.rewriteHosts(a);
+    });
+  }
+
+  private async rewriteHosts(a: AttachmentRecord): Promise<void> {
+    // In place (no rename): the file is bind-mounted into the container by inode.
+    if (a.hostsPath && a.sandbox) await fsp.writeFile(a.hostsPath, this.hostsOf(a)).catch(() => undefined);
+  }
+
+  /** The netns of a running container (for --network container:<id>). */
+  netnsPathOf(containerId: string): string | undefined {
+    const sb = this.attachments.get(containerId)?.sandbox;
+    return sb?.phase === 'ready' ? sb.netnsPath : undefined;
+  }
+
+  /** NetworkSettings for container inspect (Docker's shape; top-level legacy fields mirror the default bridge). */
+  settings(c: ContainerNetInfo): Record<string, unknown> {
+    const a = this.attachments.get(c.id);
+    const sb = a?.sandbox;
+    const ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
+    for (const k of a?.exposed ?? []) { const key = k.includes('/') ? k.toLowerCase() : `${k}/tcp`; ports[key] ??= null; }
+    for (const p of sb?.ports ?? []) (ports[`${p.containerPort}/${p.proto}`] ??= [])!.push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
+    const networks: Record<string, unknown> = {};
+    const mode = c.networkMode || 'default';
+    const list = a?.networks ?? (mode === 'host' || mode === 'none' ? [{ networkId: this.resolve(mode).Id, aliases: [] as string[] }]
+      : mode.startsWith('container:') ? [] : safe(() => this.wantedNetworks(c)) ?? []);
+    for (const w of list) {
+      const n = this.networks.get(w.networkId);
+      if (!n) continue;
+      const ep = sb?.endpoints[n.Id];
+      networks[n.Name] = {
+        IPAMConfig: 'ipv4Address' in w && w.ipv4Address ? { IPv4Address: w.ipv4Address } : null, Links: null,
+        Aliases: w.aliases.length ? w.aliases : null, MacAddress: ep?.mac ?? '', DriverOpts: null, GwPriority: 0, NetworkID: n.Id,
+        EndpointID: ep?.endpointId ?? '', Gateway: ep?.gateway ?? '', IPAddress: ep?.ip ?? '', IPPrefixLen: ep?.prefixLen ?? 0,
+        IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: ep?.dnsNames.length ? ep.dnsNames : null,
+      };
+    }
+    const def = [...this.networks.values()].find((n) => n.predefined && n.Driver === 'bridge');
+    const dep = def ? sb?.endpoints[def.Id] : undefined;
+    return {
+      Bridge: '', SandboxID: sb?.sandboxId ?? '', SandboxKey: sb?.netnsPath ?? '', HairpinMode: false,
+      LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: ports, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+      EndpointID: dep?.endpointId ?? '', Gateway: dep?.gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+      IPAddress: dep?.ip ?? '', IPPrefixLen: dep?.prefixLen ?? 0, IPv6Gateway: '', MacAddress: dep?.mac ?? '', Networks: networks,
+    };
+  }
+
+  /** The Ports column of GET /containers/json. */
+  portSummary(containerId: string): Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: Proto }> {
+    const a = this.attachments.get(containerId);
+    const out: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: Proto }> = [];
+    for (const p of a?.sandbox?.ports ?? []) out.push({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto });
+    for (const k of a?.exposed ?? []) {
+      const [num, proto = 'tcp'] = k.toLowerCase().split('/');
+      const port = Number(num);
+      if (!out.some((o) => o.PrivatePort === port && o.Type === proto)) out.push({ PrivatePort: port, Type: proto as Proto });
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- rules and DNS
+
+  private async applyRules(): Promise<void> {
+    const nets: NetworkRuleSpec[] = [...this.networks.values()].filter((n) => n.Driver === 'bridge').map((n) => ({
+      bridge: n.bridge!, subnet: n.IPAM.Config[0]!.Subnet, internal: n.Internal,
+      masquerade: n.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false',
+      icc: n.Options['com.docker.network.bridge.enable_icc'] !== 'false',
+    }));
+    const eps: EndpointPorts[] = [];
+    for (const a of this.attachments.values()) {
+      const sb = a.sandbox;
+      if (!sb?.ports.length) continue;
+      // Ports are published on the first network's address (as Docker does for the endpoint providing connectivity).
+      const first = a.networks.map((w) => ({ n: this.networks.get(w.networkId), ep: sb.endpoints[w.networkId] })).find((x) => x.n && x.ep && !x.n.Internal);
+      if (!first) continue;
+      eps.push({ bridge: first.n!.bridge!, containerIp: first.ep!.ip, ports: sb.ports });
+    }
+    const text = planRules(nets, eps);
+    if (text === this.appliedRules) return; // most starts publish nothing: skip the restore
+    await this.ipt.restore(text);
+    this.appliedRules = text;
+  }
+
+  private async refreshDns(): Promise<void> {
+    for (const n of this.networks.values()) {
+      if (n.Driver !== 'bridge' || n.predefined) continue;
+      const rec: DnsRecords = emptyRecords();
+      for (const a of this.activeEndpoints(n.Id)) {
+        const ep = a.sandbox!.endpoints[n.Id]!;
+        if (a.sandbox!.phase !== 'ready' && !ep) continue;
+        addRecord(rec, ep.dnsNames, ep.ip);
+        if (a.dns?.length) rec.upstreams.set(ep.ip, a.dns);
+      }
+      let srv = this.dnsServers.get(n.Id);
+      if (!srv) {
+        const subnet = parseCidr(n.IPAM.Config[0]!.Subnet)!;
+        srv = new EmbeddedDns({
+          address: n.IPAM.Config[0]!.Gateway, port: this.o.dnsPort ?? 53,
+          isClient: (ip) => { const v = parseIPv4(ip); return v !== undefined && cidrContains(subnet, v); },
+          defaultUpstreams: () => upstreamServers(this.hostResolv, this.o.dns),
+        });
+        try { await srv.start(); } catch (err) { throw new SystemError(`embedded DNS for network ${n.Name}: ${(err as Error).message}`, { cause: err }); }
+        this.dnsServers.set(n.Id, srv);
+      }
+      srv.setRecords(rec);
+    }
+  }
+
+  /** Tests and `berthd --cleanup`: remove every trace of berth networking from the host (not the store). */
+  async destroyHostState(): Promise<void> {
+    await this.serial(async () => {
+      for (const d of this.dnsServers.values()) d.close();
+      this.dnsServers.clear();
+      for (const a of this.attachments.values()) if (a.sandbox) await this.releaseSandbox(a);
+      for (const n of this.networks.values()) await this.deleteBridge(n);
+      await this.ipt.removeAll();
+      this.appliedRules = undefined;
+    });
+  }
+}
+
+function safe<T>(fn: () => T): T | undefined { try { return fn(); } catch { return undefined; } }
+
+async function ephemeralRange(): Promise<[number, number]> {
+  const t = await fsp.readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
+  const [a, b] = t.trim().split(/\s+/).map(Number);
+  return [a || 32768, b || 60999];
+}
+
+/** Routes on the host (from /proc/net/route), so auto-picked subnets avoid the host's own networks. */
+async function hostRoutes(): Promise<Cidr[]> {
+  const t = await fsp.readFile('/proc/net/route', 'utf8').catch(() => '');
+  const out: Cidr[] = [];
+  for (const line of t.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || f[1] === '00000000') continue;
+    const le = (h: string) => Buffer.from(h, 'hex').readUInt32LE(0);
+    const dst = le(f[1]!), msk = le(f[7]!);
+    const prefix = msk.toString(2).split('').filter((x) => x === '1').length;
+    out.push({ base: dst >>> 0, prefix });
+  }
+  return out;
+}
+
+/** Whether a host socket is free (a non-berth process may hold the port: Docker's proxy would fail to bind too). */
+async function probeFree(proto: Proto, hostIp: string, port: number): Promise<boolean> {
+  if (proto === 'sctp') return true;
+  if (proto === 'udp') {
+    return new Promise((resolve) => {
+      const s = dgram.createSocket('udp4');
+      s.once('error', () => { s.close(); resolve(false); });
+      s.bind(port, hostIp || '0.0.0.0', () => { s.close(); resolve(true); });
+    });
+  }
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: hostIp || '0.0.0.0', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}

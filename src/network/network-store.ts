@@ -1,0 +1,132 @@
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Paths } from '../store/paths.js';
+import { readJson, writeFileAtomic } from '../store/meta/atomic.js';
+import type { PortMapping, PublishRequest } from './ports.js';
+
+/**
+ * Where networking state lives (built on Paths; Paths stays the root of every path):
+ *
+ * <data-root>/networks/<id>.json            network record (crash-safe: temp + fsync + rename)
+ * <data-root>/networks/containers/<id>.json  a container's attachment: the networks it wants (kept while the
+ *                                            container exists) and, while it runs, its sandbox (netns path,
+ *                                            endpoints with addresses, published ports)
+ * <data-root>/networks/ipam/<network-id>/    host-local's lease files (one file per address, naming the container)
+ * <exec-root>/netns/<container-id>           the container's network namespace (nsfs bind mount)
+ */
+export class NetworkPaths {
+  constructor(readonly paths: Paths) {}
+  get dir(): string { return path.join(this.paths.dataRoot, 'networks'); }
+  record(id: string): string { return path.join(this.dir, `${id}.json`); }
+  get attachmentsDir(): string { return path.join(this.dir, 'containers'); }
+  attachment(containerId: string): string { return path.join(this.attachmentsDir, `${containerId}.json`); }
+  get ipamDir(): string { return path.join(this.dir, 'ipam'); }
+  ipamNetworkDir(networkId: string): string { return path.join(this.ipamDir, networkId); }
+  get netnsDir(): string { return path.join(this.paths.execRoot, 'netns'); }
+}
+
+export interface IpamConfigEntry { Subnet: string; Gateway: string; IPRange?: string }
+
+export interface NetworkRecord {
+  Id: string;
+  Name: string;
+  Created: string;
+  Driver: 'bridge' | 'host' | 'null';
+  Internal: boolean;
+  Attachable: boolean;
+  EnableIPv6: boolean;
+  IPAM: { Driver: string; Options: Record<string, string> | null; Config: IpamConfigEntry[] };
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+  /** The Linux bridge device (bridge driver only). */
+  bridge?: string;
+  /** bridge, host, none: created by berth, cannot be removed. */
+  predefined?: boolean;
+}
+
+export interface EndpointConfig { aliases: string[]; ipv4Address?: string }
+
+export interface EndpointState {
+  endpointId: string;
+  ifname: string;
+  ip: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+  dnsNames: string[];
+}
+
+export interface SandboxState {
+  sandboxId: string;
+  netnsPath: string;
+  /** 'setting-up' until every endpoint is in place: a crash before 'ready' is undone by reconcile. */
+  phase: 'setting-up' | 'ready';
+  endpoints: Record<string, EndpointState>;
+  ports: PortMapping[];
+}
+
+export interface AttachmentRecord {
+  containerId: string;
+  name: string;
+  /** network id → config, in attach order (eth0, eth1, ...) */
+  networks: Array<{ networkId: string } & EndpointConfig>;
+  /** what -p/-P asked for (kept so a restart re-publishes on the same terms) */
+  publish: PublishRequest[];
+  exposed: string[];
+  hostsPath?: string;
+  hostsOptions?: { hostname: string; domainname?: string; extraHosts?: string[] };
+  dns?: string[];
+  sandbox?: SandboxState;
+}
+
+export class NetworkStore {
+  constructor(readonly np: NetworkPaths) {}
+
+  async init(): Promise<void> {
+    await fsp.mkdir(this.np.attachmentsDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(this.np.ipamDir, { recursive: true, mode: 0o700 });
+  }
+
+  async loadNetworks(): Promise<NetworkRecord[]> {
+    const out: NetworkRecord[] = [];
+    for (const f of await fsp.readdir(this.np.dir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}\.json$/.test(f)) continue; // temp files of a crashed write are ignored
+      const r = await readJson<NetworkRecord>(path.join(this.np.dir, f)).catch(() => undefined);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+  saveNetwork(r: NetworkRecord): Promise<void> { return writeFileAtomic(this.np.record(r.Id), JSON.stringify(r)); }
+  async deleteNetwork(id: string): Promise<void> {
+    await fsp.rm(this.np.record(id), { force: true });
+    await fsp.rm(this.np.ipamNetworkDir(id), { recursive: true, force: true });
+  }
+
+  async loadAttachments(): Promise<AttachmentRecord[]> {
+    const out: AttachmentRecord[] = [];
+    for (const f of await fsp.readdir(this.np.attachmentsDir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}\.json$/.test(f)) continue;
+      const r = await readJson<AttachmentRecord>(path.join(this.np.attachmentsDir, f)).catch(() => undefined);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+  saveAttachment(a: AttachmentRecord): Promise<void> { return writeFileAtomic(this.np.attachment(a.containerId), JSON.stringify(a)); }
+  async deleteAttachment(containerId: string): Promise<void> { await fsp.rm(this.np.attachment(containerId), { force: true }); }
+
+  /** host-local leases: network id → [{ip, containerId}] */
+  async leases(): Promise<Map<string, Array<{ ip: string; containerId: string }>>> {
+    const out = new Map<string, Array<{ ip: string; containerId: string }>>();
+    for (const net of await fsp.readdir(this.np.ipamDir).catch(() => [] as string[])) {
+      const dir = this.np.ipamNetworkDir(net);
+      const list: Array<{ ip: string; containerId: string }> = [];
+      for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
+        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
+        const text = await fsp.readFile(path.join(dir, f), 'utf8').catch(() => '');
+        list.push({ ip: f, containerId: text.split(/\r?\n/)[0]!.trim() });
+      }
+      out.set(net, list);
+    }
+    return out;
+  }
+}

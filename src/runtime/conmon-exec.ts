@@ -1,0 +1,435 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { SeqpacketSocket } from 'node-unix-socket';
+import { SystemError, errorMessage } from '../errors.js';
+import type { OciProcess, OciSpec } from '../core/oci-spec.js';
+import type { Paths } from '../store/paths.js';
+import { conmonArgs, parseSyncLine, type ConmonOptions } from './conmon.js';
+import { processAlive } from './conmon-runtime.js';
+
+/**
+ * Exec sessions run through conmon, podman's way (CONMON.md §6), so an exec outlives the daemon.
+ * One session dir per exec, under the exec root:
+ *   execs/<exec-id>/process.json   the OCI process runc exec runs
+ *                   sync           conmon's sync "pipe" (a regular file: pid line, then exit-code line)
+ *                   exit/<cid>     conmon's exit file (named after the container, hence a dir per session)
+ *                   attach, ctl    attach socket and resize fifo (conmon makes them in -b)
+ *                   exec_pid, conmon.pid, oci-log
+ */
+
+export interface ExecConnection {
+  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
+  on(ev: 'close', cb: () => void): void;
+  /** chunked into 32 KiB records: conmon drops the rest of a bigger one */
+  write(data: Buffer): void;
+  /** half-close: conmon closes the process's stdin */
+  end(): void;
+  destroy(): void;
+}
+
+export interface ExecStartRequest {
+  containerId: string;
+  execId: string;
+  process: OciProcess;
+  /** keep the process's stdin open for the attach client (docker exec -i) */
+  stdin: boolean;
+  /** false = docker exec -d: no attach socket, one start write */
+  attach: boolean;
+  /** terminal size applied before the process runs (tty only) */
+  size?: { height: number; width: number };
+}
+
+export interface ExecStarted {
+  pid: number;
+  /** connected before the process runs, so no output is lost; absent for detached execs */
+  conn?: ExecConnection;
+  /** resolves with the exit code once the process has ended */
+  exited: Promise<number>;
+}
+
+/** runc exec failed (the command could not be started); message is runc's own text. */
+export class ExecStartError extends SystemError {}
+
+export interface ExecProcessOptions {
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: { uid: number; gid: number; additionalGids: number[] };
+  terminal: boolean;
+  /** all capabilities the container could have (its bounding set) */
+  privileged?: boolean;
+}
+
+/** Pure: the exec's OCI process, derived from the container's own (rlimits, caps, apparmor, nnp kept). */
+export function execProcessSpec(base: OciProcess, o: ExecProcessOptions): OciProcess {
+  const p: OciProcess = structuredClone(base);
+  delete p.consoleSize;
+  p.args = [...o.args];
+  p.env = [...o.env];
+  p.cwd = o.cwd || '/';
+  p.terminal = o.terminal;
+  p.user = { uid: o.user.uid, gid: o.user.gid, ...(o.user.additionalGids.length ? { additionalGids: [...o.user.additionalGids] } : {}) };
+  if (base.user.umask !== undefined) p.user.umask = base.user.umask;
+  if (o.privileged) {
+    // runc cannot grant more than the container's bounding set, so that set is "all".
+    const all = [...base.capabilities.bounding];
+    p.capabilities = { bounding: all, effective: [...all], permitted: [...all] };
+    if (base.capabilities.inheritable) p.capabilities.inheritable = [...all];
+  }
+  return p;
+}
+
+/** Pure: conmon's options for one exec session (CONMON.md §6). */
+export function execConmonOptions(o: {
+  containerId: string; execId: string; sessionDir: string; runcPath: string; runcRoot: string;
+  terminal: boolean; stdin: boolean; attach: boolean;
+}): ConmonOptions {
+  const s = o.sessionDir;
+  return {
+    cid: o.containerId,
+    cuuid: o.execId,
+    runtime: o.runcPath,
+    bundle: s,
+    containerPidFile: path.join(s, 'exec_pid'),
+    conmonPidFile: path.join(s, 'conmon.pid'),
+    exitDir: path.join(s, 'exit'),
+    fullAttach: true,
+    logPaths: ['none'],
+    logLevel: 'warning',
+    runtimeArgs: ['--root', o.runcRoot, '--log-format=json', '--log', path.join(s, 'oci-log')],
+    terminal: o.terminal,
+    stdin: !o.terminal && o.stdin,
+    exec: true,
+    execAttach: o.attach,
+    execProcessSpec: path.join(s, 'process.json'),
+  };
+}
+
+/**
+ * Lines of conmon's sync file: the first is the pid (or -1 + message), the second the exit code.
+ * Returns what is complete so far.
+ */
+export function parseExecSync(text: string): { pid?: number; exitCode?: number; error?: string } {
+  const lines = text.split('\n');
+  const complete = lines.slice(0, -1).filter((l) => l.trim() !== '');
+  const out: { pid?: number; exitCode?: number; error?: string } = {};
+  if (complete.length === 0) return out;
+  const first = parseSyncLine(complete[0]!);
+  if (first.error !== undefined) { out.error = first.error; return out; }
+  out.pid = first.pid;
+  if (complete.length > 1) {
+    const second = parseSyncLine(complete[1]!);
+    if (second.error !== undefined) out.error = second.error; else out.exitCode = second.pid;
+  }
+  return out;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const O_PATH = 0o10000000;
+const STDIN_CHUNK = 32 * 1024;
+const START_TIMEOUT_MS = 60_000;
+
+export class ConmonExec {
+  readonly paths: Paths;
+  readonly runcPath: string;
+  readonly conmonPath: string;
+
+  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string }) {
+    this.paths = opts.paths;
+    this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
+    this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
+  }
+
+  private get execsDir(): string { return path.dirname(this.paths.execDir('x')); }
+
+  /** The container's OCI process (from its bundle's config.json), the base of every exec. */
+  async containerProcess(containerId: string): Promise<OciProcess> {
+    const text = await fsp.readFile(path.join(this.paths.bundle(containerId), 'config.json'), 'utf8');
+    return (JSON.parse(text) as OciSpec).process;
+  }
+
+  async start(req: ExecStartRequest): Promise<ExecStarted> {
+    const dir = this.paths.execDir(req.execId);
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.mkdir(path.join(dir, 'exit'), { recursive: true, mode: 0o700 });
+    await fsp.writeFile(path.join(dir, 'process.json'), JSON.stringify(req.process));
+    const terminal = req.process.terminal;
+    const args = conmonArgs(execConmonOptions({
+      containerId: req.containerId, execId: req.execId, sessionDir: dir, runcPath: this.runcPath,
+      runcRoot: this.paths.runcRoot, terminal, stdin: req.stdin, attach: req.attach,
+    }));
+    // Sync channel = a regular file: if the daemon dies, conmon can still write the exit code (§5).
+    const syncPath = path.join(dir, 'sync');
+    const syncFd = fs.openSync(syncPath, 'w+', 0o600);
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] || DEFAULT_PATH, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
+    if (req.attach) env['_OCI_ATTACHPIPE'] = '5';
+    let child: ChildProcess;
+    try {
+      child = spawn(this.conmonPath, args, {
+        stdio: ['ignore', 'ignore', 'ignore', syncFd, 'pipe', ...(req.attach ? ['pipe' as const] : [])],
+        detached: true,
+        cwd: dir,
+        env,
+      });
+    } finally {
+      fs.closeSync(syncFd);
+    }
+    child.unref();
+    const stdio = child.stdio as unknown as (Readable | Writable | null)[];
+    const startPipe = stdio[4] as Writable;
+    const attachPipe = req.attach ? (stdio[5] as Readable) : undefined;
+    const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new SystemError(`cannot run conmon: ${e.message}`))));
+    spawnError.catch(() => undefined);
+    const release = () => {
+      startPipe.on('error', () => undefined);
+      attachPipe?.on('error', () => undefined);
+      startPipe.destroy();
+      attachPipe?.destroy();
+    };
+    let conn: ExecConnection | undefined;
+    try {
+      startPipe.on('error', () => undefined);
+      startPipe.write('{"data":0}\n');
+      if (attachPipe) {
+        const line = await Promise.race([readLine(attachPipe), spawnError, this.syncFailure(syncPath)]);
+        const r = parseSyncLine(line);
+        if (r.error !== undefined) throw new ExecStartError(this.ociLogError(dir) ?? r.error);
+        if (terminal && req.size) this.resize(req.execId, req.size.height, req.size.width);
+        conn = await connectAttach(dir);
+        startPipe.write('{"data":0}\n');
+      }
+      const first = await Promise.race([this.waitSync(syncPath, (s) => s.pid !== undefined || s.error !== undefined), spawnError]);
+      if (first.pid === undefined) throw new ExecStartError(this.ociLogError(dir) ?? first.error ?? 'exec failed');
+      release();
+      const exited = this.waitSync(syncPath, (s) => s.exitCode !== undefined || s.error !== undefined)
+        .then((s) => s.exitCode ?? this.readExitFile(req.containerId, req.execId) ?? 126);
+      return { pid: first.pid, conn, exited };
+    } catch (err) {
+      release();
+      conn?.destroy();
+      await this.killConmon(req.execId);
+      throw err instanceof SystemError ? err : new ExecStartError(errorMessage(err), { cause: err });
+    }
+  }
+
+  /** Resolves with a line when conmon failed before the attach pipe answered (sync says -1). */
+  private syncFailure(syncPath: string): Promise<string> {
+    // Stops watching once the pid line is there (then the attach pipe has answered long before).
+    return this.waitSync(syncPath, (s) => s.error !== undefined || s.pid !== undefined)
+      .then((s) => (s.error !== undefined ? JSON.stringify({ data: -1, message: s.error }) : new Promise<string>(() => undefined)));
+  }
+
+  private waitSync(syncPath: string, done: (s: ReturnType<typeof parseExecSync>) => boolean): Promise<ReturnType<typeof parseExecSync>> {
+    return new Promise((resolve) => {
+      let finished = false;
+      let watcher: fs.FSWatcher | undefined;
+      const sessionDir = path.dirname(syncPath);
+      const finish = (s: ReturnType<typeof parseExecSync>) => {
+        if (finished) return;
+        finished = true;
+        watcher?.close();
+        clearInterval(poll);
+        resolve(s);
+      };
+      const check = () => {
+        let text: string;
+        try { text = fs.readFileSync(syncPath, 'utf8'); } catch { finish({ error: 'exec session removed' }); return; }
+        const s = parseExecSync(text);
+        if (done(s)) finish(s);
+      };
+      try { watcher = fs.watch(syncPath, check); watcher.on('error', () => undefined); } catch { /* polling still works */ }
+      let ticks = 0;
+      const started = Date.now();
+      const poll = setInterval(() => {
+        check();
+        if (finished) return;
+        // A conmon that died without writing (killed) will never answer: stop waiting.
+        if (++ticks % 10 === 0 && !this.conmonAliveIn(sessionDir)) {
+          check();
+          if (!finished && Date.now() - started > 500) finish({ ...parseExecSync(fs.existsSync(syncPath) ? fs.readFileSync(syncPath, 'utf8') : ''), error: 'conmon exited without reporting' });
+        }
+      }, 100);
+      poll.unref();
+      check();
+    });
+  }
+
+  private conmonAliveIn(dir: string): boolean {
+    try {
+      const pid = Number.parseInt(fs.readFileSync(path.join(dir, 'conmon.pid'), 'utf8').trim(), 10);
+      return Number.isInteger(pid) && pid > 0 && processAlive(pid, 'conmon');
+    } catch {
+      return true; // conmon.pid not written yet: still starting
+    }
+  }
+
+  conmonAlive(execId: string): boolean {
+    const dir = this.paths.execDir(execId);
+    return fs.existsSync(path.join(dir, 'conmon.pid')) && this.conmonAliveIn(dir);
+  }
+
+  private readExitFile(containerId: string, execId: string): number | undefined {
+    try {
+      const n = Number.parseInt(fs.readFileSync(path.join(this.paths.execDir(execId), 'exit', containerId), 'utf8').trim(), 10);
+      return Number.isFinite(n) ? n : undefined;
+    } catch { return undefined; }
+  }
+
+  private ociLogError(dir: string): string | undefined {
+    try {
+      let msg: string | undefined;
+      for (const line of fs.readFileSync(path.join(dir, 'oci-log'), 'utf8').split('\n')) {
+        try {
+          const j = JSON.parse(line) as { level?: string; msg?: string };
+          if ((j.level === 'error' || j.level === 'fatal') && j.msg) msg = j.msg;
+        } catch { /* partial line */ }
+      }
+      return msg;
+    } catch { return undefined; }
+  }
+
+  resize(execId: string, rows: number, cols: number): void {
+    let fd: number;
+    try {
+      fd = fs.openSync(path.join(this.paths.execDir(execId), 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    } catch { return; }
+    try { fs.writeSync(fd, `1 ${Math.max(0, Math.trunc(rows))} ${Math.max(0, Math.trunc(cols))}\n`); } catch { /* conmon going away */ } finally { fs.closeSync(fd); }
+  }
+
+  private async killConmon(execId: string): Promise<void> {
+    const dir = this.paths.execDir(execId);
+    let pid: number;
+    try { pid = Number.parseInt(fs.readFileSync(path.join(dir, 'conmon.pid'), 'utf8').trim(), 10); } catch { return; }
+    if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid, 'conmon')) return;
+    try { process.kill(pid, 'SIGKILL'); } catch { return; }
+    const deadline = Date.now() + 1000;
+    while (processAlive(pid, 'conmon') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Remove a finished session's dir (waits briefly for conmon to go). */
+  async cleanup(execId: string): Promise<void> {
+    const deadline = Date.now() + 2000;
+    while (this.conmonAlive(execId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await fsp.rm(this.paths.execDir(execId), { recursive: true, force: true });
+  }
+
+  /**
+   * Sessions left by an earlier daemon: remove dead ones now; live ones (an exec that outlived the
+   * daemon) are removed when their conmon goes. Returns the ids still running.
+   */
+  async sweep(): Promise<string[]> {
+    const names = await fsp.readdir(this.execsDir).catch(() => [] as string[]);
+    const live: string[] = [];
+    for (const n of names) {
+      if (this.conmonAlive(n)) { live.push(n); continue; }
+      await fsp.rm(path.join(this.execsDir, n), { recursive: true, force: true });
+    }
+    for (const n of live) {
+      const t = setInterval(() => {
+        if (this.conmonAlive(n)) return;
+        clearInterval(t);
+        void fsp.rm(path.join(this.execsDir, n), { recursive: true, force: true });
+      }, 2000);
+      t.unref();
+    }
+    return live;
+  }
+}
+
+function readLine(r: Readable): Promise<string> {
+  return new Promise((resolve) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) { cleanup(); resolve(buf.slice(0, nl)); }
+    };
+    const onEnd = () => { cleanup(); resolve(buf); };
+    const cleanup = () => { r.off('data', onData); r.off('end', onEnd); r.off('close', onEnd); };
+    r.on('data', onData);
+    r.on('end', onEnd);
+    r.on('close', onEnd);
+    r.on('error', () => undefined);
+  });
+}
+
+/** Connect to <dir>/attach through an O_PATH fd: the path may not fit sun_path (CONMON.md §3). */
+async function connectAttach(dir: string): Promise<ExecConnection> {
+  const dirFd = fs.openSync(dir, O_PATH);
+  const sock = new SeqpacketSocket();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      try {
+        sock.connect(`/proc/self/fd/${dirFd}/attach`, () => { sock.off('error', reject); resolve(); });
+      } catch (err) { reject(err); }
+    });
+  } catch (err) {
+    sock.destroy();
+    throw new SystemError(`cannot attach to exec session: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    fs.closeSync(dirFd);
+  }
+  return new ExecSocket(sock);
+}
+
+/**
+ * Frames that arrive before the caller registers its 'data' listener are queued (the process runs
+ * while we still wait for its pid), and a close seen before a 'close' listener is replayed.
+ */
+class ExecSocket implements ExecConnection {
+  private closed = false;
+  private closeCbs: (() => void)[] = [];
+  private dataCbs: ((stream: 1 | 2, data: Buffer) => void)[] = [];
+  private queued: [1 | 2, Buffer][] = [];
+  constructor(private readonly sock: SeqpacketSocket) {
+    sock.on('error', () => this.fireClose());
+    sock.on('close', () => this.fireClose());
+    sock.on('end', () => this.fireClose());
+    sock.on('data', (buf: Buffer) => {
+      // 1 type byte (2 stdout, 3 stderr) + payload
+      if (buf.length < 1) return;
+      const stream = buf[0] === 2 ? 1 : buf[0] === 3 ? 2 : 0;
+      if (stream === 0) return;
+      const payload = Buffer.from(buf.subarray(1));
+      if (this.dataCbs.length === 0) { this.queued.push([stream, payload]); return; }
+      for (const cb of this.dataCbs) cb(stream, payload);
+    });
+  }
+  private fireClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.dataCbs.length === 0 && this.queued.length > 0) return; // replayed once a reader comes
+    for (const cb of this.closeCbs.splice(0)) cb();
+  }
+  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
+  on(ev: 'close', cb: () => void): void;
+  on(ev: 'data' | 'close', cb: ((stream: 1 | 2, data: Buffer) => void) | (() => void)): void {
+    if (ev === 'close') {
+      if (this.closed && (this.queued.length === 0 || this.dataCbs.length > 0)) { queueMicrotask(cb as () => void); return; }
+      this.closeCbs.push(cb as () => void);
+      return;
+    }
+    this.dataCbs.push(cb as (stream: 1 | 2, data: Buffer) => void);
+    if (this.dataCbs.length === 1 && this.queued.length > 0) {
+      const q = this.queued.splice(0);
+      for (const [s, d] of q) for (const c of this.dataCbs) c(s, d);
+      if (this.closed) for (const c of this.closeCbs.splice(0)) c();
+    }
+  }
+  write(data: Buffer): void {
+    if (this.closed) return;
+    for (let off = 0; off < data.length; off += STDIN_CHUNK) {
+      this.sock.write(data.subarray(off, Math.min(off + STDIN_CHUNK, data.length)));
+    }
+  }
+  end(): void { if (!this.closed) this.sock.end(); }
+  destroy(): void {
+    this.queued = [];
+    this.sock.destroy();
+    this.fireClose();
+  }
+}
