@@ -133,13 +133,7 @@ export function validateCreate(body: CreateBody, ncpu: number): void {
     throw new InvalidParameterError(`can't create 'AutoRemove' container with restart policy`);
   }
   const nm = hc.NetworkMode ?? '';
-  if (!['', 'default', 'bridge', 'none', 'host'].includes(nm)) {
-    if (nm.startsWith('container:')) {
-      if (nm.length === 'container:'.length) throw new InvalidParameterError('invalid network mode: container');
-      throw new InvalidParameterError('network mode container:<id> is not supported yet');
-    }
-    throw new InvalidParameterError(`network ${nm} not found`);
-  }
+  if (nm === 'container' || nm === 'container:') throw new InvalidParameterError('invalid network mode: container');
   if (body.StopTimeout !== undefined && body.StopTimeout !== null && !Number.isInteger(body.StopTimeout)) {
     throw new InvalidParameterError('invalid StopTimeout');
   }

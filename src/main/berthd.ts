@@ -7,6 +7,14 @@ import { buildApp, listen, BERTH_VERSION } from '../api/server.js';
 import { containerRoutes } from '../api/routes/containers.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { systemRoutes } from '../api/routes/system.js';
+import { execRoutes } from '../api/routes/exec.js';
+import { networkRoutes } from '../api/routes/networks.js';
+import { ExecCniRunner } from '../network/cni.js';
+import { NetworkService } from '../network/network-service.js';
+import { statsRoutes } from '../api/routes/container-stats.js';
+import { ConmonExec, execProcessSpec } from '../runtime/conmon-exec.js';
+import { ExecService } from '../services/exec-service.js';
+import { StatsService } from '../services/stats-service.js';
 import { loadConfig, type DaemonConfig } from '../config/daemon-config.js';
 import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
 import { resolveUser } from '../core/user.js';
@@ -117,14 +125,25 @@ async function run(cfg: DaemonConfig): Promise<void> {
     usage: { containersUsingImage: (id: string) => containers.containersUsingImage(id) },
   });
   await images.init();
+  const networks = new NetworkService({ paths, sys, cni: new ExecCniRunner() });
   containers = new ContainerService({
     paths, sys, events,
     images,
+    networks,
     runtime: runtime as unknown as Runtime,
     buildSpec: (input) => buildSpec({ ...(input as SpecInput), host }),
     resolveUser,
   });
   await containers.init();
+  const ids = containers.ids();
+  await networks.init(ids.running, ids.all);
+  const conmonExec = new ConmonExec({ paths });
+  await conmonExec.sweep(); // session dirs of finished execs; live ones go when they end
+  const execs = new ExecService({
+    containers, runtime: conmonExec, events, resolveUser,
+    rootfs: (id) => paths.containerRootfs(id), buildProcess: execProcessSpec,
+  });
+  const stats = new StatsService({ containers });
   let runcVersion = '';
   try { runcVersion = /runc version (\S+)/.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1] ?? ''; } catch { /* reported empty */ }
   const system = new SystemService({
@@ -136,6 +155,9 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...systemRoutes(system, events),
     ...containerRoutes(containers),
     ...imageRoutes(images),
+    ...execRoutes(execs),
+    ...networkRoutes(networks, (ref) => containers.netInfo(containers.get(ref))),
+    ...statsRoutes(stats),
   ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });
   const listeners: { close(): Promise<void> }[] = [];
   for (const h of cfg.hosts) {
@@ -151,6 +173,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     log(cfg, 'info', `processing signal '${sig}'`);
     // Live restore: containers keep running; only the API goes away.
     await Promise.all(listeners.map((l) => l.close()));
+    await networks.close().catch(() => undefined);
     await fsp.rm(cfg.pidfile, { force: true });
     process.exit(0);
   };

@@ -448,13 +448,15 @@ export class NetworkService {
     const out: Array<{ networkId: string } & EndpointConfig> = [];
     const first = mode === 'default' ? 'bridge' : mode;
     const cfgFor = (ref: string, n: NetworkRecord) => {
-      const e = c.endpointsConfig?.[ref] ?? c.endpointsConfig?.[n.Name] ?? c.endpointsConfig?.[n.Id] ?? null;
+      const e = c.endpointsConfig?.[ref] ?? c.endpointsConfig?.[n.Name] ?? c.endpointsConfig?.[n.Id] ??
+        (n.Name === 'bridge' ? c.endpointsConfig?.default : undefined) ?? null;
       return { aliases: [...(e?.Aliases ?? [])], ipv4Address: e?.IPAMConfig?.IPv4Address || undefined };
     };
     const n0 = this.resolve(first);
     out.push({ networkId: n0.Id, ...cfgFor(first, n0) });
     for (const ref of Object.keys(c.endpointsConfig ?? {})) {
-      const n = this.resolve(ref);
+      // the docker CLI names the endpoint of its default network "default"
+      const n = this.resolve(ref === 'default' ? 'bridge' : ref);
       if (!out.some((x) => x.networkId === n.Id)) out.push({ networkId: n.Id, ...cfgFor(ref, n) });
     }
     return out;

@@ -46,6 +46,25 @@ export interface Runtime {
   list(): Promise<string[]>;
 }
 
+/** What the container service needs from networking (src/network/network-service.ts). */
+export interface NetworkProvider {
+  validateCreate(c: NetInfo): void;
+  setup(o: NetInfo & {
+    hostname: string; domainname?: string; portBindings?: unknown; publishAllPorts?: boolean;
+    exposedPorts?: Record<string, unknown>; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[];
+    extraHosts?: string[]; hostsPath?: string;
+  }): Promise<{ network: { mode: 'path'; netnsPath: string } | { mode: 'host' } | { mode: 'none' }; hosts: string; resolvConf: string }>;
+  teardown(id: string): Promise<void>;
+  forget(id: string): Promise<void>;
+  netnsPathOf(id: string): string | undefined;
+  settings(c: NetInfo): Record<string, unknown>;
+  portSummary(id: string): unknown[];
+}
+export interface NetInfo {
+  id: string; name: string; running: boolean; networkMode: string;
+  endpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null>;
+}
+
 export type SpecBuilder = (input: SpecBuilderInput) => unknown;
 export interface SpecBuilderInput {
   id: string; args: string[]; env: string[]; cwd: string;
@@ -80,6 +99,7 @@ export interface ContainerRecord {
   RestartCount: number;
   Config: ContainerConfig;
   HostConfig: HostConfig;
+  NetworkingConfig?: { EndpointsConfig?: NetInfo['endpointsConfig'] };
   LogPath: string;
   HostnamePath: string;
   HostsPath: string;
@@ -113,6 +133,7 @@ export interface ContainerServiceDeps {
   events: EventBus;
   buildSpec: SpecBuilder;
   resolveUser: UserResolver;
+  networks?: NetworkProvider;
 }
 
 function nowIso(): string { return new Date().toISOString(); }
@@ -169,6 +190,13 @@ export class ContainerService {
   containersUsingImage(imageId: string): { id: string; running: boolean }[] {
     return [...this.byId.values()].filter((l) => l.rec.Image === imageId)
       .map((l) => ({ id: l.rec.Id, running: l.rec.State.Running }));
+  }
+
+  /** ids of all containers, and of those running (for networking's reconciliation at start) */
+  ids(): { all: Set<string>; running: Set<string> } {
+    const all = new Set<string>(), running = new Set<string>();
+    for (const [id, l] of this.byId) { all.add(id); if (l.rec.State.Running) running.add(id); }
+    return { all, running };
   }
 
   counts(): { total: number; running: number; paused: number; stopped: number } {
@@ -284,6 +312,14 @@ export class ContainerService {
       HostsPath: path.join(dir, 'hosts'),
       ResolvConfPath: path.join(dir, 'resolv.conf'),
     };
+    const ec = (body.NetworkingConfig as { EndpointsConfig?: NetInfo['endpointsConfig'] } | undefined)?.EndpointsConfig;
+    if (ec) rec.NetworkingConfig = { EndpointsConfig: ec };
+    const nm = hc.NetworkMode;
+    if (nm.startsWith('container:')) {
+      const other = this.find(nm.slice('container:'.length)).rec;
+      if (other.Id === id) throw new InvalidParameterError('cannot join own network namespace');
+    }
+    this.d.networks?.validateCreate(this.netInfo(rec));
     // Reserve the name before any await so two concurrent creates cannot both take it.
     this.byName.set(cname, id);
     try {
@@ -300,6 +336,22 @@ export class ContainerService {
     this.byId.set(id, live);
     this.d.events.publish('container', 'create', id, this.eventAttrs(rec));
     return { Id: id, Warnings: [] };
+  }
+
+  netInfo(rec: ContainerRecord): NetInfo {
+    return {
+      id: rec.Id, name: rec.Name.slice(1), running: rec.State.Running, networkMode: rec.HostConfig.NetworkMode ?? 'default',
+      endpointsConfig: rec.NetworkingConfig?.EndpointsConfig ?? undefined,
+    };
+  }
+
+  /** For `container:<ref>` network mode: the other container, which must be running. */
+  private netContainer(rec: ContainerRecord): ContainerRecord | undefined {
+    const mode = rec.HostConfig.NetworkMode ?? '';
+    if (!mode.startsWith('container:')) return undefined;
+    const other = this.find(mode.slice('container:'.length)).rec;
+    if (!other.State.Running) throw new ConflictError(`cannot join network of a non running container: ${other.Id}`);
+    return other;
   }
 
   private eventAttrs(rec: ContainerRecord, extra: Record<string, string> = {}): Record<string, string> {
@@ -339,9 +391,32 @@ export class ContainerService {
       const cwd = rec.Config.WorkingDir || '/';
       if (cwd !== '/') secureMkdirAll(rootfs, cwd, user.uid, user.gid);
       const hostMode = rec.HostConfig.NetworkMode === 'host';
-      const hostname = hostMode ? os.hostname() : (rec.Config.Hostname || shortId(id));
+      const joined = this.netContainer(rec);
+      const hostname = hostMode ? os.hostname() : joined ? (joined.Config.Hostname || shortId(joined.Id)) : (rec.Config.Hostname || shortId(id));
       if (!rec.Config.Hostname) rec.Config.Hostname = hostname;
-      await this.writeEtcFiles(rec, hostname, hostMode);
+      let network: SpecBuilderInput['network'] = { mode: hostMode ? 'host' : 'none' };
+      if (joined) {
+        const ns = this.d.networks?.netnsPathOf(joined.Id) ?? (joined.State.Pid ? `/proc/${joined.State.Pid}/ns/net` : undefined);
+        network = ns ? { mode: 'path', netnsPath: ns } : { mode: 'none' };
+        await fsp.copyFile(joined.HostsPath, rec.HostsPath);
+        await fsp.copyFile(joined.ResolvConfPath, rec.ResolvConfPath);
+        await fsp.writeFile(rec.HostnamePath, `${hostname}\n`);
+      } else if (this.d.networks) {
+        const hc0 = rec.HostConfig;
+        const net = await this.d.networks.setup({
+          ...this.netInfo(rec), hostname, domainname: rec.Config.Domainname || undefined,
+          portBindings: hc0.PortBindings ?? undefined, publishAllPorts: !!hc0.PublishAllPorts,
+          exposedPorts: rec.Config.ExposedPorts ?? undefined, dns: (hc0.Dns as string[] | undefined) ?? undefined,
+          dnsSearch: (hc0.DnsSearch as string[] | undefined) ?? undefined, dnsOptions: (hc0.DnsOptions as string[] | undefined) ?? undefined,
+          extraHosts: (hc0.ExtraHosts as string[] | undefined) ?? undefined, hostsPath: rec.HostsPath,
+        });
+        network = net.network;
+        await fsp.writeFile(rec.HostnamePath, `${hostname}\n`);
+        await fsp.writeFile(rec.HostsPath, net.hosts);
+        await fsp.writeFile(rec.ResolvConfPath, net.resolvConf);
+      } else {
+        await this.writeEtcFiles(rec, hostname, hostMode);
+      }
       const env = [...(rec.Config.Env ?? [])];
       if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
       if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
@@ -362,7 +437,7 @@ export class ContainerService {
         openStdin: !!rec.Config.OpenStdin,
         rootfs,
         readonlyRootfs: !!hc.ReadonlyRootfs,
-        network: { mode: hostMode ? 'host' : 'none' },
+        network,
         cgroupsPath: `/berth/${id}`,
         resources: {
           memory: hc.Memory || undefined,
@@ -411,6 +486,7 @@ export class ContainerService {
     } catch (err) {
       const message = errorMessage(err);
       for (const cb of live.pendingAttach.splice(0)) cb(undefined);
+      await this.d.networks?.teardown(id).catch(() => undefined);
       await this.unmountQuiet(id);
       live.mounted = false;
       rec.State = { ...rec.State, ExitCode: startFailureExitCode(message), Error: message };
@@ -481,6 +557,7 @@ export class ContainerService {
     try {
       const rec = live.rec;
       await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
+      await this.d.networks?.teardown(rec.Id).catch(() => undefined);
       await this.unmountQuiet(rec.Id);
       live.mounted = false;
       rec.State = {
@@ -614,6 +691,7 @@ export class ContainerService {
       rec.State.Status = 'removing';
       await this.save(live).catch(() => undefined);
       await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
+      await this.d.networks?.forget(rec.Id).catch(() => undefined);
       await this.unmountQuiet(rec.Id);
       await fsp.rm(this.d.paths.containerDir(rec.Id), { recursive: true, force: true });
       this.byId.delete(rec.Id);
@@ -709,7 +787,7 @@ export class ContainerService {
       },
       Mounts: [],
       Config: rec.Config,
-      NetworkSettings: this.networkSettings(rec),
+      NetworkSettings: this.d.networks ? this.d.networks.settings(this.netInfo(rec)) : this.networkSettings(rec),
     };
     if (size) {
       out.SizeRw = dirSize(path.join(dir, 'upper'));
@@ -786,12 +864,12 @@ export class ContainerService {
       ImageID: r.Image,
       Command: [r.Path, ...r.Args].map((a) => (/\s/.test(a) ? quoteArg(a) : a)).join(' '),
       Created: Math.floor(Date.parse(r.Created) / 1000),
-      Ports: [],
+      Ports: this.d.networks?.portSummary(r.Id) ?? [],
       Labels: r.Config.Labels ?? {},
       State: r.State.Status,
       Status: statusText(r.State),
       HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
-      NetworkSettings: { Networks: (this.networkSettings(r).Networks as Record<string, unknown>) },
+      NetworkSettings: { Networks: ((this.d.networks ? this.d.networks.settings(this.netInfo(r)) : this.networkSettings(r)).Networks as Record<string, unknown>) },
       Mounts: [],
     };
     if (size) {
