@@ -272,6 +272,47 @@ export class EngineClient {
     return { registered, result };
   }
 
+  containerPause(id: string): Promise<void> { return this.json('POST', `/containers/${enc(id)}/pause`); }
+  containerUnpause(id: string): Promise<void> { return this.json('POST', `/containers/${enc(id)}/unpause`); }
+  containerUpdate(id: string, body: unknown): Promise<{ Warnings?: string[] | null }> {
+    return this.json('POST', `/containers/${enc(id)}/update`, { body });
+  }
+  containerTop(id: string, psArgs?: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    return this.json('GET', `/containers/${enc(id)}/top`, { query: { ps_args: psArgs || undefined } });
+  }
+  /** GET /containers/{id}/stats: newline-delimited StatsResponse documents (one when stream=false). */
+  containerStats(id: string, stream: boolean): Promise<http.IncomingMessage> {
+    return this.stream('GET', `/containers/${enc(id)}/stats`, { query: { stream } });
+  }
+
+  // ------------------------------------------------------------ exec
+
+  execCreate(container: string, config: unknown): Promise<{ Id: string }> {
+    return this.json('POST', `/containers/${enc(container)}/exec`, { body: config });
+  }
+  /** Detached start: the daemon answers once the process runs. */
+  execStartDetached(id: string, config: unknown): Promise<void> { return this.json('POST', `/exec/${enc(id)}/start`, { body: config }); }
+  /** Attached start: the connection is hijacked like attach; the JSON body travels with the upgrade request. */
+  execStartAttached(id: string, config: unknown): Promise<Hijacked> { return this.hijack('POST', `/exec/${enc(id)}/start`, { body: config }); }
+  execInspect(id: string): Promise<any> { return this.json('GET', `/exec/${enc(id)}/json`); }
+  execResize(id: string, h: number, w: number): Promise<void> { return this.json('POST', `/exec/${enc(id)}/resize`, { query: { h, w } }); }
+
+  // ------------------------------------------------------------ networks
+
+  networkList(query: Query): Promise<any[]> { return this.json('GET', '/networks', { query }); }
+  networkInspect(id: string, verbose = false): Promise<any> {
+    return this.json('GET', `/networks/${enc(id)}`, { query: { verbose: verbose || undefined } });
+  }
+  networkCreate(body: unknown): Promise<{ Id: string; Warning?: string }> { return this.json('POST', '/networks/create', { body }); }
+  networkRemove(id: string): Promise<void> { return this.json('DELETE', `/networks/${enc(id)}`); }
+  networkPrune(query: Query): Promise<{ NetworksDeleted: string[] | null }> { return this.json('POST', '/networks/prune', { query }); }
+  networkConnect(id: string, container: string, endpoint: unknown): Promise<void> {
+    return this.json('POST', `/networks/${enc(id)}/connect`, { body: { Container: container, EndpointConfig: endpoint } });
+  }
+  networkDisconnect(id: string, container: string, force: boolean): Promise<void> {
+    return this.json('POST', `/networks/${enc(id)}/disconnect`, { body: { Container: container, Force: force } });
+  }
+
   // ------------------------------------------------------------ images
 
   imageList(query: Query): Promise<any[]> { return this.json('GET', '/images/json', { query }); }

@@ -1,3 +1,4 @@
+import type { UpdateOptions } from './runc.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -100,7 +101,8 @@ export class ConmonRuntime {
       runtimeArgs: ['--root', this.paths.runcRoot, '--log-format=json', '--log', path.join(bundle, 'oci-log')],
       terminal: req.tty,
       stdin: !req.tty && req.openStdin,
-      leaveStdinOpen: !req.stdinOnce,
+      // With a TTY, EOF is not a thing and a detach (ctrl-p ctrl-q) must not close the shell's stdin.
+      leaveStdinOpen: !req.stdinOnce || req.tty,
     };
 
     // The sync channel is a regular file, not a pipe: if the daemon dies mid-create conmon can't
@@ -376,6 +378,10 @@ export class ConmonRuntime {
       fs.closeSync(fd);
     }
   }
+
+  async pause(id: string): Promise<void> { await this.runc.pause(id); }
+  async resume(id: string): Promise<void> { await this.runc.resume(id); }
+  async update(id: string, o: UpdateOptions): Promise<void> { await this.runc.update(id, o); }
 
   async list(): Promise<string[]> {
     return (await this.runc.list()).map((c) => c.id);

@@ -43,6 +43,25 @@ export function pauseArgs(id: string): string[] { return ['pause', id]; }
 export function resumeArgs(id: string): string[] { return ['resume', id]; }
 export function listArgs(): string[] { return ['list', '--format', 'json']; }
 
+/** Live resource changes (`docker update`); only the given fields are passed. */
+export interface UpdateOptions {
+  memory?: number; memorySwap?: number; cpuShares?: number; cpuPeriod?: number; cpuQuota?: number;
+  cpusetCpus?: string; cpusetMems?: string; pidsLimit?: number;
+}
+export function updateArgs(id: string, o: UpdateOptions): string[] {
+  const a = ['update'];
+  if (o.memory !== undefined) a.push('--memory', String(o.memory));
+  if (o.memorySwap !== undefined) a.push('--memory-swap', String(o.memorySwap));
+  if (o.cpuShares !== undefined) a.push('--cpu-share', String(o.cpuShares));
+  if (o.cpuPeriod !== undefined) a.push('--cpu-period', String(o.cpuPeriod));
+  if (o.cpuQuota !== undefined) a.push('--cpu-quota', String(o.cpuQuota));
+  if (o.cpusetCpus !== undefined) a.push('--cpuset-cpus', o.cpusetCpus);
+  if (o.cpusetMems !== undefined) a.push('--cpuset-mems', o.cpusetMems);
+  if (o.pidsLimit !== undefined) a.push('--pids-limit', String(o.pidsLimit));
+  a.push(id);
+  return a;
+}
+
 const SIGNALS: Record<string, number> = {
   HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11,
   USR2: 12, PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21,
@@ -141,6 +160,7 @@ export class Runc {
   async delete(id: string, force = false): Promise<void> { await this.exec(deleteArgs(id, { force })); }
   async pause(id: string): Promise<void> { await this.exec(pauseArgs(id)); }
   async resume(id: string): Promise<void> { await this.exec(resumeArgs(id)); }
+  async update(id: string, o: UpdateOptions): Promise<void> { await this.exec(updateArgs(id, o)); }
   async list(): Promise<RuncListEntry[]> {
     const out = (await this.exec(listArgs())).trim();
     if (!out || out === 'null') return [];

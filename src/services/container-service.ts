@@ -44,6 +44,10 @@ export interface Runtime {
   conmonAlive(id: string): boolean;
   attach(id: string): Promise<AttachConnection>;
   list(): Promise<string[]>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  resize(id: string, rows: number, cols: number): void;
+  update(id: string, o: { memory?: number; memorySwap?: number; cpuShares?: number; cpuPeriod?: number; cpuQuota?: number; cpusetCpus?: string; cpusetMems?: string; pidsLimit?: number }): Promise<void>;
 }
 
 /** What the container service needs from networking (src/network/network-service.ts). */
@@ -147,6 +151,8 @@ export function startFailureExitCode(message: string): number {
 }
 
 export class ContainerService {
+  /** daemon-wide default detach keys (daemon.json `detach-keys`) */
+  detachKeys = 'ctrl-p,ctrl-q';
   private readonly byId = new Map<string, Live>();
   private readonly byName = new Map<string, string>();
   private readonly d: ContainerServiceDeps;
@@ -616,6 +622,7 @@ export class ContainerService {
     live.stopping = true;
     try {
       await this.d.runtime.kill(rec.Id, sig).catch(() => undefined);
+      if (rec.State.Paused) await this.thaw(live);
       this.d.events.publish('container', 'kill', rec.Id, this.eventAttrs(rec, { signal: String(sig) }));
       if (!(await this.waitExit(live, timeout < 0 ? -1 : timeout * 1000))) {
         await this.d.runtime.kill(rec.Id, 9).catch(() => undefined);
@@ -634,6 +641,12 @@ export class ContainerService {
     if (exit && live.rec.State.Running) await this.finishExit(live, exit, false);
   }
 
+  /** A frozen process cannot act on a signal: thaw it (stop/kill/rm of a paused container, as dockerd). */
+  private async thaw(live: Live): Promise<void> {
+    await this.d.runtime.resume(live.rec.Id).catch(() => undefined);
+    live.rec.State = { ...live.rec.State, Status: 'running', Paused: false };
+  }
+
   async kill(ref: string, signal?: string): Promise<void> {
     const live = this.find(ref);
     const rec = live.rec;
@@ -642,6 +655,7 @@ export class ContainerService {
       throw new ConflictError(`cannot kill container: ${ref}: container ${rec.Id} is not running`);
     }
     await this.d.runtime.kill(rec.Id, sig);
+    if (rec.State.Paused && sig === 9) await this.thaw(live);
     this.d.events.publish('container', 'kill', rec.Id, this.eventAttrs(rec, { signal: String(sig) }));
     if (sig === 9) await this.waitExit(live, 10_000);
   }
@@ -653,6 +667,90 @@ export class ContainerService {
       await this.startLocked(live);
     });
     this.d.events.publish('container', 'restart', live.rec.Id, this.eventAttrs(live.rec));
+  }
+
+  // ----- pause / unpause / resize / update
+
+  async pause(ref: string): Promise<void> {
+    const live = this.find(ref);
+    await this.locked(live, async () => {
+      const rec = live.rec;
+      if (!rec.State.Running) throw new ConflictError(`Container ${rec.Id} is not running`);
+      if (rec.State.Paused) throw new ConflictError(`Container ${rec.Id} is already paused`);
+      await this.d.runtime.pause(rec.Id);
+      rec.State = { ...rec.State, Status: 'paused', Paused: true };
+      await this.save(live);
+      this.d.events.publish('container', 'pause', rec.Id, this.eventAttrs(rec));
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const live = this.find(ref);
+    await this.locked(live, async () => {
+      const rec = live.rec;
+      if (!rec.State.Paused) throw new ConflictError(`Container ${rec.Id} is not paused`);
+      await this.d.runtime.resume(rec.Id);
+      rec.State = { ...rec.State, Status: 'running', Paused: false };
+      await this.save(live);
+      this.d.events.publish('container', 'unpause', rec.Id, this.eventAttrs(rec));
+    });
+  }
+
+  resize(ref: string, rows: number, cols: number): void {
+    const rec = this.find(ref).rec;
+    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
+      throw new InvalidParameterError('invalid resize dimensions');
+    }
+    if (!rec.State.Running) throw new ConflictError(`Container ${rec.Id} is not running`);
+    if (!rec.Config.Tty) return; // Docker accepts and ignores a resize without a TTY
+    this.d.runtime.resize(rec.Id, rows, cols);
+  }
+
+  /** `docker update`: resources applied live through runc, the restart policy recorded. */
+  async update(ref: string, body: HostConfig | undefined): Promise<{ Warnings: string[] }> {
+    const live = this.find(ref);
+    const b = body ?? {};
+    return this.locked(live, async () => {
+      const rec = live.rec;
+      const hc = rec.HostConfig;
+      const next: HostConfig = { ...hc };
+      for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit'] as const) {
+        const v = b[k];
+        if (v !== undefined && v !== null && v !== 0 && v !== '') (next as Record<string, unknown>)[k] = v;
+      }
+      if (b.RestartPolicy && b.RestartPolicy.Name !== undefined) {
+        if (hc.AutoRemove && b.RestartPolicy.Name && b.RestartPolicy.Name !== 'no') {
+          throw new InvalidParameterError('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        }
+        next.RestartPolicy = { Name: b.RestartPolicy.Name || 'no', MaximumRetryCount: b.RestartPolicy.MaximumRetryCount ?? 0 };
+      }
+      if (b.Memory && !b.MemorySwap && hc.MemorySwap && hc.MemorySwap > 0 && hc.MemorySwap < b.Memory) {
+        throw new InvalidParameterError('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+      }
+      validateCreate({ Image: 'x', HostConfig: next }, os.cpus().length);
+      if (rec.State.Running) {
+        const o: Parameters<Runtime['update']>[1] = {};
+        if (b.Memory) o.memory = b.Memory;
+        if (b.MemorySwap) o.memorySwap = b.MemorySwap;
+        if (b.CpuShares) o.cpuShares = b.CpuShares;
+        if (b.NanoCpus) { o.cpuPeriod = 100000; o.cpuQuota = Math.round(b.NanoCpus / 1e9 * 100000); }
+        if (b.CpuPeriod) o.cpuPeriod = b.CpuPeriod;
+        if (b.CpuQuota) o.cpuQuota = b.CpuQuota;
+        if (b.CpusetCpus) o.cpusetCpus = b.CpusetCpus;
+        if (b.CpusetMems) o.cpusetMems = b.CpusetMems;
+        if (b.PidsLimit) o.pidsLimit = b.PidsLimit;
+        // Raising memory above the current swap limit fails in the kernel unless swap goes first.
+        if (o.memory !== undefined && o.memorySwap === undefined && (hc.MemorySwap ?? 0) > 0 && o.memory * 2 > (hc.MemorySwap ?? 0)) {
+          o.memorySwap = o.memory * 2;
+          next.MemorySwap = o.memorySwap;
+        }
+        if (Object.keys(o).length) await this.d.runtime.update(rec.Id, o);
+      }
+      rec.HostConfig = next;
+      await this.save(live);
+      this.d.events.publish('container', 'update', rec.Id, this.eventAttrs(rec));
+      return { Warnings: [] };
+    });
   }
 
   // ----- wait
@@ -683,6 +781,7 @@ export class ContainerService {
           throw new ConflictError(`cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`);
         }
         await this.d.runtime.kill(rec.Id, 9).catch(() => undefined);
+        if (rec.State.Paused) await this.thaw(live);
         if (!(await this.waitExit(live, 10_000))) {
           await this.exitNow(live);
           if (rec.State.Running) await this.finishExit(live, { code: 137, finishedAt: new Date(), oomKilled: false }, true);

@@ -74,3 +74,19 @@ test('status column text', () => {
   assert.equal(statusText({ ...base, Status: 'exited', ExitCode: 3, StartedAt: '2026-01-01T00:00:00Z', FinishedAt: '2026-01-01T00:08:00Z' }, now), 'Exited (3) 2 minutes ago');
   assert.equal(statusText({ ...base, Status: 'created', ExitCode: 0, StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME }, now), 'Created');
 });
+
+test('detach keys: parse docker specs and scan a stream, releasing partial matches', async () => {
+  const { parseDetachKeys, DetachScanner } = await import('../../src/core/detach-keys.js');
+  assert.deepEqual([...parseDetachKeys(undefined)], [16, 17]);
+  assert.deepEqual([...parseDetachKeys('a,ctrl-@,ctrl-x')], [97, 0, 24]);
+  assert.throws(() => parseDetachKeys('ctrl-1'), /Invalid detach keys/);
+  const s = new DetachScanner(parseDetachKeys('ctrl-p,ctrl-q'));
+  let r = s.push(Buffer.from('ab\x10'));
+  assert.equal(r.forward.toString(), 'ab');
+  assert.equal(r.detached, false);
+  r = s.push(Buffer.from('x'));
+  assert.equal(r.forward.toString(), '\x10x');
+  r = s.push(Buffer.from('\x10\x10\x11tail'));
+  assert.equal(r.forward.toString(), '\x10');
+  assert.equal(r.detached, true);
+});

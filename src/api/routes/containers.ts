@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { InvalidParameterError } from '../../errors.js';
-import type { CreateBody } from '../../core/container-config.js';
+import type { CreateBody, HostConfig } from '../../core/container-config.js';
+import { DetachScanner, parseDetachKeys } from '../../core/detach-keys.js';
 import { parseTimestamp } from '../../core/filters.js';
 import type { ContainerService } from '../../services/container-service.js';
 import { streamLogs } from '../../services/logs.js';
@@ -66,8 +67,19 @@ export function containerRoutes(svc: ContainerService): Route[] {
       sendNoContent(ctx.res);
     } },
     { method: 'POST', path: '/containers/{id}/resize', handler: (ctx) => {
-      svc.get(ctx.params.id!);
+      svc.resize(ctx.params.id!, intParam(ctx.query, 'h') ?? 0, intParam(ctx.query, 'w') ?? 0);
       sendNoContent(ctx.res, 200);
+    } },
+    { method: 'POST', path: '/containers/{id}/pause', handler: async (ctx) => {
+      await svc.pause(ctx.params.id!);
+      sendNoContent(ctx.res);
+    } },
+    { method: 'POST', path: '/containers/{id}/unpause', handler: async (ctx) => {
+      await svc.unpause(ctx.params.id!);
+      sendNoContent(ctx.res);
+    } },
+    { method: 'POST', path: '/containers/{id}/update', handler: async (ctx) => {
+      sendJson(ctx.res, 200, await svc.update(ctx.params.id!, await ctx.json<HostConfig>()));
     } },
     { method: 'GET', path: '/containers/{id}/logs', handler: async (ctx) => {
       const q = ctx.query;
@@ -105,6 +117,7 @@ async function attach(ctx: RouteContext, svc: ContainerService): Promise<void> {
   const wantStdin = boolParam(q, 'stdin'), wantStdout = boolParam(q, 'stdout'), wantStderr = boolParam(q, 'stderr');
   const logs = boolParam(q, 'logs'), stream = boolParam(q, 'stream');
   const rec0 = svc.get(ctx.params.id!);
+  const scanner = new DetachScanner(parseDetachKeys(q.get('detachKeys') ?? svc.detachKeys));
   if (!logs && !stream) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
   const { live: rec, conn } = stream ? await svc.attach(ctx.params.id!) : { live: rec0, conn: Promise.resolve(undefined) };
   const tty = !!rec.Config.Tty;
@@ -133,10 +146,19 @@ async function attach(ctx: RouteContext, svc: ContainerService): Promise<void> {
   c.on('close', () => { if (!clientGone) sock.end(); });
   sock.on('close', () => c.destroy());
   if (wantStdin) {
-    sock.on('data', (d: Buffer) => {
+    let detached = false;
+    sock.on('data', (chunk: Buffer) => {
+      if (detached) return;
+      const { forward: d, detached: now } = scanner.push(chunk);
       for (let i = 0; i < d.length; i += STDIN_CHUNK) c.write(d.subarray(i, i + STDIN_CHUNK));
+      if (now) {
+        // Detach: drop our connection without closing the container's stdin.
+        detached = true;
+        c.destroy();
+        sock.end();
+      }
     });
-    sock.on('end', () => c.end());
+    sock.on('end', () => { if (!detached) c.end(); });
   } else {
     sock.resume();
   }
