@@ -8,7 +8,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { STDERR, STDOUT, demux, type Hijacked } from '../client/engine-client.js';
 
-export const DEFAULT_DETACH_KEYS = Buffer.from([16, 17]); // ctrl-p, ctrl-q
+export const DEFAULT_DETACH_KEYS: Buffer = Buffer.from([16, 17]); // ctrl-p, ctrl-q
 
 /** moby/term ToBytes: "ctrl-p,ctrl-q", "a,ctrl-@", "DEL" → key codes. */
 export function detachKeyBytes(keys: string): Buffer {
@@ -103,7 +103,7 @@ export function streamHijacked(h: Hijacked, o: StreamOptions): HijackSession {
       process.once('exit', onExit);
       for (const s of RESTORE_SIGNALS) if (process.listenerCount(s) === 0) process.on(s, onSignal);
     }
-    let keys = DEFAULT_DETACH_KEYS;
+    let keys: Buffer = DEFAULT_DETACH_KEYS;
     if (o.detachKeys) {
       try {
         keys = detachKeyBytes(o.detachKeys);
@@ -226,4 +226,32 @@ export function monitorTtySize(out: Writable, resize: (h: number, w: number) => 
 /** docker's In.CheckTty. */
 export function checkTty(stdin: Readable, attachStdin: boolean, tty: boolean): void {
   if (tty && attachStdin && !isTerminal(stdin)) throw new Error('the input device is not a TTY');
+}
+
+export type AttachOutcome = { detached: true } | { detached: false; status: number };
+
+/**
+ * After start/attach: what ended first, the stream or the container. A detach typed here is
+ * certain; when stdin was attached and the daemon closed the stream (it watches for the detach
+ * keys too) while the container still runs, that is a detach as well: docker prints nothing and
+ * exits 0. Otherwise the container's exit status once the wait answers.
+ */
+export async function exitOrDetach(
+  end: Promise<StreamEnd>, status: Promise<number>, stdinAttached: boolean, isRunning: () => Promise<boolean>, graceMs = 300,
+): Promise<AttachOutcome> {
+  const first = await Promise.race([
+    end.then((e) => ({ kind: e })),
+    status.then((s) => ({ kind: 'exit' as const, s }), () => ({ kind: 'exit' as const, s: undefined })),
+  ]);
+  if (first.kind === 'detached') return { detached: true };
+  if (first.kind === 'eof' && stdinAttached) {
+    // the exit and the end of the stream arrive close together: give the wait a moment first
+    const timer = new Promise<undefined>((r) => setTimeout(() => r(undefined), graceMs).unref());
+    const s = await Promise.race([status.catch(() => undefined), timer]);
+    if (s === undefined && await isRunning().catch(() => false)) return { detached: true };
+  } else if (first.kind === 'exit') {
+    // let the last output drain; the daemon ends the stream when the process is gone
+    await Promise.race([end, new Promise((r) => setTimeout(r, 2000).unref())]);
+  }
+  return { detached: false, status: await status };
 }

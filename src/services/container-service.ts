@@ -430,15 +430,28 @@ export class ContainerService {
       if (rec.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
       const hc = rec.HostConfig;
       const secOpts = hc.SecurityOpt ?? [];
+      const extraMounts = runMounts(hc);
+      let args = [rec.Path, ...rec.Args];
+      if (hc.Init) {
+        // docker-init: Debian's static tini, bind-mounted as Docker mounts its docker-init.
+        extraMounts.push({ destination: '/sbin/docker-init', type: 'bind', source: INIT_BINARY, options: ['rbind', 'ro', 'rprivate'] });
+        args = ['/sbin/docker-init', '--', ...args];
+      }
+      const groupAdd = ((hc.GroupAdd as string[] | undefined) ?? []).map((g) => {
+        if (!/^\d+$/.test(g) || Number(g) > 2147483647) throw new InvalidParameterError(`invalid group for --group-add: ${g} (numeric gids only)`);
+        return Number(g);
+      });
       const seccompOpt = secOpts.find((s) => s.startsWith('seccomp=') || s.startsWith('seccomp:'));
       const spec = this.d.buildSpec({
         id,
-        args: [rec.Path, ...rec.Args],
+        args,
         env,
         cwd,
-        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+        user: { uid: user.uid, gid: user.gid, additionalGids: [...new Set([...user.additionalGids, ...groupAdd])] },
         hostname,
         domainname: rec.Config.Domainname || undefined,
+        rlimits: ((hc.Ulimits as { Name: string; Soft: number; Hard: number }[] | undefined) ?? [])
+          .map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })),
         tty: !!rec.Config.Tty,
         openStdin: !!rec.Config.OpenStdin,
         rootfs,
@@ -465,6 +478,7 @@ export class ContainerService {
           { destination: '/etc/resolv.conf', type: 'bind', source: rec.ResolvConfPath, options: ['rbind', 'rprivate'] },
           { destination: '/etc/hostname', type: 'bind', source: rec.HostnamePath, options: ['rbind', 'rprivate'] },
           { destination: '/etc/hosts', type: 'bind', source: rec.HostsPath, options: ['rbind', 'rprivate'] },
+          ...extraMounts,
         ],
         annotations: rec.Config.Labels ?? undefined,
       });
@@ -998,6 +1012,21 @@ export class ContainerService {
     this.d.events.publish('container', 'prune', '', { reclaimed: String(space) });
     return { ContainersDeleted: deleted, SpaceReclaimed: space };
   }
+}
+
+const INIT_BINARY = '/usr/bin/tini-static';
+
+/** --tmpfs mounts (HostConfig.Tmpfs) as OCI mounts, with Docker's default flags. */
+function runMounts(hc: HostConfig): { destination: string; type: string; source: string; options: string[] }[] {
+  const out: { destination: string; type: string; source: string; options: string[] }[] = [];
+  for (const [dest, opts] of Object.entries((hc.Tmpfs as Record<string, string> | undefined) ?? {})) {
+    if (!dest.startsWith('/')) throw new InvalidParameterError(`invalid mount config for type "tmpfs": mount path must be absolute`);
+    if (dest.replace(/\/+$/, '') === '') throw new InvalidParameterError(`invalid mount config for type "tmpfs": destination can't be '/'`);
+    const user = opts ? opts.split(',').filter(Boolean) : [];
+    const base = ['nosuid', 'nodev', 'noexec'].filter((f) => !user.includes(f.replace('no', '')) && !user.includes(f));
+    out.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: [...base, ...user] });
+  }
+  return out;
 }
 
 function parseUntil(v: string): number {

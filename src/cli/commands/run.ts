@@ -1,11 +1,11 @@
 /** run and create: build the create body, pull on 404 (--pull=missing), attach, wait, start. */
 import fs from 'node:fs';
-import type { Readable } from 'node:stream';
-import { DaemonUnreachableError, EngineApiError, STDERR, STDOUT, demux, jsonMessages, type Hijacked } from '../../client/engine-client.js';
+import { DaemonUnreachableError, EngineApiError, jsonMessages } from '../../client/engine-client.js';
 import { buildCreateRequest, familiarWithTag } from '../container-config.js';
 import { CREATE_FLAGS, RUN_ONLY_FLAGS } from '../container-flags.js';
 import { StatusError, bool, str, type CliContext, type Command } from '../context.js';
 import { FlagError, type ParsedArgs } from '../flags.js';
+import { checkTty, exitOrDetach, isTerminal, monitorTtySize, streamHijacked, type HijackSession } from '../hijack-stream.js';
 
 /** docker's toStatusError: "berth: <err>\n\nRun 'berth run --help'..." with 127/126/125. */
 export function runStatusError(e: unknown, cmdName = 'run'): StatusError {
@@ -33,6 +33,9 @@ async function createContainer(ctx: CliContext, p: ParsedArgs, detach: boolean):
     throw new StatusError(`berth: invalid pull option: '${pull}': must be one of "always", "missing" or "never"`, 125);
   }
   const req = buildCreateRequest(p, ctx.io.env, detach);
+  // docker sends the terminal size at create so the first prompt already fits (0x0 off a terminal)
+  const out = ctx.io.stdout as { rows?: number; columns?: number };
+  req.body.HostConfig.ConsoleSize = isTerminal(ctx.io.stdout) ? [out.rows ?? 0, out.columns ?? 0] : [0, 0];
   const cidfile = str(p, 'cidfile');
   if (cidfile && fs.existsSync(cidfile)) {
     throw new Error(`container ID file found, make sure the other container isn't running or delete ${cidfile}`);
@@ -59,42 +62,14 @@ async function createContainer(ctx: CliContext, p: ParsedArgs, detach: boolean):
   return res.Id;
 }
 
-/** Copies the hijacked stream to stdout/stderr (demuxing unless tty) and stdin to it; resolves at EOF. */
-function streamIO(ctx: CliContext, h: Hijacked, tty: boolean, stdin: Readable | null, stdoutOn: boolean, stderrOn: boolean): Promise<void> {
-  const out = ctx.io.stdout;
-  const err = tty ? ctx.io.stdout : ctx.io.stderr;
-  if (stdin) {
-    const sock = h.socket;
-    stdin.on('data', (c) => sock.write(c));
-    // on EOF, half-close so the container sees EOF on its stdin (docker's CloseWrite)
-    stdin.on('end', () => (sock as unknown as { end: () => void }).end());
-  }
-  const raw = tty || h.contentType.includes('raw-stream');
-  if (raw && tty) {
-    if (h.head.length && stdoutOn) out.write(h.head);
-    return new Promise((resolve) => {
-      h.socket.on('data', (c: Buffer) => { if (stdoutOn) out.write(c); });
-      h.socket.on('end', resolve);
-      h.socket.on('close', resolve);
-      h.socket.on('error', () => resolve());
-    });
-  }
-  return demux(h.socket, (type, payload) => {
-    if (type === STDOUT && stdoutOn) out.write(payload);
-    else if (type === STDERR && stderrOn) err.write(payload);
-    else if (type !== STDOUT && type !== STDERR) err.write(payload);
-  }, h.head).catch(() => undefined);
-}
-
-function setRaw(stdin: Readable, on: boolean): void {
-  const s = stdin as Readable & { isTTY?: boolean; setRawMode?: (b: boolean) => void };
-  if (s.isTTY && s.setRawMode) s.setRawMode(on);
-}
-
 async function runContainer(ctx: CliContext, p: ParsedArgs): Promise<number> {
   const detach = bool(p, 'detach');
   if (detach && (p.flags.attach as string[]).length) {
     throw new StatusError('berth: conflicting options: cannot specify both --attach and --detach\n\nRun \'berth run --help\' for more information', 125);
+  }
+  if (!detach) {
+    const attachList = (p.flags.attach as string[]).map((s) => s.toLowerCase());
+    checkTty(ctx.io.stdin, attachList.length ? attachList.includes('stdin') : bool(p, 'interactive'), bool(p, 'tty'));
   }
   let id: string;
   try {
@@ -112,15 +87,18 @@ async function runContainer(ctx: CliContext, p: ParsedArgs): Promise<number> {
   const attach = attachStdin || attachStdout || attachStderr;
   const autoRemove = bool(p, 'rm');
 
-  let hijack: Hijacked | undefined;
-  let streamDone: Promise<void> = Promise.resolve();
+  let session: HijackSession | undefined;
   if (attach) {
-    hijack = await ctx.client.containerAttach(id, {
+    const h = await ctx.client.containerAttach(id, {
       stream: true, stdin: attachStdin || undefined, stdout: attachStdout || undefined, stderr: attachStderr || undefined,
       detachKeys: str(p, 'detach-keys') || undefined,
     }).catch((e) => { throw runStatusError(e); });
-    if (attachStdin && tty) setRaw(ctx.io.stdin, true);
-    streamDone = streamIO(ctx, hijack, tty, attachStdin ? ctx.io.stdin : null, attachStdout, attachStderr);
+    session = streamHijacked(h, {
+      tty, stdin: attachStdin ? ctx.io.stdin : null,
+      stdout: attachStdout ? ctx.io.stdout : null,
+      stderr: attachStderr ? (tty ? ctx.io.stdout : ctx.io.stderr) : null,
+      detachKeys: str(p, 'detach-keys'), warn: (m) => ctx.err(`${m}\n`),
+    });
   }
   const wait = ctx.client.containerWait(id, autoRemove ? 'removed' : 'next-exit');
   await wait.registered;
@@ -129,47 +107,39 @@ async function runContainer(ctx: CliContext, p: ParsedArgs): Promise<number> {
   const sigProxy = attach && !tty && p.flags['sig-proxy'] !== false && ctx.io.stdin === process.stdin;
   const forward = (sig: NodeJS.Signals) => { ctx.client.containerKill(id, sig).catch(() => undefined); };
   if (sigProxy) { process.on('SIGINT', forward); process.on('SIGTERM', forward); }
+  let stopResize: (() => void) | undefined;
   try {
     try {
       await ctx.client.containerStart(id);
     } catch (e) {
-      hijack?.socket.destroy();
+      session?.close();
       if (autoRemove) await wait.result.catch(() => undefined);
       throw runStatusError(e);
     }
-    if (!attach) {
+    if (!attach || !session) {
       ctx.out(`${id}\n`);
       return 0;
     }
-    if (tty && (ctx.io.stdout as { isTTY?: boolean }).isTTY) {
-      const so = ctx.io.stdout as unknown as { columns: number; rows: number; on: (e: string, f: () => void) => void };
-      const resize = () => ctx.client.containerResize(id, so.rows, so.columns).catch(() => undefined);
-      void resize();
-      so.on('resize', resize);
+    if (tty && isTerminal(ctx.io.stdout)) {
+      stopResize = monitorTtySize(ctx.io.stdout, (h, w) => ctx.client.containerResize(id, h, w), (m) => ctx.err(`${m}\n`));
     }
-    let status: number;
-    try {
-      const r = await wait.result;
-      if (r.Error?.Message) {
-        ctx.err(`Error waiting for container: ${r.Error.Message}\n`);
-        status = 125;
-      } else status = r.StatusCode;
-    } catch (e) {
-      ctx.err(`error waiting for container: ${(e as Error).message}\n`);
-      status = 125;
-    }
-    // let the output drain; the daemon ends the attach stream when the container exits
-    await Promise.race([streamDone, new Promise((r) => setTimeout(r, 2000).unref())]);
-    hijack?.socket.destroy();
-    return status;
+    let waitError = '';
+    const status = wait.result.then((r) => {
+      if (r.Error?.Message) { waitError = `Error waiting for container: ${r.Error.Message}\n`; return 125; }
+      return r.StatusCode;
+    }, (e) => { waitError = `error waiting for container: ${(e as Error).message}\n`; return 125; });
+    const outcome = await exitOrDetach(session.done, status, attachStdin, async () => {
+      const info = await ctx.client.containerInspect(id);
+      return Boolean(info.State?.Running);
+    });
+    session.close();
+    if (outcome.detached) return 0;
+    if (waitError) ctx.err(waitError);
+    return outcome.status;
   } finally {
+    stopResize?.();
     if (sigProxy) { process.off('SIGINT', forward); process.off('SIGTERM', forward); }
-    if (attachStdin) {
-      setRaw(ctx.io.stdin, false);
-      ctx.io.stdin.pause();
-      ctx.io.stdin.removeAllListeners('data');
-      ctx.io.stdin.removeAllListeners('end');
-    }
+    session?.restore();
   }
 }
 
