@@ -12,8 +12,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # runc + conmon run containers; busybox-static makes the test image; CNI plugins, iptables and iproute2
-# are the networking tools; tini is the --init binary; jq is for humans and scripts.
-PACKAGES=(runc conmon busybox-static containernetworking-plugins iptables tini iproute2 jq ca-certificates)
+# are the networking tools; tini is the --init binary; jq is for humans and scripts; curl, procps (ps for
+# `top`), util-linux (unshare, nsenter) and python3 (the pty helper of the interactive tests) serve tests and top.
+PACKAGES=(runc conmon busybox-static containernetworking-plugins iptables tini iproute2 jq ca-certificates curl procps util-linux python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -9,6 +9,14 @@ export interface DaemonConfig {
   pidfile: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   configFile: string;
+  /** default bridge device (dockerd -b); 'none' disables the default bridge network */
+  bridge?: string;
+  /** the default bridge's address/prefix (dockerd --bip) */
+  bip?: string;
+  /** daemon.json default-address-pools */
+  pools?: { base: string; size: number }[];
+  /** daemon.json detach-keys */
+  detachKeys?: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -23,8 +31,9 @@ export const DEFAULTS: DaemonConfig = {
 /** daemon.json keys berth understands now, mapped to config fields. Unknown keys are rejected. */
 const FILE_KEYS: Record<string, keyof DaemonConfig | null> = {
   'hosts': 'hosts', 'data-root': 'dataRoot', 'exec-root': 'execRoot', 'pidfile': 'pidfile', 'log-level': 'logLevel',
+  'bridge': 'bridge', 'bip': 'bip', 'default-address-pools': 'pools', 'detach-keys': 'detachKeys',
   // Accepted and not yet acted on; they arrive with later features.
-  'live-restore': null, 'debug': null, 'log-driver': null, 'log-opts': null, 'bip': null, 'default-address-pools': null,
+  'live-restore': null, 'debug': null, 'log-driver': null, 'log-opts': null,
   'dns': null, 'insecure-registries': null, 'registry-mirrors': null, 'default-ulimits': null, 'runtimes': null,
   'storage-driver': null, 'features': null, 'experimental': null,
 };
@@ -37,9 +46,11 @@ export interface FlagValues {
   'config-file'?: string;
   'log-level'?: string;
   debug?: boolean;
+  bridge?: string;
+  bip?: string;
 }
 
-const FLAG_TO_FILE: Record<string, string> = { host: 'hosts', 'data-root': 'data-root', 'exec-root': 'exec-root', pidfile: 'pidfile', 'log-level': 'log-level' };
+const FLAG_TO_FILE: Record<string, string> = { host: 'hosts', 'data-root': 'data-root', 'exec-root': 'exec-root', pidfile: 'pidfile', 'log-level': 'log-level', bridge: 'bridge', bip: 'bip' };
 
 export function loadConfig(flags: FlagValues, readFile: (p: string) => string | undefined = defaultRead): DaemonConfig {
   const configFile = flags['config-file'] ?? DEFAULTS.configFile;
@@ -72,6 +83,9 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
   else if (flags['exec-root'] && !('pidfile' in file)) cfg.pidfile = `${cfg.execRoot}/berthd.pid`;
   if (flags['log-level']) cfg.logLevel = flags['log-level'] as DaemonConfig['logLevel'];
   if (flags.debug) cfg.logLevel = 'debug';
+  if (flags.bridge) cfg.bridge = flags.bridge;
+  if (flags.bip) cfg.bip = flags.bip;
+  if (cfg.bridge !== undefined && !/^[a-zA-Z0-9_.-]{1,15}$/.test(cfg.bridge)) throw new InvalidParameterError(`invalid bridge name: ${cfg.bridge}`);
   if (!['debug', 'info', 'warn', 'error', 'fatal'].includes(cfg.logLevel)) throw new InvalidParameterError(`unable to parse logging level: ${cfg.logLevel}`);
   for (const h of cfg.hosts) {
     if (!/^(unix:\/\/\/.+|tcp:\/\/[^:]*:\d+)$/.test(h)) throw new InvalidParameterError(`invalid host: ${h}`);

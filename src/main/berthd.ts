@@ -34,6 +34,8 @@ A self-sufficient runtime for containers, compatible with the Docker Engine API 
 Options:
       --config-file string   Daemon configuration file (default "/etc/berth/daemon.json")
       --data-root string     Root directory of persistent berth state (default "/var/lib/berth")
+  -b, --bridge string        Attach containers to a network bridge (default "berth0"; "none" disables it)
+      --bip string           Network bridge IP (default "172.30.0.1/16")
   -D, --debug                Enable debug mode
       --exec-root string     Root directory for execution state files (default "/run/berth")
   -H, --host list            Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
@@ -81,6 +83,8 @@ export async function main(argv: string[]): Promise<void> {
         'config-file': { type: 'string' },
         'log-level': { type: 'string', short: 'l' },
         debug: { type: 'boolean', short: 'D' },
+        bridge: { type: 'string', short: 'b' },
+        bip: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -125,7 +129,10 @@ async function run(cfg: DaemonConfig): Promise<void> {
     usage: { containersUsingImage: (id: string) => containers.containersUsingImage(id) },
   });
   await images.init();
-  const networks = new NetworkService({ paths, sys, cni: new ExecCniRunner() });
+  const networks = new NetworkService({
+    paths, sys, cni: new ExecCniRunner(), bip: cfg.bip, pools: cfg.pools,
+    ...(cfg.bridge ? { bridgeName: cfg.bridge } : {}),
+  } as ConstructorParameters<typeof NetworkService>[0]);
   containers = new ContainerService({
     paths, sys, events,
     images,
@@ -134,6 +141,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     buildSpec: (input) => buildSpec({ ...(input as SpecInput), host }),
     resolveUser,
   });
+  if (cfg.detachKeys) containers.detachKeys = cfg.detachKeys;
   await containers.init();
   const ids = containers.ids();
   await networks.init(ids.running, ids.all);

@@ -1,8 +1,9 @@
 /** start, stop, kill, restart, wait, rm, rename, container prune. */
-import { EngineApiError, STDERR, STDOUT, demux } from '../../client/engine-client.js';
+import { EngineApiError } from '../../client/engine-client.js';
 import { humanSize } from '../../core/human.js';
 import { StatusError, bool, filtersParam, list, num, str, type CliContext, type Command } from '../context.js';
 import { reportErrorText } from '../errors.js';
+import { exitOrDetach, isTerminal, monitorTtySize, streamHijacked } from '../hijack-stream.js';
 
 /** Runs `op` on each target in order; prints the target on success; joins errors like errors.Join. */
 async function eachTarget(ctx: CliContext, targets: string[], op: (t: string) => Promise<unknown>): Promise<number> {
@@ -52,31 +53,39 @@ const start: Command = {
       return 0;
     }
     if (p.args.length > 1) throw new StatusError('you cannot start and attach multiple containers at once', 1);
-    const id = p.args[0]!;
-    const info = await ctx.client.containerInspect(id);
+    const info = await ctx.client.containerInspect(p.args[0]!);
+    const id: string = info.Id;
     const tty = Boolean(info.Config?.Tty);
-    const h = await ctx.client.containerAttach(id, { stream: true, stdin: interactive && info.Config?.OpenStdin ? true : undefined, stdout: true, stderr: true });
-    if (interactive && info.Config?.OpenStdin) {
-      ctx.io.stdin.on('data', (c) => h.socket.write(c));
-      ctx.io.stdin.on('end', () => h.socket.end());
-    }
-    const done = tty || h.contentType.includes('raw-stream')
-      ? new Promise<void>((r) => { h.socket.on('data', (c: Buffer) => ctx.io.stdout.write(c)); h.socket.on('end', r); h.socket.on('close', r); if (h.head.length) ctx.io.stdout.write(h.head); })
-      : demux(h.socket, (t, b) => (t === STDOUT ? ctx.io.stdout : t === STDERR ? ctx.io.stderr : ctx.io.stderr).write(b), h.head).catch(() => undefined);
-    const wait = ctx.client.containerWait(id, 'next-exit');
+    const withStdin = interactive && Boolean(info.Config?.OpenStdin);
+    const detachKeys = str(p, 'detach-keys');
+    const h = await ctx.client.containerAttach(id, { stream: true, stdin: withStdin || undefined, stdout: true, stderr: true, detachKeys: detachKeys || undefined });
+    const session = streamHijacked(h, {
+      tty, stdin: withStdin ? ctx.io.stdin : null, stdout: ctx.io.stdout, stderr: ctx.io.stderr, detachKeys, warn: (m) => ctx.err(`${m}\n`),
+    });
+    const wait = ctx.client.containerWait(id, info.HostConfig?.AutoRemove ? 'removed' : 'next-exit');
     await wait.registered;
+    let stopResize: (() => void) | undefined;
     try {
-      await ctx.client.containerStart(id);
-    } catch (e) {
-      h.socket.destroy();
-      throw e;
+      try {
+        await ctx.client.containerStart(id);
+      } catch (e) {
+        session.close();
+        if (info.HostConfig?.AutoRemove) await wait.result.catch(() => undefined);
+        throw e;
+      }
+      if (tty && isTerminal(ctx.io.stdout)) {
+        stopResize = monitorTtySize(ctx.io.stdout, (hh, w) => ctx.client.containerResize(id, hh, w), (m) => ctx.err(`${m}\n`));
+      }
+      const outcome = await exitOrDetach(session.done, wait.result.then((r) => r.StatusCode), withStdin, async () => {
+        const i = await ctx.client.containerInspect(id);
+        return Boolean(i.State?.Running);
+      });
+      session.close();
+      return outcome.detached ? 0 : outcome.status;
+    } finally {
+      stopResize?.();
+      session.restore();
     }
-    const r = await wait.result;
-    await Promise.race([done, new Promise((res) => setTimeout(res, 2000).unref())]);
-    h.socket.destroy();
-    ctx.io.stdin.pause();
-    ctx.io.stdin.removeAllListeners('data');
-    return r.StatusCode;
   },
 };
 
