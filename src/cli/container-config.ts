@@ -51,7 +51,7 @@ export function parseDurationNs(v: string, shown: string): number {
 }
 
 /** -e KEY=VAL as is; -e KEY takes the client's value when set (docker's ValidateEnv). */
-function envValue(v: string, env: Record<string, string | undefined>): string {
+export function envValue(v: string, env: Record<string, string | undefined>): string {
   if (v.includes('=')) {
     if (v.startsWith('=')) throw flagErr(v, '-e, --env', `invalid environment variable: ${v}`);
     return v;
@@ -60,7 +60,7 @@ function envValue(v: string, env: Record<string, string | undefined>): string {
   return val === undefined ? v : `${v}=${val}`;
 }
 
-function readKvFile(file: string, env: Record<string, string | undefined>, isEnv: boolean): string[] {
+export function readKvFile(file: string, env: Record<string, string | undefined>, isEnv: boolean): string[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');

@@ -81,6 +81,7 @@ export interface SpecBuilderInput {
   seccomp?: 'default' | 'unconfined' | object; shmSize?: number;
   mounts?: { destination: string; type: string; source: string; options: string[] }[];
   annotations?: Record<string, string>;
+  rlimits?: { type: string; hard: number; soft: number }[];
 }
 export type UserResolver = (rootfs: string, user: string | undefined) => Promise<{ uid: number; gid: number; additionalGids: number[]; home: string }>;
 

@@ -98,6 +98,8 @@ export interface ExecStart {
   attachStdin: boolean;
   attachStdout: boolean;
   attachStderr: boolean;
+  /** the exec's detach keys ('' = the daemon default) */
+  detachKeys: string;
   /**
    * Runs the process. Resolves once it has started: `conn` (attached) carries its output; `done`
    * resolves with the exit code after the record is updated (so inspect sees it). A start failure
@@ -241,6 +243,7 @@ export class ExecService {
       attachStdin: !!cfg.AttachStdin && !detach,
       attachStdout: !!cfg.AttachStdout && !detach,
       attachStderr: !!cfg.AttachStderr && !detach,
+      detachKeys: cfg.DetachKeys ?? '',
       // a body read after the hijack (upgraded requests) may still carry the size
       run: (late) => this.run(e, c, detach, consoleSize(late?.ConsoleSize) ?? size0 ?? e.size),
     };

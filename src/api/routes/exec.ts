@@ -1,3 +1,4 @@
+import { DetachScanner, parseDetachKeys } from '../../core/detach-keys.js';
 import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../errors.js';
 import type { ExecConfig, ExecService, ExecStartConfig } from '../../services/exec-service.js';
@@ -68,8 +69,22 @@ async function start(ctx: RouteContext, svc: ExecService): Promise<void> {
   conn.on('close', () => connClosed());
   sock.on('close', () => conn.destroy());
   if (s.attachStdin) {
-    sock.on('data', (d: Buffer) => conn.write(d));
-    sock.on('end', () => conn.end());
+    const scanner = new DetachScanner(parseDetachKeys(s.detachKeys || undefined));
+    let detached = false;
+    sock.on('data', (chunk: Buffer) => {
+      if (detached) return;
+      const { forward, detached: now } = scanner.push(chunk);
+      if (forward.length) conn.write(forward);
+      if (now) {
+        // The exec keeps running; only this client goes away (as dockerd).
+        detached = true;
+        conn.destroy();
+        clientGone = true;
+        sock.end();
+        connClosed();
+      }
+    });
+    sock.on('end', () => { if (!detached) conn.end(); });
     sock.resume(); // readExactly may have paused it
   } else {
     sock.resume();

@@ -16,7 +16,7 @@ type Getter = (ctx: CliContext, ref: string, size: boolean) => Promise<unknown>;
 const getContainer: Getter = (ctx, ref, size) => ctx.client.containerInspect(ref, size);
 const getImage: Getter = (ctx, ref) => ctx.client.imageInspect(ref);
 
-async function inspectAll(ctx: CliContext, refs: string[], format: string, lookup: (ref: string) => Promise<unknown>): Promise<number> {
+export async function inspectAll(ctx: CliContext, refs: string[], format: string, lookup: (ref: string) => Promise<unknown>): Promise<number> {
   let tmpl: Template | null = null;
   if (format && format !== 'json') {
     try {
