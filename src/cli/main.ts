@@ -17,6 +17,10 @@ const load = {
   logs: () => import('./commands/logs.js').then((m) => m.commands),
   inspect: () => import('./commands/inspect.js').then((m) => m.commands),
   images: () => import('./commands/images.js').then((m) => m.commands),
+  exec: () => import('./commands/exec.js').then((m) => m.commands),
+  ops: () => import('./commands/container-ops.js').then((m) => m.commands),
+  stats: () => import('./commands/stats.js').then((m) => m.commands),
+  network: () => import('./commands/network.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -24,6 +28,14 @@ const r = (loader: Loader, id: string, desc: string): Route => ({ loader, id, de
 
 const TOP: Record<string, Route> = {
   run: r(load.run, 'run', 'Create and run a new container from an image'),
+  exec: r(load.exec, 'exec', 'Execute a command in a running container'),
+  attach: r(load.exec, 'attach', 'Attach local standard input, output, and error streams to a running container'),
+  pause: r(load.ops, 'pause', 'Pause all processes within one or more containers'),
+  port: r(load.ops, 'port', 'List port mappings or a specific mapping for the container'),
+  stats: r(load.stats, 'stats', 'Display a live stream of container(s) resource usage statistics'),
+  top: r(load.ops, 'top', 'Display the running processes of a container'),
+  unpause: r(load.ops, 'unpause', 'Unpause all processes within one or more containers'),
+  update: r(load.ops, 'update', 'Update configuration of one or more containers'),
   ps: r(load.ps, 'ps', 'List containers'),
   images: r(load.images, 'images', 'List images'),
   version: r(load.system, 'version', 'Show the berth version information'),
@@ -53,7 +65,22 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       kill: TOP.kill!, logs: TOP.logs!, ls: r(load.ps, 'ps', 'List containers'), list: r(load.ps, 'ps', 'List containers'),
       ps: r(load.ps, 'ps', 'List containers'), prune: r(load.lifecycle, 'container prune', 'Remove all stopped containers'),
       rename: TOP.rename!, restart: TOP.restart!, rm: TOP.rm!, remove: TOP.rm!, run: TOP.run!, start: TOP.start!,
-      stop: TOP.stop!, wait: TOP.wait!,
+      stop: TOP.stop!, wait: TOP.wait!, attach: TOP.attach!, exec: TOP.exec!, pause: TOP.pause!, port: TOP.port!,
+      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!,
+    },
+  },
+  network: {
+    desc: 'Manage networks',
+    subs: {
+      connect: r(load.network, 'network connect', 'Connect a container to a network'),
+      create: r(load.network, 'network create', 'Create a network'),
+      disconnect: r(load.network, 'network disconnect', 'Disconnect a container from a network'),
+      inspect: r(load.network, 'network inspect', 'Display detailed information on one or more networks'),
+      ls: r(load.network, 'network ls', 'List networks'),
+      list: r(load.network, 'network ls', 'List networks'),
+      prune: r(load.network, 'network prune', 'Remove all unused networks'),
+      rm: r(load.network, 'network rm', 'Remove one or more networks'),
+      remove: r(load.network, 'network rm', 'Remove one or more networks'),
     },
   },
   image: {

@@ -114,6 +114,8 @@ export interface WaitHandle {
   /** resolves once the daemon has answered the wait request's headers (or after a short grace) */
   registered: Promise<void>;
   result: Promise<{ StatusCode: number; Error?: { Message: string } | null }>;
+  /** drops the request (when the caller gives up before the container stops) */
+  cancel(): void;
 }
 
 export class EngineClient {
@@ -253,11 +255,12 @@ export class EngineClient {
    */
   containerWait(id: string, condition: string, graceMs = 250): WaitHandle {
     let markRegistered!: () => void;
+    let req!: http.ClientRequest;
     const registered = new Promise<void>((r) => { markRegistered = r; });
     const result = new Promise<{ StatusCode: number; Error?: { Message: string } | null }>((resolve, reject) => {
       const opts = this.options('POST', `/containers/${enc(id)}/wait`, { query: { condition } });
       opts.agent = false;
-      const req = http.request(opts, (res) => {
+      req = http.request(opts, (res) => {
         markRegistered();
         if ((res.statusCode ?? 500) >= 400) { errorFrom(res).then(reject, reject); return; }
         readAll(res).then((t) => {
@@ -269,7 +272,7 @@ export class EngineClient {
       req.end();
     });
     result.catch(() => undefined);
-    return { registered, result };
+    return { registered, result, cancel: () => req.destroy() };
   }
 
   containerPause(id: string): Promise<void> { return this.json('POST', `/containers/${enc(id)}/pause`); }

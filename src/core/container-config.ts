@@ -1,4 +1,5 @@
 import { InvalidParameterError } from '../errors.js';
+import { mergeHealthcheck, validateHealthcheck, type HealthConfig } from './healthcheck.js';
 
 /** The container config as the Engine API carries it (POST /containers/create body, Config in inspect). */
 export interface ContainerConfig {
@@ -129,6 +130,7 @@ export function validateCreate(body: CreateBody, ncpu: number): void {
     throw new InvalidParameterError(`Invalid value ${hc.CpusetCpus} for cpuset cpus`);
   }
   validateRestartPolicy(hc.RestartPolicy);
+  validateHealthcheck(body.Healthcheck as HealthConfig | undefined);
   if (hc.AutoRemove && hc.RestartPolicy && hc.RestartPolicy.Name && hc.RestartPolicy.Name !== 'no') {
     throw new InvalidParameterError(`can't create 'AutoRemove' container with restart policy`);
   }
@@ -182,7 +184,7 @@ export function mergeImageConfig(body: CreateBody, img: ImageRuntimeConfig): Con
     StdinOnce: !!body.StdinOnce,
     Env: env,
     Cmd: cmd ?? null,
-    Healthcheck: body.Healthcheck ?? img.Healthcheck ?? undefined,
+    Healthcheck: (mergeHealthcheck(body.Healthcheck as HealthConfig | undefined, img.Healthcheck as HealthConfig | undefined) as Record<string, unknown> | undefined) ?? undefined,
     Image: body.Image ?? '',
     Volumes: { ...(img.Volumes ?? {}), ...(body.Volumes ?? {}) },
     WorkingDir: body.WorkingDir || img.WorkingDir || '',

@@ -89,9 +89,10 @@ export function mergeHealthcheck(user: HealthConfig | null | undefined, image: H
   if (!user) return image ? { ...image, ...(image.Test ? { Test: [...image.Test] } : {}) } : undefined;
   const out: HealthConfig = { ...user };
   if (!image) return out;
-  if (!out.Test || out.Test.length === 0) out.Test = image.Test ? [...image.Test] : out.Test;
-  for (const k of DURATIONS) if (!out[k]) out[k] = image[k] ?? out[k];
-  if (!out.Retries) out.Retries = image.Retries ?? out.Retries;
+  if ((!out.Test || out.Test.length === 0) && image.Test) out.Test = [...image.Test];
+  for (const k of [...DURATIONS, 'Retries'] as const) {
+    if (!out[k] && image[k] !== undefined) out[k] = image[k];
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@ import { statsRoutes } from '../api/routes/container-stats.js';
 import { ConmonExec, execProcessSpec } from '../runtime/conmon-exec.js';
 import { ExecService } from '../services/exec-service.js';
 import { StatsService } from '../services/stats-service.js';
+import { execProbeRunner } from '../services/health-probe.js';
 import { loadConfig, type DaemonConfig } from '../config/daemon-config.js';
 import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
 import { resolveUser } from '../core/user.js';
@@ -152,6 +153,9 @@ async function run(cfg: DaemonConfig): Promise<void> {
     rootfs: (id) => paths.containerRootfs(id), buildProcess: execProcessSpec,
   });
   const stats = new StatsService({ containers });
+  containers.setProbeRunner(execProbeRunner(execs));
+  // Restart policies act once networking is back: a restarted container needs its network.
+  void containers.bootRestarts();
   let runcVersion = '';
   try { runcVersion = /runc version (\S+)/.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1] ?? ''; } catch { /* reported empty */ }
   const system = new SystemService({
@@ -180,6 +184,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     stopping = true;
     log(cfg, 'info', `processing signal '${sig}'`);
     // Live restore: containers keep running; only the API goes away.
+    containers.shutdown();
     await Promise.all(listeners.map((l) => l.close()));
     await networks.close().catch(() => undefined);
     await fsp.rm(cfg.pidfile, { force: true });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,15 +12,17 @@ import type { Sys } from '../sys/sys.js';
 import { bridgeConfig, loopbackConfig, parseAddResult, type CniRunner } from './cni.js';
 import { addRecord, EmbeddedDns, emptyRecords, type DnsRecords } from './dns.js';
 import { buildHosts, buildResolvConf, upstreamServers } from './etc-files.js';
-import { Iptables, planRules, type EndpointPorts, type NetworkRuleSpec } from './iptables.js';
+import { chainPrefixFor, Iptables, planRules, type EndpointPorts, type NetworkRuleSpec } from './iptables.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIPv4, lastAddress, parseCidr, parseIPv4, type Cidr } from './ip.js';
 import { NetnsManager } from './netns.js';
 import { NetworkPaths, NetworkStore, type AttachmentRecord, type EndpointConfig, type NetworkRecord } from './network-store.js';
-import { allocatePorts, planPublishRequests, type PortBinding, type PortMapping, type Proto } from './ports.js';
+import { allocatePorts, planPublishRequests, portsClash, type PortBinding, type PortMapping, type Proto } from './ports.js';
 
 const execFileP = promisify(execFile);
 
 export const DEFAULT_BRIDGE_NAME = 'berth0';
+/** `bridgeName: 'none'`: no default `bridge` network at all (dockerd --bridge=none). */
+export const NO_BRIDGE = 'none';
 /** Not Docker's 172.17.0.0/16, not podman's 10.88.0.0/16; free on these machines (checked against `ip route`). */
 export const DEFAULT_BRIDGE_CIDR = '172.30.0.1/16';
 /** User-defined networks get /24s from here unless --subnet is given (Docker: default-address-pools). */
@@ -30,7 +32,14 @@ export interface NetworkServiceOptions {
   paths: Paths;
   sys: Sys;
   cni: CniRunner;
+  /** Must use this instance's chain prefix (chainPrefixFor(bridgeName)); built from it when absent. */
   iptables?: Iptables;
+  /**
+   * `-b/--bridge`, daemon.json `bridge`: the default bridge's device (default berth0), or 'none' for no default
+   * bridge network. It also names the instance on the host: its iptables chain prefix derives from it, so
+   * daemons that must run side by side need different bridges (and non-overlapping --bip).
+   */
+  bridgeName?: string;
   /** daemon.json `bip`: the default bridge's gateway/prefix, e.g. 172.30.0.1/16 */
   bip?: string;
   /** daemon.json `default-address-pools` */
@@ -90,6 +99,10 @@ export interface CreateNetworkRequest {
 const newId = () => randomBytes(32).toString('hex');
 const short = (id: string) => id.slice(0, 12);
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** Linux interface names: at most 15 bytes (IFNAMSIZ - 1); berth keeps to a safe alphabet. */
+const IFNAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;
+/** What create names a user network's bridge: `berth-` + 9 hex of the network id. */
+const USER_BRIDGE_RE = /^berth-[0-9a-f]{9}$/;
 
 /**
  * Docker's networking on top of the CNI bridge plugin: networks (records + bridge devices), container
@@ -109,13 +122,32 @@ export class NetworkService {
   private hostResolv = '';
   private nextPort?: number;
   private appliedRules?: string;
+  /** The default bridge device, or 'none'. */
+  readonly bridgeName: string;
+  /** This instance's iptables chain prefix ('BERTH' for berth0). */
+  readonly chainPrefix: string;
+  /**
+   * Written as the ifalias of every bridge this service creates: the reconcile sweep of orphan bridges only
+   * deletes devices carrying exactly this tag, so it never touches another daemon's networks (another bridge
+   * name, or the same one with another data root).
+   */
+  readonly ownerTag: string;
 
   constructor(private readonly o: NetworkServiceOptions) {
     this.np = new NetworkPaths(o.paths);
     this.store = new NetworkStore(this.np);
     this.netns = new NetnsManager(this.np.netnsDir, o.sys);
-    this.ipt = o.iptables ?? new Iptables();
+    this.bridgeName = o.bridgeName ?? DEFAULT_BRIDGE_NAME;
+    if (this.bridgeName !== NO_BRIDGE && !IFNAME_RE.test(this.bridgeName)) {
+      throw new InvalidParameterError(`invalid bridge name ${this.bridgeName}: 1 to 15 characters of [a-zA-Z0-9_.-]`);
+    }
+    this.chainPrefix = chainPrefixFor(this.bridgeName);
+    this.ipt = o.iptables ?? new Iptables(this.chainPrefix);
+    if (this.ipt.prefix !== this.chainPrefix) throw new SystemError(`iptables chain prefix ${this.ipt.prefix} is not this instance's ${this.chainPrefix}`);
+    this.ownerTag = `berth:${this.chainPrefix}:${createHash('sha256').update(o.paths.dataRoot).digest('hex').slice(0, 12)}`;
   }
+
+  private get bridgeDisabled(): boolean { return this.bridgeName === NO_BRIDGE; }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.lock.then(fn, fn);
@@ -179,10 +211,13 @@ export class NetworkService {
         await fsp.rm(`${this.np.ipamNetworkDir(netId)}/${l.ip}`, { force: true });
       }
     }
-    // bridges named like ours that no network claims (a crash between `network rm` steps)
+    // Bridges this instance made that no network claims (a crash inside `network create`). Other daemons'
+    // bridges are named alike, so ownership is the ifalias tag, never the name alone.
     const ours = new Set([...this.networks.values()].map((n) => n.bridge).filter(Boolean));
     for (const dev of await fsp.readdir('/sys/class/net').catch(() => [] as string[])) {
-      if (/^berth-[0-9a-f]{9}$/.test(dev) && !ours.has(dev)) await execFileP('ip', ['link', 'del', dev]).catch(() => undefined);
+      if (USER_BRIDGE_RE.test(dev) && !ours.has(dev) && (await bridgeOwner(dev)) === this.ownerTag) {
+        await execFileP('ip', ['link', 'del', dev]).catch(() => undefined);
+      }
     }
     await this.applyRules();
     await this.refreshDns();
@@ -196,23 +231,38 @@ export class NetworkService {
     const gw = parseIPv4(bip.split('/')[0] ?? '');
     const cidr = parseCidr(bip);
     if (gw === undefined || !cidr) throw new InvalidParameterError(`invalid bip: ${bip}`);
+    if (!cidrContains(cidr, gw) || gw === cidr.base || gw === lastAddress(cidr)) {
+      throw new InvalidParameterError(`invalid bip: ${bip}: the address must be a host address of its subnet`);
+    }
+    if (this.bridgeDisabled) {
+      // --bridge=none: the default bridge network does not exist (a record from an earlier run goes; its
+      // device is left alone, another instance may use that name).
+      const old = byName('bridge');
+      if (old) { this.networks.delete(old.Id); await this.store.deleteNetwork(old.Id); }
+    } else {
+      // Two daemons on one subnet would fight over routes: refuse, as dockerd does for an overlapping --bip.
+      const clash = (await hostRoutes()).find((r) => r.dev !== this.bridgeName && cidrsOverlap(r, cidr));
+      if (clash) {
+        throw new InvalidParameterError(`bip ${bip} overlaps with ${formatCidr(clash)} on ${clash.dev} (another berthd needs another --bip)`);
+      }
+    }
     const want: NetworkRecord[] = [
-      this.newRecord('bridge', 'bridge', {
+      ...(this.bridgeDisabled ? [] : [this.newRecord('bridge', 'bridge', {
         IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: formatCidr(cidr), Gateway: formatIPv4(gw) }] },
         Options: {
           'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': 'true',
           'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
-          'com.docker.network.bridge.name': DEFAULT_BRIDGE_NAME, 'com.docker.network.driver.mtu': '1500',
+          'com.docker.network.bridge.name': this.bridgeName, 'com.docker.network.driver.mtu': '1500',
         },
-        bridge: DEFAULT_BRIDGE_NAME,
-      }),
+        bridge: this.bridgeName,
+      })]),
       this.newRecord('host', 'host', {}),
       this.newRecord('none', 'null', {}),
     ];
     for (const w of want) {
       const have = byName(w.Name);
-      if (have && (w.Name !== 'bridge' || JSON.stringify(have.IPAM.Config) === JSON.stringify(w.IPAM.Config))) continue;
-      if (have) { w.Id = have.Id; w.Created = have.Created; } // --bip changed: same network, new subnet
+      if (have && (w.Name !== 'bridge' || (JSON.stringify(have.IPAM.Config) === JSON.stringify(w.IPAM.Config) && have.bridge === w.bridge))) continue;
+      if (have) { w.Id = have.Id; w.Created = have.Created; } // --bip or --bridge changed: same network, new subnet/device
       w.predefined = true;
       this.networks.set(w.Id, w);
       await this.store.saveNetwork(w);
@@ -276,10 +326,15 @@ export class NetworkService {
         if (!r) throw new InvalidParameterError(`invalid ip-range ${c.IPRange}`);
         if (!cidrContains(subnet, r.base) || r.prefix < subnet.prefix) throw new ForbiddenError(`no matching subnet for range ${c.IPRange}`);
       }
-      const id = newId();
+      let id = newId();
+      // Another daemon's bridges are named the same way: an auto name that exists on the host is skipped.
+      while (!opts['com.docker.network.bridge.name'] && fs.existsSync(`/sys/class/net/berth-${id.slice(0, 9)}`)) id = newId();
       const bridge = opts['com.docker.network.bridge.name'] || `berth-${id.slice(0, 9)}`;
       if (bridge.length > 15) throw new InvalidParameterError(`bridge name ${bridge} is longer than 15 characters`);
+      if (!IFNAME_RE.test(bridge)) throw new InvalidParameterError(`invalid bridge name ${bridge}`);
       if ([...this.networks.values()].some((n) => n.bridge === bridge)) throw new ConflictError(`bridge name ${bridge} is already in use`);
+      const owner = await bridgeOwner(bridge);
+      if (owner?.startsWith('berth:') && owner !== this.ownerTag) throw new ConflictError(`bridge name ${bridge} is already in use by another berth daemon`);
       const rec = this.newRecord(name, 'bridge', {
         Id: id, Internal: !!req.Internal, Attachable: !!req.Attachable,
         IPAM: {
@@ -296,8 +351,8 @@ export class NetworkService {
         await this.refreshDns();
       } catch (err) {
         this.networks.delete(id);
+        await this.deleteBridge(rec); // device before record: a crash in between leaves a record init repairs
         await this.store.deleteNetwork(id);
-        await this.deleteBridge(rec);
         throw err;
       }
       return { Id: id, Warning: '' };
@@ -320,8 +375,8 @@ export class NetworkService {
     this.dnsServers.get(n.Id)?.close();
     this.dnsServers.delete(n.Id);
     this.networks.delete(n.Id);
+    await this.deleteBridge(n); // device before record: a crash in between leaves a record init repairs
     await this.store.deleteNetwork(n.Id);
-    await this.deleteBridge(n);
     await this.applyRules();
   }
 
@@ -431,6 +486,9 @@ export class NetworkService {
     }
     const { stdout } = await execFileP('ip', ['-o', '-4', 'addr', 'show', 'dev', dev]);
     if (!stdout.includes(` ${c.Gateway}/`)) await execFileP('ip', ['addr', 'add', `${c.Gateway}/${prefix}`, 'dev', dev]);
+    // The alias cannot be given to `ip link add` (ignored there), so it follows at once; an existing device
+    // with a tag keeps it (the default bridge may be shared by daemons of one prefix).
+    if ((await bridgeOwner(dev)) === '') await execFileP('ip', ['link', 'set', 'dev', dev, 'alias', this.ownerTag]);
     await execFileP('ip', ['link', 'set', dev, 'up']);
     // 127.0.0.1:<published port> is DNATed into this bridge; the kernel drops such packets unless this is set.
     await fsp.writeFile(`/proc/sys/net/ipv4/conf/${dev}/route_localnet`, '1');
@@ -452,9 +510,14 @@ export class NetworkService {
         (n.Name === 'bridge' ? c.endpointsConfig?.default : undefined) ?? null;
       return { aliases: [...(e?.Aliases ?? [])], ipv4Address: e?.IPAMConfig?.IPv4Address || undefined };
     };
-    const n0 = this.resolve(first);
-    out.push({ networkId: n0.Id, ...cfgFor(first, n0) });
+    // --bridge=none: the default network is simply absent (dockerd marks such containers NetworkDisabled).
+    const skip = (ref: string) => this.bridgeDisabled && (ref === 'bridge' || ref === 'default');
+    if (!skip(first)) {
+      const n0 = this.resolve(first);
+      out.push({ networkId: n0.Id, ...cfgFor(first, n0) });
+    }
     for (const ref of Object.keys(c.endpointsConfig ?? {})) {
+      if (skip(ref)) continue;
       // the docker CLI names the endpoint of its default network "default"
       const n = this.resolve(ref === 'default' ? 'bridge' : ref);
       if (!out.some((x) => x.networkId === n.Id)) out.push({ networkId: n.Id, ...cfgFor(ref, n) });
@@ -504,6 +567,9 @@ export class NetworkService {
       }
       const a = this.attachmentFor(o);
       if (a.sandbox) await this.releaseSandbox(a); // a stale one from an unclean stop
+      if (!a.networks.length) { // the default network under --bridge=none: loopback only
+        return { network: { mode: 'none' }, hosts: buildHosts({ ...hostsBase, ips: [] }), resolvConf: buildResolvConf({ hostResolvConf: this.hostResolv, dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions }) };
+      }
       for (const w of a.networks) {
         const n = this.networks.get(w.networkId);
         if (!n) throw new NotFoundError(`network ${w.networkId} not found`);
@@ -553,8 +619,12 @@ export class NetworkService {
     if (!a.publish.length) return [];
     const taken = [...this.attachments.values()].filter((x) => x !== a && x.sandbox).flatMap((x) => x.sandbox!.ports);
     const eph = await ephemeralRange();
+    const foreign = await this.ipt.foreignPublished();
+    // Another berthd's published port holds no socket here: to this instance it is a busy host port.
+    const isFree = async (proto: Proto, hostIp: string, port: number) =>
+      !foreign.some((f) => portsClash(f, { proto, hostIp, hostPort: port })) && probeFree(proto, hostIp, port);
     try {
-      const out = await allocatePorts(a.publish, taken, eph, probeFree, this.nextPort);
+      const out = await allocatePorts(a.publish, taken, eph, isFree, this.nextPort);
       const last = out.filter((p) => p.hostPort >= eph[0] && p.hostPort <= eph[1]).pop();
       if (last) this.nextPort = last.hostPort + 1;
       return out;
@@ -755,7 +825,7 @@ export class NetworkService {
       if (!first) continue;
       eps.push({ bridge: first.n!.bridge!, containerIp: first.ep!.ip, ports: sb.ports });
     }
-    const text = planRules(nets, eps);
+    const text = planRules(nets, eps, this.chainPrefix);
     if (text === this.appliedRules) return; // most starts publish nothing: skip the restore
     await this.ipt.restore(text);
     this.appliedRules = text;
@@ -801,6 +871,11 @@ export class NetworkService {
 
 function safe<T>(fn: () => T): T | undefined { try { return fn(); } catch { return undefined; } }
 
+/** A device's ifalias ('' when unset, undefined when there is no such device). */
+async function bridgeOwner(dev: string): Promise<string | undefined> {
+  try { return (await fsp.readFile(`/sys/class/net/${dev}/ifalias`, 'utf8')).trim(); } catch { return undefined; }
+}
+
 async function ephemeralRange(): Promise<[number, number]> {
   const t = await fsp.readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
   const [a, b] = t.trim().split(/\s+/).map(Number);
@@ -808,16 +883,16 @@ async function ephemeralRange(): Promise<[number, number]> {
 }
 
 /** Routes on the host (from /proc/net/route), so auto-picked subnets avoid the host's own networks. */
-async function hostRoutes(): Promise<Cidr[]> {
+async function hostRoutes(): Promise<Array<Cidr & { dev: string }>> {
   const t = await fsp.readFile('/proc/net/route', 'utf8').catch(() => '');
-  const out: Cidr[] = [];
+  const out: Array<Cidr & { dev: string }> = [];
   for (const line of t.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 8 || f[1] === '00000000') continue;
     const le = (h: string) => Buffer.from(h, 'hex').readUInt32LE(0);
     const dst = le(f[1]!), msk = le(f[7]!);
     const prefix = msk.toString(2).split('').filter((x) => x === '1').length;
-    out.push({ base: dst >>> 0, prefix });
+    out.push({ base: dst >>> 0, prefix, dev: f[0]! });
   }
   return out;
 }

@@ -17,6 +17,9 @@ import type { Paths } from '../store/paths.js';
 import { readJson, writeFileAtomic } from '../store/meta/atomic.js';
 import type { Mount, Sys } from '../sys/sys.js';
 import type { EventBus } from './events.js';
+import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
+import { RestartManager, killCancelsRestart, shouldStartOnDaemonBoot } from './restart-manager.js';
+import type { HealthConfig, HealthState } from '../core/healthcheck.js';
 
 /** What the container service needs from the image store (consumer-defined, moby style). */
 export interface ImageProvider {
@@ -90,6 +93,7 @@ export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing
 export interface ContainerState {
   Status: Status; Running: boolean; Paused: boolean; Restarting: boolean; OOMKilled: boolean; Dead: boolean;
   Pid: number; ExitCode: number; Error: string; StartedAt: string; FinishedAt: string;
+  Health?: HealthState;
 }
 
 /** The persisted container record; its shape follows inspect's so inspect is a projection. */
@@ -102,6 +106,8 @@ export interface ContainerRecord {
   Image: string;
   Name: string;
   RestartCount: number;
+  /** moby HasBeenManuallyStopped: the user stopped/killed it (unless-stopped and daemon boot read it) */
+  HasBeenManuallyStopped?: boolean;
   Config: ContainerConfig;
   HostConfig: HostConfig;
   NetworkingConfig?: { EndpointsConfig?: NetInfo['endpointsConfig'] };
@@ -128,6 +134,8 @@ interface Live {
   stopping?: boolean;
   /** finishExit is in progress (it runs outside the lock) */
   exiting?: boolean;
+  /** moby ExitOnNext: the user's stop/kill cancels any restart of the coming exit */
+  exitOnNext?: boolean;
 }
 
 export interface ContainerServiceDeps {
@@ -157,8 +165,45 @@ export class ContainerService {
   private readonly byId = new Map<string, Live>();
   private readonly byName = new Map<string, string>();
   private readonly d: ContainerServiceDeps;
+  private readonly restarts = new RestartManager();
+  private readonly health: HealthMonitor;
+  private probeRunner: ProbeRunner | undefined;
+  private shuttingDown = false;
 
-  constructor(deps: ContainerServiceDeps) { this.d = deps; }
+  constructor(deps: ContainerServiceDeps) {
+    this.d = deps;
+    this.health = new HealthMonitor({
+      runProbe: (id, cmd, timeoutMs, signal) => {
+        if (!this.probeRunner) return Promise.reject(new Error('no probe runner'));
+        return this.probeRunner(id, cmd, timeoutMs, signal);
+      },
+      onStatus: (id, status) => {
+        const live = this.byId.get(id);
+        if (live) this.d.events.publish('container', `health_status: ${status}`, id, this.eventAttrs(live.rec));
+      },
+      onChange: (id, h) => {
+        const live = this.byId.get(id);
+        if (live) live.rec.State.Health = h;
+      },
+    });
+  }
+
+  /** Health probes run through exec, which itself needs this service: wired after construction. */
+  setProbeRunner(run: ProbeRunner): void { this.probeRunner = run; }
+
+  /** Daemon shutdown: no restarts are scheduled from now on, probes stop; containers keep running. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    this.restarts.cancelAll();
+    this.health.stopAll();
+  }
+
+  private startHealth(live: Live): void {
+    const rec = live.rec;
+    this.health.start(rec.Id, rec.Config.Healthcheck as HealthConfig | undefined, {
+      startedAt: Date.parse(rec.State.StartedAt), shell: rec.Config.Shell, previous: rec.State.Health,
+    });
+  }
 
   // ----- lookup
 
@@ -244,12 +289,33 @@ export class ContainerService {
       if (!known.has(rid)) await this.d.runtime.delete(rid, { force: true }).catch(() => undefined);
     }
     for (const live of this.byId.values()) await this.reconcile(live);
+    for (const live of this.byId.values()) {
+      if (live.rec.State.Running) this.startHealth(live);
+      else if (live.rec.State.Health) this.health.load(live.rec.Id, live.rec.State.Health);
+    }
+  }
+
+  /** After networking is up too: start what the restart policies want running (moby daemon.restore). */
+  async bootRestarts(): Promise<void> {
+    for (const live of [...this.byId.values()]) {
+      const r = live.rec;
+      if (!shouldStartOnDaemonBoot(r.HostConfig.RestartPolicy, {
+        manuallyStopped: !!r.HasBeenManuallyStopped, startedBefore: r.State.StartedAt !== ZERO_TIME,
+        running: r.State.Running, exitCode: r.State.ExitCode, restartCount: r.RestartCount,
+      })) continue;
+      await this.start(r.Id).catch(() => undefined);
+    }
   }
 
   private async reconcile(live: Live): Promise<void> {
     const rec = live.rec;
     const id = rec.Id;
     const wasRemoving = rec.State.Status === 'removing';
+    if (rec.State.Status === 'restarting') {
+      // The daemon died during a restart back-off: the process is gone; boot restarts decide again.
+      rec.State = { ...rec.State, Status: 'exited', Running: false, Restarting: false, Pid: 0 };
+      await this.save(live).catch(() => undefined);
+    }
     if (rec.State.Running || wasRemoving) {
       const exit = this.d.runtime.readExit(id);
       const st = await this.d.runtime.state(id).catch(() => undefined);
@@ -370,7 +436,15 @@ export class ContainerService {
   async start(ref: string): Promise<void> {
     const live = this.find(ref);
     try {
-      await this.locked(live, () => this.startLocked(live));
+      await this.locked(live, async () => {
+        if (live.rec.State.Running) throw new NotModifiedError('container already started');
+        // A user's start resets the restart bookkeeping (moby containerStart(resetRestartManager=true)).
+        this.restarts.reset(live.rec.Id);
+        live.rec.RestartCount = 0;
+        live.rec.HasBeenManuallyStopped = false;
+        live.exitOnNext = false;
+        await this.startLocked(live);
+      });
     } catch (err) {
       // As dockerd: an auto-remove container whose start failed is removed (clients wait on "removed").
       if (live.rec.HostConfig.AutoRemove && !(err instanceof NotModifiedError) && !live.rec.State.Running) {
@@ -502,6 +576,7 @@ export class ContainerService {
       };
       await this.save(live);
       this.d.events.publish('container', 'start', id, this.eventAttrs(rec));
+      this.startHealth(live);
       // The process may have exited before we recorded "running": its exit event was ignored then.
       if (this.d.runtime.readExit(id)) void this.onExit(id);
     } catch (err) {
@@ -573,19 +648,28 @@ export class ContainerService {
   }
 
   private async finishExit(live: Live, exit: { code: number; finishedAt: Date; oomKilled: boolean }, lost: boolean): Promise<void> {
-    if (live.exiting || !live.rec.State.Running) return;
+    if (live.exiting || !live.rec.State.Running || live.rec.State.Restarting) return;
     live.exiting = true;
     try {
       const rec = live.rec;
+      this.health.stop(rec.Id);
+      const decision = this.restarts.decide(rec.Id, rec.HostConfig.RestartPolicy, {
+        exitCode: exit.code, manuallyStopped: !!rec.HasBeenManuallyStopped, canceled: !!live.exitOnNext,
+        restartCount: rec.RestartCount, runDurationMs: exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt),
+        daemonShuttingDown: this.shuttingDown,
+      });
+      live.exitOnNext = false;
       await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
       await this.d.networks?.teardown(rec.Id).catch(() => undefined);
       await this.unmountQuiet(rec.Id);
       live.mounted = false;
+      const restart = decision.restart && !lost && this.byId.has(rec.Id);
       rec.State = {
-        ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
+        ...rec.State, Status: restart ? 'restarting' : 'exited', Running: restart, Paused: false, Restarting: restart, Pid: 0,
         ExitCode: exit.code, OOMKilled: exit.oomKilled, FinishedAt: exit.finishedAt.toISOString(),
         Error: lost ? 'container monitor exited while the daemon was down; exit code unknown' : '',
       };
+      if (restart) rec.RestartCount++;
       await this.save(live).catch(() => undefined);
       if (exit.oomKilled) this.d.events.publish('container', 'oom', rec.Id, this.eventAttrs(rec));
       this.d.events.publish('container', 'die', rec.Id, this.eventAttrs(rec, { exitCode: String(exit.code) }));
@@ -596,9 +680,35 @@ export class ContainerService {
         else w.resolve({ StatusCode: exit.code, Error: null });
       }
       live.waiters = keep;
+      if (restart) this.restarts.schedule(rec.Id, decision.delayMs, () => this.autoRestart(live));
     } finally {
       live.exiting = false;
     }
+  }
+
+  /** The restart policy's start: no reset of RestartCount or back-off (moby containerStart(false)). */
+  private async autoRestart(live: Live): Promise<void> {
+    if (!this.byId.has(live.rec.Id) || !live.rec.State.Restarting) return;
+    await this.locked(live, async () => {
+      if (!live.rec.State.Restarting) return;
+      // Status stays "restarting" while the start runs; Running goes false so startLocked proceeds.
+      live.rec.State = { ...live.rec.State, Running: false };
+      try {
+        await this.startLocked(live);
+      } catch {
+        // startLocked recorded the error; the container stays exited.
+        live.rec.State = { ...live.rec.State, Status: 'exited', Running: false, Restarting: false };
+        await this.save(live).catch(() => undefined);
+      }
+    });
+  }
+
+  /** A user's stop/kill of a container waiting to restart: cancel the restart, leave it exited. */
+  private async cancelRestart(live: Live): Promise<void> {
+    this.restarts.cancel(live.rec.Id);
+    live.rec.State = { ...live.rec.State, Status: 'exited', Running: false, Restarting: false, Pid: 0 };
+    await this.save(live).catch(() => undefined);
+    for (const w of live.exitWaiters.splice(0)) w();
   }
 
   private async unmountQuiet(id: string): Promise<void> {
@@ -632,6 +742,13 @@ export class ContainerService {
   private async stopLocked(live: Live, opts: { timeout?: number; signal?: string }): Promise<void> {
     const rec = live.rec;
     if (!rec.State.Running) throw new NotModifiedError('container already stopped');
+    if (!this.shuttingDown) rec.HasBeenManuallyStopped = true;
+    live.exitOnNext = true;
+    if (rec.State.Restarting) {
+      await this.cancelRestart(live);
+      this.d.events.publish('container', 'stop', rec.Id, this.eventAttrs(rec));
+      return;
+    }
     const sig = parseSignal(opts.signal || rec.Config.StopSignal || 'SIGTERM');
     const timeout = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
     live.stopping = true;
@@ -669,6 +786,13 @@ export class ContainerService {
     if (!rec.State.Running) {
       throw new ConflictError(`cannot kill container: ${ref}: container ${rec.Id} is not running`);
     }
+    rec.HasBeenManuallyStopped = true;
+    const cancels = killCancelsRestart(sig, rec.Config.StopSignal ? parseSignal(rec.Config.StopSignal) : undefined);
+    if (cancels) live.exitOnNext = true;
+    if (rec.State.Restarting) {
+      if (cancels) await this.cancelRestart(live);
+      return;
+    }
     await this.d.runtime.kill(rec.Id, sig);
     if (rec.State.Paused && sig === 9) await this.thaw(live);
     this.d.events.publish('container', 'kill', rec.Id, this.eventAttrs(rec, { signal: String(sig) }));
@@ -679,6 +803,10 @@ export class ContainerService {
     const live = this.find(ref);
     await this.locked(live, async () => {
       if (live.rec.State.Running) await this.stopLocked(live, opts);
+      this.restarts.reset(live.rec.Id);
+      live.rec.RestartCount = 0;
+      live.rec.HasBeenManuallyStopped = false;
+      live.exitOnNext = false;
       await this.startLocked(live);
     });
     this.d.events.publish('container', 'restart', live.rec.Id, this.eventAttrs(live.rec));
@@ -692,7 +820,9 @@ export class ContainerService {
       const rec = live.rec;
       if (!rec.State.Running) throw new ConflictError(`Container ${rec.Id} is not running`);
       if (rec.State.Paused) throw new ConflictError(`Container ${rec.Id} is already paused`);
+      if (rec.State.Restarting) throw new ConflictError(`Container ${rec.Id} is restarting, wait until the container is running`);
       await this.d.runtime.pause(rec.Id);
+      this.health.pause(rec.Id);
       rec.State = { ...rec.State, Status: 'paused', Paused: true };
       await this.save(live);
       this.d.events.publish('container', 'pause', rec.Id, this.eventAttrs(rec));
@@ -705,6 +835,7 @@ export class ContainerService {
       const rec = live.rec;
       if (!rec.State.Paused) throw new ConflictError(`Container ${rec.Id} is not paused`);
       await this.d.runtime.resume(rec.Id);
+      this.health.unpause(rec.Id);
       rec.State = { ...rec.State, Status: 'running', Paused: false };
       await this.save(live);
       this.d.events.publish('container', 'unpause', rec.Id, this.eventAttrs(rec));
@@ -791,10 +922,17 @@ export class ContainerService {
     await this.locked(live, async () => {
       const rec = live.rec;
       if (!this.byId.has(rec.Id)) return;
+      if (rec.State.Restarting) {
+        if (!opts.force) {
+          throw new ConflictError(`cannot remove container "${rec.Name}": container is restarting: stop the container before removing or force remove`);
+        }
+        await this.cancelRestart(live);
+      }
       if (rec.State.Running) {
         if (!opts.force) {
           throw new ConflictError(`cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`);
         }
+        live.exitOnNext = true;
         await this.d.runtime.kill(rec.Id, 9).catch(() => undefined);
         if (rec.State.Paused) await this.thaw(live);
         if (!(await this.waitExit(live, 10_000))) {
@@ -802,6 +940,8 @@ export class ContainerService {
           if (rec.State.Running) await this.finishExit(live, { code: 137, finishedAt: new Date(), oomKilled: false }, true);
         }
       }
+      this.restarts.reset(rec.Id);
+      this.health.forget(rec.Id);
       rec.State.Status = 'removing';
       await this.save(live).catch(() => undefined);
       await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
@@ -880,7 +1020,7 @@ export class ContainerService {
       Created: rec.Created,
       Path: rec.Path,
       Args: rec.Args,
-      State: { ...rec.State },
+      State: this.stateView(rec),
       Image: rec.Image,
       ResolvConfPath: rec.ResolvConfPath,
       HostnamePath: rec.HostnamePath,
@@ -908,6 +1048,12 @@ export class ContainerService {
       out.SizeRootFs = out.SizeRw;
     }
     return out;
+  }
+
+  private stateView(rec: ContainerRecord): ContainerState {
+    const h = this.health.health(rec.Id) ?? rec.State.Health;
+    const { Health: _omit, ...rest } = rec.State;
+    return h ? { ...rest, Health: h } : rest;
   }
 
   private networkSettings(rec: ContainerRecord): Record<string, unknown> {
@@ -962,7 +1108,8 @@ export class ContainerService {
       && matchLabels(f.get('label'), r.Config.Labels)
       && any('status', (v) => r.State.Status === v)
       && any('exited', (v) => r.State.Status === 'exited' && r.State.ExitCode === Number(v))
-      && any('ancestor', (v) => this.isAncestor(r, v));
+      && any('ancestor', (v) => this.isAncestor(r, v))
+      && any('health', (v) => this.health.statusOf(r.Id) === v);
   }
 
   private isAncestor(r: ContainerRecord, ref: string): boolean {
@@ -981,7 +1128,7 @@ export class ContainerService {
       Ports: this.d.networks?.portSummary(r.Id) ?? [],
       Labels: r.Config.Labels ?? {},
       State: r.State.Status,
-      Status: statusText(r.State),
+      Status: statusText(r.State) + (r.State.Status === 'running' ? this.health.statusSuffix(r.Id) : ''),
       HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
       NetworkSettings: { Networks: ((this.d.networks ? this.d.networks.settings(this.netInfo(r)) : this.networkSettings(r)).Networks as Record<string, unknown>) },
       Mounts: [],

@@ -20,7 +20,7 @@ interface Fake {
   host: string;
   seen: Seen[];
   close(): Promise<void>;
-  onUpgrade?: (req: Seen, socket: Duplex) => void;
+  onUpgrade?: (req: Seen, socket: Duplex, head: Buffer) => void;
 }
 
 async function fakeDaemon(routes: Record<string, Handler>): Promise<Fake> {
@@ -45,12 +45,12 @@ async function fakeDaemon(routes: Record<string, Handler>): Promise<Fake> {
       h(s, res);
     });
   });
-  server.on('upgrade', (req, socket) => {
+  server.on('upgrade', (req, socket, head: Buffer) => {
     const u = new URL(req.url!, 'http://x');
     const s: Seen = { method: req.method!, path: u.pathname.replace(/^\/v1\.\d+/, ''), query: u.searchParams, body: '', headers: req.headers };
     seen.push(s);
     socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
-    fake.onUpgrade?.(s, socket);
+    fake.onUpgrade?.(s, socket, head);
   });
   await new Promise<void>((r) => server.listen(sock, r));
   fake.close = () => new Promise<void>((r) => {
@@ -430,4 +430,306 @@ test('host selection: -H beats BERTH_HOST beats DOCKER_HOST', async () => {
   } finally {
     await fake.close();
   }
+});
+
+test('exec -i forwards stdin, half-closes it, demuxes output and exits with the exec inspect ExitCode', async () => {
+  let createBody: any = null;
+  const fake = await fakeDaemon({
+    'GET /containers/web/json': json(200, { Id: 'w'.repeat(64), State: { Running: true }, Config: {} }),
+    'POST /containers/web/exec': (req, res) => { createBody = JSON.parse(req.body); json(201, { Id: 'e1' })(req, res); },
+    'GET /exec/e1/json': json(200, { ID: 'e1', Running: false, ExitCode: 7 }),
+    'POST /exec/e1/start': json(200, undefined),
+  });
+  let startBody = '';
+  fake.onUpgrade = (req, socket, head) => {
+    assert.equal(req.path, '/exec/e1/start');
+    const len = Number(req.headers['content-length']);
+    let buf = head;
+    socket.on('data', (c: Buffer) => { buf = Buffer.concat([buf, c]); });
+    // the container's stdin reads EOF only once the client half-closes
+    socket.on('end', () => {
+      startBody = buf.subarray(0, len).toString();
+      const input = buf.subarray(len).toString();
+      socket.write(Buffer.concat([frame(1, `got:${input}`), frame(2, 'warn\n')]));
+      socket.end();
+    });
+  };
+  try {
+    const r = await run(['exec', '-i', '-e', 'A=1', '-w', '/tmp', '-u', 'nobody', 'web', 'cat', '-n'], fake.host, 'hello\n');
+    assert.equal(r.code, 7, r.err);
+    assert.equal(r.out, 'got:hello\n');
+    assert.equal(r.err, 'warn\n');
+    assert.deepEqual(createBody.Cmd, ['cat', '-n']);
+    assert.deepEqual(createBody.Env, ['A=1']);
+    assert.equal(createBody.WorkingDir, '/tmp');
+    assert.equal(createBody.User, 'nobody');
+    assert.equal(createBody.AttachStdin, true);
+    assert.equal(createBody.AttachStdout, true);
+    assert.equal(createBody.Tty, false);
+    assert.deepEqual(JSON.parse(startBody), { Detach: false, Tty: false, ConsoleSize: null });
+
+    // -d: a plain start request with Detach, no hijack, exit 0
+    const d = await run(['exec', '-d', 'web', 'touch', '/x'], fake.host);
+    assert.equal(d.code, 0, d.err);
+    const starts = fake.seen.filter((s) => s.path === '/exec/e1/start');
+    assert.equal(JSON.parse(starts[starts.length - 1]!.body).Detach, true);
+    assert.equal(createBody.AttachStdout, false);
+
+    // -t needs a terminal for stdin when -i is given (docker's CheckTty)
+    const t = await run(['exec', '-it', 'web', 'sh'], fake.host, '');
+    assert.equal(t.code, 1);
+    assert.equal(t.err, 'the input device is not a TTY\n');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('run -i: the daemon ending the stream while the container still runs is a detach (exit 0)', async () => {
+  const id = 'd7'.padEnd(64, '3');
+  let waitRes: http.ServerResponse | null = null;
+  const fake = await fakeDaemon({
+    'POST /containers/create': json(201, { Id: id }),
+    [`POST /containers/${id}/wait`]: (_req, res) => { res.writeHead(200, { 'Content-Type': 'application/json' }); res.flushHeaders(); waitRes = res; },
+    [`POST /containers/${id}/start`]: json(204, undefined),
+    [`GET /containers/${id}/json`]: json(200, { Id: id, State: { Running: true } }),
+  });
+  fake.onUpgrade = (_req, socket) => { setTimeout(() => socket.end(), 30); };
+  try {
+    const r = await run(['run', '-i', 'busybox', 'sh'], fake.host, '');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, '');
+    assert.ok(waitRes, 'wait was registered');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('port lists NetworkSettings.Ports sorted, or one private port; unknown port is an error', async () => {
+  const fake = await fakeDaemon({
+    'GET /containers/web/json': json(200, {
+      Id: 'w'.repeat(64),
+      NetworkSettings: {
+        Ports: {
+          '443/tcp': null,
+          '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '18080' }, { HostIp: '::', HostPort: '18080' }],
+          '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }],
+          '9000/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }],
+        },
+      },
+    }),
+  });
+  try {
+    const all = await run(['port', 'web'], fake.host);
+    assert.equal(all.code, 0, all.err);
+    assert.equal(all.out, '53/udp -> 127.0.0.1:5353\n80/tcp -> 0.0.0.0:18080\n80/tcp -> [::]:18080\n9000/tcp -> 0.0.0.0:32768\n');
+    const one = await run(['container', 'port', 'web', '80'], fake.host);
+    assert.equal(one.out, '0.0.0.0:18080\n[::]:18080\n');
+    const udp = await run(['port', 'web', '53/udp'], fake.host);
+    assert.equal(udp.out, '127.0.0.1:5353\n');
+    const none = await run(['port', 'web', '443'], fake.host);
+    assert.equal(none.code, 1);
+    assert.equal(none.err, "Error: No public port '443' published for web\n");
+    const bad = await run(['port', 'web', 'http'], fake.host);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^Error: invalid port \(http\)/);
+  } finally {
+    await fake.close();
+  }
+});
+
+test('network ls sorts by name naturally, truncates ids, and honours -q, --filter, --format', async () => {
+  const nets = [
+    { Name: 'net10', Id: 'a'.repeat(64), Driver: 'bridge', Scope: 'local', Labels: { team: 'x' }, Created: '2024-05-01T10:00:00.5Z' },
+    { Name: 'bridge', Id: 'b'.repeat(64), Driver: 'bridge', Scope: 'local', Labels: {} },
+    { Name: 'net9', Id: 'c'.repeat(64), Driver: 'bridge', Scope: 'local', Internal: true },
+    { Name: 'host', Id: 'd'.repeat(64), Driver: 'host', Scope: 'local' },
+  ];
+  const fake = await fakeDaemon({ 'GET /networks': json(200, nets) });
+  try {
+    const r = await run(['network', 'ls'], fake.host);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trimEnd().split('\n');
+    assert.deepEqual(lines.map((l) => l.split(/\s{3,}/)), [
+      ['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'],
+      ['b'.repeat(12), 'bridge', 'bridge', 'local'],
+      ['d'.repeat(12), 'host', 'host', 'local'],
+      ['c'.repeat(12), 'net9', 'bridge', 'local'],
+      ['a'.repeat(12), 'net10', 'bridge', 'local'],
+    ]);
+    assert.equal(lines[0]!.indexOf('NAME'), lines[1]!.indexOf('bridge'));
+
+    const q = await run(['network', 'ls', '-q', '--no-trunc', '-f', 'driver=bridge'], fake.host);
+    assert.equal(q.out, ['b', 'd', 'c', 'a'].map((c) => c.repeat(64) + '\n').join(''));
+    assert.deepEqual(JSON.parse(fake.seen[fake.seen.length - 1]!.query.get('filters')!), { driver: { bridge: true } });
+
+    const f = await run(['network', 'ls', '--format', '{{.Name}} {{.Internal}} {{.Label "team"}}'], fake.host);
+    assert.equal(f.out, 'bridge false \nhost false \nnet9 true \nnet10 false x\n');
+    const j = await run(['network', 'ls', '--format', 'json'], fake.host);
+    const last = JSON.parse(j.out.trimEnd().split('\n')[3]!);
+    assert.equal(last.Name, 'net10');
+    assert.equal(last.Labels, 'team=x');
+    assert.equal(last.CreatedAt, '2024-05-01 10:00:00.5 +0000 UTC');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('network create sends docker\'s body; connect/disconnect/rm -f send what the flags say', async () => {
+  const fake = await fakeDaemon({
+    'POST /networks/create': json(201, { Id: 'n'.repeat(64), Warning: '' }),
+    'POST /networks/appnet/connect': json(200, undefined),
+    'POST /networks/appnet/disconnect': json(200, undefined),
+    'DELETE /networks/gone': json(404, { message: 'network gone not found' }),
+  });
+  try {
+    const r = await run(['network', 'create', '--subnet', '10.9.0.0/16', '--gateway', '10.9.0.1', '--ip-range', '10.9.1.0/24',
+      '--internal', '--label', 'a=b', '-o', 'com.docker.network.bridge.name=br9', 'appnet'], fake.host);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, `${'n'.repeat(64)}\n`);
+    const body = JSON.parse(fake.seen.find((s) => s.path === '/networks/create')!.body);
+    assert.equal(body.Name, 'appnet');
+    assert.equal(body.Driver, 'bridge');
+    assert.equal(body.Internal, true);
+    assert.deepEqual(body.Labels, { a: 'b' });
+    assert.deepEqual(body.Options, { 'com.docker.network.bridge.name': 'br9' });
+    assert.deepEqual(body.IPAM.Config, [{ Subnet: '10.9.0.0/16', IPRange: '10.9.1.0/24', Gateway: '10.9.0.1' }]);
+    assert.equal('EnableIPv6' in body, false);
+
+    const bad = await run(['network', 'create', '--subnet', '10.9.0.0/16', '--gateway', '10.10.0.1', 'x'], fake.host);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.err, 'no matching subnet for gateway 10.10.0.1\n');
+    const overlap = await run(['network', 'create', '--subnet', '10.9.0.0/16,10.9.3.0/24', 'x'], fake.host);
+    assert.equal(overlap.err, 'multiple overlapping subnet configuration is not supported\n');
+
+    const c = await run(['network', 'connect', '--alias', 'db,database', '--ip', '10.9.1.5', 'appnet', 'web'], fake.host);
+    assert.equal(c.code, 0, c.err);
+    const cb = JSON.parse(fake.seen.find((s) => s.path === '/networks/appnet/connect')!.body);
+    assert.equal(cb.Container, 'web');
+    assert.deepEqual(cb.EndpointConfig.Aliases, ['db', 'database']);
+    assert.equal(cb.EndpointConfig.IPAMConfig.IPv4Address, '10.9.1.5');
+
+    await run(['network', 'disconnect', '-f', 'appnet', 'web'], fake.host);
+    assert.deepEqual(JSON.parse(fake.seen.find((s) => s.path === '/networks/appnet/disconnect')!.body), { Container: 'web', Force: true });
+
+    const rmf = await run(['network', 'rm', '-f', 'gone'], fake.host);
+    assert.equal(rmf.code, 0);
+    assert.equal(rmf.out + rmf.err, '');
+    const rm = await run(['network', 'rm', 'gone'], fake.host);
+    assert.equal(rm.code, 1);
+    assert.equal(rm.err, 'Error response from daemon: network gone not found\n');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('stats --no-stream computes CPU % and MEM % as docker does and prints its table', async () => {
+  const MiB = 1024 * 1024;
+  const doc = {
+    name: '/web', id: 'f'.repeat(64),
+    cpu_stats: { cpu_usage: { total_usage: 500_000_000 }, system_cpu_usage: 10_000_000_000, online_cpus: 2 },
+    precpu_stats: { cpu_usage: { total_usage: 300_000_000 }, system_cpu_usage: 8_400_000_000 },
+    memory_stats: { usage: 100 * MiB, limit: 1024 * MiB, stats: { total_inactive_file: 4 * MiB } },
+    networks: { eth0: { rx_bytes: 1500, tx_bytes: 1_234_567 }, eth1: { rx_bytes: 500, tx_bytes: 0 } },
+    blkio_stats: { io_service_bytes_recursive: [{ op: 'Read', value: 4096 }, { op: 'Write', value: 0 }, { op: 'read', value: 0 }] },
+    pids_stats: { current: 3 },
+  };
+  const fake = await fakeDaemon({ 'GET /containers/web/stats': json(200, doc) });
+  try {
+    const r = await run(['stats', '--no-stream', 'web'], fake.host);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trimEnd().split('\n');
+    assert.equal(lines.length, 2);
+    assert.deepEqual(lines[0]!.split(/\s{3,}/), ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS']);
+    // (200e6 / 1600e6) * 2 cpus * 100 = 25 %; (100 MiB - 4 MiB inactive) / 1 GiB = 9.375 %
+    const cpu = ((500e6 - 300e6) / (10e9 - 8.4e9)) * 2 * 100;
+    const mem = ((100 - 4) / 1024) * 100;
+    assert.deepEqual(lines[1]!.split(/\s{3,}/), ['f'.repeat(12), 'web', `${cpu.toFixed(2)}%`, '96MiB / 1GiB', `${mem.toFixed(2)}%`, '2kB / 1.23MB', '4.1kB / 0B', '3']);
+    assert.equal(lines[0]!.indexOf('CPU %'), lines[1]!.indexOf(`${cpu.toFixed(2)}%`));
+    assert.equal(fake.seen[0]!.query.get('stream'), '0');
+    assert.ok(!r.out.includes('\x1b'), 'no redraw escapes with --no-stream');
+
+    const f = await run(['stats', '--no-stream', '--format', '{{.Container}}: {{.CPUPerc}} {{.MemPerc}} {{.PIDs}}', 'web'], fake.host);
+    assert.equal(f.out, `web: ${cpu.toFixed(2)}% ${mem.toFixed(2)}% 3\n`);
+
+    const missing = await run(['stats', '--no-stream', 'nope'], fake.host);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /^Error response from daemon: page not found/);
+  } finally {
+    await fake.close();
+  }
+});
+
+test('update turns flags into the UpdateConfig body; no flags is an error', async () => {
+  const fake = await fakeDaemon({
+    'POST /containers/web/update': json(200, { Warnings: [] }),
+    'POST /containers/db/update': json(200, { Warnings: ['memory swap ignored'] }),
+  });
+  try {
+    const r = await run(['update', '--memory', '256m', '--memory-swap', '-1', '--cpus', '1.5', '--cpu-shares', '512',
+      '--cpuset-cpus', '0,1', '--pids-limit', '100', '--restart', 'on-failure:3', 'web', 'db'], fake.host);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'web\ndb\nmemory swap ignored\n');
+    const body = JSON.parse(fake.seen.find((s) => s.path === '/containers/web/update')!.body);
+    assert.equal(body.Memory, 256 * 1024 * 1024);
+    assert.equal(body.MemorySwap, -1);
+    assert.equal(body.NanoCpus, 1_500_000_000);
+    assert.equal(body.CpuShares, 512);
+    assert.equal(body.CpusetCpus, '0,1');
+    assert.equal(body.PidsLimit, 100);
+    assert.deepEqual(body.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 3 });
+    assert.equal(body.MemoryReservation, 0);
+
+    const only = await run(['container', 'update', '--restart', 'always', 'web'], fake.host);
+    assert.equal(only.code, 0, only.err);
+    const b2 = JSON.parse(fake.seen.filter((s) => s.path === '/containers/web/update')[1]!.body);
+    assert.equal(b2.Memory, 0);
+    assert.equal('PidsLimit' in b2, false);
+    assert.deepEqual(b2.RestartPolicy, { Name: 'always', MaximumRetryCount: 0 });
+
+    const none = await run(['update', 'web'], fake.host);
+    assert.equal(none.code, 1);
+    assert.equal(none.err, 'you must provide one or more flags when using this command\n');
+    const badCpus = await run(['update', '--cpus', 'lots', 'web'], fake.host);
+    assert.equal(badCpus.code, 125);
+    assert.match(badCpus.err, /^invalid argument "lots" for "--cpus" flag: failed to parse lots as a rational number/);
+  } finally {
+    await fake.close();
+  }
+});
+
+test('top prints docker\'s tabwriter table; pause/unpause print names and join errors', async () => {
+  const fake = await fakeDaemon({
+    'GET /containers/web/top': json(200, { Titles: ['UID', 'PID', 'CMD'], Processes: [['root', '4242', 'sleep 100'], ['root', '4300', 'sh']] }),
+    'POST /containers/web/pause': json(204, undefined),
+    'POST /containers/web/unpause': json(204, undefined),
+    'POST /containers/gone/pause': json(404, { message: 'No such container: gone' }),
+  });
+  try {
+    const t = await run(['top', 'web', '-o', 'pid,comm'], fake.host);
+    assert.equal(t.code, 0, t.err);
+    assert.equal(fake.seen[0]!.query.get('ps_args'), '-o pid,comm');
+    // minwidth 20, padding 3
+    assert.equal(t.out, `${'UID'.padEnd(20)}${'PID'.padEnd(20)}CMD\n${'root'.padEnd(20)}${'4242'.padEnd(20)}sleep 100\n${'root'.padEnd(20)}${'4300'.padEnd(20)}sh\n`);
+    const p = await run(['pause', 'web', 'gone'], fake.host);
+    assert.equal(p.code, 1);
+    assert.equal(p.out, 'web\n');
+    assert.equal(p.err, 'Error response from daemon: No such container: gone\n');
+    const u = await run(['container', 'unpause', 'web'], fake.host);
+    assert.equal(u.out, 'web\n');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('detach keys: docker\'s key syntax and the escape filter hold back a partial sequence', async () => {
+  const { EscapeFilter, detachKeyBytes } = await import('../../src/cli/hijack-stream.js');
+  assert.deepEqual([...detachKeyBytes('ctrl-p,ctrl-q')], [16, 17]);
+  assert.deepEqual([...detachKeyBytes('a,ctrl-@,DEL')], [97, 0, 127]);
+  assert.throws(() => detachKeyBytes('ctrl-1'), /Unknown character: 'ctrl-1'/);
+  const f = new EscapeFilter(Buffer.from([16, 17]));
+  assert.deepEqual(f.push(Buffer.from('ab\x10')), { data: Buffer.from('ab'), detached: false });
+  // the held ctrl-p is released when the sequence breaks
+  assert.deepEqual(f.push(Buffer.from('x')), { data: Buffer.from('\x10x'), detached: false });
+  assert.deepEqual(f.push(Buffer.from('\x10\x10')), { data: Buffer.from('\x10'), detached: false });
+  assert.deepEqual(f.push(Buffer.from('\x11rest')), { data: Buffer.from(''), detached: true });
 });

@@ -4,7 +4,7 @@ import * as dnsPacket from 'dns-packet';
 import { allocatePorts, parsePortKey, parsePortSpec, planPublishRequests, PortAllocatedError } from '../../src/network/ports.js';
 import { cidrsOverlap, formatCidr, macFromIPv4, parseCidr, parseIPv4 } from '../../src/network/ip.js';
 import { bridgeConfig, cniEnv, parseAddResult } from '../../src/network/cni.js';
-import { planRules } from '../../src/network/iptables.js';
+import { chainPrefixFor, chainsFor, CHAINS, JUMPS, jumpsFor, MAX_CHAIN_NAME, parseForeignPublished, planRules } from '../../src/network/iptables.js';
 import { buildHosts, buildResolvConf, upstreamServers } from '../../src/network/etc-files.js';
 import { addRecord, EmbeddedDns, emptyRecords } from '../../src/network/dns.js';
 import { ConflictError } from '../../src/errors.js';
@@ -125,6 +125,72 @@ test('planRules: only BERTH chains, DNAT per port, loopback bindings guarded, in
   for (const t of ['*nat', '*filter', '*raw']) assert.ok(text.includes(t));
   // regenerating with no endpoints plans no DNAT: that is how stale rules disappear
   assert.doesNotMatch(planRules([], []), /DNAT --to/);
+});
+
+test('chain prefix per instance: berth0 keeps the historical names, other bridges get short distinct prefixes', () => {
+  assert.equal(chainPrefixFor('berth0'), 'BERTH');
+  assert.deepEqual(CHAINS, { nat: ['BERTH-PREROUTING', 'BERTH-OUTPUT', 'BERTH-POSTROUTING', 'BERTH-DNAT'], filter: ['BERTH-FORWARD'], raw: ['BERTH-RAW'] });
+  assert.deepEqual(JUMPS.map((j) => `${j.table}/${j.chain} ${j.rule.join(' ')}`), [
+    'nat/PREROUTING -m addrtype --dst-type LOCAL -j BERTH-PREROUTING', 'nat/OUTPUT -m addrtype --dst-type LOCAL -j BERTH-OUTPUT',
+    'nat/POSTROUTING -j BERTH-POSTROUTING', 'filter/FORWARD -j BERTH-FORWARD', 'raw/PREROUTING -j BERTH-RAW']);
+  const names = ['berth9', 'berth1', 'docker1', 'none', 'a', 'abcdefghijklmno'];
+  const prefixes = names.map(chainPrefixFor);
+  assert.equal(new Set(prefixes).size, names.length, 'distinct bridges, distinct prefixes');
+  for (const p of prefixes) {
+    assert.match(p, /^BERTH-[0-9a-f]{6}$/);
+    assert.equal(chainPrefixFor(names[prefixes.indexOf(p)]!), p, 'stable across restarts');
+    const all = Object.values(chainsFor(p)).flat().concat(jumpsFor(p).map((j) => j.rule.at(-1)!));
+    for (const c of all) {
+      assert.ok(c.startsWith(`${p}-`), c);
+      assert.ok(c.length <= MAX_CHAIN_NAME, `${c} is ${c.length} characters`);
+    }
+  }
+  assert.throws(() => chainsFor('BERTH-PREFIX-TOO-LONG'), /longer than 28/);
+});
+
+test('planRules with another prefix: only that instance\'s chains, and foreign bridges are left to their owner', () => {
+  const p = chainPrefixFor('berth9');
+  const text = planRules(
+    [{ bridge: 'berth9', subnet: '172.31.9.0/24', internal: false, masquerade: true, icc: true },
+      { bridge: 'docker1', subnet: '10.77.0.0/24', internal: false, masquerade: true, icc: true }],
+    [{ bridge: 'berth9', containerIp: '172.31.9.2', ports: [{ proto: 'tcp', containerPort: 80, hostIp: '127.0.0.1', hostPort: 18099 }] }],
+    p,
+  );
+  const rules = text.split('\n').filter((l) => l.startsWith('-A '));
+  for (const l of rules) assert.ok(l.startsWith(`-A ${p}-`), l);
+  assert.doesNotMatch(text, /BERTH-(PREROUTING|OUTPUT|POSTROUTING|DNAT|FORWARD|RAW)\b/, 'no default-instance chain is declared or jumped to');
+  const declared = text.split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!);
+  assert.deepEqual(declared, Object.values(chainsFor(p)).flat());
+  assert.ok(rules.includes(`-A ${p}-PREROUTING ! -d 127.0.0.0/8 -j ${p}-DNAT`));
+  assert.ok(rules.includes(`-A ${p}-DNAT -d 127.0.0.1/32 -p tcp -m tcp --dport 18099 -j DNAT --to-destination 172.31.9.2:80`));
+  assert.ok(rules.includes(`-A ${p}-RAW -d 172.31.9.2/32 ! -i berth9 -p tcp -m tcp --dport 80 -j DROP`));
+  const fw = rules.filter((l) => l.startsWith(`-A ${p}-FORWARD`));
+  // replies/published traffic into a bridge of another instance are RETURNed after ours are accepted, before isolation
+  const ret = fw.indexOf(`-A ${p}-FORWARD -o berth+ -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j RETURN`);
+  assert.ok(ret > fw.indexOf(`-A ${p}-FORWARD -o berth9 -m conntrack --ctstate DNAT -j ACCEPT`));
+  assert.ok(ret < fw.indexOf(`-A ${p}-FORWARD -i berth9 -o berth+ -j DROP`));
+  // a bridge outside the berth+ wildcard is still isolated from the instance's other networks
+  assert.ok(fw.indexOf(`-A ${p}-FORWARD -i berth9 -o docker1 -j DROP`) < fw.indexOf(`-A ${p}-FORWARD -i berth9 -j ACCEPT`));
+  assert.ok(fw.includes(`-A ${p}-FORWARD -i docker1 -o berth+ -j DROP`));
+  assert.ok(!fw.includes(`-A ${p}-FORWARD -i docker1 -o docker1 -j DROP`));
+});
+
+test('parseForeignPublished: other instances\' DNAT ports, never our own', () => {
+  const save = [
+    '*nat',
+    ':BERTH-DNAT - [0:0]',
+    ':BERTH-1a2b3c-DNAT - [0:0]',
+    '-A BERTH-DNAT -p tcp -m tcp --dport 18080 -j DNAT --to-destination 172.30.0.2:80',
+    '-A BERTH-1a2b3c-DNAT -d 127.0.0.1/32 -p udp -m udp --dport 5353 -j DNAT --to-destination 172.31.9.2:53',
+    '-A BERTH-1a2b3c-DNAT -p tcp -m tcp --dport 18081 -j DNAT --to-destination 172.31.9.2:80',
+    '-A BERTH-1a2b3c-PREROUTING ! -d 127.0.0.0/8 -j BERTH-1a2b3c-DNAT',
+    '-A DOCKER -p tcp -m tcp --dport 9999 -j DNAT --to-destination 172.17.0.2:80',
+    'COMMIT',
+  ].join('\n');
+  assert.deepEqual(parseForeignPublished(save, 'BERTH'), [
+    { proto: 'udp', hostIp: '127.0.0.1', hostPort: 5353 }, { proto: 'tcp', hostIp: '', hostPort: 18081 }]);
+  assert.deepEqual(parseForeignPublished(save, 'BERTH-1a2b3c'), [{ proto: 'tcp', hostIp: '', hostPort: 18080 }]);
+  assert.deepEqual(parseForeignPublished('', 'BERTH'), []);
 });
 
 test('hosts and resolv.conf as Docker writes them', () => {

@@ -81,6 +81,7 @@ const start: Command = {
         return Boolean(i.State?.Running);
       });
       session.close();
+      if (outcome.detached) wait.cancel();
       return outcome.detached ? 0 : outcome.status;
     } finally {
       stopResize?.();

@@ -133,7 +133,7 @@ async function runContainer(ctx: CliContext, p: ParsedArgs): Promise<number> {
       return Boolean(info.State?.Running);
     });
     session.close();
-    if (outcome.detached) return 0;
+    if (outcome.detached) { wait.cancel(); return 0; }
     if (waitError) ctx.err(waitError);
     return outcome.status;
   } finally {
