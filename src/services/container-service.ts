@@ -699,6 +699,7 @@ export class ContainerService {
         // startLocked recorded the error; the container stays exited.
         live.rec.State = { ...live.rec.State, Status: 'exited', Running: false, Restarting: false };
         await this.save(live).catch(() => undefined);
+        for (const w of live.exitWaiters.splice(0)) w();
       }
     });
   }
@@ -1006,10 +1007,14 @@ export class ContainerService {
   isRunning(id: string): boolean { return this.byId.get(id)?.rec.State.Running ?? false; }
 
   /** Resolves when the container is no longer running (immediately if it is not). */
-  untilStopped(id: string): Promise<void> {
-    const live = this.byId.get(id);
-    if (!live || !live.rec.State.Running) return Promise.resolve();
-    return this.waitExit(live, -1).then(() => undefined);
+  async untilStopped(id: string): Promise<void> {
+    // A restart policy's restart is not a stop: `logs -f` follows across it.
+    for (;;) {
+      const live = this.byId.get(id);
+      if (!live || !live.rec.State.Running) return;
+      await this.waitExit(live, -1);
+      if (!this.byId.get(id)?.rec.State.Restarting) return;
+    }
   }
 
   inspect(ref: string, size = false): Record<string, unknown> {
