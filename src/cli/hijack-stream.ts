@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 /**
  * The client side of a hijacked attach/exec connection, shaped like docker's hijackedIOStreamer:
  * output is copied raw (tty) or demultiplexed; stdin is forwarded and half-closed on EOF so the
@@ -99,6 +100,11 @@ export function streamHijacked(h: Hijacked, o: StreamOptions): HijackSession {
     if (stdin.isTTY && stdin.setRawMode) {
       stdin.setRawMode(true);
       raw = true;
+      // libuv's raw mode keeps output post-processing (ONLCR), which turns the container's \r\n into
+      // \r\r\n; docker's raw mode turns it off. setRawMode(false) restores the saved termios.
+      if (stdin === (process.stdin as unknown)) {
+        try { execFileSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] }); } catch { /* cosmetic */ }
+      }
       // whatever ends the process, the user's terminal must not stay raw
       process.once('exit', onExit);
       for (const s of RESTORE_SIGNALS) if (process.listenerCount(s) === 0) process.on(s, onSignal);
