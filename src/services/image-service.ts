@@ -143,6 +143,10 @@ export class ImageService {
   }
 
   /** Find an image by reference or id; NotFoundError with Docker's wording otherwise. */
+  has(refOrId: string): boolean {
+    try { this.get(refOrId); return true; } catch { return false; }
+  }
+
   get(refOrId: string): ImageView {
     const img = this.find(refOrId);
     return { ...img, repoTags: [...img.repoTags], repoDigests: [...img.repoDigests], config: this.config(img) };

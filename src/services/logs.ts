@@ -20,6 +20,8 @@ export interface LogSink {
   closed(): boolean;
   /** resolves when the sink can take more (backpressure) */
   drain(): Promise<void>;
+  /** end of a batch: a buffering sink writes out what it holds */
+  flush?(): boolean | void;
 }
 
 const CHUNK = 1 << 20;
@@ -47,11 +49,12 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   let fd: number | undefined;
   try { fd = fs.openSync(file, 'r'); } catch { fd = undefined; }
   let pos = 0;
-  const buf = Buffer.allocUnsafe(CHUNK);
   const readAvailable = (): number => {
     if (fd === undefined) return 0;
     let total = 0;
     for (;;) {
+      // a fresh buffer per read: parsed entries are views into it
+      const buf = Buffer.allocUnsafeSlow(CHUNK);
       const n = fs.readSync(fd, buf, 0, CHUNK, pos);
       if (n <= 0) break;
       pos += n;
@@ -68,6 +71,7 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
       if (sink.write(e.stream, format(e, opts.timestamps)) === false) await sink.drain();
     }
     pending = [];
+    if (sink.flush?.() === false) await sink.drain();
   };
 
   try {
@@ -77,7 +81,11 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
       if (tail < 0) await flush();
       if (n === 0 || sink.closed()) break;
     }
-    if (!opts.follow) parser.flushPartial();
+    if (!opts.follow) {
+      // the container's last output without a newline is still output
+      parser.flushPartial();
+      if (tail < 0) await flush();
+    }
     if (tail >= 0) {
       pending = tail === 0 ? [] : pending.slice(-tail);
       await flush();

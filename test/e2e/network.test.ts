@@ -1,6 +1,7 @@
 // Networking end to end without a daemon: NetworkService over the real CNI plugins, netns, iptables and the
 // embedded DNS server. "Containers" are bare network namespaces made by the service; busybox runs inside them
-// via nsenter. Root only.
+// via nsenter. Root only. The service is its own instance (bridge berth5, its own chain prefix), so daemons
+// other tests run on the default berth0 keep working while this runs, and it checks only what it owns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { Paths } from '../../src/store/paths.js';
 import { LinuxSys } from '../../src/sys/linux-sys.js';
 import { ExecCniRunner } from '../../src/network/cni.js';
+import { chainsFor } from '../../src/network/iptables.js';
 import { NetworkService, type SetupOptions } from '../../src/network/network-service.js';
 import { ConflictError, ForbiddenError } from '../../src/errors.js';
 
@@ -42,9 +44,19 @@ async function httpGet(url: string): Promise<string> {
   return r.text();
 }
 
-function berthLinks(): string[] {
+/** The bridges a service made (tagged with its ownerTag as ifalias). */
+function ownedLinks(tag: string): string[] {
   return execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).split('\n')
-    .map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '').filter((n) => n.startsWith('berth'));
+    .map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '').filter((n) => n.startsWith('berth'))
+    .filter((n) => { try { return fs.readFileSync(`/sys/class/net/${n}/ifalias`, 'utf8').trim() === tag; } catch { return false; } })
+    .sort();
+}
+
+/** iptables-save lines of one instance: its chains, their rules, the jumps into them. */
+function rulesOf(prefix: string): string[] {
+  const names = Object.values(chainsFor(prefix)).flat();
+  return execFileSync('iptables-save', { encoding: 'utf8' }).split('\n')
+    .filter((l) => names.some((c) => l.startsWith(`:${c} `) || l.startsWith(`-A ${c} `) || l.endsWith(`-j ${c}`)));
 }
 
 test('bridge networks, DNS, port publishing, reconcile and teardown', { skip: !isRoot && 'needs root' }, async () => {
@@ -53,7 +65,7 @@ test('bridge networks, DNS, port publishing, reconcile and teardown', { skip: !i
   const www = path.join(root, 'www');
   fs.mkdirSync(www);
   fs.writeFileSync(path.join(www, 'index.html'), 'hello from c1\n');
-  const opts = { paths, sys: new LinuxSys(), cni: new ExecCniRunner() };
+  const opts = { paths, sys: new LinuxSys(), cni: new ExecCniRunner(), bridgeName: 'berth5', bip: '172.31.5.1/24' };
   let svc = new NetworkService(opts);
   const procs: ChildProcess[] = [];
   const id = () => randomBytes(32).toString('hex');
@@ -134,17 +146,20 @@ test('bridge networks, DNS, port publishing, reconcile and teardown', { skip: !i
     await svc.teardown(c1);
     await svc.forget(c1); await svc.forget(c2); await svc.forget(c3);
     assert.deepEqual((await svc.prune()).NetworksDeleted.sort(), ['e2enet', 'e2enet2']);
-    assert.deepEqual(berthLinks(), ['berth0']);
+    assert.deepEqual(ownedLinks(svc.ownerTag), ['berth5']);
     assert.deepEqual(fs.readdirSync(path.join(paths.execRoot, 'netns')), []);
-    const save = execFileSync('iptables-save', { encoding: 'utf8' });
-    assert.doesNotMatch(save, /--to-destination|10\.211\./);
-    assert.doesNotMatch(execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }), /veth/);
+    const mine = rulesOf(svc.chainPrefix);
+    assert.ok(mine.some((l) => l.includes('-j MASQUERADE')), mine.join('\n'));
+    assert.ok(!mine.some((l) => /--to-destination|10\.211\./.test(l)), mine.join('\n'));
+    assert.doesNotMatch(execFileSync('iptables-save', { encoding: 'utf8' }), /10\.211\./);
+    assert.ok(!execFileSync('ip', ['-o', 'link', 'show', 'master', 'berth5'], { encoding: 'utf8' }).includes('veth'));
   } finally {
     for (const p of procs) p.kill();
     await svc.destroyHostState().catch(() => undefined);
     await svc.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
-  assert.deepEqual(berthLinks(), []);
-  assert.doesNotMatch(execFileSync('iptables-save', { encoding: 'utf8' }), /BERTH/);
+  assert.deepEqual(ownedLinks(svc.ownerTag), []);
+  assert.ok(!fs.existsSync('/sys/class/net/berth5'));
+  assert.deepEqual(rulesOf(svc.chainPrefix), []);
 });

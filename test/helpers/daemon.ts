@@ -158,7 +158,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     async restart() { await stop(); await spawnOnce(); },
     logTail: (bytes?: number) => tail(logFile, bytes),
     async cleanup() {
-      if (alive) await removeAllContainers(socket).catch(() => undefined);
+      if (alive) {
+        await removeAllContainers(socket).catch(() => undefined);
+        // user networks own host bridges: prune them so a failed test leaves no device behind
+        await api(socket, 'POST', '/networks/prune').catch(() => undefined);
+      }
       await stop();
       const leftovers = sweep(dir, execRoot);
       fs.rmSync(dir, { recursive: true, force: true });

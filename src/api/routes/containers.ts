@@ -6,7 +6,7 @@ import { parseTimestamp } from '../../core/filters.js';
 import type { ContainerService } from '../../services/container-service.js';
 import { streamLogs } from '../../services/logs.js';
 import { boolParam, compareVersions, intParam, sendJson, sendNoContent, type Route, type RouteContext } from '../server.js';
-import { muxFrame, STDERR, STDOUT } from '../stream/mux.js';
+import { muxFrame, muxHeader, STDERR, STDOUT } from '../stream/mux.js';
 
 const STDIN_CHUNK = 32 * 1024; // conmon reads stdin records into a 32 KiB buffer and drops the rest
 
@@ -99,10 +99,26 @@ export function containerRoutes(svc: ContainerService): Route[] {
       res.flushHeaders();
       let closed = false;
       res.on('close', () => { closed = true; });
+      // Frames are gathered and written in large chunks: one write per log line caps throughput.
+      let held: Buffer[] = [];
+      let heldBytes = 0;
+      const out = () => {
+        if (!heldBytes) return true;
+        const chunk = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+        held = [];
+        heldBytes = 0;
+        return res.write(chunk);
+      };
       await streamLogs(rec.LogPath, {
         stdout, stderr, sinceMs, untilMs, tail, timestamps: boolParam(q, 'timestamps'), follow: boolParam(q, 'follow'),
       }, {
-        write: (stream, data) => res.write(tty ? data : muxFrame(stream === 'stdout' ? STDOUT : STDERR, data)),
+        write: (stream, data) => {
+          if (tty) held.push(data);
+          else held.push(muxHeader(stream === 'stdout' ? STDOUT : STDERR, data.length), data);
+          heldBytes += (tty ? 0 : 8) + data.length;
+          return heldBytes < 256 * 1024 || out();
+        },
+        flush: out,
         closed: () => closed || res.destroyed,
         drain: () => new Promise((r) => { res.once('drain', r); res.once('close', r); }),
       }, () => svc.untilStopped(rec.Id));

@@ -4,7 +4,7 @@ import type { ImageService } from '../../services/image-service.js';
 import { boolParam, compareVersions, sendJson, sendNoContent, type Route } from '../server.js';
 
 /** The part of ImageService these routes use. */
-export type ImageBackend = Pick<ImageService, 'list' | 'inspect' | 'history' | 'tag' | 'remove' | 'importImage' | 'prune'>;
+export type ImageBackend = Pick<ImageService, 'list' | 'inspect' | 'history' | 'tag' | 'remove' | 'importImage' | 'prune'> & { has(ref: string): boolean };
 
 /** Engine API image routes (moby daemon/server/router/image): parse, one backend call, write. */
 export function imageRoutes(svc: ImageBackend): Route[] {
@@ -28,6 +28,15 @@ export function imageRoutes(svc: ImageBackend): Route[] {
         const q = ctx.query;
         const fromImage = q.get('fromImage');
         if (fromImage) {
+          // No registry client yet: an image that is here already is "up to date" (clients retry their
+          // create after a pull, and then see the real error); anything else cannot be pulled.
+          const tag = q.get('tag');
+          const ref = tag && !fromImage.includes('@') ? `${fromImage}:${tag}` : fromImage;
+          if (svc.has(ref)) {
+            ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+            ctx.res.end(`${JSON.stringify({ status: `Status: Image is up to date for ${ref}` })}\r\n`);
+            return;
+          }
           throw new NotImplementedError(`pulling images is not supported yet: cannot pull ${fromImage}; use docker import or docker load`);
         }
         const src = q.get('fromSrc') ?? '';

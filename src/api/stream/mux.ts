@@ -1,6 +1,13 @@
 /** Docker's 8-byte multiplexed stream framing: [stream, 0, 0, 0, size(be32)] + payload. */
 export const STDIN = 0, STDOUT = 1, STDERR = 2, SYSTEMERR = 3;
 
+export function muxHeader(stream: number, size: number): Buffer {
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(size, 4);
+  return header;
+}
+
 export function muxFrame(stream: number, payload: Buffer): Buffer {
   const header = Buffer.alloc(8);
   header[0] = stream;
