@@ -94,8 +94,14 @@ export interface SpecInput {
   readonlyPaths?: string[];
   annotations?: Record<string, string>;
   rlimits?: { type: string; hard: number; soft: number }[];
-  /** device nodes to create (e.g. the host's devices for --privileged) */
+  /** device nodes to create (e.g. the host's devices for --privileged, --device) */
   devices?: OciLinuxDevice[];
+  /** extra device cgroup rules (--device's permissions) */
+  deviceRules?: OciDeviceCgroup[];
+  /** --pid host: share the host's pid namespace; a path: join that namespace (container:<id>) */
+  pidNamespace?: 'host' | { path: string };
+  /** --ipc host: share the host's ipc namespace; a path: join it */
+  ipcNamespace?: 'host' | { path: string };
   /** host facts; read from the running host when omitted */
   host?: HostInfo;
 }
@@ -312,14 +318,21 @@ function cpuResources(r: SpecInput['resources']): OciResources['cpu'] | undefine
   return Object.keys(cpu).length > 0 ? cpu : undefined;
 }
 
-function namespaces(network: SpecInput['network']): OciNamespace[] {
+function namespaces(input: SpecInput): OciNamespace[] {
+  const network = input.network;
   const ns: OciNamespace[] = [{ type: 'mount' }];
   if (network.mode === 'none') ns.push({ type: 'network' });
   else if (network.mode === 'path') {
     if (!network.netnsPath) throw new InvalidParameterError('network mode "path" needs a netns path');
     ns.push({ type: 'network', path: network.netnsPath });
   }
-  ns.push({ type: 'uts' }, { type: 'pid' }, { type: 'ipc' });
+  ns.push({ type: 'uts' });
+  const shared = (type: 'pid' | 'ipc', mode: SpecInput['pidNamespace']) => {
+    if (mode === 'host') return;
+    ns.push(mode ? { type, path: mode.path } : { type });
+  };
+  shared('pid', input.pidNamespace);
+  shared('ipc', input.ipcNamespace);
   return ns;
 }
 
@@ -350,7 +363,7 @@ export function buildSpec(input: SpecInput): OciSpec {
   }
 
   const resources: OciResources = {
-    devices: privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((d) => ({ ...d })),
+    devices: privileged ? [{ allow: true, access: 'rwm' }] : [...DEFAULT_DEVICE_RULES.map((d) => ({ ...d })), ...(input.deviceRules ?? [])],
   };
   const memory = memoryResources(input.resources, host);
   if (memory) resources.memory = memory;
@@ -359,7 +372,7 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (input.resources.pidsLimit && input.resources.pidsLimit !== 0) resources.pids = { limit: input.resources.pidsLimit };
 
   const linux: OciLinux = {
-    namespaces: namespaces(input.network),
+    namespaces: namespaces(input),
     cgroupsPath: input.cgroupsPath,
     resources,
   };

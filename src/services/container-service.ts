@@ -85,6 +85,10 @@ export interface SpecBuilderInput {
   mounts?: { destination: string; type: string; source: string; options: string[] }[];
   annotations?: Record<string, string>;
   rlimits?: { type: string; hard: number; soft: number }[];
+  devices?: { path: string; type: string; major: number; minor: number; fileMode?: number; uid?: number; gid?: number }[];
+  deviceRules?: { allow: boolean; type?: string; major?: number; minor?: number; access?: string }[];
+  pidNamespace?: 'host' | { path: string };
+  ipcNamespace?: 'host' | { path: string };
 }
 export type UserResolver = (rootfs: string, user: string | undefined) => Promise<{ uid: number; gid: number; additionalGids: number[]; home: string }>;
 
@@ -427,6 +431,18 @@ export class ContainerService {
     return other;
   }
 
+  /** --pid / --ipc: host, container:<ref> (join its namespace) or private. */
+  private sharedNamespace(mode: string | undefined, kind: 'pid' | 'ipc'): 'host' | { path: string } | undefined {
+    if (!mode || mode === 'private' || mode === 'shareable' || mode === 'none') return undefined;
+    if (mode === 'host') return 'host';
+    if (mode.startsWith('container:')) {
+      const other = this.find(mode.slice('container:'.length)).rec;
+      if (!other.State.Running || !other.State.Pid) throw new ConflictError(`cannot join ${kind.toUpperCase()} of a non running container: ${other.Id}`);
+      return { path: `/proc/${other.State.Pid}/ns/${kind}` };
+    }
+    throw new InvalidParameterError(`invalid ${kind.toUpperCase()} mode: ${mode}`);
+  }
+
   private eventAttrs(rec: ContainerRecord, extra: Record<string, string> = {}): Record<string, string> {
     return { ...(rec.Config.Labels ?? {}), image: rec.Config.Image ?? '', name: rec.Name.slice(1), ...extra };
   }
@@ -512,6 +528,9 @@ export class ContainerService {
         extraMounts.push({ destination: '/sbin/docker-init', type: 'bind', source: INIT_BINARY, options: ['rbind', 'ro', 'rprivate'] });
         args = ['/sbin/docker-init', '--', ...args];
       }
+      const devs = hostDevices(hc);
+      const pidNamespace = this.sharedNamespace(hc.PidMode as string | undefined, 'pid');
+      const ipcNamespace = this.sharedNamespace(hc.IpcMode as string | undefined, 'ipc');
       const groupAdd = ((hc.GroupAdd as string[] | undefined) ?? []).map((g) => {
         if (!/^\d+$/.test(g) || Number(g) > 2147483647) throw new InvalidParameterError(`invalid group for --group-add: ${g} (numeric gids only)`);
         return Number(g);
@@ -547,7 +566,8 @@ export class ContainerService {
         capAdd: hc.CapAdd ?? undefined,
         capDrop: hc.CapDrop ?? undefined,
         noNewPrivileges: secOpts.some((s) => /^no-new-privileges(?:[:=]true)?$/.test(s)),
-        seccomp: seccompOpt?.slice(8) === 'unconfined' ? 'unconfined' : 'default',
+        seccomp: seccompProfile(seccompOpt),
+        devices: devs.devices, deviceRules: devs.rules, pidNamespace, ipcNamespace,
         shmSize: hc.ShmSize || undefined,
         mounts: [
           { destination: '/etc/resolv.conf', type: 'bind', source: rec.ResolvConfPath, options: ['rbind', 'rprivate'] },
@@ -1168,6 +1188,39 @@ export class ContainerService {
 }
 
 const INIT_BINARY = '/usr/bin/tini-static';
+
+/** --security-opt seccomp=...: unconfined, or a profile's JSON (the docker CLI sends the file's content). */
+function seccompProfile(opt: string | undefined): 'default' | 'unconfined' | object {
+  if (!opt) return 'default';
+  const v = opt.slice('seccomp='.length);
+  if (v === 'unconfined') return 'unconfined';
+  if (v === '' || v === 'builtin') return 'default';
+  try {
+    return JSON.parse(v) as object;
+  } catch {
+    throw new InvalidParameterError(`invalid seccomp profile: ${v.length > 60 ? `${v.slice(0, 60)}...` : v}`);
+  }
+}
+
+/** --device: the host node's type and numbers, mounted at PathInContainer with its cgroup permissions. */
+function hostDevices(hc: HostConfig): { devices: NonNullable<SpecBuilderInput['devices']>; rules: NonNullable<SpecBuilderInput['deviceRules']> } {
+  const devices: NonNullable<SpecBuilderInput['devices']> = [];
+  const rules: NonNullable<SpecBuilderInput['deviceRules']> = [];
+  for (const d of (hc.Devices as { PathOnHost: string; PathInContainer?: string; CgroupPermissions?: string }[] | undefined) ?? []) {
+    let st: fs.Stats;
+    try { st = fs.statSync(d.PathOnHost); } catch {
+      throw new InvalidParameterError(`error gathering device information while adding custom device "${d.PathOnHost}": no such file or directory`);
+    }
+    const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
+    if (!type) throw new InvalidParameterError(`error gathering device information while adding custom device "${d.PathOnHost}": not a device node`);
+    const major = Number((BigInt(st.rdev) >> 8n) & 0xfffn), minor = Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n));
+    const access = d.CgroupPermissions || 'rwm';
+    if (!/^[rwm]+$/.test(access)) throw new InvalidParameterError(`invalid device mode: ${access}`);
+    devices.push({ path: d.PathInContainer || d.PathOnHost, type, major, minor, fileMode: st.mode & 0o777, uid: 0, gid: 0 });
+    rules.push({ allow: true, type, major, minor, access });
+  }
+  return { devices, rules };
+}
 
 /** --tmpfs mounts (HostConfig.Tmpfs) as OCI mounts, with Docker's default flags. */
 function runMounts(hc: HostConfig): { destination: string; type: string; source: string; options: string[] }[] {
