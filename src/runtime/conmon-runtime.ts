@@ -26,6 +26,10 @@ export interface CreateRequest {
   stdinOnce: boolean;
   /** k8s-file log written by conmon */
   logPath: string;
+  /** 'none' (no log at all) or the k8s-file default */
+  logDriver?: 'k8s-file' | 'none';
+  /** conmon truncates the log at this size (log-opts max-size) */
+  logSizeMax?: number;
 }
 
 export interface ExitInfo { code: number; finishedAt: Date; oomKilled: boolean }
@@ -96,7 +100,8 @@ export class ConmonRuntime {
       exitDir: this.paths.exitsDir,
       persistDir: path.join(bundle, 'persist'),
       fullAttach: true,
-      logPaths: [`k8s-file:${req.logPath}`],
+      logPaths: [req.logDriver === 'none' ? 'none' : `k8s-file:${req.logPath}`],
+      ...(req.logSizeMax ? { logSizeMax: req.logSizeMax } : {}),
       logLevel: 'warning' as const,
       runtimeArgs: ['--root', this.paths.runcRoot, '--log-format=json', '--log', path.join(bundle, 'oci-log')],
       terminal: req.tty,

@@ -37,7 +37,7 @@ export interface AttachConnection {
 
 /** What the container service needs from the OCI runtime driver (conmon + runc). */
 export interface Runtime {
-  create(req: { id: string; name: string; spec: unknown; tty: boolean; openStdin: boolean; stdinOnce: boolean; logPath: string }): Promise<{ pid: number }>;
+  create(req: { id: string; name: string; spec: unknown; tty: boolean; openStdin: boolean; stdinOnce: boolean; logPath: string; logDriver?: 'k8s-file' | 'none'; logSizeMax?: number }): Promise<{ pid: number }>;
   start(id: string): Promise<void>;
   kill(id: string, signal: string | number): Promise<void>;
   delete(id: string, opts?: { force?: boolean }): Promise<void>;
@@ -365,6 +365,15 @@ export class ContainerService {
     hc.RestartPolicy = hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
     if (!hc.RestartPolicy.Name) hc.RestartPolicy.Name = 'no';
     hc.LogConfig = { Type: hc.LogConfig?.Type || 'json-file', Config: hc.LogConfig?.Config ?? {} };
+    if (!['json-file', 'local', 'k8s-file', 'none'].includes(hc.LogConfig.Type!)) {
+      throw new InvalidParameterError(`logger: no log driver named '${hc.LogConfig.Type}' is registered`);
+    }
+    for (const k of Object.keys(hc.LogConfig.Config ?? {})) {
+      if (!['max-size', 'max-file', 'compress', 'labels', 'env', 'tag', 'mode', 'max-buffer-size'].includes(k)) {
+        throw new InvalidParameterError(`unknown log opt '${k}' for ${hc.LogConfig.Type} log driver`);
+      }
+    }
+    if (hc.LogConfig.Config?.['max-size'] !== undefined) parseSize(hc.LogConfig.Config['max-size']);
     if (hc.Memory && !hc.MemorySwap) hc.MemorySwap = hc.Memory * 2;
     const existing = this.byName.get(cname);
     if (existing) {
@@ -581,6 +590,8 @@ export class ContainerService {
       const { pid } = await this.d.runtime.create({
         id, name: rec.Name.slice(1), spec, tty: !!rec.Config.Tty, openStdin: !!rec.Config.OpenStdin,
         stdinOnce: !!rec.Config.StdinOnce, logPath: rec.LogPath,
+        logDriver: rec.HostConfig.LogConfig?.Type === 'none' ? 'none' : 'k8s-file',
+        logSizeMax: parseSize(rec.HostConfig.LogConfig?.Config?.['max-size']),
       });
       await this.connectPendingAttaches(live);
       const startedAt = nowIso();
@@ -1188,6 +1199,15 @@ export class ContainerService {
 }
 
 const INIT_BINARY = '/usr/bin/tini-static';
+
+/** log-opts max-size ("10m", "1g", "512k", bytes). */
+function parseSize(v: string | undefined): number | undefined {
+  if (v === undefined || v === '' || v === '-1') return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(v.trim());
+  if (!m) throw new InvalidParameterError(`invalid value for log-opt max-size: ${v}`);
+  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+  return Math.floor(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
+}
 
 /** --security-opt seccomp=...: unconfined, or a profile's JSON (the docker CLI sends the file's content). */
 function seccompProfile(opt: string | undefined): 'default' | 'unconfined' | object {

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { InvalidParameterError } from '../../errors.js';
+import { InvalidParameterError, NotImplementedError } from '../../errors.js';
 import type { CreateBody, HostConfig } from '../../core/container-config.js';
 import { DetachScanner, parseDetachKeys } from '../../core/detach-keys.js';
 import { parseTimestamp } from '../../core/filters.js';
@@ -84,6 +84,9 @@ export function containerRoutes(svc: ContainerService): Route[] {
     { method: 'GET', path: '/containers/{id}/logs', handler: async (ctx) => {
       const q = ctx.query;
       const rec = svc.get(ctx.params.id!);
+      if (rec.HostConfig.LogConfig?.Type === 'none') {
+        throw new NotImplementedError('configured logging driver does not support reading');
+      }
       const stdout = boolParam(q, 'stdout'), stderr = boolParam(q, 'stderr');
       if (!stdout && !stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
       const tailRaw = q.get('tail');
