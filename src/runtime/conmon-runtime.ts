@@ -371,6 +371,15 @@ export class ConmonRuntime {
   }
 
   resize(id: string, rows: number, cols: number): void {
+    this.ctl(id, `1 ${Math.max(0, Math.trunc(rows))} ${Math.max(0, Math.trunc(cols))}\n`);
+  }
+
+  /** Ask conmon to reopen its log file (after berthd rotated it away). */
+  reopenLog(id: string): void {
+    this.ctl(id, '2 0 0\n');
+  }
+
+  private ctl(id: string, msg: string): void {
     let fd: number;
     try {
       fd = fs.openSync(path.join(this.paths.bundle(id), 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
@@ -378,7 +387,7 @@ export class ConmonRuntime {
       return; // no ctl fifo or no reader (conmon gone): nothing to resize
     }
     try {
-      fs.writeSync(fd, `1 ${Math.max(0, Math.trunc(rows))} ${Math.max(0, Math.trunc(cols))}\n`);
+      fs.writeSync(fd, msg);
     } catch { /* EAGAIN/EPIPE: conmon is going away */ } finally {
       fs.closeSync(fd);
     }

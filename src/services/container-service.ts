@@ -50,6 +50,7 @@ export interface Runtime {
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   resize(id: string, rows: number, cols: number): void;
+  reopenLog(id: string): void;
   update(id: string, o: { memory?: number; memorySwap?: number; cpuShares?: number; cpuPeriod?: number; cpuQuota?: number; cpusetCpus?: string; cpusetMems?: string; pidsLimit?: number }): Promise<void>;
 }
 
@@ -198,6 +199,7 @@ export class ContainerService {
   /** Daemon shutdown: no restarts are scheduled from now on, probes stop; containers keep running. */
   shutdown(): void {
     this.shuttingDown = true;
+    if (this.rotateTimer) clearInterval(this.rotateTimer);
     this.restarts.cancelAll();
     this.health.stopAll();
   }
@@ -297,6 +299,35 @@ export class ContainerService {
       if (live.rec.State.Running) this.startHealth(live);
       else if (live.rec.State.Health) this.health.load(live.rec.Id, live.rec.State.Health);
     }
+    this.rotateTimer = setInterval(() => this.rotateLogs(), 1000);
+    this.rotateTimer.unref();
+  }
+
+  private rotateTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * json-file rotation (max-size with max-file > 1): rename ctr.log → .1 → .2 ..., then ask conmon
+   * to reopen. Output written between the rename and the reopen lands in .1: nothing is lost.
+   */
+  private rotateLogs(): void {
+    for (const live of this.byId.values()) {
+      const rec = live.rec;
+      if (!rec.State.Running) continue;
+      let limits: { maxSize?: number; maxFile: number };
+      try { limits = logLimits(rec.HostConfig); } catch { continue; }
+      if (limits.maxSize === undefined || limits.maxFile < 2) continue;
+      let size: number;
+      try { size = fs.statSync(rec.LogPath).size; } catch { continue; }
+      if (size < limits.maxSize) continue;
+      try {
+        fs.rmSync(`${rec.LogPath}.${limits.maxFile - 1}`, { force: true });
+        for (let i = limits.maxFile - 2; i >= 1; i--) {
+          if (fs.existsSync(`${rec.LogPath}.${i}`)) fs.renameSync(`${rec.LogPath}.${i}`, `${rec.LogPath}.${i + 1}`);
+        }
+        fs.renameSync(rec.LogPath, `${rec.LogPath}.1`);
+        this.d.runtime.reopenLog(rec.Id);
+      } catch { /* raced with removal */ }
+    }
   }
 
   /** After networking is up too: start what the restart policies want running (moby daemon.restore). */
@@ -373,7 +404,7 @@ export class ContainerService {
         throw new InvalidParameterError(`unknown log opt '${k}' for ${hc.LogConfig.Type} log driver`);
       }
     }
-    if (hc.LogConfig.Config?.['max-size'] !== undefined) parseSize(hc.LogConfig.Config['max-size']);
+    logLimits(hc);
     if (hc.Memory && !hc.MemorySwap) hc.MemorySwap = hc.Memory * 2;
     const existing = this.byName.get(cname);
     if (existing) {
@@ -591,7 +622,13 @@ export class ContainerService {
         id, name: rec.Name.slice(1), spec, tty: !!rec.Config.Tty, openStdin: !!rec.Config.OpenStdin,
         stdinOnce: !!rec.Config.StdinOnce, logPath: rec.LogPath,
         logDriver: rec.HostConfig.LogConfig?.Type === 'none' ? 'none' : 'k8s-file',
-        logSizeMax: parseSize(rec.HostConfig.LogConfig?.Config?.['max-size']),
+        // max-file 1: conmon's own cut (it empties the file at the limit) is Docker's single-file rotation.
+        // max-file > 1: berthd rotates (rotateLogs); conmon's byte count does not restart on a reopen,
+        // so its cut would empty a fresh file: not passed (while berthd is down the file may grow).
+        logSizeMax: (() => {
+          const { maxSize, maxFile } = logLimits(rec.HostConfig);
+          return maxFile === 1 ? maxSize : undefined;
+        })(),
       });
       await this.connectPendingAttaches(live);
       const startedAt = nowIso();
@@ -1201,6 +1238,17 @@ export class ContainerService {
 const INIT_BINARY = '/usr/bin/tini-static';
 
 /** log-opts max-size ("10m", "1g", "512k", bytes). */
+/** Docker's json-file max-size / max-file (max-file needs max-size; default 1 file). */
+export function logLimits(hc: HostConfig): { maxSize?: number; maxFile: number } {
+  const cfg = hc.LogConfig?.Config ?? {};
+  const maxSize = parseSize(cfg['max-size']);
+  const mf = cfg['max-file'];
+  const maxFile = mf === undefined || mf === '' ? 1 : Number(mf);
+  if (!Number.isInteger(maxFile) || maxFile < 1) throw new InvalidParameterError(`invalid value for max-file: ${mf}`);
+  if (maxFile > 1 && maxSize === undefined) throw new InvalidParameterError('max-file cannot be set without max-size');
+  return { maxSize, maxFile };
+}
+
 function parseSize(v: string | undefined): number | undefined {
   if (v === undefined || v === '' || v === '-1') return undefined;
   const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(v.trim());

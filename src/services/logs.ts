@@ -35,6 +35,9 @@ function format(e: LogEntry, timestamps: boolean): Buffer {
  * `stopped()` resolves when the container is no longer running; follow ends then.
  */
 export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, stopped: () => Promise<void>): Promise<void> {
+  // Rotated files (max-file) come first, oldest first: ctr.log.N ... ctr.log.1, then ctr.log.
+  const rotated: string[] = [];
+  for (let i = 1; fs.existsSync(`${file}.${i}`); i++) rotated.unshift(`${file}.${i}`);
   const sinceNs = opts.sinceMs !== undefined ? BigInt(Math.floor(opts.sinceMs)) * 1_000_000n : undefined;
   const untilNs = opts.untilMs !== undefined ? BigInt(Math.floor(opts.untilMs)) * 1_000_000n : undefined;
   const wanted = (e: LogEntry) =>
@@ -47,8 +50,18 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   const parser = new K8sLogParser((e) => { if (wanted(e)) pending.push(e); });
 
   let fd: number | undefined;
-  try { fd = fs.openSync(file, 'r'); } catch { fd = undefined; }
   let pos = 0;
+  const files = [...rotated, file];
+  const openNext = (): boolean => {
+    if (fd !== undefined) { fs.closeSync(fd); fd = undefined; }
+    while (files.length) {
+      const f = files.shift()!;
+      pos = 0;
+      try { fd = fs.openSync(f, 'r'); return true; } catch { /* rotated away meanwhile */ }
+    }
+    return false;
+  };
+  openNext();
   const readAvailable = (): number => {
     if (fd === undefined) return 0;
     let total = 0;
@@ -75,11 +88,15 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   };
 
   try {
-    // Initial read: everything (or the last `tail` entries).
+    // Initial read: everything (or the last `tail` entries), across the rotated files.
     for (;;) {
       const n = readAvailable();
       if (tail < 0) await flush();
-      if (n === 0 || sink.closed()) break;
+      if (sink.closed()) break;
+      if (n === 0) {
+        if (files.length === 0) break;
+        openNext();
+      }
     }
     if (!opts.follow) {
       // the container's last output without a newline is still output
@@ -98,7 +115,15 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     let wake: (() => void) | undefined;
     let watcher: fs.FSWatcher | undefined;
     const openIfNeeded = () => {
-      if (fd === undefined) { try { fd = fs.openSync(file, 'r'); } catch { /* not yet */ } }
+      if (fd === undefined) { try { fd = fs.openSync(file, 'r'); pos = 0; } catch { /* not yet */ } return; }
+      // Rotated (renamed away, a new file in its place): finish the old one, then follow the new one.
+      let ino: number | undefined;
+      try { ino = fs.statSync(file).ino; } catch { ino = undefined; }
+      if (ino !== undefined && ino !== fs.fstatSync(fd).ino) {
+        readAvailable();
+        fs.closeSync(fd);
+        try { fd = fs.openSync(file, 'r'); pos = 0; } catch { fd = undefined; }
+      }
     };
     try { watcher = fs.watch(file, () => wake?.()); } catch { watcher = undefined; }
     try {
