@@ -23,6 +23,6 @@ for (const d of dirs) {
 }
 if (files.length === 0) { console.error('no test files found'); process.exit(1); }
 // e2e files share the machine's runc/cgroups: run files one at a time.
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-force-exit', '--test-timeout=600000', '--test-reporter=spec', ...files],
   { cwd: root, stdio: 'inherit', env: { ...process.env } });
 process.exit(r.status ?? 1);

@@ -205,15 +205,14 @@ test('an unknown container is a 404 "No such container"', async () => {
   assert.equal(JSON.parse(a.body).message, 'No such container: nosuch');
 });
 
-test('--network host sees the host\'s interfaces; none and the default see only lo', async () => {
+test('--network host sees the host\'s interfaces; none sees only lo; the default bridge adds eth0', async () => {
   const hostNames = netDevNames(fs.readFileSync('/proc/net/dev', 'utf8'));
   const h = await ok(['run', '--rm', '--network', 'host', IMG, 'cat', '/proc/net/dev']);
   assert.deepEqual(netDevNames(h.stdout), hostNames);
   const n = await ok(['run', '--rm', '--network', 'none', IMG, 'cat', '/proc/net/dev']);
   assert.deepEqual(netDevNames(n.stdout), ['lo']);
-  // Until the networking issue lands, the default network mode behaves like none.
   const def = await ok(['run', '--rm', IMG, 'cat', '/proc/net/dev']);
-  assert.deepEqual(netDevNames(def.stdout), ['lo']);
+  assert.deepEqual(netDevNames(def.stdout), ['eth0', 'lo']);
 });
 
 test('rm -f $(docker ps -aq) removes everything; nothing leaks', async () => {

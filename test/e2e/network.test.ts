@@ -133,7 +133,9 @@ test('bridge networks, DNS, port publishing, reconcile and teardown', { skip: !i
     await svc.disconnect('e2enet2', base(c2, 'client'));
     assert.equal(inNs(ns2, ['ip', 'link', 'show', 'eth1']).status !== 0, true);
 
-    // crash: a fresh service on the same roots, with only c1 still running
+    // crash: a fresh service on the same roots, with only c1 still running. The old one's DNS sockets would
+    // have died with its process; here they must be closed or this test file never exits.
+    await svc.close();
     svc = new NetworkService(opts);
     await svc.init(new Set([c1]));
     assert.ok(!fs.existsSync(ns2), 'the dead container\'s netns is removed');

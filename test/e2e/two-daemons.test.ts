@@ -199,12 +199,14 @@ test('two berthd daemons publish ports side by side; removing one leaves the oth
     const IMG = 'busybox:local';
     const tar = await busyboxTar();
     const daemons: Daemon[] = [];
+    const dirs: string[] = [];
     const sys = new LinuxSys();
     try {
       const d1 = await startDaemon();
       daemons.push(d1);
       const d2 = await startDaemon({ args: ['--bridge', 'berth9', '--bip', '172.31.9.1/24'] });
       daemons.push(d2);
+      dirs.push(d1.dir, d2.dir);
       const run = async (d: Daemon, args: string[]) => {
         const r = await docker(d.env, args, { timeoutMs: 60_000 });
         assert.equal(r.code, 0, `docker ${args.join(' ')}: ${show(r)}\n${d.logTail()}`);
@@ -234,6 +236,7 @@ test('two berthd daemons publish ports side by side; removing one leaves the oth
       await d2State.init(new Set(), new Set());
       await d2State.destroyHostState();
       await d2State.close();
+      fs.rmSync(d2.dir, { recursive: true, force: true }); // init wrote d2's records again
       assert.ok(!linkExists('berth9'));
       assert.deepEqual(rulesOf(iptablesSave(), prefix2), []);
       assert.deepEqual(rulesOf(iptablesSave(), 'BERTH').filter((l) => l.includes('18280')), before1, 'd1\'s rule is intact');
@@ -249,5 +252,6 @@ test('two berthd daemons publish ports side by side; removing one leaves the oth
       // whatever d2 left if the test failed before its teardown (its roots are gone with d2.cleanup)
       await new Iptables(chainPrefixFor('berth9')).removeAll();
       if (linkExists('berth9')) spawnSync('ip', ['link', 'del', 'berth9']);
+      for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
     }
   });
