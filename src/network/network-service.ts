@@ -74,6 +74,8 @@ export interface SetupOptions extends ContainerNetInfo {
   extraHosts?: string[];
   /** the container's hosts file: rewritten in place on connect/disconnect (it is bind-mounted) */
   hostsPath?: string;
+  /** the container's resolv.conf: rewritten in place when a connect brings the embedded DNS */
+  resolvConfPath?: string;
 }
 
 export interface SetupResult {
@@ -578,8 +580,11 @@ export class NetworkService {
       a.publish = planPublishRequests(o.portBindings, !!o.publishAllPorts, o.exposedPorts);
       a.exposed = Object.keys(o.exposedPorts ?? {}).concat(Object.keys(o.portBindings ?? {}));
       a.hostsPath = o.hostsPath;
+      a.resolvConfPath = o.resolvConfPath;
       a.hostsOptions = { hostname: o.hostname, domainname: o.domainname, extraHosts: o.extraHosts };
       a.dns = o.dns;
+      a.dnsSearch = o.dnsSearch;
+      a.dnsOptions = o.dnsOptions;
       const endpointName = a.name;
       const ports = await this.allocate(a, endpointName);
       a.sandbox = { sandboxId: newId(), netnsPath: this.netns.pathOf(a.containerId), phase: 'setting-up', endpoints: {}, ports };
@@ -726,9 +731,17 @@ export class NetworkService {
         const ep = a.sandbox.endpoints[n.Id]!;
         result = { IPAddress: ep.ip, Gateway: ep.gateway, MacAddress: ep.mac, IPPrefixLen: ep.prefixLen };
       }
+      const hadEmbedded = a.networks.some((x) => !this.networks.get(x.networkId)?.predefined);
       a.networks.push(w);
       await this.store.saveAttachment(a);
-      if (result) { await this.applyRules(); await this.refreshDns(); await this.rewriteHosts(a); }
+      if (result) {
+        await this.applyRules(); await this.refreshDns(); await this.rewriteHosts(a);
+        // As dockerd: joining a user-defined network switches the container to the embedded DNS.
+        if (!hadEmbedded && !n.predefined && a.resolvConfPath) {
+          const conf = buildResolvConf({ hostResolvConf: this.hostResolv, dns: a.dns ?? this.o.dns, dnsSearch: a.dnsSearch, dnsOptions: a.dnsOptions, embeddedDns: n.IPAM.Config[0]!.Gateway });
+          await fsp.writeFile(a.resolvConfPath, conf).catch(() => undefined);
+        }
+      }
       return result;
     });
   }

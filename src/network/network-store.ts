@@ -74,8 +74,12 @@ export interface AttachmentRecord {
   publish: PublishRequest[];
   exposed: string[];
   hostsPath?: string;
+  /** the container's resolv.conf (bind-mounted): rewritten when a connect brings the embedded DNS */
+  resolvConfPath?: string;
   hostsOptions?: { hostname: string; domainname?: string; extraHosts?: string[] };
   dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
   sandbox?: SandboxState;
 }
 

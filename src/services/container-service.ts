@@ -60,7 +60,7 @@ export interface NetworkProvider {
   setup(o: NetInfo & {
     hostname: string; domainname?: string; portBindings?: unknown; publishAllPorts?: boolean;
     exposedPorts?: Record<string, unknown>; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[];
-    extraHosts?: string[]; hostsPath?: string;
+    extraHosts?: string[]; hostsPath?: string; resolvConfPath?: string;
   }): Promise<{ network: { mode: 'path'; netnsPath: string } | { mode: 'host' } | { mode: 'none' }; hosts: string; resolvConf: string }>;
   teardown(id: string): Promise<void>;
   forget(id: string): Promise<void>;
@@ -436,7 +436,13 @@ export class ContainerService {
       const other = this.find(nm.slice('container:'.length)).rec;
       if (other.Id === id) throw new InvalidParameterError('cannot join own network namespace');
     }
-    this.d.networks?.validateCreate(this.netInfo(rec));
+    try {
+      this.d.networks?.validateCreate(this.netInfo(rec));
+    } catch (err) {
+      // As dockerd: an unknown network fails the start, not the create (a 404 from create would make
+      // clients think the image is missing and try to pull it).
+      if (!(err instanceof NotFoundError)) throw err;
+    }
     // Reserve the name before any await so two concurrent creates cannot both take it.
     this.byName.set(cname, id);
     try {
@@ -546,6 +552,7 @@ export class ContainerService {
           exposedPorts: rec.Config.ExposedPorts ?? undefined, dns: (hc0.Dns as string[] | undefined) ?? undefined,
           dnsSearch: (hc0.DnsSearch as string[] | undefined) ?? undefined, dnsOptions: (hc0.DnsOptions as string[] | undefined) ?? undefined,
           extraHosts: (hc0.ExtraHosts as string[] | undefined) ?? undefined, hostsPath: rec.HostsPath,
+          resolvConfPath: rec.ResolvConfPath,
         });
         network = net.network;
         await fsp.writeFile(rec.HostnamePath, `${hostname}\n`);
