@@ -735,7 +735,9 @@ export class ContainerService {
       });
       live.exitOnNext = false;
       await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
-      await this.d.networks?.teardown(rec.Id).catch(() => undefined);
+      // Not awaited: the network service runs its operations in order (a restart's setup, a remove's
+      // forget queue behind this teardown), and the exit need not wait for veth/netns removal.
+      void this.d.networks?.teardown(rec.Id).catch(() => undefined);
       await this.unmountQuiet(rec.Id);
       live.mounted = false;
       const restart = decision.restart && !lost && this.byId.has(rec.Id);
@@ -1021,7 +1023,7 @@ export class ContainerService {
       rec.State.Status = 'removing';
       await this.save(live).catch(() => undefined);
       await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
-      await this.d.networks?.forget(rec.Id).catch(() => undefined);
+      void this.d.networks?.forget(rec.Id).catch(() => undefined); // queued after any teardown
       await this.unmountQuiet(rec.Id);
       await fsp.rm(this.d.paths.containerDir(rec.Id), { recursive: true, force: true });
       this.byId.delete(rec.Id);
