@@ -576,6 +576,7 @@ export class ContainerService {
         args = ['/sbin/docker-init', '--', ...args];
       }
       const devs = hostDevices(hc);
+      if (hc.Privileged) devs.devices.push(...allHostDevices().filter((d) => !devs.devices.some((x) => x.path === d.path)));
       const pidNamespace = this.sharedNamespace(hc.PidMode as string | undefined, 'pid');
       const ipcNamespace = this.sharedNamespace(hc.IpcMode as string | undefined, 'ipc');
       const groupAdd = ((hc.GroupAdd as string[] | undefined) ?? []).map((g) => {
@@ -1277,6 +1278,28 @@ function seccompProfile(opt: string | undefined): 'default' | 'unconfined' | obj
   } catch {
     throw new InvalidParameterError(`invalid seccomp profile: ${v.length > 60 ? `${v.slice(0, 60)}...` : v}`);
   }
+}
+
+/** --privileged: every device node under the host's /dev, as moby's HostDevices (pts, shm, mqueue... skipped). */
+function allHostDevices(): NonNullable<SpecBuilderInput['devices']> {
+  const out: NonNullable<SpecBuilderInput['devices']> = [];
+  const skip = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
+  const walk = (dir: string) => {
+    let entries: fs.Dirent[];
+    try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) { if (!skip.has(e.name)) walk(p); continue; }
+      if (!e.isCharacterDevice() && !e.isBlockDevice()) continue;
+      if (p === '/dev/console') continue;
+      let st: fs.Stats;
+      try { st = fs.statSync(p); } catch { continue; }
+      const major = Number((BigInt(st.rdev) >> 8n) & 0xfffn), minor = Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n));
+      out.push({ path: p, type: e.isCharacterDevice() ? 'c' : 'b', major, minor, fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid });
+    }
+  };
+  walk('/dev');
+  return out;
 }
 
 /** --device: the host node's type and numbers, mounted at PathInContainer with its cgroup permissions. */

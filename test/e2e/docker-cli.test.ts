@@ -215,6 +215,16 @@ test('--network host sees the host\'s interfaces; none sees only lo; the default
   assert.deepEqual(netDevNames(def.stdout), ['eth0', 'lo']);
 });
 
+test('default security profile vs --privileged: capabilities and host devices', async () => {
+  const def = await ok(['run', '--rm', '--network', 'none', IMG, 'sh', '-c', 'grep CapEff /proc/self/status; ls /dev']);
+  assert.match(def.stdout, /CapEff:\s+00000000a80425fb/, def.stdout);
+  assert.doesNotMatch(def.stdout, /^vda$/m, 'a default container sees no host disks');
+  const priv = await ok(['run', '--rm', '--network', 'none', '--privileged', IMG, 'sh', '-c', 'grep CapEff /proc/self/status; ls /dev']);
+  assert.doesNotMatch(priv.stdout, /CapEff:\s+00000000a80425fb/, priv.stdout);
+  const hostDisks = fs.readdirSync('/dev').filter((n) => /^(vd|sd|nvme)[a-z0-9]+$/.test(n));
+  for (const disk of hostDisks) assert.match(priv.stdout, new RegExp(`^${disk}$`, 'm'), `--privileged sees /dev/${disk}`);
+});
+
 test('rm -f $(docker ps -aq) removes everything; nothing leaks', async () => {
   const ids = (await ok(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
   assert.ok(ids.length >= 5, `expected the walk-through's containers, got ${ids.length}`);
