@@ -90,6 +90,12 @@ export class LinuxSys implements Sys {
     const S_IFCHR = 0o020000;
     if (libc().mknod(path, S_IFCHR | (mode & 0o7777), makedev(major, minor)) !== 0) fail(`mknod ${path}`);
   }
+  mknod(path: string, kind: 'block' | 'fifo', mode: number, major: number, minor: number): void {
+    const S_IFBLK = 0o060000, S_IFIFO = 0o010000;
+    const type = kind === 'block' ? S_IFBLK : S_IFIFO;
+    const dev = kind === 'block' ? makedev(major, minor) : 0n;
+    if (libc().mknod(path, type | (mode & 0o7777), dev) !== 0) fail(`mknod ${path}`);
+  }
   lsetxattr(path: string, name: string, value: Buffer | string): void {
     const b = Buffer.isBuffer(value) ? value : Buffer.from(value);
     if (libc().lsetxattr(path, name, b, b.length, 0) !== 0) fail(`lsetxattr ${name} on ${path}`);

@@ -16,6 +16,8 @@ export interface Sys {
   unmount(target: string, flags?: number): void;
   /** mknod for a character device (whiteouts are 0:0). */
   mknodChar(path: string, mode: number, major: number, minor: number): void;
+  /** mknod for block devices and fifos (layer contents) */
+  mknod(path: string, kind: 'block' | 'fifo', mode: number, major: number, minor: number): void;
   lsetxattr(path: string, name: string, value: Buffer | string): void;
   lgetxattr(path: string, name: string): Buffer | undefined;
 }
@@ -26,6 +28,7 @@ export type SysCall =
   | { op: 'mount'; mount: Mount }
   | { op: 'unmount'; target: string; flags: number }
   | { op: 'mknodChar'; path: string; mode: number; major: number; minor: number }
+  | { op: 'mknod'; path: string; kind: 'block' | 'fifo'; mode: number; major: number; minor: number }
   | { op: 'lsetxattr'; path: string; name: string; value: string };
 
 /** Records every call and performs none: for tests of code that plans syscalls. */
@@ -36,6 +39,9 @@ export class RecordingSys implements Sys {
   unmount(target: string, flags = 0): void { this.calls.push({ op: 'unmount', target, flags }); }
   mknodChar(path: string, mode: number, major: number, minor: number): void {
     this.calls.push({ op: 'mknodChar', path, mode, major, minor });
+  }
+  mknod(path: string, kind: 'block' | 'fifo', mode: number, major: number, minor: number): void {
+    this.calls.push({ op: 'mknod', path, kind, mode, major, minor });
   }
   lsetxattr(path: string, name: string, value: Buffer | string): void {
     const b = Buffer.isBuffer(value) ? value : Buffer.from(value);

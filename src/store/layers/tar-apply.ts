@@ -23,10 +23,7 @@ import type { Sys } from '../../sys/sys.js';
  * opened with O_EXCL|O_NOFOLLOW. Nothing else writes to a layer dir while it is being built,
  * so the resolution cannot race.
  */
-export interface LayerApplySys extends Sys {
-  /** Optional: block devices and fifos (Sys has only mknodChar today); skipped with a warning when absent. */
-  mknod?(path: string, kind: 'block' | 'fifo', mode: number, major: number, minor: number): void;
-}
+export type LayerApplySys = Sys;
 
 export interface ApplyOptions {
   sys: LayerApplySys;
@@ -323,12 +320,7 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
             break;
           case 'block-device':
           case 'fifo':
-            if (sys.mknod) {
-              sys.mknod(abs, h.type === 'fifo' ? 'fifo' : 'block', h.mode & 0o7777, h.devmajor, h.devminor);
-            } else {
-              warnings.push(`skipped ${h.type} ${rel}: not supported by this Sys`);
-              setMeta = false;
-            }
+            sys.mknod(abs, h.type === 'fifo' ? 'fifo' : 'block', h.mode & 0o7777, h.devmajor, h.devminor);
             break;
           default:
             warnings.push(`skipped ${rel}: unsupported tar entry type ${String(h.type)}`);
