@@ -11,7 +11,7 @@ import {
   type ContainerConfig, type CreateBody, type HostConfig, type ImageRuntimeConfig,
 } from '../core/container-config.js';
 import { parseFilters, matchLabels, type Filters } from '../core/filters.js';
-import { humanDuration } from '../core/human-duration.js';
+import { humanDuration } from '../core/human.js';
 import { secureMkdirAll } from '../core/secure-path.js';
 import type { Paths } from '../store/paths.js';
 import { readJson, writeFileAtomic } from '../store/meta/atomic.js';
