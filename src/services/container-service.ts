@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
 import {
   ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, SystemError, errorMessage,
 } from '../errors.js';
@@ -319,13 +321,19 @@ export class ContainerService {
       let size: number;
       try { size = fs.statSync(rec.LogPath).size; } catch { continue; }
       if (size < limits.maxSize) continue;
+      const p = rec.LogPath;
       try {
-        fs.rmSync(`${rec.LogPath}.${limits.maxFile - 1}`, { force: true });
+        fs.rmSync(`${p}.${limits.maxFile - 1}`, { force: true });
+        fs.rmSync(`${p}.${limits.maxFile - 1}.gz`, { force: true });
         for (let i = limits.maxFile - 2; i >= 1; i--) {
-          if (fs.existsSync(`${rec.LogPath}.${i}`)) fs.renameSync(`${rec.LogPath}.${i}`, `${rec.LogPath}.${i + 1}`);
+          for (const ext of ['', '.gz']) {
+            if (fs.existsSync(`${p}.${i}${ext}`)) fs.renameSync(`${p}.${i}${ext}`, `${p}.${i + 1}${ext}`);
+          }
         }
-        fs.renameSync(rec.LogPath, `${rec.LogPath}.1`);
+        fs.renameSync(p, `${p}.1`);
         this.d.runtime.reopenLog(rec.Id);
+        // compress: every rotated file but the newest is gzipped, as Docker's json-file does.
+        if (rec.HostConfig.LogConfig?.Config?.compress === 'true' && fs.existsSync(`${p}.2`)) void gzipFile(`${p}.2`);
       } catch { /* raced with removal */ }
     }
   }
@@ -1248,6 +1256,18 @@ export class ContainerService {
 const INIT_BINARY = '/usr/bin/tini-static';
 
 /** log-opts max-size ("10m", "1g", "512k", bytes). */
+/** file → file.gz (temp + rename), then the original goes. */
+async function gzipFile(file: string): Promise<void> {
+  const tmp = `${file}.gz.tmp`;
+  try {
+    await pipeline(fs.createReadStream(file), zlib.createGzip(), fs.createWriteStream(tmp));
+    fs.renameSync(tmp, `${file}.gz`);
+    fs.rmSync(file, { force: true });
+  } catch {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
 /** Docker's json-file max-size / max-file (max-file needs max-size; default 1 file). */
 export function logLimits(hc: HostConfig): { maxSize?: number; maxFile: number } {
   const cfg = hc.LogConfig?.Config ?? {};
@@ -1256,6 +1276,8 @@ export function logLimits(hc: HostConfig): { maxSize?: number; maxFile: number }
   const maxFile = mf === undefined || mf === '' ? 1 : Number(mf);
   if (!Number.isInteger(maxFile) || maxFile < 1) throw new InvalidParameterError(`invalid value for max-file: ${mf}`);
   if (maxFile > 1 && maxSize === undefined) throw new InvalidParameterError('max-file cannot be set without max-size');
+  const c = cfg.compress;
+  if (c !== undefined && c !== 'true' && c !== 'false') throw new InvalidParameterError(`invalid value for compress: ${c}`);
   return { maxSize, maxFile };
 }
 

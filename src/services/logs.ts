@@ -1,3 +1,4 @@
+import zlib from 'node:zlib';
 import fs from 'node:fs';
 import { K8sLogParser, dockerTimestamp, type LogEntry } from '../core/k8s-log.js';
 
@@ -36,8 +37,13 @@ function format(e: LogEntry, timestamps: boolean): Buffer {
  */
 export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, stopped: () => Promise<void>): Promise<void> {
   // Rotated files (max-file) come first, oldest first: ctr.log.N ... ctr.log.1, then ctr.log.
+  // Files from .2 on may be gzipped (log-opt compress).
   const rotated: string[] = [];
-  for (let i = 1; fs.existsSync(`${file}.${i}`); i++) rotated.unshift(`${file}.${i}`);
+  for (let i = 1; ; i++) {
+    if (fs.existsSync(`${file}.${i}`)) rotated.unshift(`${file}.${i}`);
+    else if (fs.existsSync(`${file}.${i}.gz`)) rotated.unshift(`${file}.${i}.gz`);
+    else break;
+  }
   const sinceNs = opts.sinceMs !== undefined ? BigInt(Math.floor(opts.sinceMs)) * 1_000_000n : undefined;
   const untilNs = opts.untilMs !== undefined ? BigInt(Math.floor(opts.untilMs)) * 1_000_000n : undefined;
   const wanted = (e: LogEntry) =>
@@ -52,6 +58,12 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   let fd: number | undefined;
   let pos = 0;
   const files = [...rotated, file];
+  // Compressed files are the oldest: parse them whole first.
+  while (files[0]?.endsWith('.gz')) {
+    const gz = files.shift()!;
+    try { parser.push(zlib.gunzipSync(fs.readFileSync(gz))); } catch { /* rotated away or corrupt: skip */ }
+    if (tail >= 0 && pending.length > tail) pending = pending.slice(-tail);
+  }
   const openNext = (): boolean => {
     if (fd !== undefined) { fs.closeSync(fd); fd = undefined; }
     while (files.length) {

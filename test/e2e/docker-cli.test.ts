@@ -225,6 +225,22 @@ test('default security profile vs --privileged: capabilities and host devices', 
   for (const disk of hostDisks) assert.match(priv.stdout, new RegExp(`^${disk}$`, 'm'), `--privileged sees /dev/${disk}`);
 });
 
+test('log rotation: max-size, max-file and compress keep the newest lines contiguous', async () => {
+  const script = 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo "line $i"; [ $((i % 150)) = 0 ] && sleep 0.3; done; sleep 100';
+  const id = (await ok(['run', '-d', '--network', 'none', '--log-opt', 'max-size=20k', '--log-opt', 'max-file=3',
+    '--log-opt', 'compress=true', IMG, 'sh', '-c', script])).stdout.trim();
+  await waitFor(async () => (await ok(['logs', '--tail', '1', id])).stdout.trim() === 'line 3000', 30_000);
+  const dir = path.join(d.dataRoot, 'containers', id);
+  await waitFor(() => fs.existsSync(path.join(dir, 'ctr.log.2.gz')), 10_000);
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith('ctr.log')).sort();
+  assert.deepEqual(files, ['ctr.log', 'ctr.log.1', 'ctr.log.2.gz']);
+  const nums = (await ok(['logs', id])).stdout.trim().split('\n').map((l) => Number(l.split(' ')[1]));
+  assert.ok(nums[0]! > 1, 'the oldest lines were rotated away');
+  assert.equal(nums[nums.length - 1], 3000);
+  nums.forEach((n, i) => { if (i > 0) assert.equal(n, nums[i - 1]! + 1, `gap after line ${nums[i - 1]}`); });
+  await ok(['rm', '-f', id]);
+});
+
 test('rm -f $(docker ps -aq) removes everything; nothing leaks', async () => {
   const ids = (await ok(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
   assert.ok(ids.length >= 5, `expected the walk-through's containers, got ${ids.length}`);
