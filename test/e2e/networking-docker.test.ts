@@ -294,10 +294,12 @@ test('after removing everything nothing of berth\'s is left but the default brid
   await ok(['network', 'rm', 'appnet']);
   await ok(['network', 'prune', '-f']); // whatever an earlier failing test left
   assert.deepEqual((await ok(['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').filter(Boolean).sort(), ['bridge', 'host', 'none']);
-  await waitFor(() => berthLeftovers(bridgeSubnet, d).length === 0, 5000);
-  const left = berthLeftovers(bridgeSubnet, d);
-  const pre = left.filter((x) => baseline.includes(x));
-  assert.deepEqual(left, [], pre.length ? `(of these, present before this file's berthd started — another berthd running? ${pre.join('; ')})` : undefined);
+  // What another daemon on this host left before this file started is not this daemon's leak.
+  const mine = () => berthLeftovers(bridgeSubnet, d).filter((x) => !baseline.includes(x));
+  await waitFor(() => mine().length === 0, 5000);
+  const pre = berthLeftovers(bridgeSubnet, d).filter((x) => baseline.includes(x));
+  if (pre.length) console.log(`note: present before this file's berthd started (another daemon's): ${pre.join('; ')}`);
+  assert.deepEqual(mine(), []);
   assert.ok(sh('ip', ['-o', 'link']).split('\n').some((l) => / berth0:/.test(l)), 'the default bridge berth0 stays');
   // A free port again: nothing still holds 18080.
   await assert.rejects(fetch('http://127.0.0.1:18080/', { signal: AbortSignal.timeout(2000) }));
