@@ -1,3 +1,4 @@
+import type { AttachConnection } from './conmon-runtime.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -20,15 +21,8 @@ import { processAlive } from './conmon-runtime.js';
  *                   exec_pid, conmon.pid, oci-log
  */
 
-export interface ExecConnection {
-  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
-  on(ev: 'close', cb: () => void): void;
-  /** chunked into 32 KiB records: conmon drops the rest of a bigger one */
-  write(data: Buffer): void;
-  /** half-close: conmon closes the process's stdin */
-  end(): void;
-  destroy(): void;
-}
+/** An exec's attach connection: the same conmon socket protocol as a container's. */
+export type ExecConnection = AttachConnection;
 
 export interface ExecStartRequest {
   containerId: string;

@@ -1,3 +1,4 @@
+import { parseSignal } from '../core/container-config.js';
 import { execFile } from 'node:child_process';
 import { NotFoundError, SystemError } from '../errors.js';
 
@@ -62,32 +63,12 @@ export function updateArgs(id: string, o: UpdateOptions): string[] {
   return a;
 }
 
-const SIGNALS: Record<string, number> = {
-  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11,
-  USR2: 12, PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21,
-  TTOU: 22, URG: 23, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
-};
-
 /**
  * Normalise 'TERM' | 'SIGTERM' | 'sigterm' | '15' | 15 | 'RTMIN+3' to a signal number; throws on
  * unknown names. runc accepts numbers, which avoids its own name table.
  */
 export function signalNumber(signal: string | number): number {
-  if (typeof signal === 'number') {
-    if (!Number.isInteger(signal) || signal < 1 || signal > 64) throw new Error(`invalid signal: ${signal}`);
-    return signal;
-  }
-  const s = signal.trim().toUpperCase();
-  if (/^\d+$/.test(s)) return signalNumber(Number(s));
-  const name = s.startsWith('SIG') ? s.slice(3) : s;
-  if (name in SIGNALS) return SIGNALS[name]!;
-  const rt = /^RTMIN(?:\+(\d+))?$/.exec(name) ?? /^RTMAX(?:-(\d+))?$/.exec(name);
-  if (rt) {
-    const n = Number(rt[1] ?? 0);
-    const v = name.startsWith('RTMIN') ? 34 + n : 64 - n;
-    if (v >= 34 && v <= 64) return v;
-  }
-  throw new Error(`invalid signal: ${signal}`);
+  return parseSignal(String(signal));
 }
 
 export interface RuncState {

@@ -9,7 +9,7 @@ import {
   ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, SystemError, errorMessage,
 } from '../errors.js';
 import {
-  DEFAULT_PATH, mergeImageConfig, parseSignal, processArgs, randomName, validateCreate, validateName,
+  mergeImageConfig, parseSignal, processArgs, randomName, validateCreate, validateName,
   type ContainerConfig, type CreateBody, type HostConfig, type ImageRuntimeConfig,
 } from '../core/container-config.js';
 import { parseFilters, matchLabels, type Filters } from '../core/filters.js';
@@ -569,11 +569,9 @@ export class ContainerService {
       } else {
         await this.writeEtcFiles(rec, hostname, hostMode);
       }
+      // PATH, HOSTNAME and TERM defaults are buildSpec's (buildEnv); HOME needs the resolved user.
       const env = [...(rec.Config.Env ?? [])];
-      if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
-      if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
       if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
-      if (rec.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
       const hc = rec.HostConfig;
       const secOpts = hc.SecurityOpt ?? [];
       const extraMounts = runMounts(hc);

@@ -1,3 +1,4 @@
+import { parseDetachKeys } from '../core/detach-keys.js';
 import crypto from 'node:crypto';
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError, errorMessage } from '../errors.js';
 import type { OciProcess } from '../core/oci-spec.js';
@@ -109,7 +110,6 @@ export interface ExecStart {
 }
 
 const KEEP_FINISHED = 500;
-const DETACH_KEY = /^(?:[a-zA-Z@[\\\]^_]|ctrl-[a-z@[\\\]^_])(?:,(?:[a-zA-Z@[\\\]^_]|ctrl-[a-z@[\\\]^_]))*$/;
 
 function shortCmd(cfg: ExecConfig): string { return (cfg.Cmd ?? []).join(' '); }
 
@@ -172,9 +172,7 @@ export class ExecService {
     for (const e of cfg.Env ?? []) {
       if (e.startsWith('=')) throw new InvalidParameterError(`invalid environment variable: ${e}`);
     }
-    if (cfg.DetachKeys && !DETACH_KEY.test(cfg.DetachKeys)) {
-      throw new InvalidParameterError(`Invalid detach keys (${cfg.DetachKeys}) provided`);
-    }
+    if (cfg.DetachKeys) parseDetachKeys(cfg.DetachKeys); // throws Docker's 'Invalid detach keys'
     consoleSize(cfg.ConsoleSize);
     const c = this.activeContainer(ref);
     const id = crypto.randomBytes(32).toString('hex');
