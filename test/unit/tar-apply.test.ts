@@ -11,6 +11,8 @@ import tar from 'tar-stream';
 import { applyLayerTar, cleanEntryPath } from '../../src/store/layers/tar-apply.js';
 import { InvalidParameterError } from '../../src/errors.js';
 import { RecordingSys } from '../../src/sys/sys.js';
+import { LinuxSys } from '../../src/sys/linux-sys.js';
+import { encodePaxRecords } from '../../src/core/pax.js';
 
 type E = { name: string; type?: tar.Header['type']; body?: string; devmajor?: number; devminor?: number; linkname?: string; mode?: number; uid?: number; gid?: number; mtime?: Date; pax?: Record<string, string> };
 
@@ -262,4 +264,134 @@ test('fifos and block devices in a layer are made through Sys.mknod', async () =
   } finally {
     sb.cleanup();
   }
+});
+
+/** vfs_cap_data v2, cap_net_raw+ep (Debian's ping): magic 0x02000000|EFFECTIVE, permitted bit 13. */
+const CAP_NET_RAW_EP = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+/** cap_setuid+ep (Debian's newuidmap): a lone 0x80 byte, which UTF-8 decoding mangles. */
+const CAP_SETUID_EP = Buffer.from('0100000280000000000000000000000000000000', 'hex');
+/** A user xattr value with a newline, NULs, an "=" and invalid UTF-8. */
+const NASTY = Buffer.from([0x0a, 0x00, 0xff, 0xfe, 0xc3, 0x3d, 0x20, 0x0a, 0x80, 0x00]);
+
+/** A raw PAX header for the next entry (a marker file retyped by withRawPax: tar-stream can only write string values). */
+function rawPax(records: [string, Buffer | string][], global = false): E {
+  return { name: global ? 'GlobalHead/g' : 'PaxHeader/x', body: encodePaxRecords(records) as unknown as string };
+}
+
+function withRawPax(buf: Buffer): Buffer {
+  for (let off = 0; off + 512 <= buf.length;) {
+    const h = buf.subarray(off, off + 512);
+    if (h.every((b) => b === 0)) { off += 512; continue; }
+    const name = h.toString('latin1', 0, 100).replace(/\0.*$/s, '');
+    const size = parseInt(h.toString('latin1', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
+    const flag = name.startsWith('PaxHeader/') ? 'x' : name.startsWith('GlobalHead/') ? 'g' : undefined;
+    if (flag) {
+      h.write(flag, 156, 'latin1');
+      h.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const b of h) sum += b;
+      h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    }
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return buf;
+}
+
+async function xattrLayer(): Promise<Buffer> {
+  return withRawPax(await makeTar([
+    { name: 'bin/', type: 'directory', mode: 0o755 },
+    rawPax([['SCHILY.xattr.security.capability', CAP_NET_RAW_EP], ['SCHILY.xattr.user.x', NASTY]]),
+    { name: 'bin/ping', mode: 0o755, body: 'ping' },
+    rawPax([['SCHILY.xattr.security.capability', CAP_SETUID_EP]]),
+    { name: 'bin/newuidmap', mode: 0o4755, uid: 0, gid: 0, body: 'newuidmap' },
+    rawPax([['SCHILY.xattr.user.d', 'on a dir']]),
+    { name: 'etc/', type: 'directory', mode: 0o755 },
+    rawPax([['SCHILY.xattr.trusted.overlay.redirect', '/elsewhere'], ['SCHILY.xattr.user.ok', 'kept']]),
+    { name: 'etc/forged', body: 'f' },
+    rawPax([['SCHILY.xattr.user.global', 'ignored, as Docker does']], true),
+    { name: 'etc/plain', body: 'p' },
+  ]));
+}
+
+test('binary xattrs (security.capability, user.*) reach Sys with their exact bytes; overlay xattrs are refused', async () => {
+  const sb = sandbox();
+  try {
+    const sys = new RecordingSys();
+    const res = await apply(await xattrLayer(), sb.root, sys);
+    const got = (rel: string, name: string) => sys.lgetxattr(path.join(sb.root, rel), name);
+    assert.deepEqual(got('bin/ping', 'security.capability'), CAP_NET_RAW_EP);
+    assert.deepEqual(got('bin/ping', 'user.x'), NASTY);
+    assert.deepEqual(got('bin/newuidmap', 'security.capability'), CAP_SETUID_EP);
+    assert.deepEqual(got('etc', 'user.d'), Buffer.from('on a dir'));
+    assert.deepEqual(got('etc/forged', 'user.ok'), Buffer.from('kept'));
+    assert.equal(got('etc/forged', 'trusted.overlay.redirect'), undefined);
+    assert.equal(got('etc/plain', 'user.global'), undefined);
+    assert.deepEqual(sys.calls.filter((c) => c.op === 'lsetxattr').map((c) => (c as { name: string }).name).sort(),
+      ['security.capability', 'security.capability', 'user.d', 'user.ok', 'user.x']);
+    assert.deepEqual(res.warnings, ['ignored xattr trusted.overlay.redirect on etc/forged']);
+    assert.equal(fs.readFileSync(path.join(sb.root, 'bin/ping'), 'utf8'), 'ping');
+  } finally { sb.cleanup(); }
+});
+
+test('real filesystem: capabilities and user xattrs read back byte for byte; a symlink is never followed', { skip: process.getuid?.() !== 0 && 'needs root (security.capability)' }, async () => {
+  const sb = sandbox();
+  try {
+    const sys = new LinuxSys();
+    const buf = withRawPax(Buffer.concat([(await xattrLayer()).subarray(0, -1024), await makeTar([
+      rawPax([['SCHILY.xattr.user.l', 'on a symlink']]),
+      { name: 'bin/sym', type: 'symlink', linkname: 'ping' },
+      rawPax([['SCHILY.xattr.user.h', 'via hardlink']]),
+      { name: 'bin/hard', type: 'link', linkname: 'bin/ping' },
+    ])]));
+    const res = await applyLayerTar(Readable.from([buf]), sb.root, { sys });
+    const got = (rel: string, name: string) => sys.lgetxattr(path.join(sb.root, rel), name);
+    assert.deepEqual(got('bin/ping', 'security.capability'), CAP_NET_RAW_EP);
+    assert.deepEqual(got('bin/ping', 'user.x'), NASTY);
+    assert.deepEqual(got('bin/newuidmap', 'security.capability'), CAP_SETUID_EP);
+    assert.equal(fs.statSync(path.join(sb.root, 'bin/newuidmap')).mode & 0o7777, 0o4755, 'setuid kept alongside the capability');
+    assert.deepEqual(got('etc', 'user.d'), Buffer.from('on a dir'));
+    assert.equal(got('etc/forged', 'trusted.overlay.redirect'), undefined);
+    // user.* on a symlink is EPERM in the kernel: a warning, and the target is untouched.
+    assert.equal(got('bin/ping', 'user.l'), undefined);
+    assert.ok(res.warnings.some((w) => /ignored xattr user\.l on bin\/sym: .*EPERM/.test(w)), res.warnings.join('; '));
+    // The hardlink entry's xattr lands on the shared inode.
+    assert.deepEqual(got('bin/ping', 'user.h'), Buffer.from('via hardlink'));
+  } finally { sb.cleanup(); }
+});
+
+class FailingXattrSys extends RecordingSys {
+  constructor(private readonly code: string) { super(); }
+  override lsetxattr(p: string, name: string, value: Buffer | string): void {
+    if (name.startsWith('user.')) throw Object.assign(new Error(`lsetxattr ${name} on ${p}: ${this.code}`), { code: this.code });
+    super.lsetxattr(p, name, value);
+  }
+}
+
+test('xattrs the filesystem refuses (EOPNOTSUPP, EPERM) are warnings; a full disk fails the layer', async () => {
+  for (const code of ['EOPNOTSUPP', 'ENOTSUP', 'EPERM']) {
+    const sb = sandbox();
+    try {
+      const sys = new FailingXattrSys(code);
+      const res = await apply(await xattrLayer(), sb.root, sys);
+      assert.deepEqual(sys.lgetxattr(path.join(sb.root, 'bin/ping'), 'security.capability'), CAP_NET_RAW_EP, code);
+      assert.equal(res.warnings.filter((w) => w.startsWith('ignored xattr user.') && w.includes(code)).length, 3, res.warnings.join('; '));
+    } finally { sb.cleanup(); }
+  }
+  for (const [code, cls] of [['ENOSPC', Error], ['EINVAL', InvalidParameterError]] as const) {
+    const sb = sandbox();
+    try {
+      await assert.rejects(apply(await xattrLayer(), sb.root, new FailingXattrSys(code)), (e: unknown) => e instanceof cls && (e as Error).message.includes(code), code);
+    } finally { sb.cleanup(); }
+  }
+});
+
+test('a malformed PAX header fails the layer as a bad archive', async () => {
+  const sb = sandbox();
+  try {
+    const buf = withRawPax(await makeTar([
+      { name: 'PaxHeader/x', body: '99 SCHILY.xattr.user.a=b\n' },
+      { name: 'f', body: 'x' },
+    ]));
+    await assert.rejects(apply(buf, sb.root), (e: unknown) => e instanceof InvalidParameterError && /invalid PAX header/.test((e as Error).message));
+  } finally { sb.cleanup(); }
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
+import { TarPaxScanner } from '../../core/pax.js';
 import { InvalidParameterError, SystemError } from '../../errors.js';
 import type { Sys } from '../../sys/sys.js';
 
@@ -104,13 +105,16 @@ export async function decompressStream(input: Readable): Promise<{ stream: Reada
   throw new InvalidParameterError(`unsupported layer compression: ${kind} (plain tar and gzip are supported)`);
 }
 
+/** Hashes the uncompressed tar and reads its PAX headers as bytes on the way to tar-stream. */
 class Hasher extends Transform {
   readonly hash = createHash('sha256');
+  readonly pax = new TarPaxScanner();
   bytes = 0;
   constructor(private readonly onRaw?: (chunk: Buffer) => Promise<void> | void) { super(); }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
+    try { this.pax.feed(chunk); } catch (err) { cb(err as Error); return; }
     if (!this.onRaw) { cb(null, chunk); return; }
     Promise.resolve(this.onRaw(chunk)).then(() => cb(null, chunk), (err: Error) => cb(err));
   }
@@ -230,6 +234,10 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
   try {
     for await (const entry of extract) {
       const h = entry.header;
+      // Taken for every entry, so records of entries that return early never pile up.
+      const byteOffset = (h as { byteOffset?: unknown }).byteOffset;
+      if (typeof byteOffset !== 'number') throw new SystemError('tar-stream did not report header.byteOffset: cannot match PAX xattrs to entries');
+      const xattrs = hasher.pax.take(byteOffset);
       try {
         const rel = cleanEntryPath(h.name);
         const base = rel.slice(rel.lastIndexOf('/') + 1);
@@ -327,7 +335,9 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
             setMeta = false;
         }
         if (h.type !== 'file' && h.type !== 'contiguous-file') entry.resume();
-        if (setMeta && lstatOrNull(abs)) applyMetadata(abs, h, sys, warnings);
+        if (setMeta && lstatOrNull(abs)) applyMetadata(abs, h, xattrs, sys, warnings);
+        // A hardlink shares its target's inode; moby sets the link entry's xattrs on it too (never following a symlink).
+        else if (h.type === 'link' && xattrs) applyXattrs(abs, h.name, xattrs, sys, warnings);
       } catch (err) {
         entry.resume();
         throw err;
@@ -350,27 +360,46 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
   return { diffId: `sha256:${hasher.hash.digest('hex')}`, size, tarSize: hasher.bytes, compression, warnings };
 }
 
-function applyMetadata(abs: string, h: tar.Header, sys: Sys, warnings: string[]): void {
+function applyMetadata(abs: string, h: tar.Header, xattrs: Map<string, Buffer> | undefined, sys: Sys, warnings: string[]): void {
   fs.lchownSync(abs, h.uid, h.gid);
   // chown cleared set-id bits, so the mode goes after it; symlinks have no mode of their own.
   if (h.type !== 'symlink') fs.chmodSync(abs, h.mode & 0o7777);
-  const pax = (h.pax ?? null) as Record<string, string> | null;
-  if (pax) {
-    for (const [k, v] of Object.entries(pax)) {
-      const name = k.startsWith('SCHILY.xattr.') ? k.slice('SCHILY.xattr.'.length)
-        : k.startsWith('LIBARCHIVE.xattr.') ? k.slice('LIBARCHIVE.xattr.'.length) : undefined;
-      if (!name) continue;
-      // A layer must not forge overlay's own metadata (redirects, origin, opaque outside whiteout rules).
-      if (name.startsWith('trusted.overlay.')) { warnings.push(`ignored xattr ${name} on ${h.name}`); continue; }
-      // tar-stream decodes PAX values as UTF-8: a binary value (security.capability) arrives mangled.
-      if (v.includes('\ufffd')) { warnings.push(`skipped binary xattr ${name} on ${h.name}`); continue; }
-      try { sys.lsetxattr(abs, name, Buffer.from(v, 'utf8')); } catch (err) {
-        warnings.push(`xattr ${name} on ${h.name}: ${(err as Error).message}`);
-      }
-    }
+  // After chown, which drops security.capability.
+  if (xattrs) applyXattrs(abs, h.name, xattrs, sys, warnings);
+  else if (h.pax && Object.keys(h.pax).some((k) => /^(SCHILY|LIBARCHIVE)\.xattr\./.test(k))) {
+    // tar-stream saw xattrs the byte scanner did not place (e.g. from a global header, which Docker ignores too).
+    warnings.push(`ignored xattrs of ${h.name}: not in the entry's own PAX header`);
   }
   if (h.type !== 'directory') {
     try { fs.lutimesSync(abs, h.mtime, h.mtime); } catch { /* mtimes are best effort */ }
+  }
+}
+
+/** Refusals that say "this filesystem or context does not take that xattr", not "the disk is broken". */
+const XATTR_SOFT_ERRORS = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EACCES']);
+const XATTR_BAD_INPUT_ERRORS = new Set(['EINVAL', 'ERANGE', 'E2BIG']);
+
+/**
+ * Set each xattr with its exact bytes via lsetxattr (never following a symlink). Like moby's
+ * archive code, every name is applied (security.*, user.*, trusted.*, system.posix_acl_*),
+ * and a refusal for lack of support or permission is a warning, not a failed layer (user.* on
+ * a symlink is always EPERM). Overlay's own metadata is never taken from a layer.
+ */
+function applyXattrs(abs: string, entryName: string, xattrs: Map<string, Buffer>, sys: Sys, warnings: string[]): void {
+  for (const [name, value] of xattrs) {
+    // A layer must not forge overlay's own metadata (redirects, origin, opaque outside whiteout rules).
+    if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) {
+      warnings.push(`ignored xattr ${name} on ${entryName}`);
+      continue;
+    }
+    try { sys.lsetxattr(abs, name, value); } catch (err) {
+      const code = errno(err) ?? '';
+      if (XATTR_SOFT_ERRORS.has(code)) { warnings.push(`ignored xattr ${name} on ${entryName}: ${(err as Error).message}`); continue; }
+      if (XATTR_BAD_INPUT_ERRORS.has(code)) {
+        throw new InvalidParameterError(`invalid xattr ${name} on ${JSON.stringify(entryName)} in layer: ${(err as Error).message}`, { cause: err });
+      }
+      throw err;
+    }
   }
 }
 
