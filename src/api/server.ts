@@ -1,8 +1,10 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import fs from 'node:fs';
+import type { WebSocket } from 'ws';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import { writeError } from './errors.js';
+import { acceptWebSocket } from './stream/websocket.js';
 
 export const API_VERSION = '1.45';
 export const MIN_API_VERSION = '1.24';
@@ -23,6 +25,9 @@ export interface RouteContext {
   hijack(contentType?: string): Duplex;
   /** Whether the client asked for an upgraded (hijacked) connection. */
   upgrade: boolean;
+  /** Completes a websocket handshake (`Upgrade: websocket`); rejects with InvalidParameterError before
+   *  touching the connection when the request is not a valid one, so the handler can still answer. */
+  websocket(): Promise<WebSocket>;
 }
 
 export type Handler = (ctx: RouteContext) => Promise<void> | void;
@@ -174,6 +179,13 @@ export function buildApp(routes: Route[], opts: { debug?: (msg: string) => void 
         sock.write(`HTTP/1.1 200 OK\r\nContent-Type: ${contentType}\r\nApi-Version: ${API_VERSION}\r\nConnection: close\r\n\r\n`);
         res.detachSocket(sock);
         return sock;
+      },
+      async websocket(): Promise<WebSocket> {
+        if (!upgradeSocket) throw new InvalidParameterError('websocket: the client is not using the websocket protocol');
+        const ws = await acceptWebSocket(req, upgradeSocket, head ?? Buffer.alloc(0),
+          { 'Api-Version': API_VERSION, Server: `berth/${BERTH_VERSION} (linux)` });
+        res.detachSocket(upgradeSocket as never);
+        return ws;
       },
     };
     Promise.resolve()

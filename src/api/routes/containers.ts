@@ -3,10 +3,13 @@ import { InvalidParameterError, NotImplementedError } from '../../errors.js';
 import type { CreateBody, HostConfig } from '../../core/container-config.js';
 import { DetachScanner, parseDetachKeys } from '../../core/detach-keys.js';
 import { parseTimestamp } from '../../core/filters.js';
+import type { WebSocket } from 'ws';
 import type { ContainerService } from '../../services/container-service.js';
+import type { AttachConnection } from '../../services/container-service.js';
 import { streamLogs } from '../../services/logs.js';
 import { boolParam, compareVersions, intParam, sendJson, sendNoContent, type Route, type RouteContext } from '../server.js';
 import { muxFrame, muxHeader, STDERR, STDOUT } from '../stream/mux.js';
+import { WebSocketWriter } from '../stream/websocket.js';
 
 const STDIN_CHUNK = 32 * 1024; // conmon reads stdin records into a 32 KiB buffer and drops the rest
 
@@ -128,6 +131,7 @@ export function containerRoutes(svc: ContainerService): Route[] {
       res.end();
     } },
     { method: 'POST', path: '/containers/{id}/attach', handler: (ctx) => attach(ctx, svc) },
+    { method: 'GET', path: '/containers/{id}/attach/ws', handler: (ctx) => attachWebSocket(ctx, svc) },
   ];
 }
 
@@ -181,4 +185,108 @@ async function attach(ctx: RouteContext, svc: ContainerService): Promise<void> {
   } else {
     sock.resume();
   }
+}
+
+/** A websocket client this far behind on a live stream is dropped rather than buffered without bound. */
+const WS_MAX_BUFFERED = 64 * 1024 * 1024;
+/** Stdin held while the container's streams are not connected yet (a created container waits for start). */
+const WS_STDIN_QUEUE = 1024 * 1024;
+
+/**
+ * GET /containers/{id}/attach/ws — moby's wsContainersAttach: the same attach over RFC 6455. Output is
+ * never multiplexed (stdout and stderr go raw into frames; binary frames from API 1.28, text before), and
+ * stdin/stdout/stderr come from the query only from API 1.42 (before, all three are on). Errors found
+ * before the handshake (unknown container 404, paused 409, bad detachKeys 400) are plain HTTP answers;
+ * a stopped container is not refused: the attach waits for its next start, as POST attach does.
+ * The server closes the websocket (1000) when the container's streams end, on detach, or after a
+ * logs-only replay.
+ */
+async function attachWebSocket(ctx: RouteContext, svc: ContainerService): Promise<void> {
+  const q = ctx.query;
+  const all = compareVersions(ctx.apiVersion, '1.42') < 0;
+  const wantStdin = all || boolParam(q, 'stdin'), wantStdout = all || boolParam(q, 'stdout');
+  const wantStderr = all || boolParam(q, 'stderr');
+  const logs = boolParam(q, 'logs'), stream = boolParam(q, 'stream');
+  const scanner = new DetachScanner(parseDetachKeys(q.get('detachKeys') ?? svc.detachKeys));
+  const rec0 = svc.get(ctx.params.id!);
+  const { live: rec, conn } = stream ? await svc.attach(ctx.params.id!) : { live: rec0, conn: Promise.resolve(undefined) };
+  const stdin = wantStdin && !!rec.Config.OpenStdin; // moby ignores a client's stdin without OpenStdin
+
+  let ws: WebSocket | undefined;
+  let writer: WebSocketWriter | undefined;
+  let attached: AttachConnection | undefined;
+  // Output that arrives before the handshake and the log replay are done is held, then sent in order.
+  let held: [1 | 2, Buffer][] | undefined = [];
+  let streamClosed = false;
+  let clientGone = false;
+  let detached = false;
+  const send = (s: 1 | 2, data: Buffer): boolean => {
+    if (!ws || !writer || clientGone || (s === 1 && !wantStdout) || (s === 2 && !wantStderr)) return true;
+    const ok = writer.write(data);
+    if (writer.buffered > WS_MAX_BUFFERED) ws.terminate();
+    return ok;
+  };
+  // Stdin sent before the container's streams are connected waits; past a bound the client is not read.
+  let stdinQueue: Buffer[] | undefined = [];
+  let stdinQueued = 0;
+  const feed = (chunk: Buffer) => {
+    if (detached || !attached || !ws) return;
+    const { forward, detached: now } = scanner.push(chunk);
+    if (forward.length) attached.write(forward);
+    if (now) {
+      // Detach: drop our connection, leave the container and its stdin alone.
+      detached = true;
+      attached.destroy();
+      ws.close(1000);
+    }
+  };
+  const connected = conn.then((c) => {
+    if (!c) return;
+    attached = c;
+    const queued = stdinQueue ?? [];
+    stdinQueue = undefined;
+    for (const chunk of queued) feed(chunk);
+    if (stdinQueued > WS_STDIN_QUEUE) ws?.resume();
+    c.on('data', (s, data) => { if (held) held.push([s, data]); else send(s, data); });
+    c.on('close', () => {
+      streamClosed = true;
+      if (!held && !clientGone) ws?.close(1000);
+    });
+  });
+  try {
+    ws = await ctx.websocket();
+  } catch (err) {
+    void connected.then(() => attached?.destroy());
+    throw err;
+  }
+  const sock = ws;
+  writer = new WebSocketWriter(sock, compareVersions(ctx.apiVersion, '1.28') >= 0);
+  sock.on('error', () => { /* a broken client: 'close' follows */ });
+  sock.on('close', () => {
+    clientGone = true;
+    // The client's close is stdin's EOF: conmon then closes the container's stdin unless it stays open.
+    if (attached && stdin && !detached) attached.end();
+    attached?.destroy();
+  });
+  if (stdin) {
+    sock.on('message', (msg: Buffer | ArrayBuffer | Buffer[]) => {
+      const chunk = Buffer.isBuffer(msg) ? msg : Array.isArray(msg) ? Buffer.concat(msg) : Buffer.from(msg);
+      if (!stdinQueue) { feed(chunk); return; }
+      stdinQueue.push(chunk);
+      stdinQueued += chunk.length;
+      if (stdinQueued > WS_STDIN_QUEUE) sock.pause();
+    });
+  }
+  if (logs) {
+    await streamLogs(rec.LogPath, { stdout: wantStdout, stderr: wantStderr, timestamps: false, follow: false }, {
+      write: (s, data) => send(s === 'stdout' ? 1 : 2, data), closed: () => clientGone, drain: () => writer!.drained(),
+    }, () => Promise.resolve());
+  }
+  if (!stream) { sock.close(1000); return; }
+  await connected;
+  if (clientGone) { attached?.destroy(); return; }
+  for (const [s, data] of held ?? []) send(s, data);
+  held = undefined;
+  // No connection (the container was removed before it started) or already gone: nothing more will come.
+  if (!attached || streamClosed) sock.close(1000);
 }
