@@ -1,17 +1,14 @@
-import { execFile } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { SystemError } from '../errors.js';
 import { MNT_DETACH, type Sys } from '../sys/sys.js';
 
-const execFileP = promisify(execFile);
-
 /**
  * Named network namespaces as files under a directory (berth: <exec-root>/netns/<container-id>).
- * A namespace is kept alive by a bind mount of a short-lived process's /proc/<pid>/ns/net onto the file:
- * util-linux `unshare --net=<file> true` does exactly that (measured here: 3 ms). Removing = detach-unmount
- * + unlink; the kernel then destroys the namespace and with it the container ends of its veths.
+ * A namespace is kept alive by a bind mount of its nsfs file onto the file (Sys.createNetns, which also
+ * raises loopback: what `unshare --net=<file>` + the CNI loopback plugin would do in two execs).
+ * Removing = detach-unmount + unlink; the kernel then destroys the namespace and with it the container
+ * ends of its veths.
  */
 export class NetnsManager {
   constructor(readonly dir: string, private readonly sys: Sys) {}
@@ -27,7 +24,7 @@ export class NetnsManager {
     if (await this.isMounted(p)) return p;
     await fsp.writeFile(p, '', { mode: 0o444 });
     try {
-      await execFileP('unshare', [`--net=${p}`, 'true']);
+      this.sys.createNetns(p);
     } catch (err) {
       await fsp.rm(p, { force: true });
       throw new SystemError(`create network namespace ${name}: ${(err as Error).message}`, { cause: err });

@@ -1,3 +1,4 @@
+import { trace, type Trace } from '../core/trace.js';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
@@ -9,13 +10,13 @@ import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError, Sy
 import { matchLabels, parseFilters, parseTimestamp } from '../core/filters.js';
 import type { Paths } from '../store/paths.js';
 import type { Sys } from '../sys/sys.js';
-import { bridgeConfig, loopbackConfig, parseAddResult, type CniRunner } from './cni.js';
+import { bridgeConfig, parseAddResult, type CniRunner } from './cni.js';
 import { addRecord, EmbeddedDns, emptyRecords, type DnsRecords } from './dns.js';
 import { buildHosts, buildResolvConf, upstreamServers } from './etc-files.js';
 import { chainPrefixFor, Iptables, planRules, type EndpointPorts, type NetworkRuleSpec } from './iptables.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIPv4, lastAddress, parseCidr, parseIPv4, type Cidr } from './ip.js';
 import { NetnsManager } from './netns.js';
-import { NetworkPaths, NetworkStore, type AttachmentRecord, type EndpointConfig, type NetworkRecord } from './network-store.js';
+import { NetworkPaths, NetworkStore, type AttachmentRecord, type EndpointConfig, type NetworkRecord, type SandboxState } from './network-store.js';
 import { allocatePorts, planPublishRequests, portsClash, type PortBinding, type PortMapping, type Proto } from './ports.js';
 
 const execFileP = promisify(execFile);
@@ -85,6 +86,13 @@ export interface SetupResult {
   resolvConf: string;
 }
 
+export interface SetupStarted {
+  /** what to put in the OCI spec: ready now */
+  network: SetupResult['network'];
+  /** settles when the interfaces, rules and DNS are in place (or failed, the sandbox undone) */
+  done: Promise<SetupResult>;
+}
+
 export interface ConnectResult { IPAddress: string; Gateway: string; MacAddress: string; IPPrefixLen: number }
 
 export interface CreateNetworkRequest {
@@ -121,6 +129,8 @@ export class NetworkService {
   private attachments = new Map<string, AttachmentRecord>();
   private dnsServers = new Map<string, EmbeddedDns>();
   private lock: Promise<unknown> = Promise.resolve();
+  /** Per-container order of setup/teardown/connect/disconnect/forget (their slow parts run outside `lock`). */
+  private chains = new Map<string, Promise<unknown>>();
   private hostResolv = '';
   private nextPort?: number;
   private appliedRules?: string;
@@ -437,8 +447,10 @@ export class NetworkService {
     };
   }
 
+  /** Containers with an endpoint on the network, or one being set up (a network must not go under a start). */
   private activeEndpoints(networkId: string): AttachmentRecord[] {
-    return [...this.attachments.values()].filter((a) => a.sandbox?.endpoints[networkId]);
+    return [...this.attachments.values()].filter((a) => a.sandbox && (a.sandbox.endpoints[networkId]
+      || (a.sandbox.phase === 'setting-up' && a.networks.some((w) => w.networkId === networkId))));
   }
 
   private bridgeSubnets(): Cidr[] {
@@ -554,24 +566,62 @@ export class NetworkService {
     }
   }
 
-  /** Container start: build the sandbox. A port conflict throws before anything is created (the container stays created). */
+  /**
+   * Container start: build the sandbox. A port conflict throws before anything is created (the container
+   * stays created). Three steps: reserve and record the intent under the service lock; do the slow host work
+   * (netns, CNI ADD) outside it, so that containers start side by side; publish (rules, DNS) under it again.
+   * Steps of one container stay in order against its own teardown/connect (perContainer).
+   */
   setup(o: SetupOptions): Promise<SetupResult> {
+    return this.begin(o).then((s) => s.done);
+  }
+
+  /**
+   * setup in two halves: resolves as soon as the namespace exists (what the OCI spec needs), while the
+   * interfaces, rules and DNS are still being made; `done` settles when they are. The runtime can create
+   * the container meanwhile; it must not start it before `done`.
+   */
+  begin(o: SetupOptions): Promise<SetupStarted> {
+    return new Promise<SetupStarted>((resolveEarly, rejectEarly) => {
+      this.perContainer(o.id, async () => {
+        const tr = trace(`net ${short(o.id)}`);
+        const plan = await this.planSetup(o);
+        if ('result' in plan) { resolveEarly({ network: plan.result.network, done: Promise.resolve(plan.result) }); return; }
+        const a = plan.a;
+        const sb = a.sandbox!;
+        tr.mark('plan');
+        try {
+          await this.netns.create(a.containerId);
+        } catch (err) {
+          await this.serial(() => this.releaseSandbox(a)).catch(() => undefined);
+          throw err;
+        }
+        tr.mark('netns');
+        const done = this.completeSetup(o, a, sb, tr);
+        resolveEarly({ network: { mode: 'path', netnsPath: sb.netnsPath }, done });
+        await done.catch(() => undefined); // the caller hears of a failure through `done`
+      }).catch(rejectEarly);
+    });
+  }
+
+  /** Under the lock: validate, reserve ports, record the intent (or answer at once for host/none modes). */
+  private planSetup(o: SetupOptions): Promise<{ result: SetupResult } | { a: AttachmentRecord }> {
     return this.serial(async () => {
       const mode = o.networkMode || 'default';
       const hostsBase = { hostname: o.hostname, domainname: o.domainname, extraHosts: o.extraHosts, hostGatewayIp: this.defaultGateway() };
       if (mode === 'host') {
         const hostHosts = await fsp.readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost\n');
         const extra = buildHosts({ ...hostsBase, ips: [] }).split('\n').slice(6).join('\n');
-        return { network: { mode: 'host' }, hosts: hostHosts + extra, resolvConf: this.hostResolv };
+        return { result: { network: { mode: 'host' }, hosts: hostHosts + extra, resolvConf: this.hostResolv } };
       }
-      if (mode === 'none' || mode.startsWith('container:')) {
-        return { network: { mode: 'none' }, hosts: buildHosts({ ...hostsBase, ips: [] }), resolvConf: buildResolvConf({ hostResolvConf: this.hostResolv, dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions }) };
-      }
+      const loopbackOnly = (): { result: SetupResult } => ({ result: {
+        network: { mode: 'none' }, hosts: buildHosts({ ...hostsBase, ips: [] }),
+        resolvConf: buildResolvConf({ hostResolvConf: this.hostResolv, dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions }),
+      } });
+      if (mode === 'none' || mode.startsWith('container:')) return loopbackOnly();
       const a = this.attachmentFor(o);
-      if (a.sandbox) await this.releaseSandbox(a); // a stale one from an unclean stop
-      if (!a.networks.length) { // the default network under --bridge=none: loopback only
-        return { network: { mode: 'none' }, hosts: buildHosts({ ...hostsBase, ips: [] }), resolvConf: buildResolvConf({ hostResolvConf: this.hostResolv, dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions }) };
-      }
+      if (a.sandbox) { await this.releaseSandbox(a); await this.applyRules(); await this.refreshDns(); } // a stale one from an unclean stop
+      if (!a.networks.length) return loopbackOnly(); // the default network under --bridge=none
       for (const w of a.networks) {
         const n = this.networks.get(w.networkId);
         if (!n) throw new NotFoundError(`network ${w.networkId} not found`);
@@ -585,26 +635,42 @@ export class NetworkService {
       a.dns = o.dns;
       a.dnsSearch = o.dnsSearch;
       a.dnsOptions = o.dnsOptions;
-      const endpointName = a.name;
-      const ports = await this.allocate(a, endpointName);
+      const ports = await this.allocate(a, a.name);
       a.sandbox = { sandboxId: newId(), netnsPath: this.netns.pathOf(a.containerId), phase: 'setting-up', endpoints: {}, ports };
       await this.store.saveAttachment(a); // intent first: reconcile undoes a half-built sandbox
+      return { a };
+    });
+  }
+
+  /** Outside the lock: this container's interfaces (CNI ADD); then under it: rules and DNS. */
+  private async completeSetup(o: SetupOptions, a: AttachmentRecord, sb: SandboxState, tr: Trace): Promise<SetupResult> {
+    try {
+      for (const w of a.networks) await this.addEndpoint(a, w);
+    } catch (err) {
+      await this.serial(() => this.releaseSandbox(a)).catch(() => undefined);
+      throw err;
+    }
+    tr.mark('cni');
+    return this.serial(async () => {
       try {
-        await this.netns.create(a.containerId);
-        await this.o.cni.exec('loopback', { command: 'ADD', containerId: a.containerId, netns: a.sandbox.netnsPath, ifname: 'lo' }, loopbackConfig());
-        for (const w of a.networks) await this.addEndpoint(a, w);
-        a.sandbox.phase = 'ready';
+        // A network cannot go while this sandbox is setting up (activeEndpoints counts it); checked anyway.
+        for (const w of a.networks) if (!this.networks.has(w.networkId)) throw new NotFoundError(`network ${w.networkId} not found`);
+        sb.phase = 'ready';
         await this.store.saveAttachment(a);
         await this.applyRules();
         await this.refreshDns();
       } catch (err) {
         await this.releaseSandbox(a).catch(() => undefined);
+        await this.applyRules().catch(() => undefined);
+        await this.refreshDns().catch(() => undefined);
         throw err;
       }
+      tr.mark('publish');
+      tr.end();
       const first = this.networks.get(a.networks[0]!.networkId)!;
       const embedded = first.predefined ? undefined : first.IPAM.Config[0]!.Gateway;
       return {
-        network: { mode: 'path', netnsPath: a.sandbox.netnsPath },
+        network: { mode: 'path', netnsPath: sb.netnsPath },
         hosts: this.hostsOf(a),
         resolvConf: buildResolvConf({ hostResolvConf: this.hostResolv, dns: o.dns ?? this.o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions, embeddedDns: embedded }),
       };
@@ -661,8 +727,7 @@ export class NetworkService {
     sb.endpoints[n.Id] = { endpointId: newId(), ifname, ip: r.ip, prefixLen: r.prefixLen, gateway: r.gateway, mac: r.mac, dnsNames };
   }
 
-  private async delEndpoint(a: AttachmentRecord, networkId: string, netnsAlive: boolean): Promise<void> {
-    const sb = a.sandbox!;
+  private async delEndpoint(a: AttachmentRecord, networkId: string, netnsAlive: boolean, sb: SandboxState = a.sandbox!): Promise<void> {
     const ep = sb.endpoints[networkId];
     const n = this.networks.get(networkId);
     if (n && n.Driver === 'bridge') {
@@ -676,8 +741,15 @@ export class NetworkService {
   private async releaseSandbox(a: AttachmentRecord): Promise<void> {
     const sb = a.sandbox;
     if (!sb) return;
+    await this.releaseHost(a, sb);
+    a.sandbox = undefined;
+    await this.store.saveAttachment(a);
+  }
+
+  /** The host side of a sandbox's end: CNI DELs (veths, leases) and the netns. Needs no lock once `sb` is detached. */
+  private async releaseHost(a: AttachmentRecord, sb: SandboxState): Promise<void> {
     const alive = await this.netns.isMounted(sb.netnsPath);
-    for (const netId of Object.keys(sb.endpoints)) await this.delEndpoint(a, netId, alive);
+    for (const netId of Object.keys(sb.endpoints)) await this.delEndpoint(a, netId, alive, sb);
     // Endpoints added before a crash may be missing from the record: let host-local release by container id.
     for (const w of sb.phase === 'ready' ? [] : a.networks) {
       const n = this.networks.get(w.networkId);
@@ -686,34 +758,58 @@ export class NetworkService {
       }
     }
     await this.netns.remove(a.containerId).catch(() => undefined);
-    a.sandbox = undefined;
-    await this.store.saveAttachment(a);
   }
 
-  /** Container exit: tear the sandbox down, free its ports and addresses. */
+  /**
+   * Container exit: tear the sandbox down, free its ports and addresses. The record and the rules change
+   * under the lock; the CNI DELs run outside it (a crash in between is swept by reconcile: unclaimed netns
+   * and leases go).
+   */
   teardown(containerId: string): Promise<void> {
-    return this.serial(async () => {
-      const a = this.attachments.get(containerId);
-      if (!a?.sandbox) return;
-      await this.releaseSandbox(a);
-      await this.applyRules();
-      await this.refreshDns();
+    return this.perContainer(containerId, async () => {
+      const taken = await this.serial(async () => {
+        const a = this.attachments.get(containerId);
+        const sb = a?.sandbox;
+        if (!a || !sb) return undefined;
+        a.sandbox = undefined;
+        await this.store.saveAttachment(a);
+        await this.applyRules();
+        await this.refreshDns();
+        return { a, sb };
+      });
+      if (taken) await this.releaseHost(taken.a, taken.sb);
     });
   }
 
   /** Container removal: forget its network wishes too. */
   forget(containerId: string): Promise<void> {
-    return this.serial(async () => {
-      const a = this.attachments.get(containerId);
-      if (a?.sandbox) { await this.releaseSandbox(a); await this.applyRules(); await this.refreshDns(); }
-      this.attachments.delete(containerId);
-      await this.store.deleteAttachment(containerId);
+    return this.perContainer(containerId, async () => {
+      const taken = await this.serial(async () => {
+        const a = this.attachments.get(containerId);
+        if (!a) return undefined;
+        const sb = a.sandbox;
+        a.sandbox = undefined;
+        this.attachments.delete(containerId);
+        await this.store.deleteAttachment(containerId);
+        if (sb) { await this.applyRules(); await this.refreshDns(); }
+        return sb ? { a, sb } : undefined;
+      });
+      if (taken) await this.releaseHost(taken.a, taken.sb);
     });
+  }
+
+  /** Runs `fn` after every earlier perContainer call for the same container has settled. */
+  private perContainer<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.chains.get(id) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.then(() => undefined, () => undefined);
+    this.chains.set(id, tail);
+    void tail.then(() => { if (this.chains.get(id) === tail) this.chains.delete(id); });
+    return run;
   }
 
   /** `docker network connect`: on a running container a new interface appears at once; otherwise at next start. */
   connect(netRef: string, c: ContainerNetInfo, cfg?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null): Promise<ConnectResult | undefined> {
-    return this.serial(async () => {
+    return this.perContainer(c.id, () => this.serial(async () => {
       const n = this.resolve(netRef);
       if (n.Driver !== 'bridge') throw new ForbiddenError('container cannot be disconnected from host network or connected to host network');
       const mode = c.networkMode || 'default';
@@ -743,11 +839,11 @@ export class NetworkService {
         }
       }
       return result;
-    });
+    }));
   }
 
   disconnect(netRef: string, c: ContainerNetInfo, force = false): Promise<void> {
-    return this.serial(async () => {
+    return this.perContainer(c.id, () => this.serial(async () => {
       const n = this.resolve(netRef);
       const a = this.attachmentFor(c);
       if (!a.networks.some((w) => w.networkId === n.Id)) {
@@ -762,7 +858,7 @@ export class NetworkService {
       await this.applyRules();
       await this.refreshDns();
       await this.rewriteHosts(a);
-    });
+    }));
   }
 
   private async rewriteHosts(a: AttachmentRecord): Promise<void> {
@@ -832,7 +928,7 @@ export class NetworkService {
     const eps: EndpointPorts[] = [];
     for (const a of this.attachments.values()) {
       const sb = a.sandbox;
-      if (!sb?.ports.length) continue;
+      if (!sb?.ports.length || sb.phase !== 'ready') continue;
       // Ports are published on the first network's address (as Docker does for the endpoint providing connectivity).
       const first = a.networks.map((w) => ({ n: this.networks.get(w.networkId), ep: sb.endpoints[w.networkId] })).find((x) => x.n && x.ep && !x.n.Internal);
       if (!first) continue;
@@ -849,8 +945,8 @@ export class NetworkService {
       if (n.Driver !== 'bridge' || n.predefined) continue;
       const rec: DnsRecords = emptyRecords();
       for (const a of this.activeEndpoints(n.Id)) {
-        const ep = a.sandbox!.endpoints[n.Id]!;
-        if (a.sandbox!.phase !== 'ready' && !ep) continue;
+        const ep = a.sandbox!.endpoints[n.Id];
+        if (a.sandbox!.phase !== 'ready' || !ep) continue; // names resolve once the container is up
         addRecord(rec, ep.dnsNames, ep.ip);
         if (a.dns?.length) rec.upstreams.set(ep.ip, a.dns);
       }

@@ -115,7 +115,8 @@ export class NetworkStore {
     }
     return out;
   }
-  saveAttachment(a: AttachmentRecord): Promise<void> { return writeFileAtomic(this.np.attachment(a.containerId), JSON.stringify(a)); }
+  /** Sandboxes die with the host: atomic without fsync is enough (see writeFileAtomic). */
+  saveAttachment(a: AttachmentRecord): Promise<void> { return writeFileAtomic(this.np.attachment(a.containerId), JSON.stringify(a), 0o600, { durable: false }); }
   async deleteAttachment(containerId: string): Promise<void> { await fsp.rm(this.np.attachment(containerId), { force: true }); }
 
   /** host-local leases: network id → [{ip, containerId}] */

@@ -7,6 +7,7 @@ import { SeqpacketSocket } from 'node-unix-socket';
 import { SystemError, errorMessage } from '../errors.js';
 import type { OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
+import { trace } from '../core/trace.js';
 import { conmonArgs, parseSyncLine } from './conmon.js';
 import { Runc, isNotFound, signalNumber } from './runc.js';
 
@@ -79,6 +80,7 @@ export class ConmonRuntime {
 
   async create(req: CreateRequest): Promise<{ pid: number }> {
     const { id } = req;
+    const tr = trace(`create ${id.slice(0, 12)}`);
     const bundle = this.paths.bundle(id);
     if (this.conmonAlive(id)) throw new RuntimeError(`container ${id} already has a running monitor`);
     // A leftover exit file from a previous run would be taken for this run's exit.
@@ -88,6 +90,7 @@ export class ConmonRuntime {
     await fsp.mkdir(path.join(bundle, 'persist'), { recursive: true, mode: 0o700 });
     await fsp.mkdir(path.dirname(req.logPath), { recursive: true });
     await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(req.spec));
+    tr.mark('bundle');
 
     const opts = {
       cid: id,
@@ -126,6 +129,7 @@ export class ConmonRuntime {
       fs.closeSync(syncFd);
     }
     child.unref();
+    tr.mark('spawn');
 
     let result: { pid?: number; error?: string };
     try {
@@ -137,6 +141,8 @@ export class ConmonRuntime {
       await this.cleanupFailedCreate(id);
       throw new RuntimeError(result.error ?? 'container create failed');
     }
+    tr.mark('sync');
+    tr.end();
     if (req.tty) this.resize(id, 24, 80); // without a size the pty is 0x0 (CONMON.md §4)
     return { pid: result.pid };
   }

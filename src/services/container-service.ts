@@ -22,6 +22,7 @@ import type { EventBus } from './events.js';
 import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
 import { RestartManager, killCancelsRestart, shouldStartOnDaemonBoot } from './restart-manager.js';
 import type { HealthConfig, HealthState } from '../core/healthcheck.js';
+import { trace } from '../core/trace.js';
 
 /** What the container service needs from the image store (consumer-defined, moby style). */
 export interface ImageProvider {
@@ -59,11 +60,15 @@ export interface Runtime {
 /** What the container service needs from networking (src/network/network-service.ts). */
 export interface NetworkProvider {
   validateCreate(c: NetInfo): void;
-  setup(o: NetInfo & {
+  /** Resolves once the netns exists (for the spec); `done` once interfaces, rules and DNS are in place. */
+  begin(o: NetInfo & {
     hostname: string; domainname?: string; portBindings?: unknown; publishAllPorts?: boolean;
     exposedPorts?: Record<string, unknown>; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[];
     extraHosts?: string[]; hostsPath?: string; resolvConfPath?: string;
-  }): Promise<{ network: { mode: 'path'; netnsPath: string } | { mode: 'host' } | { mode: 'none' }; hosts: string; resolvConf: string }>;
+  }): Promise<{
+    network: { mode: 'path'; netnsPath: string } | { mode: 'host' } | { mode: 'none' };
+    done: Promise<{ hosts: string; resolvConf: string }>;
+  }>;
   teardown(id: string): Promise<void>;
   forget(id: string): Promise<void>;
   netnsPathOf(id: string): string | undefined;
@@ -269,8 +274,9 @@ export class ContainerService {
 
   // ----- persistence
 
+  /** State transitions of an existing container: atomic, not fsynced (see writeFileAtomic); create is durable. */
   private async save(live: Live): Promise<void> {
-    await writeFileAtomic(this.d.paths.containerRecord(live.rec.Id), JSON.stringify(live.rec));
+    await writeFileAtomic(this.d.paths.containerRecord(live.rec.Id), JSON.stringify(live.rec), 0o600, { durable: false });
   }
 
   /** Load records and reconcile them with what conmon/runc left (live restore). */
@@ -532,12 +538,14 @@ export class ContainerService {
     const id = rec.Id;
     const p = this.d.paths;
     const rootfs = p.containerRootfs(id);
+    const tr = trace(`start ${shortId(id)}`);
     try {
       if (!live.mounted) {
         const dir = p.containerDir(id);
         this.d.sys.mount(this.d.images.rootfsMount(rec.Image, path.join(dir, 'upper'), path.join(dir, 'work'), rootfs));
         live.mounted = true;
       }
+      tr.mark('mount');
       const user = await this.d.resolveUser(rootfs, rec.Config.User || undefined);
       const cwd = rec.Config.WorkingDir || '/';
       if (cwd !== '/') secureMkdirAll(rootfs, cwd, user.uid, user.gid);
@@ -546,6 +554,7 @@ export class ContainerService {
       const hostname = hostMode ? os.hostname() : joined ? (joined.Config.Hostname || shortId(joined.Id)) : (rec.Config.Hostname || shortId(id));
       if (!rec.Config.Hostname) rec.Config.Hostname = hostname;
       let network: SpecBuilderInput['network'] = { mode: hostMode ? 'host' : 'none' };
+      let netDone: Promise<{ hosts: string; resolvConf: string }> | undefined;
       if (joined) {
         const ns = this.d.networks?.netnsPathOf(joined.Id) ?? (joined.State.Pid ? `/proc/${joined.State.Pid}/ns/net` : undefined);
         network = ns ? { mode: 'path', netnsPath: ns } : { mode: 'none' };
@@ -554,7 +563,7 @@ export class ContainerService {
         await fsp.writeFile(rec.HostnamePath, `${hostname}\n`);
       } else if (this.d.networks) {
         const hc0 = rec.HostConfig;
-        const net = await this.d.networks.setup({
+        const net = await this.d.networks.begin({
           ...this.netInfo(rec), hostname, domainname: rec.Config.Domainname || undefined,
           portBindings: hc0.PortBindings ?? undefined, publishAllPorts: !!hc0.PublishAllPorts,
           exposedPorts: rec.Config.ExposedPorts ?? undefined, dns: (hc0.Dns as string[] | undefined) ?? undefined,
@@ -563,12 +572,16 @@ export class ContainerService {
           resolvConfPath: rec.ResolvConfPath,
         });
         network = net.network;
+        // The interfaces are made while runc creates the container; start waits for them (netDone below).
+        netDone = net.done;
+        net.done.catch(() => undefined);
         await fsp.writeFile(rec.HostnamePath, `${hostname}\n`);
-        await fsp.writeFile(rec.HostsPath, net.hosts);
-        await fsp.writeFile(rec.ResolvConfPath, net.resolvConf);
+        // runc bind-mounts these by inode at create: they must exist now; their content comes in place later.
+        for (const f of [rec.HostsPath, rec.ResolvConfPath]) await (await fsp.open(f, 'a')).close();
       } else {
         await this.writeEtcFiles(rec, hostname, hostMode);
       }
+      tr.mark('net');
       // PATH, HOSTNAME and TERM defaults are buildSpec's (buildEnv); HOME needs the resolved user.
       const env = [...(rec.Config.Env ?? [])];
       if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
@@ -631,6 +644,7 @@ export class ContainerService {
         ],
         annotations: rec.Config.Labels ?? undefined,
       });
+      tr.mark('spec');
       // A log from an earlier run stays; conmon appends, as Docker's json-file does across restarts.
       const { pid } = await this.d.runtime.create({
         id, name: rec.Name.slice(1), spec, tty: !!rec.Config.Tty, openStdin: !!rec.Config.OpenStdin,
@@ -644,6 +658,19 @@ export class ContainerService {
           return maxFile === 1 ? maxSize : undefined;
         })(),
       });
+      tr.mark('create');
+      if (netDone) {
+        try {
+          const net = await netDone;
+          // In place (same inodes): the container already has them bind-mounted.
+          await fsp.writeFile(rec.HostsPath, net.hosts);
+          await fsp.writeFile(rec.ResolvConfPath, net.resolvConf);
+        } catch (err) {
+          await this.d.runtime.delete(id, { force: true }).catch(() => undefined);
+          throw err;
+        }
+        tr.mark('net-done');
+      }
       await this.connectPendingAttaches(live);
       const startedAt = nowIso();
       try {
@@ -656,7 +683,10 @@ export class ContainerService {
         ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
         Pid: pid, ExitCode: 0, Error: '', StartedAt: startedAt, FinishedAt: ZERO_TIME,
       };
+      tr.mark('start');
       await this.save(live);
+      tr.mark('save');
+      tr.end();
       this.d.events.publish('container', 'start', id, this.eventAttrs(rec));
       this.startHealth(live);
       // The process may have exited before we recorded "running": its exit event was ignored then.

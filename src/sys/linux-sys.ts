@@ -37,6 +37,12 @@ let lib: {
   mknod: (p: string, mode: number, dev: bigint) => number;
   lsetxattr: (p: string, n: string, v: Buffer, size: number, fl: number) => number;
   lgetxattr: (p: string, n: string, v: Buffer | null, size: number) => number;
+  unshare: (flags: number) => number;
+  setns: (fd: number, nstype: number) => number;
+  open: (p: string, flags: number) => number;
+  close: (fd: number) => number;
+  socket: (domain: number, type: number, proto: number) => number;
+  ioctl: (fd: number, req: number, arg: Buffer) => number;
 } | undefined;
 
 function libc() {
@@ -48,6 +54,12 @@ function libc() {
     mknod: c.func('int mknod(const char*, uint32_t, uint64_t)'),
     lsetxattr: c.func('int lsetxattr(const char*, const char*, const void*, size_t, int)'),
     lgetxattr: c.func('long lgetxattr(const char*, const char*, _Out_ void*, size_t)'),
+    unshare: c.func('int unshare(int)'),
+    setns: c.func('int setns(int, int)'),
+    open: c.func('int open(const char*, int)'),
+    close: c.func('int close(int)'),
+    socket: c.func('int socket(int, int, int)'),
+    ioctl: c.func('int ioctl(int, unsigned long, _Inout_ void*)'),
   };
   return lib;
 }
@@ -105,5 +117,57 @@ export class LinuxSys implements Sys {
     const n = libc().lgetxattr(path, name, buf, buf.length);
     if (n < 0) return undefined;
     return buf.subarray(0, n);
+  }
+  createNetns(path: string): void {
+    // Namespaces belong to threads: the main thread steps into a fresh netns, pins it with a bind mount,
+    // raises lo and steps back, all in one synchronous stretch, so no other JS (and no libuv pool thread)
+    // ever runs inside it. ~0.2 ms against ~15 ms for unshare(1) + the CNI loopback plugin.
+    const c = libc();
+    const O_RDONLY_CLOEXEC = 0o2000000;
+    const home = c.open('/proc/thread-self/ns/net', O_RDONLY_CLOEXEC);
+    if (home < 0) fail('open /proc/thread-self/ns/net');
+    let failure: SystemError | undefined;
+    try {
+      if (c.unshare(CLONE_NEWNET) !== 0) fail('unshare(CLONE_NEWNET)');
+      try {
+        if (c.mount('/proc/thread-self/ns/net', path, null, MS.bind, null) !== 0) fail(`bind-mount netns on ${path}`);
+        loopbackUp(c);
+      } catch (err) {
+        failure = err as SystemError;
+      } finally {
+        // Back home whatever happened; staying in the new netns would move every later socket of berthd.
+        if (c.setns(home, CLONE_NEWNET) !== 0) {
+          const { code } = errnoName();
+          process.stderr.write(`berthd: fatal: cannot return to the host network namespace: ${code}\n`);
+          process.abort();
+        }
+      }
+      if (failure) {
+        libc().umount2(path, MNT_DETACH_FLAG);
+        throw failure;
+      }
+    } finally {
+      c.close(home);
+    }
+  }
+}
+
+const CLONE_NEWNET = 0x40000000;
+const MNT_DETACH_FLAG = 2;
+
+/** SIOCGIFFLAGS/SIOCSIFFLAGS on "lo" through an AF_INET socket opened in the current netns. */
+function loopbackUp(c: NonNullable<typeof lib>): void {
+  const AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
+  const SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914, IFF_UP = 0x1;
+  const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail('socket for loopback setup');
+  try {
+    const ifr = Buffer.alloc(40); // struct ifreq: char ifr_name[16]; union { short ifr_flags; ... } (24 bytes)
+    ifr.write('lo', 0, 'ascii');
+    if (c.ioctl(fd, SIOCGIFFLAGS, ifr) !== 0) fail('SIOCGIFFLAGS lo');
+    ifr.writeInt16LE(ifr.readInt16LE(16) | IFF_UP, 16);
+    if (c.ioctl(fd, SIOCSIFFLAGS, ifr) !== 0) fail('SIOCSIFFLAGS lo');
+  } finally {
+    c.close(fd);
   }
 }

@@ -20,6 +20,11 @@ export interface Sys {
   mknod(path: string, kind: 'block' | 'fifo', mode: number, major: number, minor: number): void;
   lsetxattr(path: string, name: string, value: Buffer | string): void;
   lgetxattr(path: string, name: string): Buffer | undefined;
+  /**
+   * A new network namespace, kept alive by a bind mount onto `path` (an existing empty file), with its
+   * loopback interface up: what `unshare --net=<path>` + the CNI loopback plugin do, without two execs.
+   */
+  createNetns(path: string): void;
 }
 
 export const MNT_DETACH = 2;
@@ -29,7 +34,8 @@ export type SysCall =
   | { op: 'unmount'; target: string; flags: number }
   | { op: 'mknodChar'; path: string; mode: number; major: number; minor: number }
   | { op: 'mknod'; path: string; kind: 'block' | 'fifo'; mode: number; major: number; minor: number }
-  | { op: 'lsetxattr'; path: string; name: string; value: string };
+  | { op: 'lsetxattr'; path: string; name: string; value: string }
+  | { op: 'createNetns'; path: string };
 
 /** Records every call and performs none: for tests of code that plans syscalls. */
 export class RecordingSys implements Sys {
@@ -49,4 +55,5 @@ export class RecordingSys implements Sys {
     this.calls.push({ op: 'lsetxattr', path, name, value: b.toString() });
   }
   lgetxattr(path: string, name: string): Buffer | undefined { return this.xattrs.get(`${path}\0${name}`); }
+  createNetns(path: string): void { this.calls.push({ op: 'createNetns', path }); }
 }

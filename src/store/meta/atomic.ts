@@ -2,14 +2,21 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 
-/** Crash-safe write: temp file, fsync, rename, fsync the directory. A kill -9 leaves old or new, never half. */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
+/**
+ * Crash-safe write: temp file, (fsync,) rename, (fsync the directory). A kill -9 of berthd leaves the old
+ * or the new content, never half, with or without the fsyncs: the rename is atomic and the page cache
+ * outlives the process. The fsyncs (2-15 ms each on these VMs) only matter for a power loss, so
+ * `durable: false` is for state that a power loss makes moot anyway (a container's running/exited state,
+ * a sandbox: after a reboot every process is gone and reconcile recomputes them).
+ */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600, opts: { durable?: boolean } = {}): Promise<void> {
+  const durable = opts.durable ?? true;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   const fh = await fsp.open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (durable) await fh.sync();
   } finally {
     await fh.close();
   }
@@ -19,7 +26,7 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
     await fsp.rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dir);
+  if (durable) await fsyncDir(dir);
 }
 
 export function writeFileAtomicSync(file: string, data: string | Buffer, mode = 0o600): void {
