@@ -153,20 +153,34 @@ async function attach(ctx: RouteContext, svc: ContainerService): Promise<void> {
     if ((s === 'stdout' && !wantStdout) || (s === 'stderr' && !wantStderr)) return true;
     return sock.write(tty ? data : muxFrame(s === 'stdout' ? STDOUT : STDERR, data));
   };
+  // Listen to the container from the moment its streams connect, even while the log replay is still
+  // being sent: output (or the end) arriving meanwhile is held, not lost, and sent after the replay.
+  let replaying = logs;
+  let ended = false;
+  const held: Array<['stdout' | 'stderr', Buffer]> = [];
+  const connected = conn.then((c) => {
+    if (!c) return undefined;
+    c.on('data', (s, data) => {
+      const name = s === 1 ? 'stdout' : 'stderr';
+      if (replaying) held.push([name, data]); else out(name, data);
+    });
+    c.on('close', () => { ended = true; if (!replaying && !clientGone) sock.end(); });
+    return c;
+  });
   if (logs) {
     await streamLogs(rec.LogPath, { stdout: wantStdout, stderr: wantStderr, timestamps: false, follow: false }, {
       write: out, closed: () => clientGone, drain: () => new Promise((r) => { sock.once('drain', r); sock.once('close', r); }),
     }, () => Promise.resolve());
+    replaying = false;
+    for (const [name, data] of held.splice(0)) out(name, data);
   }
   if (!stream) { sock.end(); return; }
-  const c = await conn;
-  if (!c || clientGone) {
+  const c = await connected;
+  if (!c || clientGone || ended) {
     c?.destroy();
     sock.end();
     return;
   }
-  c.on('data', (s, data) => { out(s === 1 ? 'stdout' : 'stderr', data); });
-  c.on('close', () => { if (!clientGone) sock.end(); });
   sock.on('close', () => c.destroy());
   if (wantStdin) {
     let detached = false;
