@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execCapture } from '../sys/spawn.js';
 import path from 'node:path';
 import { SystemError } from '../errors.js';
 
@@ -109,25 +109,20 @@ export interface CniRunner {
 export class ExecCniRunner implements CniRunner {
   constructor(private readonly cniPath = DEFAULT_CNI_PATH) {}
 
-  exec(plugin: string, inv: CniInvocation, config: Record<string, unknown>): Promise<CniResult | undefined> {
+  async exec(plugin: string, inv: CniInvocation, config: Record<string, unknown>): Promise<CniResult | undefined> {
     const bin = path.join(this.cniPath, plugin);
-    return new Promise((resolve, reject) => {
-      const child = spawn(bin, [], { env: cniEnv({ ...inv, cniPath: this.cniPath }), stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [], err: Buffer[] = [];
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => err.push(d));
-      child.on('error', (e) => reject(new SystemError(`cni ${plugin}: ${e.message}`, { cause: e })));
-      child.on('close', (code) => {
-        const text = Buffer.concat(out).toString('utf8').trim();
-        if (code !== 0) {
-          let msg = Buffer.concat(err).toString('utf8').trim() || text;
-          try { const j = JSON.parse(text) as { msg?: string; details?: string }; msg = [j.msg, j.details].filter(Boolean).join(': '); } catch { /* not JSON */ }
-          reject(new SystemError(`cni ${plugin} ${inv.command} ${inv.ifname}: ${msg || `exit ${code}`}`));
-          return;
-        }
-        try { resolve(text ? JSON.parse(text) as CniResult : undefined); } catch { resolve(undefined); }
-      });
-      child.stdin.end(JSON.stringify(config));
-    });
+    let r;
+    try {
+      r = await execCapture(bin, [], { env: cniEnv({ ...inv, cniPath: this.cniPath }), input: JSON.stringify(config) });
+    } catch (e) {
+      throw new SystemError(`cni ${plugin}: ${(e as Error).message}`, { cause: e });
+    }
+    const text = r.stdout.toString('utf8').trim();
+    if (r.code !== 0) {
+      let msg = r.stderr.toString('utf8').trim() || text;
+      try { const j = JSON.parse(text) as { msg?: string; details?: string }; msg = [j.msg, j.details].filter(Boolean).join(': '); } catch { /* not JSON */ }
+      throw new SystemError(`cni ${plugin} ${inv.command} ${inv.ifname}: ${msg || `exit ${r.code ?? r.signal}`}`);
+    }
+    try { return text ? JSON.parse(text) as CniResult : undefined; } catch { return undefined; }
   }
 }

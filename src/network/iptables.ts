@@ -1,10 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
 import { SystemError } from '../errors.js';
+import { execFileFast as execFileP } from '../sys/spawn.js';
 import type { PortMapping, Proto } from './ports.js';
 
-const execFileP = promisify(execFile);
 
 /**
  * berth's packet filtering and NAT, planned as data and applied atomically.
@@ -198,16 +196,13 @@ export class Iptables {
     } catch { return []; }
   }
 
-  restore(text: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(`${this.bin}-restore`, ['-w', '--noflush'], { stdio: ['pipe', 'ignore', 'pipe'] });
-      const err: Buffer[] = [];
-      child.stderr.on('data', (d: Buffer) => err.push(d));
-      child.on('error', (e) => reject(new SystemError(`iptables-restore: ${e.message}`, { cause: e })));
-      child.on('close', (code) => code === 0 ? resolve()
-        : reject(new SystemError(`iptables-restore: ${Buffer.concat(err).toString().trim() || `exit ${code}`}`)));
-      child.stdin.end(text);
-    });
+  async restore(text: string): Promise<void> {
+    try {
+      await execFileP(`${this.bin}-restore`, ['-w', '--noflush'], { input: text });
+    } catch (e) {
+      const detail = (e as { stderr?: string }).stderr?.trim() || (e as Error).message;
+      throw new SystemError(`iptables-restore: ${detail}`, { cause: e });
+    }
   }
 
   /**

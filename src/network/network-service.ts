@@ -1,15 +1,14 @@
 import { trace, type Trace } from '../core/trace.js';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
-import { promisify } from 'node:util';
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError, SystemError } from '../errors.js';
 import { matchLabels, parseFilters, parseTimestamp } from '../core/filters.js';
 import type { Paths } from '../store/paths.js';
 import type { Sys } from '../sys/sys.js';
+import { execFileFast as execFileP } from '../sys/spawn.js';
 import { bridgeConfig, parseAddResult, type CniRunner } from './cni.js';
 import { addRecord, EmbeddedDns, emptyRecords, type DnsRecords } from './dns.js';
 import { buildHosts, buildResolvConf, upstreamServers } from './etc-files.js';
@@ -19,7 +18,6 @@ import { NetnsManager } from './netns.js';
 import { NetworkPaths, NetworkStore, type AttachmentRecord, type EndpointConfig, type NetworkRecord, type SandboxState } from './network-store.js';
 import { allocatePorts, planPublishRequests, portsClash, type PortBinding, type PortMapping, type Proto } from './ports.js';
 
-const execFileP = promisify(execFile);
 
 export const DEFAULT_BRIDGE_NAME = 'berth0';
 /** `bridgeName: 'none'`: no default `bridge` network at all (dockerd --bridge=none). */
@@ -186,6 +184,8 @@ export class NetworkService {
 
   /** Stops the DNS servers; leaves sandboxes, bridges and rules in place for running containers (live restore). */
   async close(): Promise<void> {
+    // Teardowns finish their CNI DELs outside the lock: let them end, or a netns mount stays behind.
+    await Promise.all([...this.chains.values()]);
     await this.serial(async () => { for (const d of this.dnsServers.values()) d.close(); this.dnsServers.clear(); });
   }
 

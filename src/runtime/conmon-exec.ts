@@ -1,9 +1,9 @@
 import type { AttachConnection } from './conmon-runtime.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnFast, type FastChild } from '../sys/spawn.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { SeqpacketSocket } from 'node-unix-socket';
 import { SystemError, errorMessage } from '../errors.js';
 import type { OciProcess, OciSpec } from '../core/oci-spec.js';
@@ -160,23 +160,23 @@ export class ConmonExec {
     const syncFd = fs.openSync(syncPath, 'w+', 0o600);
     const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] || DEFAULT_PATH, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
     if (req.attach) env['_OCI_ATTACHPIPE'] = '5';
-    let child: ChildProcess;
+    let child: FastChild;
     try {
-      child = spawn(this.conmonPath, args, {
-        stdio: ['ignore', 'ignore', 'ignore', syncFd, 'pipe', ...(req.attach ? ['pipe' as const] : [])],
+      child = spawnFast(this.conmonPath, args, {
+        fds: ['ignore', 'ignore', 'ignore', syncFd, 'pipe-read', ...(req.attach ? ['pipe-write' as const] : [])],
         detached: true,
         cwd: dir,
         env,
       });
+    } catch (e) {
+      throw new SystemError(`cannot run conmon: ${errorMessage(e)}`, { cause: e });
     } finally {
       fs.closeSync(syncFd);
     }
-    child.unref();
-    const stdio = child.stdio as unknown as (Readable | Writable | null)[];
-    const startPipe = stdio[4] as Writable;
-    const attachPipe = req.attach ? (stdio[5] as Readable) : undefined;
-    const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new SystemError(`cannot run conmon: ${e.message}`))));
-    spawnError.catch(() => undefined);
+    const startPipe = child.pipes.get(4)!;
+    const attachPipe = req.attach ? child.pipes.get(5)! : undefined;
+    // spawnFast reports a failed start synchronously; this stays for the races below (never settles).
+    const spawnError = new Promise<never>(() => undefined);
     const release = () => {
       startPipe.on('error', () => undefined);
       attachPipe?.on('error', () => undefined);

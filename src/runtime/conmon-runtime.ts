@@ -1,5 +1,5 @@
 import type { UpdateOptions } from './runc.js';
-import { spawn } from 'node:child_process';
+import { spawnFast, type FastChild } from '../sys/spawn.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -117,23 +117,25 @@ export class ConmonRuntime {
     // get EPIPE and the container keeps its monitor (CONMON.md §5).
     const syncPath = path.join(bundle, 'sync');
     const syncFd = fs.openSync(syncPath, 'w+', 0o600);
-    let child;
+    let child: FastChild | undefined;
+    let spawnError: string | undefined;
     try {
-      child = spawn(this.conmonPath, conmonArgs(opts), {
-        stdio: ['ignore', 'ignore', 'ignore', syncFd],
+      child = spawnFast(this.conmonPath, conmonArgs(opts), {
+        fds: ['ignore', 'ignore', 'ignore', syncFd],
         detached: true,
         cwd: bundle, // conmon drops an `oom` file in its cwd
         env: { PATH: process.env['PATH'] || DEFAULT_PATH, _OCI_SYNCPIPE: '3' },
       });
+    } catch (err) {
+      spawnError = `cannot run conmon: ${errorMessage(err)}`;
     } finally {
       fs.closeSync(syncFd);
     }
-    child.unref();
     tr.mark('spawn');
 
     let result: { pid?: number; error?: string };
     try {
-      result = await this.waitForSync(id, syncPath, child);
+      result = child ? await this.waitForSync(id, syncPath, child) : { error: spawnError };
     } catch (err) {
       result = { error: errorMessage(err) };
     }
@@ -148,7 +150,7 @@ export class ConmonRuntime {
   }
 
   /** Wait for conmon's line in the sync file, a failed first conmon, a dead monitor, or a timeout. */
-  private waitForSync(id: string, syncPath: string, child: ReturnType<typeof spawn>): Promise<{ pid?: number; error?: string }> {
+  private waitForSync(id: string, syncPath: string, child: FastChild): Promise<{ pid?: number; error?: string }> {
     return new Promise((resolve) => {
       let done = false;
       let watcher: fs.FSWatcher | undefined;
@@ -158,7 +160,6 @@ export class ConmonRuntime {
         watcher?.close();
         clearInterval(poll);
         clearTimeout(timer);
-        child.removeAllListeners();
         resolve(r);
       };
       const check = (): boolean => {
@@ -181,8 +182,7 @@ export class ConmonRuntime {
       const timer = setTimeout(() => {
         if (!check()) finish({ error: 'timed out waiting for conmon to create the container' });
       }, CREATE_TIMEOUT_MS);
-      child.on('error', (err) => finish({ error: `cannot run conmon: ${err.message}` }));
-      child.on('exit', (code, signal) => {
+      void child.exited.then(({ code, signal }) => {
         // The first conmon exits 0 right after its double fork; anything else is a failure.
         if (code === 0) return;
         if (!check()) finish({ error: this.ociLogError(id) ?? `conmon exited with ${code ?? signal}` });
@@ -233,15 +233,39 @@ export class ConmonRuntime {
   }
 
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
-    try {
-      await this.runc.delete(id, opts.force === true);
-    } catch (err) {
-      if (!isNotFound(err)) throw new RuntimeError(errorMessage(err), { cause: err });
+    const stateDir = path.join(this.paths.runcRoot, id);
+    if (!fs.existsSync(stateDir)) {
+      // Nothing of runc's left (deleted already, or never created): no runc exec needed.
+    } else if (this.reaped(id)) {
+      // What `runc delete` does for a stopped container (libcontainer's destroy): remove its cgroups and its
+      // state dir. Done here (cgroups in removeLeftovers) to save a runc exec, ~12 ms of every container's end.
+      await fsp.rm(stateDir, { recursive: true, force: true });
+    } else {
+      try {
+        await this.runc.delete(id, opts.force === true);
+      } catch (err) {
+        if (!isNotFound(err)) throw new RuntimeError(errorMessage(err), { cause: err });
+      }
     }
     // After a forced kill conmon still writes the exit file: let it finish before removing it.
     await this.waitConmonGone(id, 2000);
     await this.killConmon(id);
     await this.removeLeftovers(id);
+  }
+
+  /**
+   * Whether nothing of the container can still run: conmon wrote its exit file (so it reaped the init) and
+   * the container had a pid namespace of its own (the kernel killed the rest with init). With a shared or
+   * host pid namespace, processes may outlive init: runc delete must kill them.
+   */
+  private reaped(id: string): boolean {
+    if (!fs.existsSync(this.paths.exitFile(id))) return false;
+    try {
+      const spec = JSON.parse(fs.readFileSync(path.join(this.paths.bundle(id), 'config.json'), 'utf8')) as OciSpec;
+      return !!spec.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path);
+    } catch {
+      return false;
+    }
   }
 
   async state(id: string): Promise<{ status: 'created' | 'running' | 'paused' | 'stopped'; pid: number } | undefined> {

@@ -1,5 +1,5 @@
 import { parseSignal } from '../core/container-config.js';
-import { execFile } from 'node:child_process';
+import { ExecFailure, execFileFast } from '../sys/spawn.js';
 import { NotFoundError, SystemError } from '../errors.js';
 
 /**
@@ -115,15 +115,12 @@ export class Runc {
 
   private exec(args: string[]): Promise<string> {
     const full = [...globalArgs({ root: this.root, logFormat: 'json' }), ...args];
-    return new Promise((resolve, reject) => {
-      execFile(this.runcPath, full, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (!err) { resolve(stdout); return; }
-        const text = parseRuncError(stderr) || parseRuncError(stdout) || err.message;
-        const e = /does not exist|not found|container with id .* not exist/i.test(text)
-          ? Object.assign(new RuncError(text, full, stderr), { notFound: true })
-          : new RuncError(text, full, stderr);
-        reject(e);
-      });
+    return execFileFast(this.runcPath, full, { maxBuffer: 16 * 1024 * 1024 }).then((r) => r.stdout, (err: unknown) => {
+      const stdout = err instanceof ExecFailure ? err.stdout : '', stderr = err instanceof ExecFailure ? err.stderr : '';
+      const text = parseRuncError(stderr) || parseRuncError(stdout) || (err as Error).message;
+      throw /does not exist|not found|container with id .* not exist/i.test(text)
+        ? Object.assign(new RuncError(text, full, stderr), { notFound: true })
+        : new RuncError(text, full, stderr);
     });
   }
 

@@ -22,7 +22,7 @@ import type { EventBus } from './events.js';
 import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
 import { RestartManager, killCancelsRestart, shouldStartOnDaemonBoot } from './restart-manager.js';
 import type { HealthConfig, HealthState } from '../core/healthcheck.js';
-import { trace } from '../core/trace.js';
+import { trace, type Trace } from '../core/trace.js';
 
 /** What the container service needs from the image store (consumer-defined, moby style). */
 export interface ImageProvider {
@@ -753,13 +753,15 @@ export class ContainerService {
     if (!live || !live.rec.State.Running) return;
     const exit = this.d.runtime.readExit(id);
     if (!exit) return;
-    await this.finishExit(live, exit, false);
+    const tr = trace(`exit ${shortId(id)}`);
+    await this.finishExit(live, exit, false, tr);
     if (live.rec.HostConfig.AutoRemove && this.byId.has(id)) {
-      await this.remove(id, { force: true }).catch(() => undefined);
+      await this.remove(id, { force: true }, tr).catch(() => undefined);
     }
+    tr.end();
   }
 
-  private async finishExit(live: Live, exit: { code: number; finishedAt: Date; oomKilled: boolean }, lost: boolean): Promise<void> {
+  private async finishExit(live: Live, exit: { code: number; finishedAt: Date; oomKilled: boolean }, lost: boolean, tr?: Trace): Promise<void> {
     if (live.exiting || !live.rec.State.Running || live.rec.State.Restarting) return;
     live.exiting = true;
     try {
@@ -772,11 +774,13 @@ export class ContainerService {
       });
       live.exitOnNext = false;
       await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
+      tr?.mark('runtime-delete');
       // Not awaited: the network service runs its operations in order (a restart's setup, a remove's
       // forget queue behind this teardown), and the exit need not wait for veth/netns removal.
       void this.d.networks?.teardown(rec.Id).catch(() => undefined);
       await this.unmountQuiet(rec.Id);
       live.mounted = false;
+      tr?.mark('unmount');
       const restart = decision.restart && !lost && this.byId.has(rec.Id);
       rec.State = {
         ...rec.State, Status: restart ? 'restarting' : 'exited', Running: restart, Paused: false, Restarting: restart, Pid: 0,
@@ -785,6 +789,7 @@ export class ContainerService {
       };
       if (restart) rec.RestartCount++;
       await this.save(live).catch(() => undefined);
+      tr?.mark('save');
       if (exit.oomKilled) this.d.events.publish('container', 'oom', rec.Id, this.eventAttrs(rec));
       this.d.events.publish('container', 'die', rec.Id, this.eventAttrs(rec, { exitCode: String(exit.code) }));
       for (const w of live.exitWaiters.splice(0)) w();
@@ -1031,7 +1036,7 @@ export class ContainerService {
 
   // ----- remove
 
-  async remove(ref: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}): Promise<void> {
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}, tr?: Trace): Promise<void> {
     const live = this.find(ref);
     if (opts.link) throw new InvalidParameterError('legacy links are not supported');
     await this.locked(live, async () => {
@@ -1058,11 +1063,15 @@ export class ContainerService {
       this.restarts.reset(rec.Id);
       this.health.forget(rec.Id);
       rec.State.Status = 'removing';
+      tr?.mark('rm-lock');
       await this.save(live).catch(() => undefined);
+      tr?.mark('rm-save');
       await this.d.runtime.delete(rec.Id, { force: true }).catch(() => undefined);
+      tr?.mark('rm-runtime-delete');
       void this.d.networks?.forget(rec.Id).catch(() => undefined); // queued after any teardown
       await this.unmountQuiet(rec.Id);
       await fsp.rm(this.d.paths.containerDir(rec.Id), { recursive: true, force: true });
+      tr?.mark('rm-dirs');
       this.byId.delete(rec.Id);
       if (this.byName.get(rec.Name.slice(1)) === rec.Id) this.byName.delete(rec.Name.slice(1));
       this.d.events.publish('container', 'destroy', rec.Id, this.eventAttrs(rec));
