@@ -17,6 +17,10 @@ export interface DaemonConfig {
   pools?: { base: string; size: number }[];
   /** daemon.json detach-keys */
   detachKeys?: string;
+  /** daemon.json log-driver (default json-file) */
+  logDriver?: string;
+  /** daemon.json log-opts */
+  logOpts?: Record<string, string>;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -33,7 +37,8 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | null> = {
   'hosts': 'hosts', 'data-root': 'dataRoot', 'exec-root': 'execRoot', 'pidfile': 'pidfile', 'log-level': 'logLevel',
   'bridge': 'bridge', 'bip': 'bip', 'default-address-pools': 'pools', 'detach-keys': 'detachKeys',
   // Accepted and not yet acted on; they arrive with later features.
-  'live-restore': null, 'debug': null, 'log-driver': null, 'log-opts': null,
+  'log-driver': 'logDriver', 'log-opts': 'logOpts',
+  'live-restore': null, 'debug': null,
   'dns': null, 'insecure-registries': null, 'registry-mirrors': null, 'default-ulimits': null, 'runtimes': null,
   'storage-driver': null, 'features': null, 'experimental': null,
 };
@@ -86,6 +91,10 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
   if (flags.bridge) cfg.bridge = flags.bridge;
   if (flags.bip) cfg.bip = flags.bip;
   if (cfg.bridge !== undefined && !/^[a-zA-Z0-9_.-]{1,15}$/.test(cfg.bridge)) throw new InvalidParameterError(`invalid bridge name: ${cfg.bridge}`);
+  if (cfg.logDriver !== undefined && typeof cfg.logDriver !== 'string') throw new InvalidParameterError('log-driver must be a string');
+  if (cfg.logOpts !== undefined && (typeof cfg.logOpts !== 'object' || cfg.logOpts === null || Array.isArray(cfg.logOpts))) {
+    throw new InvalidParameterError('log-opts must be an object of strings');
+  }
   if (!['debug', 'info', 'warn', 'error', 'fatal'].includes(cfg.logLevel)) throw new InvalidParameterError(`unable to parse logging level: ${cfg.logLevel}`);
   for (const h of cfg.hosts) {
     if (!/^(unix:\/\/\/.+|tcp:\/\/[^:]*:\d+)$/.test(h)) throw new InvalidParameterError(`invalid host: ${h}`);

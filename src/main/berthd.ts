@@ -21,7 +21,7 @@ import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
 import { resolveUser } from '../core/user.js';
 import { errorMessage } from '../errors.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
-import { ContainerService, type Runtime } from '../services/container-service.js';
+import { ContainerService, validateLogConfig, type Runtime } from '../services/container-service.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
 import { SystemService } from '../services/system-service.js';
@@ -143,6 +143,11 @@ async function run(cfg: DaemonConfig): Promise<void> {
     resolveUser,
   });
   if (cfg.detachKeys) containers.detachKeys = cfg.detachKeys;
+  if (cfg.logDriver || cfg.logOpts) {
+    const lc = { Type: cfg.logDriver || 'json-file', Config: cfg.logOpts ?? {} };
+    validateLogConfig(lc); // a bad daemon.json stops berthd at start, not every create
+    containers.defaultLogConfig = lc;
+  }
   await containers.init();
   const ids = containers.ids();
   await networks.init(ids.running, ids.all);
@@ -159,7 +164,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   let runcVersion = '';
   try { runcVersion = /runc version (\S+)/.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1] ?? ''; } catch { /* reported empty */ }
   const system = new SystemService({
-    paths, startedAt: new Date(), runcVersion: () => runcVersion,
+    paths, startedAt: new Date(), runcVersion: () => runcVersion, loggingDriver: containers.defaultLogConfig.Type,
     containerCounts: () => containers.counts(),
     imageCount: () => images.count(),
   });

@@ -174,6 +174,8 @@ export function startFailureExitCode(message: string): number {
 export class ContainerService {
   /** daemon-wide default detach keys (daemon.json `detach-keys`) */
   detachKeys = 'ctrl-p,ctrl-q';
+  /** daemon.json log-driver / log-opts (checked with validateLogConfig before it is set) */
+  defaultLogConfig: LogConfigValue = { Type: 'json-file', Config: {} };
   private readonly byId = new Map<string, Live>();
   private readonly byName = new Map<string, string>();
   private readonly d: ContainerServiceDeps;
@@ -321,7 +323,7 @@ export class ContainerService {
     for (const live of this.byId.values()) {
       const rec = live.rec;
       if (!rec.State.Running) continue;
-      let limits: { maxSize?: number; maxFile: number };
+      let limits: ReturnType<typeof logLimits>;
       try { limits = logLimits(rec.HostConfig); } catch { continue; }
       if (limits.maxSize === undefined || limits.maxFile < 2) continue;
       let size: number;
@@ -339,7 +341,7 @@ export class ContainerService {
         fs.renameSync(p, `${p}.1`);
         this.d.runtime.reopenLog(rec.Id);
         // compress: every rotated file but the newest is gzipped, as Docker's json-file does.
-        if (rec.HostConfig.LogConfig?.Config?.compress === 'true' && fs.existsSync(`${p}.2`)) void gzipFile(`${p}.2`);
+        if (limits.compress && fs.existsSync(`${p}.2`)) void gzipFile(`${p}.2`);
       } catch { /* raced with removal */ }
     }
   }
@@ -409,16 +411,9 @@ export class ContainerService {
     hc.NetworkMode = hc.NetworkMode || 'default';
     hc.RestartPolicy = hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
     if (!hc.RestartPolicy.Name) hc.RestartPolicy.Name = 'no';
-    hc.LogConfig = { Type: hc.LogConfig?.Type || 'json-file', Config: hc.LogConfig?.Config ?? {} };
-    if (!['json-file', 'local', 'k8s-file', 'none'].includes(hc.LogConfig.Type!)) {
-      throw new InvalidParameterError(`logger: no log driver named '${hc.LogConfig.Type}' is registered`);
-    }
-    for (const k of Object.keys(hc.LogConfig.Config ?? {})) {
-      if (!['max-size', 'max-file', 'compress', 'labels', 'env', 'tag', 'mode', 'max-buffer-size'].includes(k)) {
-        throw new InvalidParameterError(`unknown log opt '${k}' for ${hc.LogConfig.Type} log driver`);
-      }
-    }
-    logLimits(hc);
+    const logConfig = mergeLogConfig(hc.LogConfig, this.defaultLogConfig);
+    validateLogConfig(logConfig);
+    hc.LogConfig = logConfig;
     if (hc.Memory && !hc.MemorySwap) hc.MemorySwap = hc.Memory * 2;
     const existing = this.byName.get(cname);
     if (existing) {
@@ -1306,16 +1301,49 @@ async function gzipFile(file: string): Promise<void> {
 }
 
 /** Docker's json-file max-size / max-file (max-file needs max-size; default 1 file). */
-export function logLimits(hc: HostConfig): { maxSize?: number; maxFile: number } {
+export interface LogConfigValue { Type: string; Config: Record<string, string> }
+
+/**
+ * moby's mergeAndVerifyLogConfig: no driver → the daemon's; the daemon's log-opts fill in the keys a
+ * container did not set, when it uses the daemon's driver.
+ */
+export function mergeLogConfig(lc: { Type?: string; Config?: Record<string, string> | null } | null | undefined, daemon: LogConfigValue): LogConfigValue {
+  const type = lc?.Type || daemon.Type;
+  const config: Record<string, string> = { ...(lc?.Config ?? {}) };
+  if (type === daemon.Type) for (const [k, v] of Object.entries(daemon.Config)) if (!(k in config)) config[k] = v;
+  return { Type: type, Config: config };
+}
+
+/** Docker's messages for an unknown driver, an unknown option or a bad rotation value. */
+export function validateLogConfig(lc: LogConfigValue): void {
+  if (!['json-file', 'local', 'k8s-file', 'none'].includes(lc.Type)) {
+    throw new InvalidParameterError(`logger: no log driver named '${lc.Type}' is registered`);
+  }
+  for (const [k, v] of Object.entries(lc.Config)) {
+    if (!['max-size', 'max-file', 'compress', 'labels', 'env', 'tag', 'mode', 'max-buffer-size'].includes(k)) {
+      throw new InvalidParameterError(`unknown log opt '${k}' for ${lc.Type} log driver`);
+    }
+    if (typeof v !== 'string') throw new InvalidParameterError(`log opt '${k}' must be a string`);
+  }
+  logLimits({ LogConfig: lc } as HostConfig);
+}
+
+/**
+ * Rotation settings from log-opts. The `local` driver has Docker's defaults (max-size 20m, max-file 5,
+ * compress true) and keeps the same on-disk file as every other driver here: what a user sees of it is
+ * `docker logs` and a bounded disk use, not its protobuf layout.
+ */
+export function logLimits(hc: HostConfig): { maxSize?: number; maxFile: number; compress: boolean } {
   const cfg = hc.LogConfig?.Config ?? {};
-  const maxSize = parseSize(cfg['max-size']);
+  const local = hc.LogConfig?.Type === 'local';
+  const maxSize = cfg['max-size'] === undefined && local ? 20 * 1024 * 1024 : parseSize(cfg['max-size']);
   const mf = cfg['max-file'];
-  const maxFile = mf === undefined || mf === '' ? 1 : Number(mf);
+  const maxFile = mf === undefined || mf === '' ? (local ? 5 : 1) : Number(mf);
   if (!Number.isInteger(maxFile) || maxFile < 1) throw new InvalidParameterError(`invalid value for max-file: ${mf}`);
   if (maxFile > 1 && maxSize === undefined) throw new InvalidParameterError('max-file cannot be set without max-size');
   const c = cfg.compress;
   if (c !== undefined && c !== 'true' && c !== 'false') throw new InvalidParameterError(`invalid value for compress: ${c}`);
-  return { maxSize, maxFile };
+  return { maxSize, maxFile, compress: c === undefined ? local : c === 'true' };
 }
 
 function parseSize(v: string | undefined): number | undefined {

@@ -11,6 +11,8 @@ export interface SystemDeps {
   imageCount(): number;
   runcVersion(): string;
   startedAt: Date;
+  /** daemon.json log-driver (what containers get by default) */
+  loggingDriver?: string;
 }
 
 function osRelease(): string {
@@ -58,12 +60,12 @@ export class SystemService implements SystemBackend {
       Images: this.d.imageCount(),
       Driver: 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Using metacopy', 'false'], ['Native Overlay Diff', 'true']],
-      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file', 'local', 'none'] },
       MemoryLimit: true, SwapLimit: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'), KernelMemory: false,
       KernelMemoryTCP: false, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
       IPv4Forwarding: readSysctl('/proc/sys/net/ipv4/ip_forward') === '1', BridgeNfIptables: false, BridgeNfIp6tables: false,
       Debug: false, NFd: countFds(), OomKillDisable: cg === '1', NGoroutines: 0, SystemTime: new Date().toISOString(),
-      LoggingDriver: 'json-file', CgroupDriver: 'cgroupfs', CgroupVersion: cg, NEventsListener: 0,
+      LoggingDriver: this.d.loggingDriver ?? 'json-file', CgroupDriver: 'cgroupfs', CgroupVersion: cg, NEventsListener: 0,
       KernelVersion: os.release(), OperatingSystem: osRelease(), OSVersion: '', OSType: 'linux',
       Architecture: os.machine(), IndexServerAddress: 'https://index.docker.io/v1/',
       RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
