@@ -1,5 +1,7 @@
 import dgram from 'node:dgram';
-import * as dnsPacket from 'dns-packet';
+import { requireCjs } from '../sys/cjs.js';
+import type * as dnsPacketTypes from 'dns-packet';
+const dnsPacket = requireCjs('dns-packet') as typeof dnsPacketTypes;
 
 /**
  * The embedded DNS server of one user-defined network. Docker serves 127.0.0.11 inside each container's
@@ -69,7 +71,7 @@ export class EmbeddedDns {
   close(): void { try { this.sock?.close(); } catch { /* closed */ } this.sock = undefined; }
 
   /** Pure answer for a query; undefined = not ours, forward it. */
-  answer(q: dnsPacket.Packet): dnsPacket.Packet | undefined {
+  answer(q: dnsPacketTypes.Packet): dnsPacketTypes.Packet | undefined {
     const question = q.questions?.[0];
     if (!question) return undefined;
     const name = question.name.toLowerCase().replace(/\.$/, '');
@@ -90,7 +92,7 @@ export class EmbeddedDns {
     return this.reply(q, []); // a known name without records of that type: NOERROR, no answers (not NXDOMAIN)
   }
 
-  private reply(q: dnsPacket.Packet, answers: dnsPacket.Answer[]): dnsPacket.Packet {
+  private reply(q: dnsPacketTypes.Packet, answers: dnsPacketTypes.Answer[]): dnsPacketTypes.Packet {
     return {
       id: q.id, type: 'response',
       flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
@@ -100,7 +102,7 @@ export class EmbeddedDns {
 
   private async onQuery(msg: Buffer, rinfo: dgram.RemoteInfo): Promise<void> {
     if (!this.o.isClient(rinfo.address)) return;
-    let q: dnsPacket.Packet;
+    let q: dnsPacketTypes.Packet;
     try { q = dnsPacket.decode(msg); } catch { return; }
     const a = this.answer(q);
     if (a) { this.send(dnsPacket.encode(a), rinfo); return; }

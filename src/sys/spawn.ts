@@ -1,4 +1,5 @@
-import koffi from 'koffi';
+import { requireCjs } from './cjs.js';
+const koffi = requireCjs('koffi') as typeof import('koffi').default;
 import net from 'node:net';
 import os from 'node:os';
 import { SystemError } from '../errors.js';

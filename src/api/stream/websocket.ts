@@ -2,7 +2,11 @@
 // HTTP server's 'upgrade' event handed us, and a frame writer with backpressure.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket as WebSocketType, WebSocketServer as WebSocketServerType } from 'ws';
+import { requireCjs } from '../../sys/cjs.js';
+const { WebSocket, WebSocketServer } = requireCjs('ws') as { WebSocket: typeof WebSocketType; WebSocketServer: typeof WebSocketServerType };
+type WebSocket = WebSocketType;
+type WebSocketServer = WebSocketServerType;
 import { InvalidParameterError } from '../../errors.js';
 
 /** Incoming frames above this close the connection (1009); stdin arrives in small frames in practice. */

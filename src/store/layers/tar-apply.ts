@@ -4,7 +4,9 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import tar from 'tar-stream';
+import { requireCjs } from '../../sys/cjs.js';
+import type * as tarTypes from 'tar-stream';
+const tar = requireCjs('tar-stream') as typeof tarTypes;
 import { TarPaxScanner } from '../../core/pax.js';
 import { InvalidParameterError, SystemError } from '../../errors.js';
 import type { Sys } from '../../sys/sys.js';
@@ -360,7 +362,7 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
   return { diffId: `sha256:${hasher.hash.digest('hex')}`, size, tarSize: hasher.bytes, compression, warnings };
 }
 
-function applyMetadata(abs: string, h: tar.Header, xattrs: Map<string, Buffer> | undefined, sys: Sys, warnings: string[]): void {
+function applyMetadata(abs: string, h: tarTypes.Header, xattrs: Map<string, Buffer> | undefined, sys: Sys, warnings: string[]): void {
   fs.lchownSync(abs, h.uid, h.gid);
   // chown cleared set-id bits, so the mode goes after it; symlinks have no mode of their own.
   if (h.type !== 'symlink') fs.chmodSync(abs, h.mode & 0o7777);
