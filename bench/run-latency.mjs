@@ -75,6 +75,9 @@ try {
   process.stderr.write(`timing ${N} runs each (after ${WARMUP} warm-ups)\n`);
   addLatency('docker run --rm true → berthd', await time('docker→berthd', () => ['docker', ['run', '--rm', IMG, 'true'], d.env]));
   addLatency('berth run --rm true → berthd', await time('berth', () => [berthBin, ['run', '--rm', IMG, 'true'], d.env]));
+  // The berth CLI is a Node program: its start-up is part of every berth command. NODE_EXTRA_CA_CERTS, when
+  // set (it is on these VMs), adds ~90 ms to every Node start: shown so the figure above can be read.
+  addLatency('node -e 0 (berth CLI start floor)', await time('node', () => [process.execPath, ['-e', '0'], {}]));
 
   // The floor: runc alone on a plain bundle (no overlay, no monitor, no API).
   const bench = fs.mkdtempSync('/tmp/bt-bench-');
