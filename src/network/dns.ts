@@ -1,6 +1,8 @@
 import dgram from 'node:dgram';
 import { requireCjs } from '../sys/cjs.js';
 import type * as dnsPacketTypes from 'dns-packet';
+
+// CommonJS packages through require(): see src/sys/cjs.ts.
 const dnsPacket = requireCjs('dns-packet') as typeof dnsPacketTypes;
 
 /**

@@ -6,13 +6,15 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { requireCjs } from '../sys/cjs.js';
 import type { SeqpacketSocket as SeqpacketSocketType } from 'node-unix-socket';
-const { SeqpacketSocket } = requireCjs('node-unix-socket') as { SeqpacketSocket: typeof SeqpacketSocketType };
-type SeqpacketSocket = SeqpacketSocketType;
 import { SystemError, errorMessage } from '../errors.js';
 import type { OciProcess, OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
 import { conmonArgs, parseSyncLine, type ConmonOptions } from './conmon.js';
 import { processAlive } from './conmon-runtime.js';
+
+// CommonJS packages through require(): see src/sys/cjs.ts.
+const { SeqpacketSocket } = requireCjs('node-unix-socket') as { SeqpacketSocket: typeof SeqpacketSocketType };
+type SeqpacketSocket = SeqpacketSocketType;
 
 /**
  * Exec sessions run through conmon, podman's way (CONMON.md §6), so an exec outlives the daemon.

@@ -5,14 +5,16 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { requireCjs } from '../sys/cjs.js';
 import type { SeqpacketSocket as SeqpacketSocketType } from 'node-unix-socket';
-const { SeqpacketSocket } = requireCjs('node-unix-socket') as { SeqpacketSocket: typeof SeqpacketSocketType };
-type SeqpacketSocket = SeqpacketSocketType;
 import { SystemError, errorMessage } from '../errors.js';
 import type { OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
 import { trace } from '../core/trace.js';
 import { conmonArgs, parseSyncLine } from './conmon.js';
 import { Runc, isNotFound, signalNumber } from './runc.js';
+
+// CommonJS packages through require(): see src/sys/cjs.ts.
+const { SeqpacketSocket } = requireCjs('node-unix-socket') as { SeqpacketSocket: typeof SeqpacketSocketType };
+type SeqpacketSocket = SeqpacketSocketType;
 
 /**
  * Runs containers as conmon + runc (CONMON.md). Every container's live state is in files under the

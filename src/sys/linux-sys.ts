@@ -1,8 +1,10 @@
 import { requireCjs } from './cjs.js';
-const koffi = requireCjs('koffi') as typeof import('koffi').default;
 import os from 'node:os';
 import { SystemError } from '../errors.js';
 import type { Mount, Sys } from './sys.js';
+
+// CommonJS packages through require(): see src/sys/cjs.ts.
+const koffi = requireCjs('koffi') as typeof import('koffi').default;
 
 const MS = {
   ro: 0x1, nosuid: 0x2, nodev: 0x4, noexec: 0x8, remount: 0x20, bind: 0x1000, rec: 0x4000,

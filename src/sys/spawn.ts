@@ -1,8 +1,10 @@
 import { requireCjs } from './cjs.js';
-const koffi = requireCjs('koffi') as typeof import('koffi').default;
 import net from 'node:net';
 import os from 'node:os';
 import { SystemError } from '../errors.js';
+
+// CommonJS packages through require(): see src/sys/cjs.ts.
+const koffi = requireCjs('koffi') as typeof import('koffi').default;
 
 /**
  * Starting programs without fork(). Node's child_process forks berthd, and fork copies the page tables of

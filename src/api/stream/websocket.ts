@@ -4,10 +4,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket as WebSocketType, WebSocketServer as WebSocketServerType } from 'ws';
 import { requireCjs } from '../../sys/cjs.js';
+import { InvalidParameterError } from '../../errors.js';
+
+// CommonJS packages through require(): see src/sys/cjs.ts.
 const { WebSocket, WebSocketServer } = requireCjs('ws') as { WebSocket: typeof WebSocketType; WebSocketServer: typeof WebSocketServerType };
 type WebSocket = WebSocketType;
 type WebSocketServer = WebSocketServerType;
-import { InvalidParameterError } from '../../errors.js';
 
 /** Incoming frames above this close the connection (1009); stdin arrives in small frames in practice. */
 export const WS_MAX_PAYLOAD = 16 * 1024 * 1024;

@@ -6,10 +6,12 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { requireCjs } from '../../sys/cjs.js';
 import type * as tarTypes from 'tar-stream';
-const tar = requireCjs('tar-stream') as typeof tarTypes;
 import { TarPaxScanner } from '../../core/pax.js';
 import { InvalidParameterError, SystemError } from '../../errors.js';
 import type { Sys } from '../../sys/sys.js';
+
+// CommonJS packages through require(): see src/sys/cjs.ts.
+const tar = requireCjs('tar-stream') as typeof tarTypes;
 
 /**
  * Unpack one layer tar (plain or gzip) into an overlay lower dir ("diff").
