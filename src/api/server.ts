@@ -83,11 +83,10 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /** Docker's JSON body rules (moby httputils.ReadJSON). */
 export function parseJsonBody<T>(body: Buffer, contentType: string | undefined): T | undefined {
   if (body.length === 0) return undefined;
-  if (contentType) {
-    const mt = contentType.split(';')[0]!.trim().toLowerCase();
-    if (mt !== 'application/json') {
-      throw new InvalidParameterError(`unsupported Content-Type header (${contentType}): must be 'application/json'`);
-    }
+  // As moby's CheckForJSON: no Content-Type is fine only without a body.
+  const mt = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (mt !== 'application/json') {
+    throw new InvalidParameterError(`unsupported Content-Type header (${contentType ?? ''}): must be 'application/json'`);
   }
   const text = body.toString('utf8');
   try {
@@ -102,8 +101,27 @@ export function parseJsonBody<T>(body: Buffer, contentType: string | undefined):
     } catch (inner) {
       if (inner instanceof InvalidParameterError) throw inner;
     }
-    throw new InvalidParameterError(`invalid JSON: ${(err as Error).message}`);
+    throw new InvalidParameterError(`invalid JSON: ${goJsonError(text, (err as Error).message)}`);
   }
+}
+
+/**
+ * V8's JSON.parse message → the text Go's encoding/json gives for the same input (clients and moby's tests
+ * match it, e.g. "invalid character 'i' looking for beginning of object key string"); V8's text otherwise.
+ */
+export function goJsonError(text: string, v8: string): string {
+  if (/Unexpected end of JSON input|Unterminated string/.test(v8)) return 'unexpected EOF';
+  const pos = /at position (\d+)/.exec(v8);
+  const ch = pos ? text[Number(pos[1])] : /^Unexpected token '(.)'/.exec(v8)?.[1];
+  if (ch === undefined) return v8;
+  const q = ch === "'" ? "'\\''" : ch === '"' ? `'"'` : `'${JSON.stringify(ch).slice(1, -1)}'`;
+  if (/property name/.test(v8) && !/after property name/.test(v8)) return `invalid character ${q} looking for beginning of object key string`;
+  if (/after property name/.test(v8)) return `invalid character ${q} after object key`;
+  if (/after property value/.test(v8)) return `invalid character ${q} after object key:value pair`;
+  if (/after array element/.test(v8)) return `invalid character ${q} after array element`;
+  if (/control character/.test(v8)) return `invalid character ${q} in string literal`;
+  if (/escaped character/.test(v8)) return `invalid character ${q} in string escape code`;
+  return `invalid character ${q} looking for beginning of value`;
 }
 
 function firstJsonValue(text: string): string {

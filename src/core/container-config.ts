@@ -1,5 +1,7 @@
 import { InvalidParameterError } from '../errors.js';
 import { mergeHealthcheck, validateHealthcheck, type HealthConfig } from './healthcheck.js';
+import { validateUserSpec } from './user.js';
+import { parsePortKey, parsePortRange } from '../network/ports.js';
 
 /** The container config as the Engine API carries it (POST /containers/create body, Config in inspect). */
 export interface ContainerConfig {
@@ -136,8 +138,48 @@ export function validateCreate(body: CreateBody, ncpu: number): void {
   }
   const nm = hc.NetworkMode ?? '';
   if (nm === 'container' || nm === 'container:') throw new InvalidParameterError('invalid network mode: container');
+  validateNamespaceModes(hc);
+  validatePorts(body.ExposedPorts, hc.PortBindings);
+  validateTmpfs(hc.Tmpfs);
+  const annotations = hc.Annotations as Record<string, unknown> | null | undefined;
+  if (annotations && Object.prototype.hasOwnProperty.call(annotations, '')) {
+    throw new InvalidParameterError('invalid Annotations: the empty string is not permitted as an annotation key');
+  }
+  validateUserSpec(body.User);
   if (body.StopTimeout !== undefined && body.StopTimeout !== null && !Number.isInteger(body.StopTimeout)) {
     throw new InvalidParameterError('invalid StopTimeout');
+  }
+}
+
+// Checked at create as dockerd does, not first at start: a bad mode must not give a container that can never run.
+function validateNamespaceModes(hc: HostConfig): void {
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  const joins = (m: string) => m.startsWith('container:') && m.length > 'container:'.length;
+  const ipc = str(hc.IpcMode);
+  if (!['', 'none', 'private', 'shareable', 'host'].includes(ipc) && !joins(ipc)) throw new InvalidParameterError(`invalid IPC mode: ${ipc}`);
+  const pid = str(hc.PidMode);
+  if (!['', 'host'].includes(pid) && !joins(pid)) throw new InvalidParameterError(`invalid PID mode: ${pid}`);
+  const uts = str(hc.UTSMode);
+  if (!['', 'host'].includes(uts)) throw new InvalidParameterError(`invalid UTS mode: ${uts}`);
+}
+
+// Port keys (`80`, `80/tcp`) and host ports (`''`, `8080`, `8000-8010`) as moby validates them (A3); an invalid
+// key would otherwise only fail when the container starts on a bridge, or never (network none/host).
+function validatePorts(exposed: Record<string, object> | null | undefined, bindings: HostConfig['PortBindings']): void {
+  for (const key of Object.keys(exposed ?? {})) parsePortKey(key);
+  for (const [key, list] of Object.entries(bindings ?? {})) {
+    parsePortKey(key);
+    for (const b of list ?? []) {
+      const hp = (b?.HostPort ?? '').trim();
+      if (hp !== '' && hp !== '0' && !parsePortRange(hp)) throw new InvalidParameterError(`invalid port specification: "${hp}"`);
+    }
+  }
+}
+
+function validateTmpfs(tmpfs: unknown): void {
+  for (const dest of Object.keys((tmpfs as Record<string, string> | null | undefined) ?? {})) {
+    if (!dest.startsWith('/')) throw new InvalidParameterError(`invalid mount config for type "tmpfs": mount path must be absolute`);
+    if (dest.replace(/\/+$/, '') === '') throw new InvalidParameterError(`invalid mount config for type "tmpfs": destination can't be '/'`);
   }
 }
 

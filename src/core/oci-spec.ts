@@ -100,6 +100,8 @@ export interface SpecInput {
   deviceRules?: OciDeviceCgroup[];
   /** --pid host: share the host's pid namespace; a path: join that namespace (container:<id>) */
   pidNamespace?: 'host' | { path: string };
+  /** --uts host: the host's UTS namespace (no hostname of the container's own) */
+  utsNamespace?: 'host';
   /** --ipc host: share the host's ipc namespace; a path: join it */
   ipcNamespace?: 'host' | { path: string };
   /** host facts; read from the running host when omitted */
@@ -326,7 +328,7 @@ function namespaces(input: SpecInput): OciNamespace[] {
     if (!network.netnsPath) throw new InvalidParameterError('network mode "path" needs a netns path');
     ns.push({ type: 'network', path: network.netnsPath });
   }
-  ns.push({ type: 'uts' });
+  if (input.utsNamespace !== 'host') ns.push({ type: 'uts' });
   const shared = (type: 'pid' | 'ipc', mode: SpecInput['pidNamespace']) => {
     if (mode === 'host') return;
     ns.push(mode ? { type, path: mode.path } : { type });
@@ -407,7 +409,9 @@ export function buildSpec(input: SpecInput): OciSpec {
     linux,
   };
   if (input.tty) spec.process.consoleSize = { height: 24, width: 80 };
-  if (input.domainname) spec.domainname = input.domainname;
+  // runc refuses a hostname without a UTS namespace of the container's own.
+  if (input.utsNamespace === 'host') spec.hostname = '';
+  else if (input.domainname) spec.domainname = input.domainname;
   if (input.annotations && Object.keys(input.annotations).length > 0) spec.annotations = { ...input.annotations };
   return spec;
 }

@@ -119,6 +119,17 @@ function numericArg(s: string): number | undefined {
   return Number(n);
 }
 
+/**
+ * The syntactic check of a `user[:group]` spec that needs no image: an all-digit (or negative) part must be a
+ * valid id. For create time, so an out-of-range id is a 400 before anything runs (A14).
+ */
+export function validateUserSpec(user: string | undefined): void {
+  const spec = (user ?? '').trim();
+  const colon = spec.indexOf(':');
+  numericArg(colon < 0 ? spec : spec.slice(0, colon));
+  if (colon >= 0) numericArg(spec.slice(colon + 1));
+}
+
 export async function resolveUser(rootfs: string, user: string | undefined): Promise<ResolvedUser> {
   const spec = (user ?? '').trim();
   const colon = spec.indexOf(':');

@@ -146,6 +146,8 @@ interface Live {
   stopping?: boolean;
   /** finishExit is in progress (it runs outside the lock) */
   exiting?: boolean;
+  /** checkMonitors found its conmon dead and is ending it */
+  monitorLost?: boolean;
   /** moby ExitOnNext: the user's stop/kill cancels any restart of the coming exit */
   exitOnNext?: boolean;
 }
@@ -309,11 +311,37 @@ export class ContainerService {
       if (live.rec.State.Running) this.startHealth(live);
       else if (live.rec.State.Health) this.health.load(live.rec.Id, live.rec.State.Health);
     }
-    this.rotateTimer = setInterval(() => this.rotateLogs(), 1000);
+    this.rotateTimer = setInterval(() => { this.rotateLogs(); this.checkMonitors(); }, 1000);
     this.rotateTimer.unref();
   }
 
   private rotateTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A running container whose conmon died (killed, OOM-killed) has nobody left to write its exit code,
+   * its log or its attach streams, and its exit would never be seen: stop/rm would hang on it. End it
+   * (podman's "conmon exited prematurely" case) and record the exit with the reason, once a second.
+   */
+  private checkMonitors(): void {
+    for (const live of this.byId.values()) {
+      const st = live.rec.State;
+      if (!st.Running || st.Restarting || live.exiting || live.monitorLost) continue;
+      if (this.d.runtime.conmonAlive(live.rec.Id)) continue;
+      live.monitorLost = true;
+      void this.monitorLost(live).finally(() => { live.monitorLost = false; });
+    }
+  }
+
+  private async monitorLost(live: Live): Promise<void> {
+    const id = live.rec.Id;
+    // conmon writes the exit file before it exits: a normal end that the watcher has not reported yet.
+    const exit = this.d.runtime.readExit(id);
+    if (exit) { await this.onExit(id); return; }
+    if (!live.rec.State.Running || this.d.runtime.conmonAlive(id)) return;
+    await this.d.runtime.kill(id, 9).catch(() => undefined);
+    await this.finishExit(live, { code: 137, finishedAt: new Date(), oomKilled: false }, 'monitor-died');
+    if (live.rec.HostConfig.AutoRemove && this.byId.has(id)) await this.remove(id, { force: true }).catch(() => undefined);
+  }
 
   /**
    * json-file rotation (max-size with max-file > 1): rename ctr.log → .1 → .2 ..., then ask conmon
@@ -377,7 +405,7 @@ export class ContainerService {
         return;
       }
       // Exited while we were down (exit file), or the monitor is gone (exit 255, as moby after a hard restart).
-      if (rec.State.Running) await this.finishExit(live, exit ?? { code: 255, finishedAt: new Date(), oomKilled: false }, !exit);
+      if (rec.State.Running) await this.finishExit(live, exit ?? { code: 255, finishedAt: new Date(), oomKilled: false }, exit ? 'exited' : 'lost-while-down');
       if (wasRemoving || rec.HostConfig.AutoRemove) await this.remove(id, { force: true }).catch(() => undefined);
       return;
     }
@@ -545,8 +573,9 @@ export class ContainerService {
       const cwd = rec.Config.WorkingDir || '/';
       if (cwd !== '/') secureMkdirAll(rootfs, cwd, user.uid, user.gid);
       const hostMode = rec.HostConfig.NetworkMode === 'host';
+      const utsHost = rec.HostConfig.UTSMode === 'host';
       const joined = this.netContainer(rec);
-      const hostname = hostMode ? os.hostname() : joined ? (joined.Config.Hostname || shortId(joined.Id)) : (rec.Config.Hostname || shortId(id));
+      const hostname = hostMode || utsHost ? os.hostname() : joined ? (joined.Config.Hostname || shortId(joined.Id)) : (rec.Config.Hostname || shortId(id));
       if (!rec.Config.Hostname) rec.Config.Hostname = hostname;
       let network: SpecBuilderInput['network'] = { mode: hostMode ? 'host' : 'none' };
       let netDone: Promise<{ hosts: string; resolvConf: string }> | undefined;
@@ -630,6 +659,7 @@ export class ContainerService {
         noNewPrivileges: secOpts.some((s) => /^no-new-privileges(?:[:=]true)?$/.test(s)),
         seccomp: seccompProfile(seccompOpt),
         devices: devs.devices, deviceRules: devs.rules, pidNamespace, ipcNamespace,
+        ...(utsHost ? { utsNamespace: 'host' as const } : {}),
         shmSize: hc.ShmSize || undefined,
         mounts: [
           { destination: '/etc/resolv.conf', type: 'bind', source: rec.ResolvConfPath, options: ['rbind', 'rprivate'] },
@@ -749,14 +779,20 @@ export class ContainerService {
     const exit = this.d.runtime.readExit(id);
     if (!exit) return;
     const tr = trace(`exit ${shortId(id)}`);
-    await this.finishExit(live, exit, false, tr);
+    await this.finishExit(live, exit, 'exited', tr);
     if (live.rec.HostConfig.AutoRemove && this.byId.has(id)) {
       await this.remove(id, { force: true }, tr).catch(() => undefined);
     }
     tr.end();
   }
 
-  private async finishExit(live: Live, exit: { code: number; finishedAt: Date; oomKilled: boolean }, lost: boolean, tr?: Trace): Promise<void> {
+  /**
+   * `how`: 'exited' (conmon reported the exit), 'lost-while-down' (the monitor vanished while berthd was
+   * down: exit code unknown, no restart, as moby after a hard restart), 'monitor-died' (conmon died under
+   * a running berthd, which then killed the container: restart policies apply).
+   */
+  private async finishExit(live: Live, exit: { code: number; finishedAt: Date; oomKilled: boolean }, how: 'exited' | 'lost-while-down' | 'monitor-died', tr?: Trace): Promise<void> {
+    const lost = how === 'lost-while-down';
     if (live.exiting || !live.rec.State.Running || live.rec.State.Restarting) return;
     live.exiting = true;
     try {
@@ -780,7 +816,8 @@ export class ContainerService {
       rec.State = {
         ...rec.State, Status: restart ? 'restarting' : 'exited', Running: restart, Paused: false, Restarting: restart, Pid: 0,
         ExitCode: exit.code, OOMKilled: exit.oomKilled, FinishedAt: exit.finishedAt.toISOString(),
-        Error: lost ? 'container monitor exited while the daemon was down; exit code unknown' : '',
+        Error: lost ? 'container monitor exited while the daemon was down; exit code unknown'
+          : how === 'monitor-died' ? 'conmon exited prematurely, exit code could not be retrieved: the container was killed' : '',
       };
       if (restart) rec.RestartCount++;
       await this.save(live).catch(() => undefined);
@@ -885,7 +922,7 @@ export class ContainerService {
   /** Called by the runtime's exit watcher while we wait; also usable directly. */
   private async exitNow(live: Live): Promise<void> {
     const exit = this.d.runtime.readExit(live.rec.Id);
-    if (exit && live.rec.State.Running) await this.finishExit(live, exit, false);
+    if (exit && live.rec.State.Running) await this.finishExit(live, exit, 'exited');
   }
 
   /** A frozen process cannot act on a signal: thaw it (stop/kill/rm of a paused container, as dockerd). */
@@ -1052,7 +1089,7 @@ export class ContainerService {
         if (rec.State.Paused) await this.thaw(live);
         if (!(await this.waitExit(live, 10_000))) {
           await this.exitNow(live);
-          if (rec.State.Running) await this.finishExit(live, { code: 137, finishedAt: new Date(), oomKilled: false }, true);
+          if (rec.State.Running) await this.finishExit(live, { code: 137, finishedAt: new Date(), oomKilled: false }, 'lost-while-down');
         }
       }
       this.restarts.reset(rec.Id);
