@@ -5,18 +5,11 @@
 // Usage: node bench/exec-logs.mjs [N=20]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cli, daemon, fixtures } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const helpers = path.join(root, 'dist', 'test', 'helpers');
-if (!fs.existsSync(path.join(helpers, 'daemon.js'))) {
-  console.error('dist/ is missing: run `npm run build` (or ./scripts/setup.sh) first');
-  process.exit(1);
-}
-const { startDaemon, api } = await import(path.join(helpers, 'daemon.js'));
-const { busyboxTar } = await import(path.join(helpers, 'fixtures.js'));
-const { berthBin } = await import(path.join(helpers, 'cli.js'));
+const { startDaemon, api } = daemon;
+const { busyboxTar } = fixtures;
+const { berthBin } = cli;
 
 const N = Number(process.argv[2] ?? 20);
 const WARMUP = 3;

@@ -6,17 +6,10 @@
 // chains are host-wide). Needs a build (npm run build). Usage: node bench/network.mjs [N=15] [M=50]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { daemon, fixtures } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const helpers = path.join(root, 'dist', 'test', 'helpers');
-if (!fs.existsSync(path.join(helpers, 'daemon.js'))) {
-  console.error('dist/ is missing: run `npm run build` (or ./scripts/setup.sh) first');
-  process.exit(1);
-}
-const { startDaemon, api } = await import(path.join(helpers, 'daemon.js'));
-const { busyboxTar } = await import(path.join(helpers, 'fixtures.js'));
+const { startDaemon, api } = daemon;
+const { busyboxTar } = fixtures;
 
 const N = Number(process.argv[2] ?? 15);
 const M = Number(process.argv[3] ?? 50);

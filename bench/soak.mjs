@@ -12,16 +12,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { daemon, fixtures, root } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const helpers = path.join(root, 'dist', 'test', 'helpers');
-if (!fs.existsSync(path.join(helpers, 'daemon.js'))) {
-  console.error('dist/ is missing: run `npm run build` (or ./scripts/setup.sh) first');
-  process.exit(1);
-}
-const { startDaemon, conmonProcesses, mountsUnder } = await import(path.join(helpers, 'daemon.js'));
-const { busyboxTar } = await import(path.join(helpers, 'fixtures.js'));
+const { startDaemon, conmonProcesses, mountsUnder } = daemon;
+const { busyboxTar } = fixtures;
 
 const argv = process.argv.slice(2);
 const densityAt = argv.indexOf('--density');
