@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import zlib from 'node:zlib';
+import { runcAdvisories } from '../runtime/runc-advisories.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -163,8 +165,12 @@ async function run(cfg: DaemonConfig): Promise<void> {
   void containers.bootRestarts();
   let runcVersion = '';
   try { runcVersion = /runc version (\S+)/.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1] ?? ''; } catch { /* reported empty */ }
+  let runcChangelog = '';
+  try { runcChangelog = zlib.gunzipSync(fs.readFileSync('/usr/share/doc/runc/changelog.Debian.gz')).toString('utf8'); } catch { /* not a Debian package */ }
+  const warnings = runcAdvisories(runcVersion, runcChangelog);
+  for (const w of warnings) log(cfg, 'warn', w);
   const system = new SystemService({
-    paths, startedAt: new Date(), runcVersion: () => runcVersion, loggingDriver: containers.defaultLogConfig.Type,
+    paths, startedAt: new Date(), runcVersion: () => runcVersion, loggingDriver: containers.defaultLogConfig.Type, warnings,
     containerCounts: () => containers.counts(),
     imageCount: () => images.count(),
   });

@@ -13,6 +13,8 @@ export interface SystemDeps {
   startedAt: Date;
   /** daemon.json log-driver (what containers get by default) */
   loggingDriver?: string;
+  /** shown by `docker info` (known runc vulnerabilities, ...) */
+  warnings?: string[];
 }
 
 function osRelease(): string {
@@ -75,7 +77,7 @@ export class SystemService implements SystemBackend {
       ServerVersion: BERTH_VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true, Isolation: '', InitBinary: 'tini', ContainerdCommit: { ID: '' }, RuncCommit: { ID: this.d.runcVersion() },
-      InitCommit: { ID: '' }, SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: [],
+      InitCommit: { ID: '' }, SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: [...(this.d.warnings ?? [])],
       CDISpecDirs: [],
     };
   }
