@@ -219,7 +219,7 @@ export function buildApp(routes: Route[], opts: { debug?: (msg: string) => void 
 export interface Listener { close(): Promise<void> }
 
 /** Listen on a unix socket (unix:///path) or tcp://host:port; socket mode 0660 set before listen (S7). */
-export async function listen(app: App, hostSpec: string): Promise<{ server: http.Server; close(): Promise<void> }> {
+export async function listen(app: App, hostSpec: string, opts: { gid?: number } = {}): Promise<{ server: http.Server; close(): Promise<void> }> {
   const server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 },
     (req, res) => app.handle(req, res));
   server.timeout = 0;
@@ -241,6 +241,8 @@ export async function listen(app: App, hostSpec: string): Promise<{ server: http
     } finally {
       process.umask(oldMask);
     }
+    // Created 0600 (umask above) so nobody but root connects before the group and mode are set.
+    if (opts.gid !== undefined) fs.chownSync(p, 0, opts.gid);
     fs.chmodSync(p, 0o660);
     return { server, close: () => closeServer(server, () => { try { fs.unlinkSync(p); } catch { /* gone */ } }) };
   }

@@ -21,6 +21,8 @@ export interface DaemonConfig {
   logDriver?: string;
   /** daemon.json log-opts */
   logOpts?: Record<string, string>;
+  /** dockerd -G/--group, daemon.json group: the unix socket's group (default docker) */
+  group?: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -37,7 +39,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | null> = {
   'hosts': 'hosts', 'data-root': 'dataRoot', 'exec-root': 'execRoot', 'pidfile': 'pidfile', 'log-level': 'logLevel',
   'bridge': 'bridge', 'bip': 'bip', 'default-address-pools': 'pools', 'detach-keys': 'detachKeys',
   // Accepted and not yet acted on; they arrive with later features.
-  'log-driver': 'logDriver', 'log-opts': 'logOpts',
+  'log-driver': 'logDriver', 'log-opts': 'logOpts', 'group': 'group',
   'live-restore': null, 'debug': null,
   'dns': null, 'insecure-registries': null, 'registry-mirrors': null, 'default-ulimits': null, 'runtimes': null,
   'storage-driver': null, 'features': null, 'experimental': null,
@@ -53,9 +55,10 @@ export interface FlagValues {
   debug?: boolean;
   bridge?: string;
   bip?: string;
+  group?: string;
 }
 
-const FLAG_TO_FILE: Record<string, string> = { host: 'hosts', 'data-root': 'data-root', 'exec-root': 'exec-root', pidfile: 'pidfile', 'log-level': 'log-level', bridge: 'bridge', bip: 'bip' };
+const FLAG_TO_FILE: Record<string, string> = { host: 'hosts', 'data-root': 'data-root', 'exec-root': 'exec-root', pidfile: 'pidfile', 'log-level': 'log-level', bridge: 'bridge', bip: 'bip', group: 'group' };
 
 export function loadConfig(flags: FlagValues, readFile: (p: string) => string | undefined = defaultRead): DaemonConfig {
   const configFile = flags['config-file'] ?? DEFAULTS.configFile;
@@ -90,6 +93,10 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
   if (flags.debug) cfg.logLevel = 'debug';
   if (flags.bridge) cfg.bridge = flags.bridge;
   if (flags.bip) cfg.bip = flags.bip;
+  if (flags.group) cfg.group = flags.group;
+  if (cfg.group !== undefined && (typeof cfg.group !== 'string' || !/^[a-z_][a-z0-9_.-]*\$?$|^\d+$/i.test(cfg.group))) {
+    throw new InvalidParameterError(`invalid group: ${String(cfg.group)}`);
+  }
   if (cfg.bridge !== undefined && !/^[a-zA-Z0-9_.-]{1,15}$/.test(cfg.bridge)) throw new InvalidParameterError(`invalid bridge name: ${cfg.bridge}`);
   if (cfg.logDriver !== undefined && typeof cfg.logDriver !== 'string') throw new InvalidParameterError('log-driver must be a string');
   if (cfg.logOpts !== undefined && (typeof cfg.logOpts !== 'object' || cfg.logOpts === null || Array.isArray(cfg.logOpts))) {

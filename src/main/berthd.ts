@@ -40,6 +40,7 @@ Options:
   -b, --bridge string        Attach containers to a network bridge (default "berth0"; "none" disables it)
       --bip string           Network bridge IP (default "172.30.0.1/16")
   -D, --debug                Enable debug mode
+  -G, --group string         Group for the unix socket (default "docker"; root's group when it does not exist)
       --exec-root string     Root directory for execution state files (default "/run/berth")
   -H, --host list            Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
   -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
@@ -88,6 +89,7 @@ export async function main(argv: string[]): Promise<void> {
         debug: { type: 'boolean', short: 'D' },
         bridge: { type: 'string', short: 'b' },
         bip: { type: 'string' },
+        group: { type: 'string', short: 'G' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -113,6 +115,22 @@ export async function main(argv: string[]): Promise<void> {
     log(cfg, 'error', `failed to start daemon: ${errorMessage(err)}`);
     process.exit(1);
   }
+}
+
+/**
+ * The unix socket's group (dockerd -G): members may use the API without root. A missing default group
+ * ("docker") is only a warning, as dockerd's; the socket then stays root's.
+ */
+function socketGid(cfg: DaemonConfig): number | undefined {
+  const name = cfg.group ?? 'docker';
+  if (/^\d+$/.test(name)) return Number(name);
+  let groups = '';
+  try { groups = fs.readFileSync('/etc/group', 'utf8'); } catch { /* none */ }
+  const line = groups.split('\n').find((l) => l.split(':')[0] === name);
+  const gid = line ? Number(line.split(':')[2]) : NaN;
+  if (Number.isInteger(gid)) return gid;
+  log(cfg, 'warn', `could not change group of the API socket to ${name}: group ${name} not found`);
+  return undefined;
 }
 
 async function run(cfg: DaemonConfig): Promise<void> {
@@ -185,7 +203,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const listeners: { close(): Promise<void> }[] = [];
   for (const h of cfg.hosts) {
     if (h.startsWith('unix://')) await fsp.mkdir(path.dirname(h.slice(7)), { recursive: true });
-    listeners.push(await listen(app, h));
+    listeners.push(await listen(app, h, { gid: socketGid(cfg) }));
     log(cfg, 'info', `API listen on ${h.replace(/^unix:\/\//, '')}`);
   }
   log(cfg, 'info', `berthd ${BERTH_VERSION} initialized (data-root ${paths.dataRoot})`);

@@ -348,6 +348,26 @@ test('S7: the API socket is root-owned 0660', () => {
   assert.equal(st.uid, 0);
 });
 
+test('S7: -G gives the socket a group whose members may use the API; others may not', async () => {
+  const gd = await startDaemon({ args: ['-b', 'none', '-G', '4242'] });
+  try {
+    const st = fs.statSync(gd.socket);
+    assert.equal(st.gid, 4242);
+    assert.equal(st.mode & 0o777, 0o660);
+    // the socket's directory must be reachable for the test users
+    fs.chmodSync(path.dirname(gd.socket), 0o711);
+    const ping = (groups: string) => spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', groups === '' ? '--clear-groups' : `--groups=${groups}`,
+      'curl', '-sS', '--max-time', '5', '--unix-socket', gd.socket, 'http://x/_ping'], { encoding: 'utf8', timeout: 15_000 });
+    const member = ping('4242');
+    assert.equal(member.stdout, 'OK', `a member of the socket's group: ${member.stderr}`);
+    const stranger = ping('');
+    assert.notEqual(stranger.status, 0);
+    assert.match(stranger.stderr, /Permission denied|Couldn't connect/);
+  } finally {
+    assert.deepEqual(await gd.cleanup(), []);
+  }
+});
+
 test('S9: data root and container dirs are 0710; nobody cannot reach the mounted rootfs', async () => {
   await ok(['run', '-d', '--name', 's9', IMG, 'sleep', '100']);
   const id = await inspect('s9', '{{.Id}}');
