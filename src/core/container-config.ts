@@ -163,6 +163,18 @@ function validateNamespaceModes(hc: HostConfig): void {
   if (!['', 'host'].includes(uts)) throw new InvalidParameterError(`invalid UTS mode: ${uts}`);
 }
 
+/** "80" and "80/TCP" are "80/tcp" (moby's nat.NewPort); keys are validated before this runs. */
+export function normalizePortKeys<T>(m: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [k, v] of Object.entries(m)) {
+    const slash = k.indexOf('/');
+    const num = slash < 0 ? k : k.slice(0, slash);
+    const proto = (slash < 0 ? '' : k.slice(slash + 1)).toLowerCase() || 'tcp';
+    out[`${num}/${proto}`] = v;
+  }
+  return out;
+}
+
 // Port keys (`80`, `80/tcp`) and host ports (`''`, `8080`, `8000-8010`) as moby validates them (A3); an invalid
 // key would otherwise only fail when the container starts on a bridge, or never (network none/host).
 function validatePorts(exposed: Record<string, object> | null | undefined, bindings: HostConfig['PortBindings']): void {
@@ -220,7 +232,7 @@ export function mergeImageConfig(body: CreateBody, img: ImageRuntimeConfig): Con
     AttachStdin: !!body.AttachStdin,
     AttachStdout: !!body.AttachStdout,
     AttachStderr: !!body.AttachStderr,
-    ExposedPorts: { ...(img.ExposedPorts ?? {}), ...(body.ExposedPorts ?? {}) },
+    ExposedPorts: normalizePortKeys({ ...(img.ExposedPorts ?? {}), ...(body.ExposedPorts ?? {}) }),
     Tty: !!body.Tty,
     OpenStdin: !!body.OpenStdin,
     StdinOnce: !!body.StdinOnce,

@@ -9,7 +9,7 @@ import {
   ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, SystemError, errorMessage,
 } from '../errors.js';
 import {
-  mergeImageConfig, parseSignal, processArgs, randomName, validateCreate, validateName,
+  mergeImageConfig, normalizePortKeys, parseSignal, processArgs, randomName, validateCreate, validateName,
   type ContainerConfig, type CreateBody, type HostConfig, type ImageRuntimeConfig,
 } from '../core/container-config.js';
 import { parseFilters, matchLabels, type Filters } from '../core/filters.js';
@@ -436,6 +436,7 @@ export class ContainerService {
     config.Image = body.Image;
     const args = processArgs(config);
     const hc: HostConfig = { ...(body.HostConfig ?? {}) };
+    if (hc.PortBindings) hc.PortBindings = normalizePortKeys(hc.PortBindings);
     hc.NetworkMode = hc.NetworkMode || 'default';
     hc.RestartPolicy = hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
     if (!hc.RestartPolicy.Name) hc.RestartPolicy.Name = 'no';

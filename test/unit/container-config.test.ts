@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeImageConfig, parseSignal, processArgs, validateCreate, validateName, mergeEnv } from '../../src/core/container-config.js';
+import { mergeImageConfig, parseSignal, processArgs, validateCreate, validateName, mergeEnv, normalizePortKeys } from '../../src/core/container-config.js';
 import { InvalidParameterError } from '../../src/errors.js';
 import { startFailureExitCode, statusText, ZERO_TIME } from '../../src/services/container-service.js';
 
@@ -89,4 +89,9 @@ test('detach keys: parse docker specs and scan a stream, releasing partial match
   r = s.push(Buffer.from('\x10\x10\x11tail'));
   assert.equal(r.forward.toString(), '\x10');
   assert.equal(r.detached, true);
+});
+
+test('port keys are normalised as moby does: no protocol means tcp, protocols lower case', () => {
+  assert.deepEqual(normalizePortKeys({ '80': {}, '443/TCP': {}, '53/udp': {} }), { '80/tcp': {}, '443/tcp': {}, '53/udp': {} });
+  assert.deepEqual(Object.keys(mergeImageConfig({ ExposedPorts: { '8080/TCP': {} } }, { ExposedPorts: { '80': {} } }).ExposedPorts ?? {}).sort(), ['80/tcp', '8080/tcp']);
 });
