@@ -9,6 +9,7 @@ import type { SeqpacketSocket as SeqpacketSocketType } from 'node-unix-socket';
 import { SystemError, errorMessage } from '../errors.js';
 import type { OciProcess, OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
+import { trace } from '../core/trace.js';
 import { conmonArgs, parseSyncLine, type ConmonOptions } from './conmon.js';
 import { processAlive } from './conmon-runtime.js';
 
@@ -151,6 +152,7 @@ export class ConmonExec {
   }
 
   async start(req: ExecStartRequest): Promise<ExecStarted> {
+    const tr = trace(`exec ${req.execId.slice(0, 12)}`);
     const dir = this.paths.execDir(req.execId);
     await fsp.rm(dir, { recursive: true, force: true });
     await fsp.mkdir(path.join(dir, 'exit'), { recursive: true, mode: 0o700 });
@@ -178,6 +180,7 @@ export class ConmonExec {
     } finally {
       fs.closeSync(syncFd);
     }
+    tr.mark('spawn');
     const startPipe = child.pipes.get(4)!;
     const attachPipe = req.attach ? child.pipes.get(5)! : undefined;
     // spawnFast reports a failed start synchronously; this stays for the races below (never settles).
@@ -194,17 +197,20 @@ export class ConmonExec {
       startPipe.write('{"data":0}\n');
       if (attachPipe) {
         const line = await Promise.race([readLine(attachPipe), spawnError, this.syncFailure(syncPath)]);
+        tr.mark('attach-ready');
         const r = parseSyncLine(line);
         if (r.error !== undefined) throw new ExecStartError(this.ociLogError(dir) ?? r.error);
         if (terminal && req.size) this.resize(req.execId, req.size.height, req.size.width);
         conn = await connectAttach(dir);
         startPipe.write('{"data":0}\n');
+        tr.mark('attached');
       }
       const first = await Promise.race([this.waitSync(syncPath, (s) => s.pid !== undefined || s.error !== undefined), spawnError]);
       if (first.pid === undefined) throw new ExecStartError(this.ociLogError(dir) ?? first.error ?? 'exec failed');
+      tr.mark('pid');
       release();
       const exited = this.waitSync(syncPath, (s) => s.exitCode !== undefined || s.error !== undefined)
-        .then((s) => s.exitCode ?? this.readExitFile(req.containerId, req.execId) ?? 126);
+        .then((s) => { tr.mark('exit'); tr.end(); return s.exitCode ?? this.readExitFile(req.containerId, req.execId) ?? 126; });
       return { pid: first.pid, conn, exited };
     } catch (err) {
       release();
