@@ -288,6 +288,46 @@ test('berth: -p, port, network create/connect/disconnect/rm', async () => {
   assert.deepEqual(ls.stdout.split('\n').filter(Boolean).sort(), ['appnet', 'bridge', 'host', 'none']);
 });
 
+test('concurrent starts and removals on one network: distinct addresses and ports, names resolve, nothing left', { timeout: 180_000 }, async () => {
+  const netId = (await ok(['network', 'create', 'conc'])).stdout.trim();
+  assert.ok(fs.existsSync(`/sys/class/net/berth-${netId.slice(0, 9)}`), 'the network has its bridge');
+  const N = 10;
+  const names = Array.from({ length: N }, (_, i) => `conc${i}`);
+  // half publish a random host port: port allocation and rules are exercised concurrently too
+  const runs = await Promise.all(names.map((n, i) => dk(['run', '-d', '--network', 'conc', '--name', n, ...(i % 2 ? ['-p', '80'] : []), IMG, ...HTTPD(80, n)])));
+  for (const r of runs) assert.equal(r.code, 0, show(r));
+  const ips = await Promise.all(names.map((n) => inspect(n, '{{.NetworkSettings.Networks.conc.IPAddress}}')));
+  const ids = await Promise.all(names.map((n) => inspect(n, '{{.Id}}')));
+  assert.equal(new Set(ips).size, N, `distinct addresses: ${ips.join(' ')}`);
+  const ports = await Promise.all(names.filter((_, i) => i % 2).map(async (n) => (await ok(['port', n, '80'])).stdout.trim()));
+  assert.equal(new Set(ports).size, N / 2, `distinct host ports: ${ports.join(' ')}`);
+  for (const [i, n] of names.entries()) {
+    if (i % 2) {
+      const port = Number(/:(\d+)$/m.exec(ports[(i - 1) / 2]!)![1]);
+      assert.equal(await httpGet('127.0.0.1', port), `${n}\n`, `published port of ${n}`);
+    }
+  }
+  const look = await ok(['run', '--rm', '--network', 'conc', IMG, 'sh', '-c', names.map((n) => `nslookup ${n} 2>&1; echo ==`).join('; ')]);
+  const answers = look.stdout.split('==\n');
+  for (const [i, n] of names.entries()) assert.deepEqual(nslookupAddrs(answers[i] ?? ''), [ips[i]], `nslookup ${n}: ${answers[i]}`);
+  // removals of the first half while more containers start on the same network
+  const more = Array.from({ length: 4 }, (_, i) => `conc-late${i}`);
+  const mixed = await Promise.all([
+    ...names.slice(0, N / 2).map((n) => dk(['rm', '-f', n])),
+    ...more.map((n) => dk(['run', '-d', '--network', 'conc', '--name', n, IMG, 'sleep', '300'])),
+  ]);
+  for (const r of mixed) assert.equal(r.code, 0, show(r));
+  for (const n of more) ids.push(await inspect(n, '{{.Id}}'));
+  for (const n of more) assert.equal(await inspect(n, '{{.State.Running}}'), 'true');
+  const rm = await dk(['rm', '-f', ...names.slice(N / 2), ...more], { timeoutMs: 60_000 });
+  assert.equal(rm.code, 0, show(rm));
+  await ok(['network', 'rm', 'conc']);
+  const netnsDir = path.join(d.execRoot, 'netns');
+  const left = () => ids.filter((id) => fs.existsSync(path.join(netnsDir, id)) || mountsUnder(netnsDir).some((m) => m.includes(id)));
+  assert.ok(await waitFor(() => left().length === 0, 10_000), `netns of removed containers left: ${left().join(' ')}`);
+  assert.ok(!fs.existsSync(`/sys/class/net/berth-${netId.slice(0, 9)}`), 'the network\'s bridge went with it');
+});
+
 test('after removing everything nothing of berth\'s is left but the default bridge', async () => {
   const ids = (await ok(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
   if (ids.length) await ok(['rm', '-f', ...ids], { timeoutMs: 60_000 });
