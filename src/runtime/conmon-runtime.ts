@@ -397,7 +397,8 @@ export class ConmonRuntime {
 
   private async waitConmonGone(id: string, ms: number): Promise<void> {
     const deadline = Date.now() + ms;
-    while (this.conmonAlive(id) && Date.now() < deadline) await sleep(10);
+    // conmon exits a moment after writing the exit file: look often at first.
+    for (let i = 0; this.conmonAlive(id) && Date.now() < deadline; i++) await sleep(i < 10 ? 2 : 10);
   }
 
   private async killConmon(id: string): Promise<void> {
