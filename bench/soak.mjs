@@ -166,8 +166,10 @@ function cpuSeconds(pid) {
   } catch { return NaN; }
 }
 const countLines = (s, re) => s.split('\n').filter((l) => re.test(l)).length;
-const otherBerthds = (own) => sh('pgrep', ['-af', 'bin/berthd']).split('\n').filter(Boolean)
-  .filter((l) => Number(l.split(' ')[0]) !== own);
+// A process with our own roots on its command line is ours: berthd itself, or a child it is starting
+// (posix_spawn's child carries berthd's command line for a moment before it execs).
+const otherBerthds = (own, ownDir) => sh('pgrep', ['-af', 'bin/berthd']).split('\n').filter(Boolean)
+  .filter((l) => Number(l.split(' ')[0]) !== own && !(ownDir && l.includes(`${ownDir}/`)));
 
 /**
  * What one cycle could leave behind. `judged` rows count as leaks when they grow; host-wide rows (all veths,
@@ -262,7 +264,7 @@ async function soak(d, tar, others) {
   const seen = new Set();
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, kb(d.pid, 'status', 'VmRSS') || 0);
-    for (const o of otherBerthds(d.pid)) seen.add(o);
+    for (const o of otherBerthds(d.pid, d.dir)) seen.add(o);
   }, 2000);
   for (const m of modes) {
     process.stderr.write(`berthd: ${WORKERS} workers, NetworkMode ${m}, ${(SECONDS / modes.length).toFixed(0)} s\n`);
@@ -270,7 +272,7 @@ async function soak(d, tar, others) {
   }
   clearInterval(sampler);
   const cpu = cpuSeconds(d.pid) - cpu0;
-  for (const o of otherBerthds(d.pid)) seen.add(o);
+  for (const o of otherBerthds(d.pid, d.dir)) seen.add(o);
   const othersAfter = [...seen];
   const hostWide = others.length === 0 && othersAfter.length === 0;
   const after = await settle(d, c, ids, before, hostWide);

@@ -248,15 +248,22 @@ export class ConmonRuntime {
     }
     try {
       const buf = Buffer.alloc(1);
+      const readByte = (): boolean | undefined => {
+        try { return fs.readSync(fd, buf, 0, 1, null) === 1; } catch (err) {
+          return (err as NodeJS.ErrnoException).code === 'EAGAIN' ? false : undefined;
+        }
+      };
       const deadline = Date.now() + 5000;
       for (let delay = 0; ; delay = Math.min(delay + 1, 10)) {
-        let n = 0;
-        try { n = fs.readSync(fd, buf, 0, 1, null); } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return false;
+        const got = readByte();
+        if (got) break;
+        if (got === undefined) return false;
+        // Nothing yet: the init has not opened its end, or opened and not written. A short command may
+        // write, exec and exit between that read and this check: the byte then waits in the fifo.
+        if (!processAlive(pid) || Date.now() > deadline) {
+          if (readByte()) break;
+          return false;
         }
-        if (n === 1) break;
-        // 0 bytes: the init has not opened its end yet (or is gone); EAGAIN: opened, not written yet.
-        if (!processAlive(pid) || Date.now() > deadline) return false;
         await sleep(delay);
       }
       fs.rmSync(fifo, { force: true });
