@@ -1137,23 +1137,26 @@ export class ContainerService {
    * Connect to the container's stdio. For a created container the connection is made at start,
    * between runc create and runc start, so no output is lost (docker run attaches before start).
    */
-  async attach(ref: string): Promise<{ live: ContainerRecord; conn: Promise<AttachConnection | undefined> }> {
+  /**
+   * The container's streams: at once for a running container; for a created or exited one, when it next
+   * starts (between runc create and start, so nothing is lost). `cancel` gives up a waiting attach (the
+   * client went away): its promise then resolves undefined.
+   */
+  async attach(ref: string): Promise<{ live: ContainerRecord; conn: Promise<AttachConnection | undefined>; cancel: () => void }> {
     const live = this.find(ref);
     const st = live.rec.State;
     if (st.Paused) throw new ConflictError(`You cannot attach to a paused container, unpause it first`);
-    if (st.Running) return { live: live.rec, conn: this.d.runtime.attach(live.rec.Id) };
+    if (st.Running) return { live: live.rec, conn: this.d.runtime.attach(live.rec.Id), cancel: () => {} };
     if (st.Status === 'created' || st.Status === 'exited') {
-      return { live: live.rec, conn: new Promise((resolve) => live.pendingAttach.push(resolve)) };
+      let waiter!: (conn: AttachConnection | undefined) => void;
+      const conn = new Promise<AttachConnection | undefined>((resolve) => { waiter = resolve; live.pendingAttach.push(resolve); });
+      const cancel = () => {
+        const i = live.pendingAttach.indexOf(waiter);
+        if (i >= 0) { live.pendingAttach.splice(i, 1); waiter(undefined); }
+      };
+      return { live: live.rec, conn, cancel };
     }
     throw new ConflictError(`You cannot attach to a stopped container, start it first`);
-  }
-
-  /** Abandon a pending attach (the client went away before start). */
-  cancelPendingAttach(ref: string, cb: (conn: AttachConnection | undefined) => void): void {
-    const live = this.byId.get(ref);
-    if (!live) return;
-    const i = live.pendingAttach.indexOf(cb);
-    if (i >= 0) live.pendingAttach.splice(i, 1);
   }
 
   // ----- read

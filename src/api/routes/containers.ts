@@ -142,11 +142,12 @@ async function attach(ctx: RouteContext, svc: ContainerService): Promise<void> {
   const rec0 = svc.get(ctx.params.id!);
   const scanner = new DetachScanner(parseDetachKeys(q.get('detachKeys') ?? svc.detachKeys));
   if (!logs && !stream) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
-  const { live: rec, conn } = stream ? await svc.attach(ctx.params.id!) : { live: rec0, conn: Promise.resolve(undefined) };
+  const { live: rec, conn, cancel } = stream ? await svc.attach(ctx.params.id!) : { live: rec0, conn: Promise.resolve(undefined), cancel: () => {} };
   const tty = !!rec.Config.Tty;
   const sock: Duplex = ctx.hijack(streamContentType(ctx, tty));
   let clientGone = false;
-  sock.on('close', () => { clientGone = true; });
+  // A client that leaves before the container starts gives up its place (nothing is connected for it).
+  sock.on('close', () => { clientGone = true; cancel(); });
   sock.on('error', () => { clientGone = true; });
   const out = (s: 'stdout' | 'stderr', data: Buffer) => {
     if (clientGone) return true;
@@ -223,7 +224,7 @@ async function attachWebSocket(ctx: RouteContext, svc: ContainerService): Promis
   const logs = boolParam(q, 'logs'), stream = boolParam(q, 'stream');
   const scanner = new DetachScanner(parseDetachKeys(q.get('detachKeys') ?? svc.detachKeys));
   const rec0 = svc.get(ctx.params.id!);
-  const { live: rec, conn } = stream ? await svc.attach(ctx.params.id!) : { live: rec0, conn: Promise.resolve(undefined) };
+  const { live: rec, conn, cancel } = stream ? await svc.attach(ctx.params.id!) : { live: rec0, conn: Promise.resolve(undefined), cancel: () => {} };
   const stdin = wantStdin && !!rec.Config.OpenStdin; // moby ignores a client's stdin without OpenStdin
 
   let ws: WebSocket | undefined;
@@ -270,6 +271,7 @@ async function attachWebSocket(ctx: RouteContext, svc: ContainerService): Promis
   try {
     ws = await ctx.websocket();
   } catch (err) {
+    cancel();
     void connected.then(() => attached?.destroy());
     throw err;
   }
@@ -278,6 +280,7 @@ async function attachWebSocket(ctx: RouteContext, svc: ContainerService): Promis
   sock.on('error', () => { /* a broken client: 'close' follows */ });
   sock.on('close', () => {
     clientGone = true;
+    cancel();
     // The client's close is stdin's EOF: conmon then closes the container's stdin unless it stays open.
     if (attached && stdin && !detached) attached.end();
     attached?.destroy();
