@@ -566,7 +566,7 @@ export class ContainerService {
     try {
       if (!live.mounted) {
         const dir = p.containerDir(id);
-        this.d.sys.mount(this.d.images.rootfsMount(rec.Image, path.join(dir, 'upper'), path.join(dir, 'work'), rootfs));
+        await this.d.sys.mountAsync(this.d.images.rootfsMount(rec.Image, path.join(dir, 'upper'), path.join(dir, 'work'), rootfs));
         live.mounted = true;
       }
       tr.mark('mount');
@@ -865,7 +865,7 @@ export class ContainerService {
   }
 
   private async unmountQuiet(id: string): Promise<void> {
-    try { this.d.sys.unmount(this.d.paths.containerRootfs(id)); } catch { /* not mounted */ }
+    await this.d.sys.unmountAsync(this.d.paths.containerRootfs(id)).catch(() => { /* not mounted */ });
   }
 
   /** Resolves when the running container exits, or after `ms` (false). */

@@ -67,6 +67,11 @@ function libc() {
   return lib;
 }
 
+/** koffi's worker-thread variant of a bound function (`fn.async(...args, cb)`). */
+function asyncOf(fn: unknown): (...args: unknown[]) => void {
+  return (fn as { async: (...args: unknown[]) => void }).async;
+}
+
 function errnoName(): { code: string; errno: number } {
   const errno = koffi.errno();
   const entry = Object.entries(os.constants.errno).find(([, v]) => v === errno);
@@ -93,6 +98,27 @@ export class LinuxSys implements Sys {
     if (libc().mount(m.source, m.target, m.type || null, flags, data || null) !== 0) {
       fail(`mount ${m.type} ${m.source} on ${m.target}`);
     }
+  }
+  mountAsync(m: Mount): Promise<void> {
+    const { flags, data } = mountFlags(m.options);
+    if (Buffer.byteLength(data) >= 4096) return Promise.reject(new SystemError(`mount data for ${m.target} exceeds a page`));
+    return new Promise((resolve, reject) => {
+      asyncOf(libc().mount)(m.source, m.target, m.type || null, flags, data || null, (err: unknown, rc: number) => {
+        if (err) { reject(new SystemError(`mount ${m.type} ${m.source} on ${m.target}: ${String(err)}`)); return; }
+        if (rc === 0) { resolve(); return; }
+        // errno lives on the worker thread: the synchronous call fails the same way and reports it.
+        try { this.mount(m); resolve(); } catch (e) { reject(e); }
+      });
+    });
+  }
+  unmountAsync(target: string, flags = 0): Promise<void> {
+    return new Promise((resolve, reject) => {
+      asyncOf(libc().umount2)(target, flags, (err: unknown, rc: number) => {
+        if (err) { reject(new SystemError(`umount ${target}: ${String(err)}`)); return; }
+        if (rc === 0) { resolve(); return; }
+        try { this.unmount(target, flags); resolve(); } catch (e) { reject(e); }
+      });
+    });
   }
   unmount(target: string, flags = 0): void {
     if (libc().umount2(target, flags) !== 0) {

@@ -12,8 +12,12 @@ export interface Mount {
 
 export interface Sys {
   mount(m: Mount): void;
+  /** mount() on a worker thread: an overlay mount costs milliseconds of kernel time the event loop need not wait through. */
+  mountAsync(m: Mount): Promise<void>;
   /** umount2(target, flags); flags: MNT_DETACH = 2. ENOENT/EINVAL (not mounted) are ignored. */
   unmount(target: string, flags?: number): void;
+  /** unmount() on a worker thread. */
+  unmountAsync(target: string, flags?: number): Promise<void>;
   /** mknod for a character device (whiteouts are 0:0). */
   mknodChar(path: string, mode: number, major: number, minor: number): void;
   /** mknod for block devices and fifos (layer contents) */
@@ -42,6 +46,8 @@ export class RecordingSys implements Sys {
   readonly calls: SysCall[] = [];
   private xattrs = new Map<string, Buffer>();
   mount(m: Mount): void { this.calls.push({ op: 'mount', mount: m }); }
+  async mountAsync(m: Mount): Promise<void> { this.mount(m); }
+  async unmountAsync(target: string, flags = 0): Promise<void> { this.unmount(target, flags); }
   unmount(target: string, flags = 0): void { this.calls.push({ op: 'unmount', target, flags }); }
   mknodChar(path: string, mode: number, major: number, minor: number): void {
     this.calls.push({ op: 'mknodChar', path, mode, major, minor });
