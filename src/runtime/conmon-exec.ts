@@ -11,6 +11,7 @@ import type { OciProcess, OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
 import { trace } from '../core/trace.js';
 import { conmonArgs, parseSyncLine, type ConmonOptions } from './conmon.js';
+import { CtlWriter } from './conmon-ctl.js';
 import { processAlive } from './conmon-runtime.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
@@ -134,6 +135,7 @@ const START_TIMEOUT_MS = 60_000;
 
 export class ConmonExec {
   readonly paths: Paths;
+  private readonly ctlWriter = new CtlWriter();
   readonly runcPath: string;
   readonly conmonPath: string;
 
@@ -297,11 +299,7 @@ export class ConmonExec {
   }
 
   resize(execId: string, rows: number, cols: number): void {
-    let fd: number;
-    try {
-      fd = fs.openSync(path.join(this.paths.execDir(execId), 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-    } catch { return; }
-    try { fs.writeSync(fd, `1 ${Math.max(0, Math.trunc(rows))} ${Math.max(0, Math.trunc(cols))}\n`); } catch { /* conmon going away */ } finally { fs.closeSync(fd); }
+    void this.ctlWriter.send(path.join(this.paths.execDir(execId), 'ctl'), `1 ${Math.max(0, Math.trunc(rows))} ${Math.max(0, Math.trunc(cols))}\n`);
   }
 
   private async killConmon(execId: string): Promise<void> {

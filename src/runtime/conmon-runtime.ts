@@ -10,6 +10,7 @@ import type { OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
 import { trace } from '../core/trace.js';
 import { conmonArgs, parseSyncLine } from './conmon.js';
+import { CtlWriter } from './conmon-ctl.js';
 import { Runc, isNotFound, signalNumber } from './runc.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
@@ -65,6 +66,7 @@ export class ConmonRuntime {
   readonly conmonPath: string;
   readonly runc: Runc;
   private exitCallbacks: ((id: string) => void)[] = [];
+  private readonly ctlWriter = new CtlWriter();
   private watcher: fs.FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   /** exit files already reported, by id → mtimeMs, so each appearance fires once */
@@ -462,17 +464,7 @@ export class ConmonRuntime {
   }
 
   private ctl(id: string, msg: string): void {
-    let fd: number;
-    try {
-      fd = fs.openSync(path.join(this.paths.bundle(id), 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-    } catch {
-      return; // no ctl fifo or no reader (conmon gone): nothing to resize
-    }
-    try {
-      fs.writeSync(fd, msg);
-    } catch { /* EAGAIN/EPIPE: conmon is going away */ } finally {
-      fs.closeSync(fd);
-    }
+    void this.ctlWriter.send(path.join(this.paths.bundle(id), 'ctl'), msg);
   }
 
   async pause(id: string): Promise<void> { await this.runc.pause(id); }

@@ -181,6 +181,13 @@ export class LinuxSys implements Sys {
   }
 }
 
+/** Bytes written to a pipe or fifo and not read yet (FIONREAD works from either end); 0 when unknown. */
+export function fifoUnread(fd: number): number {
+  const FIONREAD = 0x541b;
+  const n = Buffer.alloc(8);
+  return libc().ioctl(fd, FIONREAD, n) === 0 ? n.readInt32LE(0) : 0;
+}
+
 const CLONE_NEWNET = 0x40000000;
 const MNT_DETACH_FLAG = 2;
 

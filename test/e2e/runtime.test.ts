@@ -255,6 +255,20 @@ test('tty container gets a 24x80 size before start', { skip }, async () => {
   await waitExit(id2);
   assert.match(fs.readFileSync(paths.containerLog(id2), 'utf8'), /stdout \w 33 111/);
   await rt.delete(id2);
+
+  // A resize right behind create's 24x80, before start (docker run -it does this): conmon 2.1 applies the
+  // first message of one read() to all of them, so the two must reach it one at a time.
+  for (let i = 0; i < 3; i++) {
+    const id3 = newId();
+    const s3 = await spec(id3, ['stty', 'size'], { tty: true });
+    await rt.create({ id: id3, name: `tty3-${i}`, spec: s3, tty: true, openStdin: false, stdinOnce: false, logPath: paths.containerLog(id3) });
+    rt.resize(id3, 40 + i, 120);
+    await new Promise((r) => setTimeout(r, 100)); // the client's resize and start are separate requests
+    await rt.start(id3);
+    await waitExit(id3);
+    assert.match(fs.readFileSync(paths.containerLog(id3), 'utf8'), new RegExp(`stdout \\w ${40 + i} 120`));
+    await rt.delete(id3);
+  }
 });
 
 test('OOM kill: exit 137 and oomKilled', { skip }, async () => {
