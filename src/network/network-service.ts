@@ -503,6 +503,17 @@ export class NetworkService {
     // The alias cannot be given to `ip link add` (ignored there), so it follows at once; an existing device
     // with a tag keeps it (the default bridge may be shared by daemons of one prefix).
     if ((await bridgeOwner(dev)) === '') await execFileP('ip', ['link', 'set', 'dev', dev, 'alias', this.ownerTag]);
+    // A bridge whose MAC was never set takes the lowest MAC of its ports: each new veth may change it, and the
+    // containers' ARP entries for the gateway then point at a MAC that is gone for seconds (DNS queries to the
+    // embedded server time out). Setting it, even to its current value, pins it (as Docker does).
+    // A bridge without ports reports 00:00:00:00:00:00: that one gets a random locally administered MAC.
+    const assign = (await fsp.readFile(`/sys/class/net/${dev}/addr_assign_type`, 'utf8').catch(() => '3')).trim();
+    const current = (await fsp.readFile(`/sys/class/net/${dev}/address`, 'utf8').catch(() => '')).trim();
+    const usable = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(current) && current !== '00:00:00:00:00:00';
+    if (assign !== '3' || !usable) {
+      const mac = usable ? current : ['02', ...randomBytes(5).toString('hex').match(/../g)!].join(':');
+      await execFileP('ip', ['link', 'set', 'dev', dev, 'address', mac]);
+    }
     await execFileP('ip', ['link', 'set', dev, 'up']);
     // 127.0.0.1:<published port> is DNATed into this bridge; the kernel drops such packets unless this is set.
     await fsp.writeFile(`/proc/sys/net/ipv4/conf/${dev}/route_localnet`, '1');

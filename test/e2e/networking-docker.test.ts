@@ -290,12 +290,18 @@ test('berth: -p, port, network create/connect/disconnect/rm', async () => {
 
 test('concurrent starts and removals on one network: distinct addresses and ports, names resolve, nothing left', { timeout: 180_000 }, async () => {
   const netId = (await ok(['network', 'create', 'conc'])).stdout.trim();
-  assert.ok(fs.existsSync(`/sys/class/net/berth-${netId.slice(0, 9)}`), 'the network has its bridge');
+  const bridge = `/sys/class/net/berth-${netId.slice(0, 9)}`;
+  assert.ok(fs.existsSync(bridge), 'the network has its bridge');
+  const mac = fs.readFileSync(`${bridge}/address`, 'utf8');
   const N = 10;
   const names = Array.from({ length: N }, (_, i) => `conc${i}`);
   // half publish a random host port: port allocation and rules are exercised concurrently too
   const runs = await Promise.all(names.map((n, i) => dk(['run', '-d', '--network', 'conc', '--name', n, ...(i % 2 ? ['-p', '80'] : []), IMG, ...HTTPD(80, n)])));
   for (const r of runs) assert.equal(r.code, 0, show(r));
+  // The bridge keeps its MAC as ports join (a bridge left to the kernel takes its lowest port's MAC, and the
+  // containers' ARP entries for the gateway go stale: DNS queries then time out for seconds).
+  assert.equal(fs.readFileSync(`${bridge}/address`, 'utf8'), mac);
+  assert.equal(fs.readFileSync(`${bridge}/addr_assign_type`, 'utf8').trim(), '3');
   const ips = await Promise.all(names.map((n) => inspect(n, '{{.NetworkSettings.Networks.conc.IPAddress}}')));
   const ids = await Promise.all(names.map((n) => inspect(n, '{{.Id}}')));
   assert.equal(new Set(ips).size, N, `distinct addresses: ${ips.join(' ')}`);
