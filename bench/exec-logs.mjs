@@ -3,9 +3,11 @@
 // writes 100 MB to stdout (time until it exits) and `docker logs` reading it back (MB/s). Against a private
 // berthd, and against a real dockerd side by side when /var/run/docker.sock answers. Needs a build (npm run build).
 // Usage: node bench/exec-logs.mjs [N=20]
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { cli, daemon, fixtures } from './lib.mjs';
+import { cli, daemon, fixtures, runCapture } from './lib.mjs';
+
+// Reading 100 MB of logs through the docker CLI takes a while: a long timeout.
+const run = (cmd, args, env = {}, keep = true) => runCapture(cmd, args, env, { timeoutMs: 300_000, keep });
 
 const { startDaemon, api } = daemon;
 const { busyboxTar } = fixtures;
@@ -21,23 +23,6 @@ const EXPECTED = BYTES + BYTES / LINE - 1;
 const DOCKERD_SOCK = '/var/run/docker.sock';
 
 /** Runs a command; resolves with { out, bytes } (stdout counted, kept only when keep). */
-function run(cmd, args, env = {}, keep = true) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { env: { ...process.env, DOCKER_CLI_HINTS: 'false', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let bytes = 0;
-    let err = '';
-    c.stdout.on('data', (d) => { bytes += d.length; if (keep) out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    const timer = setTimeout(() => c.kill('SIGKILL'), 300_000);
-    c.on('error', reject);
-    c.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve({ out, bytes });
-      else reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}: ${err}`));
-    });
-  });
-}
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
 

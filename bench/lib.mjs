@@ -1,5 +1,6 @@
 // Shared by the bench scripts: the e2e test helpers (from the build), which start private berthd instances
 // and make the busybox image.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,3 +16,31 @@ if (!fs.existsSync(path.join(helpers, 'daemon.js'))) {
 export const daemon = await import(path.join(helpers, 'daemon.js'));
 export const fixtures = await import(path.join(helpers, 'fixtures.js'));
 export const cli = await import(path.join(helpers, 'cli.js'));
+
+/**
+ * Runs a command (the docker or berth CLI, mostly) to completion; resolves with what it printed, rejects on a
+ * non-zero exit with its stderr. `keep: false` only counts stdout's bytes (logs throughput). A hung CLI is
+ * SIGKILLed after `timeoutMs`: docker run forwards SIGTERM to the container.
+ */
+export function runCapture(cmd, args, env = {}, { timeoutMs = 120_000, keep = true } = {}) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { env: { ...process.env, DOCKER_CLI_HINTS: 'false', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let bytes = 0;
+    let err = '';
+    c.stdout.on('data', (d) => { bytes += d.length; if (keep) out += d; });
+    c.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.on('error', reject);
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ out, bytes });
+      else reject(new Error(`${cmd} ${args.join(' ')}: exit ${code ?? `killed after ${timeoutMs / 1000} s`}: ${err}`));
+    });
+  });
+}
+
+/** runCapture's stdout. */
+export async function run(cmd, args, env = {}, timeoutMs = 120_000) {
+  return (await runCapture(cmd, args, env, { timeoutMs })).out;
+}

@@ -4,9 +4,8 @@
 // private berthd, and a real dockerd side by side when /var/run/docker.sock answers. Cleans up after itself.
 // The issue's aim: bridge setup adds at most 30 ms. Run no other berthd meanwhile (berth0 and the BERTH-*
 // chains are host-wide). Needs a build (npm run build). Usage: node bench/network.mjs [N=15] [M=50]
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { daemon, fixtures } from './lib.mjs';
+import { daemon, fixtures, run } from './lib.mjs';
 
 const { startDaemon, api } = daemon;
 const { busyboxTar } = fixtures;
@@ -19,22 +18,6 @@ const IMG = 'busybox:local';
 const NET = 'bench-net';
 const DOCKERD_SOCK = '/var/run/docker.sock';
 
-function run(cmd, args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { env: { ...process.env, DOCKER_CLI_HINTS: 'false', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    const timer = setTimeout(() => c.kill('SIGKILL'), 120_000);
-    c.on('error', reject);
-    c.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}: ${err}`));
-    });
-  });
-}
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
 

@@ -3,10 +3,10 @@
 // berthd, `berth run`, bare `runc run` (the floor), and a real dockerd when one answers; berthd idle RSS
 // and conmon's per-container RSS/PSS. Needs a build (npm run build): it reuses the e2e test helpers.
 // Usage: node bench/run-latency.mjs [N=20]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, daemon, fixtures, root } from './lib.mjs';
+import { cli, daemon, fixtures, root, run } from './lib.mjs';
 
 const { startDaemon, api, conmonProcesses } = daemon;
 const { busyboxTar } = fixtures;
@@ -17,23 +17,6 @@ const WARMUP = 3;
 const IMG = 'busybox:local';
 const DOCKERD_SOCK = '/var/run/docker.sock';
 
-function run(cmd, args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { env: { ...process.env, DOCKER_CLI_HINTS: 'false', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    // docker run forwards SIGTERM to the container, so a hung CLI needs SIGKILL.
-    const timer = setTimeout(() => c.kill('SIGKILL'), 60_000);
-    c.on('error', reject);
-    c.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} ${args.join(' ')}: exit ${code ?? 'killed after 60 s'}: ${err}`));
-    });
-  });
-}
 
 /** Runs `make(i)` WARMUP + N times; returns the N wall-clock durations in ms. */
 async function time(label, make) {

@@ -8,11 +8,11 @@
 // T2 (--density N): N `sleep 3600` containers; RSS and PSS of their conmon monitors (smaps_rollup).
 // Needs root and a build (npm run build). Usage: node bench/soak.mjs [seconds=60] [workers=5]
 //                                               node bench/soak.mjs --density [N=50]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { daemon, fixtures, root } from './lib.mjs';
+import { daemon, fixtures, root, run } from './lib.mjs';
 
 const { startDaemon, conmonProcesses, mountsUnder } = daemon;
 const { busyboxTar } = fixtures;
@@ -33,22 +33,6 @@ process.on('SIGINT', () => { stopping = true; process.stderr.write('SIGINT: fini
 
 // ---- small helpers --------------------------------------------------------------------------------------
 
-function run(cmd, args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { env: { ...process.env, DOCKER_CLI_HINTS: 'false', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    const timer = setTimeout(() => c.kill('SIGKILL'), 120_000);
-    c.on('error', reject);
-    c.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}: ${err}`));
-    });
-  });
-}
 const sh = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout ?? '';
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
