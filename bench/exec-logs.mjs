@@ -3,13 +3,12 @@
 // writes 100 MB to stdout (time until it exits) and `docker logs` reading it back (MB/s). Against a private
 // berthd, and against a real dockerd side by side when /var/run/docker.sock answers. Needs a build (npm run build).
 // Usage: node bench/exec-logs.mjs [N=20]
-import fs from 'node:fs';
-import { cli, daemon, fixtures, runCapture } from './lib.mjs';
+import { cli, daemon, fixtures, runCapture, withDockerd } from './lib.mjs';
 
 // Reading 100 MB of logs through the docker CLI takes a while: a long timeout.
 const run = (cmd, args, env = {}, keep = true) => runCapture(cmd, args, env, { timeoutMs: 300_000, keep });
 
-const { startDaemon, api } = daemon;
+const { startDaemon } = daemon;
 const { busyboxTar } = fixtures;
 const { berthBin } = cli;
 
@@ -20,7 +19,6 @@ const BYTES = 100_000_000;
 const LINE = 100; // fold -w 100: every 100 bytes get a newline
 // fold puts a newline between lines, not after the last one: one newline fewer than lines
 const EXPECTED = BYTES + BYTES / LINE - 1;
-const DOCKERD_SOCK = '/var/run/docker.sock';
 
 /** Runs a command; resolves with { out, bytes } (stdout counted, kept only when keep). */
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -88,20 +86,7 @@ try {
   if (left.length) console.error(`leftovers swept: ${left.join(', ')}`);
 }
 
-let dockerd = 'no dockerd at /var/run/docker.sock';
-if (fs.existsSync(DOCKERD_SOCK)) {
-  const ping = await api(DOCKERD_SOCK, 'GET', '/_ping', undefined, 2000).catch(() => undefined);
-  if (ping?.status === 200) {
-    const env = { DOCKER_HOST: `unix://${DOCKERD_SOCK}` };
-    await run('docker', ['import', '--change', 'CMD ["sh"]', tar, IMG], env);
-    try {
-      rows.push(...await measure('dockerd', env, false));
-      dockerd = 'measured';
-    } finally {
-      await run('docker', ['rmi', IMG], env).catch(() => undefined);
-    }
-  } else dockerd = '/var/run/docker.sock does not answer';
-}
+const dockerd = await withDockerd(tar, IMG, async (env) => { rows.push(...await measure('dockerd', env, false)); });
 
 const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
 console.log(rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ')).join('\n'));

@@ -44,3 +44,24 @@ export function runCapture(cmd, args, env = {}, { timeoutMs = 120_000, keep = tr
 export async function run(cmd, args, env = {}, timeoutMs = 120_000) {
   return (await runCapture(cmd, args, env, { timeoutMs })).out;
 }
+
+export const DOCKERD_SOCK = '/var/run/docker.sock';
+
+/**
+ * The side-by-side part of every bench: when a real dockerd answers on DOCKERD_SOCK, imports the busybox
+ * tar into it as `img`, runs `measure(env)` against it and removes the image. Answers what happened, for the
+ * report line ("measured", or why not).
+ */
+export async function withDockerd(tar, img, measure) {
+  if (!fs.existsSync(DOCKERD_SOCK)) return `no dockerd at ${DOCKERD_SOCK}`;
+  const ping = await daemon.api(DOCKERD_SOCK, 'GET', '/_ping', undefined, 2000).catch(() => undefined);
+  if (ping?.status !== 200) return `${DOCKERD_SOCK} does not answer`;
+  const env = { DOCKER_HOST: `unix://${DOCKERD_SOCK}` };
+  await run('docker', ['import', '--change', 'CMD ["sh"]', tar, img], env);
+  try {
+    await measure(env);
+    return 'measured';
+  } finally {
+    await run('docker', ['rmi', img], env).catch(() => undefined);
+  }
+}

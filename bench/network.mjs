@@ -4,10 +4,9 @@
 // private berthd, and a real dockerd side by side when /var/run/docker.sock answers. Cleans up after itself.
 // The issue's aim: bridge setup adds at most 30 ms. Run no other berthd meanwhile (berth0 and the BERTH-*
 // chains are host-wide). Needs a build (npm run build). Usage: node bench/network.mjs [N=15] [M=50]
-import fs from 'node:fs';
-import { daemon, fixtures, run } from './lib.mjs';
+import { daemon, fixtures, run, withDockerd } from './lib.mjs';
 
-const { startDaemon, api } = daemon;
+const { startDaemon } = daemon;
 const { busyboxTar } = fixtures;
 
 const N = Number(process.argv[2] ?? 15);
@@ -16,7 +15,6 @@ const PARALLEL = 8;
 const WARMUP = 3;
 const IMG = 'busybox:local';
 const NET = 'bench-net';
-const DOCKERD_SOCK = '/var/run/docker.sock';
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
@@ -80,20 +78,7 @@ try {
   if (left.length) console.error(`leftovers swept: ${left.join(', ')}`);
 }
 
-let dockerd = 'no dockerd at /var/run/docker.sock';
-if (fs.existsSync(DOCKERD_SOCK)) {
-  const ping = await api(DOCKERD_SOCK, 'GET', '/_ping', undefined, 2000).catch(() => undefined);
-  if (ping?.status === 200) {
-    const env = { DOCKER_HOST: `unix://${DOCKERD_SOCK}` };
-    await run('docker', ['import', '--change', 'CMD ["sh"]', tar, IMG], env);
-    try {
-      rows.push(...await measure('dockerd', env));
-      dockerd = 'measured';
-    } finally {
-      await run('docker', ['rmi', IMG], env).catch(() => undefined);
-    }
-  } else dockerd = '/var/run/docker.sock does not answer';
-}
+const dockerd = await withDockerd(tar, IMG, async (env) => { rows.push(...await measure('dockerd', env)); });
 
 const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
 console.log(rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ')).join('\n'));

@@ -6,16 +6,15 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, daemon, fixtures, root, run } from './lib.mjs';
+import { cli, daemon, fixtures, root, run, withDockerd } from './lib.mjs';
 
-const { startDaemon, api, conmonProcesses } = daemon;
+const { startDaemon, conmonProcesses } = daemon;
 const { busyboxTar } = fixtures;
 const { berthBin } = cli;
 
 const N = Number(process.argv[2] ?? 20);
 const WARMUP = 3;
 const IMG = 'busybox:local';
-const DOCKERD_SOCK = '/var/run/docker.sock';
 
 
 /** Runs `make(i)` WARMUP + N times; returns the N wall-clock durations in ms. */
@@ -85,22 +84,9 @@ try {
   await run('docker', ['rm', '-f', ...ids], d.env);
 
   // A real dockerd, side by side, when one is installed and answering.
-  let dockerd = 'no dockerd at /var/run/docker.sock';
-  if (fs.existsSync(DOCKERD_SOCK)) {
-    const ping = await api(DOCKERD_SOCK, 'GET', '/_ping', undefined, 2000).catch(() => undefined);
-    if (ping?.status === 200) {
-      const env = { DOCKER_HOST: `unix://${DOCKERD_SOCK}` };
-      await run('docker', ['import', '--change', 'CMD ["sh"]', tar, IMG], env);
-      try {
-        addLatency('docker run --rm true → dockerd', await time('docker→dockerd', () => ['docker', ['run', '--rm', IMG, 'true'], env]));
-        dockerd = 'measured';
-      } finally {
-        await run('docker', ['rmi', IMG], env).catch(() => undefined);
-      }
-    } else {
-      dockerd = 'dockerd socket does not answer';
-    }
-  }
+  const dockerd = await withDockerd(tar, IMG, async (env) => {
+    addLatency('docker run --rm true → dockerd', await time('docker→dockerd', () => ['docker', ['run', '--rm', IMG, 'true'], env]));
+  });
 
   const w = [38, 12, 12];
   const line = (cols) => cols.map((c, i) => String(c).padEnd(w[i])).join(' ');

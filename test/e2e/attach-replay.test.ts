@@ -3,9 +3,8 @@
 // stream must end (it used to hang: the exit arrived before anyone listened).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { api, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
+import { api, hijack, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 import { docker, show } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
 
@@ -22,16 +21,6 @@ after(async () => {
   const left = await d.cleanup();
   assert.deepEqual(left, [], 'nothing of berth left behind');
 });
-
-function hijack(path: string): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: d.socket, method: 'POST', path, headers: { Connection: 'Upgrade', Upgrade: 'tcp' } });
-    req.on('upgrade', (_res, socket, head) => { if (head.length) socket.unshift(head); resolve(socket); });
-    req.on('response', (res) => reject(new Error(`no upgrade: HTTP ${res.statusCode}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Payloads of a multiplexed stream (8-byte headers), concatenated. */
 function demux(buf: Buffer): string {
@@ -54,7 +43,7 @@ test('attach logs=1&stream=1: what the container says and its exit during a slow
   const logged = await waitFor(async () => (await api(d.socket, 'GET', `/containers/${id}/logs?stdout=1&tail=1`)).body.includes('line-5999'), 15_000, 50);
   assert.ok(logged, 'the container wrote its lines');
 
-  const sock = await hijack(`/v1.45/containers/${id}/attach?logs=1&stream=1&stdout=1&stderr=1`);
+  const sock = await hijack(d.socket, `/v1.45/containers/${id}/attach?logs=1&stream=1&stdout=1&stderr=1`);
   sock.pause(); // ~600 kB of replay: the server blocks on a full socket while LAST and the exit happen
   await new Promise((res) => setTimeout(res, 4000));
   const chunks: Buffer[] = [];

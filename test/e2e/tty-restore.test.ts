@@ -2,9 +2,8 @@
 // restarted berthd attaches to it, types into it and resizes it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { api, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
+import { api, hijack, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 import { docker, show } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
 
@@ -22,16 +21,6 @@ after(async () => {
   assert.deepEqual(left, [], 'nothing of berth left behind');
 });
 
-function attach(id: string): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: d.socket, method: 'POST', path: `/v1.45/containers/${id}/attach?stream=1&stdin=1&stdout=1&stderr=1`, headers: { Connection: 'Upgrade', Upgrade: 'tcp' } });
-    req.on('upgrade', (_res, socket, head) => { if (head.length) socket.unshift(head); resolve(socket); });
-    req.on('response', (res) => reject(new Error(`no upgrade: HTTP ${res.statusCode}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 test('a TTY shell outlives berthd: after kill -9 and a restart it answers, resizes and exits', async () => {
   const r = await api(d.socket, 'POST', '/containers/create?name=tty', {
     Image: IMG, Cmd: ['sh'], Tty: true, OpenStdin: true, AttachStdin: true, AttachStdout: true, HostConfig: { NetworkMode: 'none' },
@@ -47,7 +36,7 @@ test('a TTY shell outlives berthd: after kill -9 and a restart it answers, resiz
   await d.restart();
   assert.equal(await pidOf(), pid, 'the same shell, re-adopted');
 
-  const sock = await attach(id);
+  const sock = await hijack(d.socket, `/v1.45/containers/${id}/attach?stream=1&stdin=1&stdout=1&stderr=1`);
   let out = '';
   sock.on('data', (c: Buffer) => { out += c.toString('utf8'); });
   assert.equal((await api(d.socket, 'POST', `/containers/${id}/resize?h=33&w=101`)).status, 200);

@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 function findRepoRoot(): string {
@@ -58,6 +59,17 @@ export interface ApiResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+}
+
+/** POST with `Upgrade: tcp` (as the docker CLI attaches): resolves with the raw stream after the 101. */
+export function hijack(socket: string, urlPath: string): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: socket, method: 'POST', path: urlPath, headers: { Connection: 'Upgrade', Upgrade: 'tcp' } });
+    req.on('upgrade', (_res, sock, head) => { if (head.length) sock.unshift(head); resolve(sock); });
+    req.on('response', (res) => reject(new Error(`no upgrade: HTTP ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** One HTTP request to the Engine API over the unix socket. */

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { encodePaxRecords, parsePaxRecords, paxXattrs, TarPaxScanner } from '../../src/core/pax.js';
 import { InvalidParameterError } from '../../src/errors.js';
+import { retypePaxMarkers } from '../helpers/tar.js';
 
 /** vfs_cap_data v2 for cap_net_raw+ep (Debian's ping): magic 0x02000000|EFFECTIVE, permitted bit 13, rest 0. */
 const CAP_NET_RAW_EP = Buffer.from('0100000200200000000000000000000000000000', 'hex');
@@ -89,28 +90,6 @@ test('paxXattrs: SCHILY names are stripped; LIBARCHIVE names are url-decoded, va
 
 type Ent = { header: Partial<tar.Header> & { name: string }; body?: Buffer | string };
 
-/**
- * tar-stream's pack writes PAX values as strings and refuses a body on a non-file entry, so
- * raw PAX headers go in as files named PaxHeader/* (GlobalHead/* for 'g') and are retyped here.
- */
-function retypeMarkers(buf: Buffer): Buffer {
-  for (let off = 0; off + 512 <= buf.length;) {
-    const h = buf.subarray(off, off + 512);
-    if (h.every((b) => b === 0)) { off += 512; continue; }
-    const name = h.toString('latin1', 0, 100).replace(/\0.*$/s, '');
-    const size = parseInt(h.toString('latin1', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
-    const flag = name.startsWith('PaxHeader/') ? 'x' : name.startsWith('GlobalHead/') ? 'g' : undefined;
-    if (flag) {
-      h.write(flag, 156, 'latin1');
-      h.fill(0x20, 148, 156);
-      let sum = 0;
-      for (const b of h) sum += b;
-      h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
-    }
-    off += 512 + Math.ceil(size / 512) * 512;
-  }
-  return buf;
-}
 
 async function pack(entries: Ent[]): Promise<Buffer> {
   const p = tar.pack();
@@ -125,7 +104,7 @@ async function pack(entries: Ent[]): Promise<Buffer> {
   }
   p.finalize();
   await done;
-  return retypeMarkers(Buffer.concat(chunks));
+  return retypePaxMarkers(Buffer.concat(chunks));
 }
 
 /** A raw per-entry PAX header: tar-stream's pack can only write string values. */

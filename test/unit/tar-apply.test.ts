@@ -13,6 +13,7 @@ import { InvalidParameterError } from '../../src/errors.js';
 import { RecordingSys } from '../../src/sys/sys.js';
 import { LinuxSys } from '../../src/sys/linux-sys.js';
 import { encodePaxRecords } from '../../src/core/pax.js';
+import { retypePaxMarkers } from '../helpers/tar.js';
 
 type E = { name: string; type?: tar.Header['type']; body?: string; devmajor?: number; devminor?: number; linkname?: string; mode?: number; uid?: number; gid?: number; mtime?: Date; pax?: Record<string, string> };
 
@@ -273,32 +274,14 @@ const CAP_SETUID_EP = Buffer.from('0100000280000000000000000000000000000000', 'h
 /** A user xattr value with a newline, NULs, an "=" and invalid UTF-8. */
 const NASTY = Buffer.from([0x0a, 0x00, 0xff, 0xfe, 0xc3, 0x3d, 0x20, 0x0a, 0x80, 0x00]);
 
-/** A raw PAX header for the next entry (a marker file retyped by withRawPax: tar-stream can only write string values). */
+/** A raw PAX header for the next entry (a marker file retyped by retypePaxMarkers: tar-stream can only write string values). */
 function rawPax(records: [string, Buffer | string][], global = false): E {
   return { name: global ? 'GlobalHead/g' : 'PaxHeader/x', body: encodePaxRecords(records) as unknown as string };
 }
 
-function withRawPax(buf: Buffer): Buffer {
-  for (let off = 0; off + 512 <= buf.length;) {
-    const h = buf.subarray(off, off + 512);
-    if (h.every((b) => b === 0)) { off += 512; continue; }
-    const name = h.toString('latin1', 0, 100).replace(/\0.*$/s, '');
-    const size = parseInt(h.toString('latin1', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
-    const flag = name.startsWith('PaxHeader/') ? 'x' : name.startsWith('GlobalHead/') ? 'g' : undefined;
-    if (flag) {
-      h.write(flag, 156, 'latin1');
-      h.fill(0x20, 148, 156);
-      let sum = 0;
-      for (const b of h) sum += b;
-      h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
-    }
-    off += 512 + Math.ceil(size / 512) * 512;
-  }
-  return buf;
-}
 
 async function xattrLayer(): Promise<Buffer> {
-  return withRawPax(await makeTar([
+  return retypePaxMarkers(await makeTar([
     { name: 'bin/', type: 'directory', mode: 0o755 },
     rawPax([['SCHILY.xattr.security.capability', CAP_NET_RAW_EP], ['SCHILY.xattr.user.x', NASTY]]),
     { name: 'bin/ping', mode: 0o755, body: 'ping' },
@@ -337,7 +320,7 @@ test('real filesystem: capabilities and user xattrs read back byte for byte; a s
   const sb = sandbox();
   try {
     const sys = new LinuxSys();
-    const buf = withRawPax(Buffer.concat([(await xattrLayer()).subarray(0, -1024), await makeTar([
+    const buf = retypePaxMarkers(Buffer.concat([(await xattrLayer()).subarray(0, -1024), await makeTar([
       rawPax([['SCHILY.xattr.user.l', 'on a symlink']]),
       { name: 'bin/sym', type: 'symlink', linkname: 'ping' },
       rawPax([['SCHILY.xattr.user.h', 'via hardlink']]),
@@ -388,7 +371,7 @@ test('xattrs the filesystem refuses (EOPNOTSUPP, EPERM) are warnings; a full dis
 test('a malformed PAX header fails the layer as a bad archive', async () => {
   const sb = sandbox();
   try {
-    const buf = withRawPax(await makeTar([
+    const buf = retypePaxMarkers(await makeTar([
       { name: 'PaxHeader/x', body: '99 SCHILY.xattr.user.a=b\n' },
       { name: 'f', body: 'x' },
     ]));
