@@ -1,4 +1,4 @@
-import { effectiveDns, imageVolumeWarnings, mergeUlimits, refuseUnsupportedMounts, type DnsSettings, type Ulimit } from '../core/create-settings.js';
+import { effectiveDns, imageVolumeWarnings, mergeUlimits, refuseUnsupportedFields, type DnsSettings, type Ulimit } from '../core/create-settings.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -428,7 +428,7 @@ export class ContainerService {
     if (Object.keys(body).length === 0) throw new InvalidParameterError('config cannot be empty in order to create a container');
     if (!body.Image) throw new InvalidParameterError('No command specified');
     validateCreate(body, os.cpus().length);
-    refuseUnsupportedMounts(body);
+    refuseUnsupportedFields(body);
     let cname: string;
     if (name) {
       cname = validateName(name);

@@ -10,6 +10,9 @@ import path from 'node:path';
 import { berthdBin, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 import { docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
+import { api } from '../helpers/daemon.js';
+import { createBody, hostConfigProps, sampleValue } from '../helpers/spec-sample.js';
+import { CREATE_FIELDS } from '../../src/core/create-settings.js';
 
 const IMG = 'busybox:local';
 let d: Daemon;
@@ -80,6 +83,24 @@ test('create refuses -v, --mount, --volumes-from and -v /anon until volumes exis
   await refused(['run', '--rm', '-v', '/anon', IMG, 'true'], /Volumes/);
   const ps = await ok(['ps', '-a', '--format', '{{.Names}}']);
   assert.deepEqual(ps.stdout.trim().split('\n'), ['vsrc'], 'a refused create leaves no container');
+});
+
+test('every refused create field (the enforcement table) gets 400 with its message from a real berthd', async () => {
+  let n = 0;
+  for (const [g, rules] of [['Config', CREATE_FIELDS.Config], ['HostConfig', CREATE_FIELDS.HostConfig]] as const) {
+    for (const [k, r] of Object.entries(rules)) {
+      if (typeof r === 'string') continue;
+      const v = sampleValue(g === 'Config' ? createBody.properties![k]! : hostConfigProps[k]!);
+      const body = g === 'Config' ? { Image: IMG, [k]: v } : { Image: IMG, HostConfig: { [k]: v } };
+      const res = await api(d.socket, 'POST', '/containers/create', body);
+      assert.equal(res.status, 400, `${g}.${k}=${JSON.stringify(v)}: ${res.body}`);
+      assert.equal((JSON.parse(res.body) as { message: string }).message, r.refused, `${g}.${k}`);
+      n++;
+    }
+  }
+  assert.ok(n >= 25);
+  const ps = await ok(['ps', '-aq']);
+  assert.equal(ps.stdout.trim().split('\n').filter(Boolean).length, 1, 'only vsrc exists: refused creates leave nothing');
 });
 
 test('daemon.json dns and dns-search reach resolv.conf; --dns still wins', async () => {

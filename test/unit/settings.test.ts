@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig, tcpHostCheck } from '../../src/config/daemon-config.js';
-import { effectiveDns, imageVolumeWarnings, mergeUlimits, parseDefaultUlimits, refuseUnsupportedMounts } from '../../src/core/create-settings.js';
+import { effectiveDns, imageVolumeWarnings, mergeUlimits, parseDefaultUlimits, refuseUnsupportedFields } from '../../src/core/create-settings.js';
 import { backingFsName } from '../../src/services/system-service.js';
 import { swarmRoutes, NOT_IN_SWARM, NOT_MANAGER } from '../../src/api/routes/swarm.js';
 
@@ -50,11 +50,11 @@ test('-H tcp:// without TLS: refused off loopback unless forced, a warning on lo
 });
 
 test('create: binds, mounts, volumes-from and Volumes are refused until volumes exist', () => {
-  assert.throws(() => refuseUnsupportedMounts({ HostConfig: { Binds: ['/tmp:/x'] } }), /volumes are not supported by berth yet: HostConfig.Binds/);
-  assert.throws(() => refuseUnsupportedMounts({ HostConfig: { Mounts: [{ Type: 'bind' }] } }), /HostConfig.Mounts/);
-  assert.throws(() => refuseUnsupportedMounts({ HostConfig: { VolumesFrom: ['other'] } }), /VolumesFrom/);
-  assert.throws(() => refuseUnsupportedMounts({ Volumes: { '/data': {} } }), /Volumes/);
-  assert.doesNotThrow(() => refuseUnsupportedMounts({ Volumes: {}, HostConfig: { Binds: null, Mounts: [], VolumesFrom: null } }));
+  assert.throws(() => refuseUnsupportedFields({ HostConfig: { Binds: ['/tmp:/x'] } }), /volumes are not supported by berth yet: HostConfig.Binds/);
+  assert.throws(() => refuseUnsupportedFields({ HostConfig: { Mounts: [{ Type: 'bind' }] } }), /HostConfig.Mounts/);
+  assert.throws(() => refuseUnsupportedFields({ HostConfig: { VolumesFrom: ['other'] } }), /VolumesFrom/);
+  assert.throws(() => refuseUnsupportedFields({ Volumes: { '/data': {} } }), /Volumes/);
+  assert.doesNotThrow(() => refuseUnsupportedFields({ Volumes: {}, HostConfig: { Binds: null, Mounts: [], VolumesFrom: null } }));
   assert.deepEqual(imageVolumeWarnings(undefined), []);
   assert.match(imageVolumeWarnings({ '/var/lib/db': {} })[0] ?? '', /VOLUME \/var\/lib\/db stays in the container's writable layer/);
 });
