@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 import {
   mergeImageConfig, normalizePortKeys, parseSignal, processArgs, randomName, validateCreate, validateName,
-  type ContainerConfig, type CreateBody, type HostConfig, type ImageRuntimeConfig,
+  DEFAULT_RUNTIME, type ContainerConfig, type CreateBody, type HostConfig, type ImageRuntimeConfig,
 } from '../core/container-config.js';
 import { parseFilters, matchLabels, type Filters } from '../core/filters.js';
 import { humanDuration } from '../core/human.js';
@@ -439,6 +439,7 @@ export class ContainerService {
     const hc: HostConfig = { ...(body.HostConfig ?? {}) };
     if (hc.PortBindings) hc.PortBindings = normalizePortKeys(hc.PortBindings);
     hc.NetworkMode = hc.NetworkMode || 'default';
+    hc.Runtime = hc.Runtime || DEFAULT_RUNTIME;
     hc.RestartPolicy = hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
     if (!hc.RestartPolicy.Name) hc.RestartPolicy.Name = 'no';
     const logConfig = mergeLogConfig(hc.LogConfig, this.defaultLogConfig);
