@@ -20,6 +20,7 @@ import type { Paths } from '../store/paths.js';
 import { readJson, writeFileAtomic } from '../store/meta/atomic.js';
 import type { Mount, Sys } from '../sys/sys.js';
 import type { EventBus } from './events.js';
+import { whenRemoved } from './container-gone.js';
 import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
 import { RestartManager, killCancelsRestart, shouldStartOnDaemonBoot } from './restart-manager.js';
 import type { HealthConfig, HealthState } from '../core/healthcheck.js';
@@ -1179,6 +1180,11 @@ export class ContainerService {
       await this.waitExit(live, -1);
       if (!this.byId.get(id)?.rec.State.Restarting) return;
     }
+  }
+
+  /** Resolves when the container is removed; streams race it (services/container-gone.ts). */
+  whenRemoved(id: string): { removed: Promise<void>; cancel(): void } {
+    return whenRemoved(this.d.events, (i) => this.byId.has(i), id);
   }
 
   inspect(ref: string, size = false): Record<string, unknown> {
