@@ -19,7 +19,7 @@ import { NetnsManager } from './netns.js';
 import { NetworkPaths, NetworkStore, type AttachmentRecord, type NetworkRecord, type SandboxState } from './network-store.js';
 import { IFNAME_RE, NetworkRegistry, type CreateNetworkRequest } from './networks.js';
 import { PortAllocator } from './port-alloc.js';
-import { planPublishRequests, type PortBinding, type PublishRequest } from './ports.js';
+import { planPublishRequests, type PortBinding } from './ports.js';
 import { RuleApplier } from './rules.js';
 import { containerNetworkSettings, portSummaryOf, type PortSummary } from './views.js';
 
@@ -313,7 +313,9 @@ export class NetworkService {
         if (!n) throw new NotFoundError(`network ${w.networkId} not found`);
         checkStaticIp(n, w.ipv4Address);
       }
-      a.publish = withHostBinding(planPublishRequests(o.portBindings, !!o.publishAllPorts, o.exposedPorts), this.portsNetwork(a));
+      const pn = this.portsNetwork(a);
+      // `-p 80` binds the network's host_binding_ipv4 (Docker's DefaultBindingIP).
+      a.publish = planPublishRequests(o.portBindings, !!o.publishAllPorts, o.exposedPorts, pn ? bridgeSettings(pn.Options).hostBindingIp : '');
       a.exposed = Object.keys(o.exposedPorts ?? {}).concat(Object.keys(o.portBindings ?? {}));
       a.hostsPath = o.hostsPath;
       a.resolvConfPath = o.resolvConfPath;
@@ -483,12 +485,6 @@ export class NetworkService {
       await this.rules.removeAll();
     });
   }
-}
-
-/** `-p 80` without a host address binds the network's host_binding_ipv4 (Docker's DefaultBindingIP). */
-function withHostBinding(reqs: PublishRequest[], n: NetworkRecord | undefined): PublishRequest[] {
-  const ip = n ? bridgeSettings(n.Options).hostBindingIp : '';
-  return ip ? reqs.map((r) => (r.hostIp ? r : { ...r, hostIp: ip })) : reqs;
 }
 
 function safe<T>(fn: () => T): T | undefined { try { return fn(); } catch { return undefined; } }

@@ -1,7 +1,7 @@
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../errors.js';
 import { matchLabels, parseFilters, parseTimestamp } from '../core/filters.js';
 import { checkBridgeOptions, OPT_BRIDGE_NAME } from './bridge-options.js';
-import { bridgeExists, bridgeOwner, hostRoutes, type Bridges } from './bridges.js';
+import { bridgeExists, bridgeOwner, hostRoutes, isBridge, type Bridges } from './bridges.js';
 import type { DnsServers } from './dns-servers.js';
 import { cidrsOverlap, formatCidr, formatIPv4 } from './ip.js';
 import { parseBip, pickSubnet, planIpv4Config } from './ipam.js';
@@ -110,10 +110,13 @@ export class NetworkRegistry {
     if ([...this.state.networks.values()].some((n) => n.bridge === bridge)) throw new ConflictError(`bridge name ${bridge} is already in use`);
     const owner = await bridgeOwner(bridge);
     if (owner?.startsWith('berth:') && owner !== this.o.ownerTag) throw new ConflictError(`bridge name ${bridge} is already in use by another berth daemon`);
+    // A bridge the user made (as moby's ifaceCreatedByUser) is used, never deleted; any other device is refused.
+    const external = owner !== undefined && !owner.startsWith('berth:');
+    if (external && !isBridge(bridge)) throw new ConflictError(`device ${bridge} exists and is not a bridge`);
     return newRecord(name, 'bridge', {
       Id: id, Internal: !!req.Internal, Attachable: !!req.Attachable,
       IPAM: { Driver: req.IPAM?.Driver || 'default', Options: req.IPAM?.Options ?? null, Config: [cfg] },
-      Options: opts, Labels: req.Labels ?? {}, bridge,
+      Options: opts, Labels: req.Labels ?? {}, bridge, ...(external ? { bridgeExternal: true } : {}),
     });
   }
 
