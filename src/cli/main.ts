@@ -4,6 +4,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { DaemonUnreachableError, EngineApiError } from '../client/engine-client.js';
+import { configDir } from './config-file.js';
 import { CliContext, StatusError, type CliIO, type Command } from './context.js';
 import { FlagError, checkArgs, helpText, parseFlags, type CommandSpec } from './flags.js';
 
@@ -104,7 +105,7 @@ const GLOBAL: CommandSpec = {
   usage: '[OPTIONS] COMMAND',
   desc: 'A self-sufficient runtime for containers',
   flags: [
-    { name: 'config', kind: 'string', desc: 'Location of client config files', default: '/root/.docker' },
+    { name: 'config', kind: 'string', desc: 'Location of client config files', default: '~/.docker' },
     { name: 'context', short: 'c', kind: 'string', desc: 'Name of the context to use to connect to the daemon (overrides BERTH_HOST and DOCKER_HOST env vars)' },
     { name: 'debug', short: 'D', kind: 'bool', desc: 'Enable debug mode' },
     { name: 'host', short: 'H', kind: 'list', desc: 'Daemon socket to connect to' },
@@ -220,7 +221,8 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     return 1;
   }
 
-  const ctx = new CliContext(io, CliContext.resolveHost(globals.flags.host as string[], io.env));
+  const cfgDir = configDir(globals.changed.has('config') ? String(globals.flags.config) : undefined, io.env);
+  const ctx = new CliContext(io, CliContext.resolveHost(globals.flags.host as string[], io.env), cfgDir);
   try {
     return await cmd.run(ctx, parsed);
   } catch (e) {
