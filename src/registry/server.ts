@@ -141,10 +141,10 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
       }
       // Not mountable: the spec says fall back to an upload session; any body is ignored.
     }
-    const u = await st.startUpload(c.name);
     const monolithic = q.get('digest');
-    if (monolithic !== null) {
-      const digest = digestParam(monolithic);
+    const digest = monolithic === null ? undefined : digestParam(monolithic);
+    const u = await st.startUpload(c.name);
+    if (digest !== undefined) {
       await st.appendUpload(u, c.req).catch(async (err) => { await st.cancelUpload(u); throw err; });
       await st.finishUpload(u, digest);
       c.res.writeHead(201, { Location: `/v2/${c.name}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
