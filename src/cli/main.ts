@@ -22,6 +22,7 @@ const load = {
   ops: () => import('./commands/container-ops.js').then((m) => m.commands),
   stats: () => import('./commands/stats.js').then((m) => m.commands),
   network: () => import('./commands/network.js').then((m) => m.commands),
+  registry: () => import('./commands/registry.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -91,6 +92,10 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       ls: r(load.images, 'images', 'List images'), list: r(load.images, 'images', 'List images'),
       prune: r(load.images, 'image prune', 'Remove unused images'), rm: TOP.rmi!, remove: TOP.rmi!, tag: TOP.tag!,
     },
+  },
+  registry: {
+    desc: 'Run a registry server',
+    subs: { serve: r(load.registry, 'registry serve', 'Serve an OCI distribution registry from a directory') },
   },
   system: {
     desc: 'Manage berth',
