@@ -9,6 +9,7 @@ import { EventBus } from '../../src/services/events.js';
 import { Paths } from '../../src/store/paths.js';
 import { RecordingSys } from '../../src/sys/sys.js';
 import { ConflictError, InvalidParameterError, NotModifiedError } from '../../src/errors.js';
+import { StartFailedError, startFailureOf } from '../../src/runtime/start-failure.js';
 
 type Exit = { code: number; finishedAt: Date; oomKilled: boolean };
 
@@ -23,7 +24,8 @@ class FakeRuntime {
   private nextPid = 100;
   async create(req: { id: string }): Promise<{ pid: number }> {
     this.calls.push(`create ${req.id.slice(0, 4)}`);
-    if (this.failCreate) throw new Error(this.failCreate);
+    // as the real runtime: runc's reason, classified once where it is reported
+    if (this.failCreate) throw new StartFailedError(this.failCreate);
     this.exits.delete(req.id);
     const pid = this.nextPid++;
     this.running.set(req.id, pid);
@@ -173,4 +175,13 @@ test('adoption at start: a live container is kept, one whose monitor died is exi
   assert.deepEqual([g.Status, g.Running, g.Restarting], ['exited', false, false]);
   second.svc.shutdown();
   assert.throws(() => second.svc.wait(live, 'bogus'), InvalidParameterError);
+});
+
+test('start failures are classified by kind, not by the wrapper\'s text', () => {
+  assert.equal(startFailureOf(new StartFailedError('exec: "x": executable file not found in $PATH')), 'not-found');
+  assert.equal(startFailureOf(new StartFailedError('anything', 'not-executable')), 'not-executable');
+  // an error of berthd's own preparation: its errno along the cause chain
+  const enoent = Object.assign(new Error('stat /dev/nope'), { code: 'ENOENT' });
+  assert.equal(startFailureOf(new InvalidParameterError('error gathering device information', { cause: enoent })), 'not-found');
+  assert.equal(startFailureOf(new Error('no such file or directory')), 'other');
 });

@@ -54,8 +54,8 @@ export function hostDevices(hc: HostConfig): { devices: SpecDevices; rules: Spec
   const rules: SpecDeviceRules = [];
   for (const d of (hc.Devices as { PathOnHost: string; PathInContainer?: string; CgroupPermissions?: string }[] | undefined) ?? []) {
     let st: fs.Stats;
-    try { st = fs.statSync(d.PathOnHost); } catch {
-      throw new InvalidParameterError(`error gathering device information while adding custom device "${d.PathOnHost}": no such file or directory`);
+    try { st = fs.statSync(d.PathOnHost); } catch (err) {
+      throw new InvalidParameterError(`error gathering device information while adding custom device "${d.PathOnHost}": no such file or directory`, { cause: err });
     }
     const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
     if (!type) throw new InvalidParameterError(`error gathering device information while adding custom device "${d.PathOnHost}": not a device node`);

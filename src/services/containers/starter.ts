@@ -8,6 +8,7 @@ import { ConflictError, InvalidParameterError, NotModifiedError, SystemError, er
 import { assertAllowed, ZERO_TIME } from '../../core/container-state.js';
 import { secureMkdirAll } from '../../core/secure-path.js';
 import { trace, type Trace } from '../../core/trace.js';
+import { startFailureOf } from '../../runtime/start-failure.js';
 import type { ContainerContext } from './context.js';
 import type { Live } from './container-store.js';
 import { writeEtcFiles } from './etc-files.js';
@@ -16,11 +17,10 @@ import { planHostname, planStart, type StartFacts } from './start-plan.js';
 import type { ContainerRecord, SpecBuilderInput } from './types.js';
 import { netInfo } from './views.js';
 
-/** Docker's "exit code from a start failure" (moby daemon/start.go translateContainerdStartErr). */
-export function startFailureExitCode(message: string): number {
-  if (/executable file not found|no such file or directory|system cannot find the file specified/i.test(message)) return 127;
-  if (/permission denied|is a directory/i.test(message)) return 126;
-  return 128;
+/** Docker's exit code for a start failure (moby translateContainerdStartErr): 127 not found, 126 cannot run. */
+export function startFailureExitCode(err: unknown): number {
+  const kind = startFailureOf(err);
+  return kind === 'not-found' ? 127 : kind === 'not-executable' ? 126 : 128;
 }
 
 type NetDone = Promise<{ hosts: string; resolvConf: string }>;
@@ -215,7 +215,7 @@ export class Starter {
     await d.networks?.teardown(rec.Id).catch(() => undefined);
     await this.ctx.unmountQuiet(rec.Id);
     live.mounted = false;
-    this.ctx.setState(live, 'start-failed', { ExitCode: startFailureExitCode(message), Error: message });
+    this.ctx.setState(live, 'start-failed', { ExitCode: startFailureExitCode(err), Error: message });
     await this.ctx.store.save(live).catch(() => undefined);
     this.ctx.publish('die', rec, { exitCode: String(rec.State.ExitCode) });
     const wrapped = `failed to create task for container: OCI runtime create failed: ${message}: unknown`;
