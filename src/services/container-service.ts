@@ -3,7 +3,9 @@
 // list/inspect, live-restore adoption). Its methods are the daemon's container operations.
 import { InvalidParameterError } from '../errors.js';
 import type { CreateBody, HostConfig } from '../core/container-config.js';
+import type { DnsSettings, Ulimit } from '../core/create-settings.js';
 import type { Trace } from '../core/trace.js';
+import { whenRemoved } from './container-gone.js';
 import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
 import { RestartManager } from './restart-manager.js';
 import { Adoption } from './containers/adoption.js';
@@ -36,6 +38,9 @@ export class ContainerService {
   detachKeys = 'ctrl-p,ctrl-q';
   /** daemon.json log-driver / log-opts (checked with validateLogConfig before it is set) */
   defaultLogConfig: LogConfigValue = { Type: 'json-file', Config: {} };
+  /** daemon.json default-ulimits and dns/dns-search/dns-opts */
+  get daemonDefaults(): { ulimits: Ulimit[]; dns: DnsSettings } { return this.ctx.daemonDefaults; }
+  set daemonDefaults(v: { ulimits: Ulimit[]; dns: DnsSettings }) { this.ctx.daemonDefaults = v; }
   private readonly ctx: ContainerContext;
   private readonly starter: Starter;
   private readonly exits: ExitHandler;
@@ -156,6 +161,11 @@ export class ContainerService {
 
   /** Resolves when the container is no longer running (immediately if it is not). */
   untilStopped(id: string): Promise<void> { return this.exits.untilStopped(id); }
+
+  /** Resolves when the container is removed; streams race it (services/container-gone.ts). */
+  whenRemoved(id: string): { removed: Promise<void>; cancel(): void } {
+    return whenRemoved(this.ctx.d.events, (i) => this.ctx.store.byFullId(i) !== undefined, id);
+  }
 
   get(ref: string): ContainerRecord { return this.ctx.store.find(ref).rec; }
   inspect(ref: string, size = false): Record<string, unknown> { return this.views.inspect(ref, size); }

@@ -2,6 +2,7 @@
 // and the few helpers (state changes through the state machine, events, unmount). The modules call
 // each other through `ops`, bound once by the composition (services/container-service.ts).
 import { transition, type ContainerState, type StateEvent } from '../../core/container-state.js';
+import type { DnsSettings, Ulimit } from '../../core/create-settings.js';
 import type { HealthConfig } from '../../core/healthcheck.js';
 import type { Trace } from '../../core/trace.js';
 import type { Paths } from '../../store/paths.js';
@@ -35,6 +36,8 @@ export class ContainerContext {
   /** daemon shutdown: no restarts are scheduled from now on */
   shuttingDown = false;
   ops!: ContainerOps;
+  /** daemon.json default-ulimits and dns/dns-search/dns-opts (what a start falls back to) */
+  daemonDefaults: { ulimits: Ulimit[]; dns: DnsSettings } = { ulimits: [], dns: {} };
 
   constructor(
     readonly d: ContainerServiceDeps,

@@ -6,9 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../../errors.js';
 import {
-  mergeImageConfig, normalizePortKeys, processArgs, randomName, validateCreate, validateName,
+  DEFAULT_RUNTIME, mergeImageConfig, normalizePortKeys, processArgs, randomName, validateCreate, validateName,
   type CreateBody, type HostConfig,
 } from '../../core/container-config.js';
+import { imageVolumeWarnings, refuseUnsupportedFields } from '../../core/create-settings.js';
 import { initialState } from '../../core/container-state.js';
 import type { ContainerContext } from './context.js';
 import { newLive } from './container-store.js';
@@ -25,6 +26,7 @@ export function normalizeHostConfig(body: CreateBody, defaultLog: LogConfigValue
   const hc: HostConfig = { ...(body.HostConfig ?? {}) };
   if (hc.PortBindings) hc.PortBindings = normalizePortKeys(hc.PortBindings);
   hc.NetworkMode = hc.NetworkMode || 'default';
+  hc.Runtime = hc.Runtime || DEFAULT_RUNTIME;
   hc.RestartPolicy = hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
   if (!hc.RestartPolicy.Name) hc.RestartPolicy.Name = 'no';
   const logConfig = mergeLogConfig(hc.LogConfig, defaultLog);
@@ -44,6 +46,7 @@ function checkBody(body: CreateBody | undefined): asserts body is CreateBody {
 export async function createContainer(ctx: ContainerContext, name: string | undefined, body: CreateBody | undefined, defaultLog: LogConfigValue): Promise<{ Id: string; Warnings: string[] }> {
   checkBody(body);
   validateCreate(body, os.cpus().length);
+  refuseUnsupportedFields(body);
   const store = ctx.store;
   let cname: string;
   if (name) {
@@ -95,5 +98,5 @@ export async function createContainer(ctx: ContainerContext, name: string | unde
   }
   store.add(newLive(rec));
   ctx.publish('create', rec);
-  return { Id: id, Warnings: [] };
+  return { Id: id, Warnings: imageVolumeWarnings(img.config.config?.Volumes) };
 }

@@ -2,6 +2,7 @@
 // user, the network's netns, the host's device nodes, the namespaces to join), everything runc and
 // conmon need. Pure: unit-tested without root; the starter applies it.
 import { InvalidParameterError } from '../../errors.js';
+import { mergeUlimits, type Ulimit } from '../../core/create-settings.js';
 import { logLimits } from './log-rotation.js';
 import { INIT_BINARY, seccompProfile, tmpfsMounts, type SpecDeviceRules, type SpecDevices, type SpecMount } from './run-options.js';
 import type { ContainerRecord, SpecBuilderInput } from './types.js';
@@ -14,6 +15,8 @@ export interface StartFacts {
   devices: { devices: SpecDevices; rules: SpecDeviceRules };
   pidNamespace?: 'host' | { path: string };
   ipcNamespace?: 'host' | { path: string };
+  /** daemon.json default-ulimits: the container's own --ulimit of the same name wins */
+  defaultUlimits?: Ulimit[];
 }
 
 export interface StartPlan {
@@ -69,7 +72,7 @@ export function planStart(rec: ContainerRecord, f: StartFacts): StartPlan {
     user: { uid: f.user.uid, gid: f.user.gid, additionalGids: [...new Set([...f.user.additionalGids, ...groupAdd])] },
     hostname: f.hostname,
     domainname: rec.Config.Domainname || undefined,
-    rlimits: ((hc.Ulimits as { Name: string; Soft: number; Hard: number }[] | undefined) ?? [])
+    rlimits: mergeUlimits(hc.Ulimits as Ulimit[] | undefined, f.defaultUlimits ?? [])
       .map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })),
     tty: !!rec.Config.Tty,
     openStdin: !!rec.Config.OpenStdin,

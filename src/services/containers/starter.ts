@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ConflictError, InvalidParameterError, NotModifiedError, SystemError, errorMessage } from '../../errors.js';
 import { assertAllowed, ZERO_TIME } from '../../core/container-state.js';
 import { secureMkdirAll } from '../../core/secure-path.js';
+import { effectiveDns } from '../../core/create-settings.js';
 import { trace, type Trace } from '../../core/trace.js';
 import { startFailureOf } from '../../runtime/start-failure.js';
 import type { ContainerContext } from './context.js';
@@ -78,7 +79,7 @@ export class Starter {
     if (cwd !== '/') secureMkdirAll(rootfs, cwd, user.uid, user.gid);
     const { network, netDone, hostname } = await this.beginNetwork(rec);
     tr.mark('net');
-    const plan = planStart(rec, { rootfs, user, hostname, network, ...this.namespacesAndDevices(rec) });
+    const plan = planStart(rec, { rootfs, user, hostname, network, defaultUlimits: this.ctx.daemonDefaults.ulimits, ...this.namespacesAndDevices(rec) });
     const spec = d.buildSpec(plan.spec);
     tr.mark('spec');
     // A log from an earlier run stays; conmon appends, as Docker's json-file does across restarts.
@@ -137,8 +138,8 @@ export class Starter {
     const net = await d.networks.begin({
       ...netInfo(rec), hostname, domainname: rec.Config.Domainname || undefined,
       portBindings: hc.PortBindings ?? undefined, publishAllPorts: !!hc.PublishAllPorts,
-      exposedPorts: rec.Config.ExposedPorts ?? undefined, dns: (hc.Dns as string[] | undefined) ?? undefined,
-      dnsSearch: (hc.DnsSearch as string[] | undefined) ?? undefined, dnsOptions: (hc.DnsOptions as string[] | undefined) ?? undefined,
+      exposedPorts: rec.Config.ExposedPorts ?? undefined,
+      ...effectiveDns({ dns: hc.Dns as string[], dnsSearch: hc.DnsSearch as string[], dnsOptions: hc.DnsOptions as string[] }, this.ctx.daemonDefaults.dns),
       extraHosts: (hc.ExtraHosts as string[] | undefined) ?? undefined, hostsPath: rec.HostsPath,
       resolvConfPath: rec.ResolvConfPath,
     });
