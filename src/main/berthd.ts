@@ -28,7 +28,7 @@ import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
 import { resolveUser } from '../core/user.js';
 import { errorMessage } from '../errors.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
-import { ContainerService, validateLogConfig, type Runtime } from '../services/container-service.js';
+import { ContainerService, netInfo, validateLogConfig, type Runtime } from '../services/container-service.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
 import { SystemService } from '../services/system-service.js';
@@ -214,7 +214,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...containerRoutes(containers),
     ...imageRoutes(images),
     ...execRoutes(execs),
-    ...networkRoutes(networks, (ref) => containers.netInfo(containers.get(ref))),
+    ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),
     ...swarmRoutes(),
     ...commitRoutes(commits),
