@@ -256,6 +256,8 @@ export function mergeImageConfig(body: CreateBody, img: ImageRuntimeConfig): Con
     Labels: labels,
     StopSignal: body.StopSignal || img.StopSignal || undefined,
     StopTimeout: body.StopTimeout ?? undefined,
+    // Deprecated since API 1.44 (the CLI sends the endpoint's), still honoured: networking applies it to the primary network.
+    ...((body as { MacAddress?: string }).MacAddress ? { MacAddress: (body as { MacAddress?: string }).MacAddress } : {}),
   };
 }
 

@@ -38,7 +38,7 @@ export const CREATE_FIELDS: { Config: Record<string, FieldRule>; HostConfig: Rec
   Config: {
     ArgsEscaped: 'client-side', AttachStderr: 'implemented', AttachStdin: 'implemented', AttachStdout: 'implemented', Cmd: 'implemented',
     Domainname: 'implemented', Entrypoint: 'implemented', Env: 'implemented', ExposedPorts: 'implemented', Healthcheck: 'implemented',
-    HostConfig: 'implemented', Hostname: 'implemented', Image: 'implemented', Labels: 'implemented', MacAddress: 'in-progress',
+    HostConfig: 'implemented', Hostname: 'implemented', Image: 'implemented', Labels: 'implemented', MacAddress: 'implemented',
     NetworkDisabled: NOT_YET('NetworkDisabled (use --network none)'), NetworkingConfig: 'implemented', OnBuild: 'client-side',
     OpenStdin: 'implemented', Shell: 'implemented', StdinOnce: 'implemented', StopSignal: 'implemented', StopTimeout: 'implemented',
     Tty: 'implemented', User: 'implemented', Volumes: VOLUMES('Volumes (-v without a host path)'), WorkingDir: 'implemented',

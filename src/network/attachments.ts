@@ -1,4 +1,5 @@
 import { buildHosts } from './etc-files.js';
+import { parseMac } from './mac.js';
 import { short, type NetState } from './net-state.js';
 import type { AttachmentRecord, EndpointConfig, NetworkRecord } from './network-store.js';
 
@@ -11,14 +12,17 @@ export interface ContainerNetInfo {
   networkMode: string;
   /** NetworkingConfig.EndpointsConfig from create */
   endpointsConfig?: Record<string, EndpointRequest | null>;
+  /** Config.MacAddress: the first network's MAC unless its endpoint names one (moby's migration of the old field). */
+  macAddress?: string;
 }
 
 /** One entry of NetworkingConfig.EndpointsConfig (create) or EndpointConfig (connect). */
-export type EndpointRequest = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null };
+export type EndpointRequest = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string };
 
-/** An endpoint request → what the attachment records of it. */
+/** An endpoint request → what the attachment records of it (a MAC is checked and normalised). */
 export function endpointConfigOf(e: EndpointRequest | null | undefined): EndpointConfig {
-  return { aliases: [...(e?.Aliases ?? [])], ipv4Address: e?.IPAMConfig?.IPv4Address || undefined };
+  const mac = e?.MacAddress ? parseMac(e.MacAddress) : undefined;
+  return { aliases: [...(e?.Aliases ?? [])], ipv4Address: e?.IPAMConfig?.IPv4Address || undefined, ...(mac ? { macAddress: mac } : {}) };
 }
 
 /** The networks a container asks for at create (NetworkMode + EndpointsConfig) → attach list. */
@@ -32,7 +36,9 @@ export function wantedNetworks(state: NetState, c: ContainerNetInfo, bridgeDisab
   const skip = (ref: string) => bridgeDisabled && (ref === 'bridge' || ref === 'default');
   if (!skip(first)) {
     const n0 = state.resolve(first);
-    out.push({ networkId: n0.Id, ...cfgFor(first, n0) });
+    const cfg = cfgFor(first, n0);
+    if (c.macAddress && !cfg.macAddress) cfg.macAddress = parseMac(c.macAddress);
+    out.push({ networkId: n0.Id, ...cfg });
   }
   for (const ref of Object.keys(c.endpointsConfig ?? {})) {
     if (skip(ref)) continue;

@@ -29,6 +29,7 @@ export class Endpoints {
     if (!bridgeExists(n.bridge!)) await this.d.bridges.ensure(n); // deleted behind our back
     const args: Record<string, string> = {};
     if (w.ipv4Address) args.IP = w.ipv4Address;
+    if (w.macAddress) args.MAC = w.macAddress;
     const res = await this.d.cni.exec('bridge', { command: 'ADD', containerId: a.containerId, netns: sb.netnsPath, ifname, args }, this.cniConfig(n.Id, !!w.ipv4Address))
       .catch((err: unknown) => {
         if (w.ipv4Address && err instanceof CniError && err.failure === 'address-unavailable') throw new ForbiddenError(`Address already in use`, { cause: err });

@@ -46,7 +46,7 @@ export interface NetworkRecord {
   predefined?: boolean;
 }
 
-export interface EndpointConfig { aliases: string[]; ipv4Address?: string }
+export interface EndpointConfig { aliases: string[]; ipv4Address?: string; /** asked for; the plugin sets it */ macAddress?: string }
 
 export interface EndpointState {
   endpointId: string;

@@ -197,6 +197,36 @@ test('network names as moby allows them: spaces work end to end, a blank name is
   }
 });
 
+test('MacAddress: --mac-address, per endpoint at create and connect, shown in inspect; a bad MAC is 400', async () => {
+  created.subnets.push('10.231.47.0/24');
+  await ok(['network', 'create', '--subnet', '10.231.47.0/24', 'macnet']);
+  const mac = '02:42:ac:11:00:99';
+  const r = await ok(['run', '--rm', '--mac-address', mac, IMG, 'cat', '/sys/class/net/eth0/address']);
+  assert.equal(r.stdout.trim(), mac, 'docker run --mac-address on the default bridge');
+  await ok(['run', '-d', '--name', 'macc', '--network', 'macnet', '--mac-address', '02-42-AC-11-00-9A', IMG, 'sleep', '300']);
+  assert.equal((await ok(['exec', 'macc', 'cat', '/sys/class/net/eth0/address'])).stdout.trim(), '02:42:ac:11:00:9a');
+  assert.equal(await inspect('macc', '{{.NetworkSettings.Networks.macnet.MacAddress}}'), '02:42:ac:11:00:9a');
+  // The old container-level field (API < 1.44 clients) still lands on the primary network.
+  const c = await api(d.socket, 'POST', '/v1.43/containers/create?name=macold', { Image: IMG, Cmd: ['sleep', '300'], MacAddress: '02:42:ac:11:00:9b', HostConfig: { NetworkMode: 'macnet' } });
+  assert.equal(c.status, 201, c.body);
+  await ok(['start', 'macold']);
+  assert.equal((await ok(['exec', 'macold', 'cat', '/sys/class/net/eth0/address'])).stdout.trim(), '02:42:ac:11:00:9b');
+  // Per endpoint on connect (Engine API EndpointConfig.MacAddress).
+  await ok(['run', '-d', '--name', 'macx', IMG, 'sleep', '300']);
+  const cn = await api(d.socket, 'POST', '/networks/macnet/connect', { Container: 'macx', EndpointConfig: { MacAddress: '02:42:ac:11:00:9c' } });
+  assert.equal(cn.status, 200, cn.body);
+  assert.equal((await ok(['exec', 'macx', 'cat', '/sys/class/net/eth1/address'])).stdout.trim(), '02:42:ac:11:00:9c');
+  for (const bad of ['02:42:ac:11:00', 'zz:42:ac:11:00:9d', '01:00:5e:00:00:01']) {
+    const res = await api(d.socket, 'POST', '/containers/create', { Image: IMG, NetworkingConfig: { EndpointsConfig: { macnet: { MacAddress: bad } } }, HostConfig: { NetworkMode: 'macnet' } });
+    assert.equal(res.status, 400, `${bad}: ${res.body}`);
+    assert.match(JSON.parse(res.body).message, /invalid MAC address/);
+  }
+  const badConnect = await api(d.socket, 'POST', '/networks/macnet/connect', { Container: 'macold', EndpointConfig: { MacAddress: 'nope' } });
+  assert.ok(badConnect.status === 400 || badConnect.status === 403, badConnect.body);
+  await ok(['rm', '-f', 'macc', 'macold', 'macx']);
+  await ok(['network', 'rm', 'macnet']);
+});
+
 test('nothing of these networks is left on the host', async () => {
   const ids = (await ok(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
   if (ids.length) await ok(['rm', '-f', ...ids], { timeoutMs: 60_000 });

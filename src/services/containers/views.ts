@@ -17,6 +17,7 @@ export function netInfo(rec: ContainerRecord): NetInfo {
   return {
     id: rec.Id, name: rec.Name.slice(1), running: rec.State.Running, networkMode: rec.HostConfig.NetworkMode ?? 'default',
     endpointsConfig: rec.NetworkingConfig?.EndpointsConfig ?? undefined,
+    macAddress: (rec.Config as { MacAddress?: string }).MacAddress || undefined,
   };
 }
 
