@@ -22,6 +22,7 @@ const load = {
   ops: () => import('./commands/container-ops.js').then((m) => m.commands),
   stats: () => import('./commands/stats.js').then((m) => m.commands),
   network: () => import('./commands/network.js').then((m) => m.commands),
+  volume: () => import('./commands/volume.js').then((m) => m.commands),
   registry: () => import('./commands/registry.js').then((m) => m.commands),
   context: () => import('./commands/context.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
@@ -84,6 +85,16 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       prune: r(load.network, 'network prune', 'Remove all unused networks'),
       rm: r(load.network, 'network rm', 'Remove one or more networks'),
       remove: r(load.network, 'network rm', 'Remove one or more networks'),
+    },
+  },
+  volume: {
+    desc: 'Manage volumes',
+    subs: {
+      create: r(load.volume, 'volume create', 'Create a volume'),
+      inspect: r(load.volume, 'volume inspect', 'Display detailed information on one or more volumes'),
+      ls: r(load.volume, 'volume ls', 'List volumes'), list: r(load.volume, 'volume ls', 'List volumes'),
+      prune: r(load.volume, 'volume prune', 'Remove unused local volumes'),
+      rm: r(load.volume, 'volume rm', 'Remove one or more volumes'), remove: r(load.volume, 'volume rm', 'Remove one or more volumes'),
     },
   },
   image: {
