@@ -13,6 +13,8 @@ import { systemRoutes } from '../api/routes/system.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
+import { commitRoutes } from '../api/routes/commit.js';
+import { CommitService } from '../services/commit-service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { VolumeService } from '../services/volumes/volume-service.js';
 import { ExecCniRunner } from '../network/cni.js';
@@ -27,7 +29,7 @@ import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
 import { resolveUser } from '../core/user.js';
 import { errorMessage } from '../errors.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
-import { ContainerService, validateLogConfig, type Runtime } from '../services/container-service.js';
+import { ContainerService, netInfo, validateLogConfig, type Runtime } from '../services/container-service.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
 import { SystemService } from '../services/system-service.js';
@@ -219,14 +221,16 @@ async function run(cfg: DaemonConfig): Promise<void> {
     containerCounts: () => containers.counts(),
     imageCount: () => images.count(),
   });
+  const commits = new CommitService({ paths, sys, containers, images, events, version: BERTH_VERSION });
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers),
     ...imageRoutes(images),
     ...execRoutes(execs),
-    ...networkRoutes(networks, (ref) => containers.netInfo(containers.get(ref))),
+    ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),
     ...swarmRoutes(),
+    ...commitRoutes(commits),
     ...volumeRoutes(volumes),
   ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });
   const listeners: { close(): Promise<void> }[] = [];
