@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import { runcAdvisories } from '../runtime/runc-advisories.js';
 import fs from 'node:fs';
@@ -23,7 +22,8 @@ import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
 import { resolveUser } from '../core/user.js';
 import { errorMessage } from '../errors.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
-import { ContainerService, validateLogConfig, type Runtime } from '../services/container-service.js';
+import { ContainerService, validateLogConfig } from '../services/container-service.js';
+import { posixRunner } from '../sys/process-runner.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
 import { SystemService } from '../services/system-service.js';
@@ -141,7 +141,8 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const paths = new Paths(path.resolve(cfg.dataRoot), path.resolve(cfg.execRoot));
   const sys = new LinuxSys();
   const events = new EventBus();
-  const runtime = new ConmonRuntime({ paths });
+  const runner = posixRunner;
+  const runtime = new ConmonRuntime({ paths, runner, sys });
   await runtime.init();
   const host = hostInfo();
   let containers!: ContainerService;
@@ -151,14 +152,14 @@ async function run(cfg: DaemonConfig): Promise<void> {
   });
   await images.init();
   const networks = new NetworkService({
-    paths, sys, cni: new ExecCniRunner(), bip: cfg.bip, pools: cfg.pools,
+    paths, sys, cni: new ExecCniRunner(undefined, runner), bip: cfg.bip, pools: cfg.pools,
     ...(cfg.bridge ? { bridgeName: cfg.bridge } : {}),
   } as ConstructorParameters<typeof NetworkService>[0]);
   containers = new ContainerService({
     paths, sys, events,
     images,
     networks,
-    runtime: runtime as unknown as Runtime,
+    runtime,
     buildSpec: (input) => buildSpec({ ...(input as SpecInput), host }),
     resolveUser,
   });
@@ -171,18 +172,18 @@ async function run(cfg: DaemonConfig): Promise<void> {
   await containers.init();
   const ids = containers.ids();
   await networks.init(ids.running, ids.all);
-  const conmonExec = new ConmonExec({ paths });
+  const conmonExec = new ConmonExec({ paths, runner, sys });
   await conmonExec.sweep(); // session dirs of finished execs; live ones go when they end
   const execs = new ExecService({
     containers, runtime: conmonExec, events, resolveUser,
     rootfs: (id) => paths.containerRootfs(id), buildProcess: execProcessSpec,
   });
-  const stats = new StatsService({ containers });
+  const stats = new StatsService({ containers, runner });
   containers.setProbeRunner(execProbeRunner(execs));
   // Restart policies act once networking is back: a restarted container needs its network.
   void containers.bootRestarts();
   let runcVersion = '';
-  try { runcVersion = /runc version (\S+)/.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1] ?? ''; } catch { /* reported empty */ }
+  try { runcVersion = /runc version (\S+)/.exec((await runner.run('runc', ['--version'])).stdout)?.[1] ?? ''; } catch { /* reported empty */ }
   let runcChangelog = '';
   try { runcChangelog = zlib.gunzipSync(fs.readFileSync('/usr/share/doc/runc/changelog.Debian.gz')).toString('utf8'); } catch { /* not a Debian package */ }
   const warnings = runcAdvisories(runcVersion, runcChangelog);

@@ -1,5 +1,6 @@
 import type { AttachConnection } from './conmon-runtime.js';
-import { spawnFast, type FastChild } from '../sys/spawn.js';
+import type { FastChild } from '../sys/spawn.js';
+import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +13,8 @@ import type { Paths } from '../store/paths.js';
 import { trace } from '../core/trace.js';
 import { conmonArgs, parseSyncLine, type ConmonOptions } from './conmon.js';
 import { CtlWriter } from './conmon-ctl.js';
+import { LinuxSys } from '../sys/linux-sys.js';
+import type { Sys } from '../sys/sys.js';
 import { processAlive } from './conmon-runtime.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
@@ -135,12 +138,16 @@ const START_TIMEOUT_MS = 60_000;
 
 export class ConmonExec {
   readonly paths: Paths;
-  private readonly ctlWriter = new CtlWriter();
+  private readonly ctlWriter: CtlWriter;
   readonly runcPath: string;
   readonly conmonPath: string;
 
-  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string }) {
+  private readonly runner: ProcessRunner;
+
+  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string; runner?: ProcessRunner; sys?: Pick<Sys, 'fifoUnread'> }) {
     this.paths = opts.paths;
+    this.runner = opts.runner ?? posixRunner;
+    this.ctlWriter = new CtlWriter(opts.sys ?? new LinuxSys());
     this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
     this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
   }
@@ -171,7 +178,7 @@ export class ConmonExec {
     if (req.attach) env['_OCI_ATTACHPIPE'] = '5';
     let child: FastChild;
     try {
-      child = spawnFast(this.conmonPath, args, {
+      child = this.runner.spawn(this.conmonPath, args, {
         fds: ['ignore', 'ignore', 'ignore', syncFd, 'pipe-read', ...(req.attach ? ['pipe-write' as const] : [])],
         detached: true,
         cwd: dir,

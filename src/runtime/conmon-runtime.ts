@@ -1,5 +1,6 @@
 import type { UpdateOptions } from './runc.js';
-import { spawnFast, type FastChild } from '../sys/spawn.js';
+import type { FastChild } from '../sys/spawn.js';
+import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +12,8 @@ import type { Paths } from '../store/paths.js';
 import { trace } from '../core/trace.js';
 import { conmonArgs, parseSyncLine } from './conmon.js';
 import { CtlWriter } from './conmon-ctl.js';
+import { LinuxSys } from '../sys/linux-sys.js';
+import type { Sys } from '../sys/sys.js';
 import { Runc, isNotFound, signalNumber } from './runc.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
@@ -66,17 +69,21 @@ export class ConmonRuntime {
   readonly conmonPath: string;
   readonly runc: Runc;
   private exitCallbacks: ((id: string) => void)[] = [];
-  private readonly ctlWriter = new CtlWriter();
+  private readonly ctlWriter: CtlWriter;
   private watcher: fs.FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   /** exit files already reported, by id → mtimeMs, so each appearance fires once */
   private reported = new Map<string, number>();
 
-  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string }) {
+  private readonly runner: ProcessRunner;
+
+  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string; runner?: ProcessRunner; sys?: Pick<Sys, 'fifoUnread'> }) {
     this.paths = opts.paths;
+    this.runner = opts.runner ?? posixRunner;
+    this.ctlWriter = new CtlWriter(opts.sys ?? new LinuxSys());
     this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
     this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
-    this.runc = new Runc(this.runcPath, this.paths.runcRoot);
+    this.runc = new Runc(this.runcPath, this.paths.runcRoot, this.runner);
   }
 
   async init(): Promise<void> {
@@ -127,7 +134,7 @@ export class ConmonRuntime {
     let child: FastChild | undefined;
     let spawnError: string | undefined;
     try {
-      child = spawnFast(this.conmonPath, conmonArgs(opts), {
+      child = this.runner.spawn(this.conmonPath, conmonArgs(opts), {
         fds: ['ignore', 'ignore', 'ignore', syncFd],
         detached: true,
         cwd: bundle, // conmon drops an `oom` file in its cwd
