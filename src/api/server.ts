@@ -6,9 +6,9 @@ import { InvalidParameterError, NotFoundError } from '../errors.js';
 import { writeError } from './errors.js';
 import { acceptWebSocket } from './stream/websocket.js';
 
-export const API_VERSION = '1.45';
-export const MIN_API_VERSION = '1.24';
-export const BERTH_VERSION = '0.1.0';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
+export { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
+
 /** Request bodies above this are refused before parsing (RELIABILITY A12). */
 export const MAX_JSON_BODY = 32 * 1024 * 1024;
 

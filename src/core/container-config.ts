@@ -1,7 +1,7 @@
 import { InvalidParameterError } from '../errors.js';
 import { mergeHealthcheck, validateHealthcheck, type HealthConfig } from './healthcheck.js';
 import { validateUserSpec } from './user.js';
-import { parsePortKey, parsePortRange } from '../network/ports.js';
+import { parsePortKey, parsePortRange } from './ports.js';
 
 /** The container config as the Engine API carries it (POST /containers/create body, Config in inspect). */
 export interface ContainerConfig {

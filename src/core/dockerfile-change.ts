@@ -1,5 +1,5 @@
 import { InvalidParameterError } from '../errors.js';
-import type { ImageContainerConfig } from '../store/images/image-store.js';
+import type { ImageContainerConfig } from './image-config.js';
 
 /**
  * `docker import --change` / `docker commit --change`: Dockerfile instructions applied to an image
