@@ -12,7 +12,7 @@ import {
   mergeImageConfig, normalizePortKeys, parseSignal, processArgs, randomName, validateCreate, validateName,
   type ContainerConfig, type CreateBody, type HostConfig, type ImageRuntimeConfig,
 } from '../core/container-config.js';
-import { parseFilters, matchLabels, type Filters } from '../core/filters.js';
+import { parseFilters, parseGoDuration, matchLabels, type Filters } from '../core/filters.js';
 import { humanDuration } from '../core/human.js';
 import { secureMkdirAll } from '../core/secure-path.js';
 import type { Paths } from '../store/paths.js';
@@ -1467,8 +1467,8 @@ function parseUntil(v: string): number {
   if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
   const t = Date.parse(v);
   if (!Number.isNaN(t)) return t;
-  const m = /^(\d+)(s|m|h)$/.exec(v);
-  if (m) return Date.now() - Number(m[1]) * ({ s: 1e3, m: 6e4, h: 3.6e6 } as Record<string, number>)[m[2]!]!;
+  const d = parseGoDuration(v); // Go durations, as image prune (core/go-duration.ts)
+  if (d !== undefined) return Date.now() - d;
   throw new InvalidParameterError(`invalid filter 'until=${v}'`);
 }
 

@@ -2,6 +2,7 @@
 import { jsonMessages } from '../../client/engine-client.js';
 import { goStruct, parseTemplate } from '../../core/go-template.js';
 import { bytesSize } from '../../core/human.js';
+import { parseGoDurationMs } from '../../core/go-duration.js';
 import { StatusError, filtersParam, list, str, type CliContext, type Command } from '../context.js';
 import { tabwrite, templateString } from '../format.js';
 import type { ParsedArgs } from '../flags.js';
@@ -186,11 +187,8 @@ const events: Command = {
 export function toUnix(v: string, now = Date.now()): string | undefined {
   if (!v) return undefined;
   if (/^\d+(\.\d+)?$/.test(v)) return v;
-  const dur = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/.exec(v);
-  if (dur) {
-    const mult: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
-    return ((now - Number(dur[1]) * mult[dur[2]!]!) / 1000).toFixed(9);
-  }
+  const dur = v === '0' ? undefined : parseGoDurationMs(v);
+  if (dur !== undefined) return ((now - dur) / 1000).toFixed(9);
   const t = Date.parse(v.length === 10 ? v + 'T00:00:00' : v);
   if (Number.isNaN(t)) return v;
   return (t / 1000).toFixed(9);
