@@ -7,6 +7,7 @@ import { writeError } from './errors.js';
 import { acceptWebSocket } from './stream/websocket.js';
 
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
+import { compareVersions } from '../core/version-compare.js';
 export { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
 
 /** Request bodies above this are refused before parsing (RELIABILITY A12). */
@@ -50,15 +51,7 @@ function compile(route: Route): CompiledRoute {
   return { ...route, re: new RegExp(`^${src}$`), keys };
 }
 
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
+export { compareVersions } from '../core/version-compare.js';
 
 function commonHeaders(res: ServerResponse): void {
   res.setHeader('Api-Version', API_VERSION);

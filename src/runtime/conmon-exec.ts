@@ -1,4 +1,4 @@
-import type { AttachConnection } from './conmon-runtime.js';
+import type { AttachConnection } from '../core/attach-connection.js';
 import type { FastChild } from '../sys/spawn.js';
 import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 import fs from 'node:fs';

@@ -44,14 +44,8 @@ export interface CreateRequest {
 
 export interface ExitInfo { code: number; finishedAt: Date; oomKilled: boolean }
 
-export interface AttachConnection {
-  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
-  on(ev: 'close', cb: () => void): void;
-  write(data: Buffer): void;
-  /** half-close: conmon closes the container's stdin (unless --leave-stdin-open) */
-  end(): void;
-  destroy(): void;
-}
+import type { AttachConnection } from '../core/attach-connection.js';
+export type { AttachConnection } from '../core/attach-connection.js';
 
 /** A runtime failure; the message is runc's (or conmon's) own text. */
 export class RuntimeError extends SystemError {}
