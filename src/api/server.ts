@@ -5,6 +5,8 @@ import type { WebSocket } from 'ws';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import { writeError } from './errors.js';
 import { acceptWebSocket } from './stream/websocket.js';
+import { bodyDecoderFor } from './api-schema.js';
+import { dropNullFields } from '../core/json-body.js';
 
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
 import { compareVersions } from '../core/version-compare.js';
@@ -40,7 +42,12 @@ export interface Route {
   handler: Handler;
 }
 
-interface CompiledRoute extends Route { re: RegExp; keys: string[] }
+interface CompiledRoute extends Route {
+  re: RegExp;
+  keys: string[];
+  /** Go's decoding rules for this route's body (types from the spec, null = unset). */
+  decodeBody: (value: unknown) => unknown;
+}
 
 function compile(route: Route): CompiledRoute {
   const keys: string[] = [];
@@ -48,7 +55,7 @@ function compile(route: Route): CompiledRoute {
     keys.push(key);
     return m.includes('*') ? '(.+)' : '([^/]+)';
   });
-  return { ...route, re: new RegExp(`^${src}$`), keys };
+  return { ...route, re: new RegExp(`^${src}$`), keys, decodeBody: bodyDecoderFor(route.method, route.path) ?? dropNullFields };
 }
 
 export { compareVersions } from '../core/version-compare.js';
@@ -174,7 +181,8 @@ export function buildApp(routes: Route[], opts: { debug?: (msg: string) => void 
       upgrade: !!upgradeSocket,
       async json<T>() {
         bodyPromise ??= readBody(req, MAX_JSON_BODY);
-        return parseJsonBody<T>(await bodyPromise, req.headers['content-type']);
+        const parsed = parseJsonBody<unknown>(await bodyPromise, req.headers['content-type']);
+        return (parsed === undefined ? undefined : match!.route.decodeBody(parsed) ?? undefined) as T | undefined;
       },
       hijack(contentType = 'application/vnd.docker.raw-stream'): Duplex {
         if (upgradeSocket) {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { InvalidParameterError } from '../errors.js';
+import { parseDefaultUlimits, type Ulimit } from '../core/create-settings.js';
 
 /** berthd settings: flags merged with daemon.json (a key set in both is an error, as dockerd). */
 export interface DaemonConfig {
@@ -23,6 +24,22 @@ export interface DaemonConfig {
   logOpts?: Record<string, string>;
   /** dockerd -G/--group, daemon.json group: the unix socket's group (default docker) */
   group?: string;
+  /** -D / daemon.json debug (shown by info; implies log-level debug) */
+  debug: boolean;
+  /**
+   * daemon.json live-restore. berth's default is true (unlike dockerd's false): berth was built to
+   * live-restore and its users rely on containers surviving a berthd restart. `"live-restore": false`
+   * makes an orderly shutdown (SIGTERM/SIGINT) stop the running containers first, as dockerd does.
+   */
+  liveRestore: boolean;
+  /** daemon.json dns, dns-search, dns-opts: for containers that give none of their own */
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+  /** daemon.json default-ulimits */
+  defaultUlimits: Ulimit[];
+  /** -H tcp:// on a non-loopback address without TLS: refused unless this is set (--unsafe-tcp) */
+  unsafeTcp?: boolean;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -32,18 +49,38 @@ export const DEFAULTS: DaemonConfig = {
   pidfile: '/run/berth/berthd.pid',
   logLevel: 'info',
   configFile: '/etc/berth/daemon.json',
+  debug: false,
+  liveRestore: true,
+  dns: [], dnsSearch: [], dnsOptions: [],
+  defaultUlimits: [],
 };
 
 /** daemon.json keys berth understands now, mapped to config fields. Unknown keys are rejected. */
 const FILE_KEYS: Record<string, keyof DaemonConfig | null> = {
   'hosts': 'hosts', 'data-root': 'dataRoot', 'exec-root': 'execRoot', 'pidfile': 'pidfile', 'log-level': 'logLevel',
   'bridge': 'bridge', 'bip': 'bip', 'default-address-pools': 'pools', 'detach-keys': 'detachKeys',
-  // Accepted and not yet acted on; they arrive with later features.
   'log-driver': 'logDriver', 'log-opts': 'logOpts', 'group': 'group',
-  'live-restore': null, 'debug': null,
-  'dns': null, 'insecure-registries': null, 'registry-mirrors': null, 'default-ulimits': null, 'runtimes': null,
-  'storage-driver': null, 'features': null, 'experimental': null,
+  'live-restore': 'liveRestore', 'debug': 'debug',
+  'dns': 'dns', 'dns-search': 'dnsSearch', 'dns-opts': 'dnsOptions', 'default-ulimits': 'defaultUlimits',
 };
+
+/**
+ * dockerd keys berth knows and cannot honour yet: refused with a reason rather than taken and ignored
+ * (or reported as unknown, which would suggest a typo). A value equal to what berth always does is
+ * accepted (`"storage-driver": "overlay2"`, `"experimental": false`).
+ */
+export const REFUSED_FILE_KEYS: Record<string, { accepts?: (v: unknown) => boolean; message: string }> = {
+  'insecure-registries': { message: 'insecure-registries is not supported yet: berth has no registry client (pull/push arrive with it)' },
+  'registry-mirrors': { message: 'registry-mirrors is not supported yet: berth has no registry client (pull/push arrive with it)' },
+  'runtimes': { message: 'runtimes is not supported: berth runs containers with runc only' },
+  'default-runtime': { accepts: (v) => v === 'runc', message: 'default-runtime: berth runs containers with runc only' },
+  'storage-driver': { accepts: (v) => v === 'overlay2', message: 'storage-driver: berth supports overlay2 only' },
+  'experimental': { accepts: (v) => v === false, message: 'experimental features are not supported by berth' },
+  'features': { accepts: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0, message: 'features: berth has no optional daemon features to enable' },
+};
+
+/** Every daemon.json key berth accepts and acts on, for the enforcement test. */
+export const ACCEPTED_FILE_KEYS = (): string[] => Object.keys(FILE_KEYS);
 
 export interface FlagValues {
   host?: string[];
@@ -56,6 +93,7 @@ export interface FlagValues {
   bridge?: string;
   bip?: string;
   group?: string;
+  'unsafe-tcp'?: boolean;
 }
 
 const FLAG_TO_FILE: Record<string, string> = { host: 'hosts', 'data-root': 'data-root', 'exec-root': 'exec-root', pidfile: 'pidfile', 'log-level': 'log-level', bridge: 'bridge', bip: 'bip', group: 'group' };
@@ -78,8 +116,11 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
   if (conflicts.length) {
     throw new InvalidParameterError(`the following directives are specified both as a flag and in the configuration file: ${conflicts.join(', ')}`);
   }
-  const unknown = Object.keys(file).filter((k) => !(k in FILE_KEYS));
+  const unknown = Object.keys(file).filter((k) => !(k in FILE_KEYS) && !(k in REFUSED_FILE_KEYS));
   if (unknown.length) throw new InvalidParameterError(`the following directives don't match any configuration option: ${unknown.join(', ')}`);
+  for (const [k, r] of Object.entries(REFUSED_FILE_KEYS)) {
+    if (k in file && !(r.accepts?.(file[k]) ?? false)) throw new InvalidParameterError(r.message);
+  }
   const cfg: DaemonConfig = { ...DEFAULTS, configFile };
   for (const [k, field] of Object.entries(FILE_KEYS)) {
     if (field && k in file) (cfg as unknown as Record<string, unknown>)[field] = file[k];
@@ -90,7 +131,19 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
   if (flags.pidfile) cfg.pidfile = flags.pidfile;
   else if (flags['exec-root'] && !('pidfile' in file)) cfg.pidfile = `${cfg.execRoot}/berthd.pid`;
   if (flags['log-level']) cfg.logLevel = flags['log-level'] as DaemonConfig['logLevel'];
-  if (flags.debug) cfg.logLevel = 'debug';
+  if (flags.debug) cfg.debug = true;
+  if (typeof cfg.debug !== 'boolean') throw new InvalidParameterError('debug must be a boolean');
+  if (cfg.debug && !flags['log-level'] && !('log-level' in file)) cfg.logLevel = 'debug';
+  if (flags['unsafe-tcp']) cfg.unsafeTcp = true;
+  if (typeof cfg.liveRestore !== 'boolean') throw new InvalidParameterError('live-restore must be a boolean');
+  for (const [k, f] of [['dns', 'dns'], ['dns-search', 'dnsSearch'], ['dns-opts', 'dnsOptions']] as const) {
+    const v = cfg[f] as unknown;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new InvalidParameterError(`${k} must be a list of strings`);
+  }
+  for (const ip of cfg.dns) {
+    if (!isIp(ip)) throw new InvalidParameterError(`${ip} is not an ip address`);
+  }
+  cfg.defaultUlimits = parseDefaultUlimits(file['default-ulimits']);
   if (flags.bridge) cfg.bridge = flags.bridge;
   if (flags.bip) cfg.bip = flags.bip;
   if (flags.group) cfg.group = flags.group;
@@ -107,6 +160,24 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
     if (!/^(unix:\/\/\/.+|tcp:\/\/[^:]*:\d+)$/.test(h)) throw new InvalidParameterError(`invalid host: ${h}`);
   }
   return cfg;
+}
+
+function isIp(s: string): boolean {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) return s.split('.').every((p) => Number(p) <= 255);
+  return s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s);
+}
+
+/**
+ * What `-H tcp://` without TLS gets (berthd has no TLS yet): refused on a non-loopback address unless
+ * forced with --unsafe-tcp, a warning on loopback. The warning is dockerd's.
+ */
+export function tcpHostCheck(host: string, forced: boolean): { refuse?: string; warn?: string } {
+  if (!host.startsWith('tcp://')) return {};
+  const addr = host.slice(6).replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const loopback = addr === 'localhost' || /^127\./.test(addr) || addr === '::1';
+  const warn = `Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network. host="${host}"`;
+  if (loopback || forced) return { warn };
+  return { refuse: `${warn}: berthd has no TLS yet, so it listens on tcp:// only on a loopback address (pass --unsafe-tcp to force it)` };
 }
 
 function defaultRead(p: string): string | undefined {

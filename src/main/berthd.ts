@@ -10,6 +10,7 @@ import { imageRoutes } from '../api/routes/images.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { swarmRoutes } from '../api/routes/swarm.js';
 import { ExecCniRunner } from '../network/cni.js';
 import { NetworkService } from '../network/network-service.js';
 import { statsRoutes } from '../api/routes/container-stats.js';
@@ -17,7 +18,7 @@ import { ConmonExec, execProcessSpec } from '../runtime/conmon-exec.js';
 import { ExecService } from '../services/exec-service.js';
 import { StatsService } from '../services/stats-service.js';
 import { execProbeRunner } from '../services/health-probe.js';
-import { loadConfig, type DaemonConfig } from '../config/daemon-config.js';
+import { loadConfig, tcpHostCheck, type DaemonConfig } from '../config/daemon-config.js';
 import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
 import { resolveUser } from '../core/user.js';
 import { errorMessage } from '../errors.js';
@@ -45,6 +46,7 @@ Options:
   -H, --host list            Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
   -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
   -p, --pidfile string       Path to use for daemon PID file (default "/run/berth/berthd.pid")
+      --unsafe-tcp           Listen on a non-loopback tcp:// address without TLS anyway (refused otherwise)
   -v, --version              Print version information and quit
 `;
 
@@ -90,6 +92,7 @@ export async function main(argv: string[]): Promise<void> {
         bridge: { type: 'string', short: 'b' },
         bip: { type: 'string' },
         group: { type: 'string', short: 'G' },
+        'unsafe-tcp': { type: 'boolean' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -135,6 +138,11 @@ function socketGid(cfg: DaemonConfig): number | undefined {
 
 async function run(cfg: DaemonConfig): Promise<void> {
   if (process.getuid && process.getuid() !== 0) throw new Error('berthd needs to be started with root privileges');
+  for (const h of cfg.hosts) {
+    const tcp = tcpHostCheck(h, !!cfg.unsafeTcp);
+    if (tcp.refuse) throw new Error(tcp.refuse);
+    if (tcp.warn) log(cfg, 'warn', tcp.warn);
+  }
   await fsp.mkdir(cfg.dataRoot, { recursive: true, mode: 0o710 });
   await fsp.mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
   await writePidfile(cfg.pidfile);
@@ -164,6 +172,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     resolveUser,
   });
   if (cfg.detachKeys) containers.detachKeys = cfg.detachKeys;
+  containers.daemonDefaults = { ulimits: cfg.defaultUlimits, dns: { dns: cfg.dns, dnsSearch: cfg.dnsSearch, dnsOptions: cfg.dnsOptions } };
   if (cfg.logDriver || cfg.logOpts) {
     const lc = { Type: cfg.logDriver || 'json-file', Config: cfg.logOpts ?? {} };
     validateLogConfig(lc); // a bad daemon.json stops berthd at start, not every create
@@ -190,6 +199,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   for (const w of warnings) log(cfg, 'warn', w);
   const system = new SystemService({
     paths, startedAt: new Date(), runcVersion: () => runcVersion, loggingDriver: containers.defaultLogConfig.Type, warnings,
+    debug: cfg.debug, liveRestore: cfg.liveRestore,
     containerCounts: () => containers.counts(),
     imageCount: () => images.count(),
   });
@@ -200,6 +210,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...execRoutes(execs),
     ...networkRoutes(networks, (ref) => containers.netInfo(containers.get(ref))),
     ...statsRoutes(stats),
+    ...swarmRoutes(),
   ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });
   const listeners: { close(): Promise<void> }[] = [];
   for (const h of cfg.hosts) {
@@ -213,8 +224,15 @@ async function run(cfg: DaemonConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(cfg, 'info', `processing signal '${sig}'`);
-    // Live restore: containers keep running; only the API goes away.
+    // Live restore (berth's default): containers keep running; only the API goes away. With
+    // "live-restore": false, as dockerd, running containers are stopped first (not as a manual stop:
+    // their restart policies still apply when berthd comes back).
     containers.shutdown();
+    if (!cfg.liveRestore) {
+      const running = [...containers.ids().running];
+      log(cfg, 'info', `live-restore is off: stopping ${running.length} running container(s)`);
+      await Promise.all(running.map((id) => containers.stop(id).catch((err) => log(cfg, 'warn', `stop ${id}: ${errorMessage(err)}`))));
+    }
     await Promise.all(listeners.map((l) => l.close()));
     await networks.close().catch(() => undefined);
     await fsp.rm(cfg.pidfile, { force: true });

@@ -101,6 +101,33 @@ export function parseAddResult(r: CniResult, ifname: string): { ip: string; pref
   return { ip: ip!, prefixLen: Number(prefix), gateway: ipEntry.gateway ?? '', mac: idx >= 0 ? ifs[idx]!.mac ?? '' : '', hostVeth };
 }
 
+/** CNI's well-known error codes (spec §"Error"); 100+ are plugin-specific, 999 is the plugins' catch-all. */
+export const CNI_ERR_INTERNAL = 999;
+
+/** Why a plugin call failed, as far as berth acts on it. */
+export type CniFailure = 'address-unavailable' | 'other';
+
+/**
+ * Classifies a plugin's JSON error. host-local reports a requested address that is taken or outside its
+ * ranges with the catch-all code 999, so the code alone cannot tell it apart: its wording is matched here,
+ * at the wrapper's edge, and nowhere else.
+ */
+export function classifyCniError(code: number | undefined, msg: string): CniFailure {
+  if (code === CNI_ERR_INTERNAL && /requested IP address .* is not available|failed to allocate all requested IPs|already (allocated|reserved)/.test(msg)) {
+    return 'address-unavailable';
+  }
+  return 'other';
+}
+
+/** A plugin answered with an error (its JSON `code`/`msg`/`details` when it printed one). */
+export class CniError extends SystemError {
+  readonly failure: CniFailure;
+  constructor(message: string, readonly code: number | undefined, readonly pluginMsg: string) {
+    super(message);
+    this.failure = classifyCniError(code, pluginMsg);
+  }
+}
+
 export interface CniRunner {
   exec(plugin: string, inv: CniInvocation, config: Record<string, unknown>): Promise<CniResult | undefined>;
 }
@@ -120,8 +147,13 @@ export class ExecCniRunner implements CniRunner {
     const text = r.stdout.toString('utf8').trim();
     if (r.code !== 0) {
       let msg = r.stderr.toString('utf8').trim() || text;
-      try { const j = JSON.parse(text) as { msg?: string; details?: string }; msg = [j.msg, j.details].filter(Boolean).join(': '); } catch { /* not JSON */ }
-      throw new SystemError(`cni ${plugin} ${inv.command} ${inv.ifname}: ${msg || `exit ${r.code ?? r.signal}`}`);
+      let code: number | undefined;
+      try {
+        const j = JSON.parse(text) as { code?: number; msg?: string; details?: string };
+        msg = [j.msg, j.details].filter(Boolean).join(': ');
+        code = typeof j.code === 'number' ? j.code : undefined;
+      } catch { /* not JSON */ }
+      throw new CniError(`cni ${plugin} ${inv.command} ${inv.ifname}: ${msg || `exit ${r.code ?? r.signal}`}`, code, msg);
     }
     try { return text ? JSON.parse(text) as CniResult : undefined; } catch { return undefined; }
   }

@@ -1,3 +1,4 @@
+import { effectiveDns, imageVolumeWarnings, mergeUlimits, refuseUnsupportedFields, type DnsSettings, type Ulimit } from '../core/create-settings.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -10,7 +11,7 @@ import {
 } from '../errors.js';
 import {
   mergeImageConfig, normalizePortKeys, parseSignal, processArgs, randomName, validateCreate, validateName,
-  type ContainerConfig, type CreateBody, type HostConfig, type ImageRuntimeConfig,
+  DEFAULT_RUNTIME, type ContainerConfig, type CreateBody, type HostConfig, type ImageRuntimeConfig,
 } from '../core/container-config.js';
 import { parseFilters, parseGoDuration, matchLabels, type Filters } from '../core/filters.js';
 import { humanDuration } from '../core/human.js';
@@ -19,6 +20,7 @@ import type { Paths } from '../store/paths.js';
 import { readJson, writeFileAtomic } from '../store/meta/atomic.js';
 import type { Mount, Sys } from '../sys/sys.js';
 import type { EventBus } from './events.js';
+import { whenRemoved } from './container-gone.js';
 import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
 import { RestartManager, killCancelsRestart, shouldStartOnDaemonBoot } from './restart-manager.js';
 import type { HealthConfig, HealthState } from '../core/healthcheck.js';
@@ -173,6 +175,8 @@ export class ContainerService {
   detachKeys = 'ctrl-p,ctrl-q';
   /** daemon.json log-driver / log-opts (checked with validateLogConfig before it is set) */
   defaultLogConfig: LogConfigValue = { Type: 'json-file', Config: {} };
+  /** daemon.json default-ulimits and dns/dns-search/dns-opts */
+  daemonDefaults: { ulimits: Ulimit[]; dns: DnsSettings } = { ulimits: [], dns: {} };
   private readonly byId = new Map<string, Live>();
   private readonly byName = new Map<string, string>();
   private readonly d: ContainerServiceDeps;
@@ -420,6 +424,7 @@ export class ContainerService {
     if (Object.keys(body).length === 0) throw new InvalidParameterError('config cannot be empty in order to create a container');
     if (!body.Image) throw new InvalidParameterError('No command specified');
     validateCreate(body, os.cpus().length);
+    refuseUnsupportedFields(body);
     let cname: string;
     if (name) {
       cname = validateName(name);
@@ -433,6 +438,7 @@ export class ContainerService {
     const hc: HostConfig = { ...(body.HostConfig ?? {}) };
     if (hc.PortBindings) hc.PortBindings = normalizePortKeys(hc.PortBindings);
     hc.NetworkMode = hc.NetworkMode || 'default';
+    hc.Runtime = hc.Runtime || DEFAULT_RUNTIME;
     hc.RestartPolicy = hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
     if (!hc.RestartPolicy.Name) hc.RestartPolicy.Name = 'no';
     const logConfig = mergeLogConfig(hc.LogConfig, this.defaultLogConfig);
@@ -491,7 +497,7 @@ export class ContainerService {
     const live: Live = { rec, lock: Promise.resolve(), waiters: [], pendingAttach: [], exitWaiters: [], mounted: false };
     this.byId.set(id, live);
     this.d.events.publish('container', 'create', id, this.eventAttrs(rec));
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: imageVolumeWarnings(img.config.config?.Volumes) };
   }
 
   netInfo(rec: ContainerRecord): NetInfo {
@@ -586,8 +592,8 @@ export class ContainerService {
         const net = await this.d.networks.begin({
           ...this.netInfo(rec), hostname, domainname: rec.Config.Domainname || undefined,
           portBindings: hc0.PortBindings ?? undefined, publishAllPorts: !!hc0.PublishAllPorts,
-          exposedPorts: rec.Config.ExposedPorts ?? undefined, dns: (hc0.Dns as string[] | undefined) ?? undefined,
-          dnsSearch: (hc0.DnsSearch as string[] | undefined) ?? undefined, dnsOptions: (hc0.DnsOptions as string[] | undefined) ?? undefined,
+          exposedPorts: rec.Config.ExposedPorts ?? undefined,
+          ...effectiveDns({ dns: hc0.Dns as string[], dnsSearch: hc0.DnsSearch as string[], dnsOptions: hc0.DnsOptions as string[] }, this.daemonDefaults.dns),
           extraHosts: (hc0.ExtraHosts as string[] | undefined) ?? undefined, hostsPath: rec.HostsPath,
           resolvConfPath: rec.ResolvConfPath,
         });
@@ -631,7 +637,7 @@ export class ContainerService {
         user: { uid: user.uid, gid: user.gid, additionalGids: [...new Set([...user.additionalGids, ...groupAdd])] },
         hostname,
         domainname: rec.Config.Domainname || undefined,
-        rlimits: ((hc.Ulimits as { Name: string; Soft: number; Hard: number }[] | undefined) ?? [])
+        rlimits: mergeUlimits(hc.Ulimits as Ulimit[] | undefined, this.daemonDefaults.ulimits)
           .map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })),
         tty: !!rec.Config.Tty,
         openStdin: !!rec.Config.OpenStdin,
@@ -1169,6 +1175,11 @@ export class ContainerService {
       await this.waitExit(live, -1);
       if (!this.byId.get(id)?.rec.State.Restarting) return;
     }
+  }
+
+  /** Resolves when the container is removed; streams race it (services/container-gone.ts). */
+  whenRemoved(id: string): { removed: Promise<void>; cancel(): void } {
+    return whenRemoved(this.d.events, (i) => this.byId.has(i), id);
   }
 
   inspect(ref: string, size = false): Record<string, unknown> {

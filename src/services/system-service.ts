@@ -14,6 +14,25 @@ export interface SystemDeps {
   loggingDriver?: string;
   /** shown by `docker info` (known runc vulnerabilities, ...) */
   warnings?: string[];
+  /** -D / daemon.json debug */
+  debug?: boolean;
+  /** daemon.json live-restore */
+  liveRestore?: boolean;
+}
+
+/** statfs f_type → the name dockerd's fsmagic table gives it ("Backing Filesystem" in info). */
+const FS_MAGIC: Record<number, string> = {
+  0xef53: 'extfs', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs',
+  0x2fc12fc1: 'zfs', 0x6969: 'nfs', 0x858458f6: 'ramfs', 0x73717368: 'squashfs', 0xf2f52010: 'f2fs',
+  0xf15f: 'ecryptfs', 0x52654973: 'reiserfs', 0x61756673: 'aufs', 0x65735546: 'fuse',
+};
+
+export function backingFsName(fsType: number): string {
+  return FS_MAGIC[fsType >>> 0] ?? '<unknown>';
+}
+
+function backingFs(dir: string): string {
+  try { return backingFsName(fs.statfsSync(dir).type); } catch { return '<unknown>'; }
 }
 
 function osRelease(): string {
@@ -61,12 +80,13 @@ export class SystemService {
       Containers: c.total, ContainersRunning: c.running, ContainersPaused: c.paused, ContainersStopped: c.stopped,
       Images: this.d.imageCount(),
       Driver: 'overlay2',
-      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Using metacopy', 'false'], ['Native Overlay Diff', 'true']],
-      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file', 'local', 'none'] },
+      DriverStatus: [['Backing Filesystem', backingFs(this.d.paths.dataRoot)], ['Supports d_type', 'true'], ['Using metacopy', 'false'], ['Native Overlay Diff', 'true']],
+      Plugins: { Volume: [], // no volume API yet: advertising `local` would promise volumes
+         Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file', 'local', 'none'] },
       MemoryLimit: true, SwapLimit: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'), KernelMemory: false,
       KernelMemoryTCP: false, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
       IPv4Forwarding: readSysctl('/proc/sys/net/ipv4/ip_forward') === '1', BridgeNfIptables: false, BridgeNfIp6tables: false,
-      Debug: false, NFd: countFds(), OomKillDisable: cg === '1', NGoroutines: 0, SystemTime: new Date().toISOString(),
+      Debug: !!this.d.debug, NFd: countFds(), OomKillDisable: cg === '1', NGoroutines: 0, SystemTime: new Date().toISOString(),
       LoggingDriver: this.d.loggingDriver ?? 'json-file', CgroupDriver: 'cgroupfs', CgroupVersion: cg, NEventsListener: 0,
       KernelVersion: os.release(), OperatingSystem: osRelease(), OSVersion: '', OSType: 'linux',
       Architecture: os.machine(), IndexServerAddress: 'https://index.docker.io/v1/',
@@ -76,7 +96,7 @@ export class SystemService {
       NoProxy: process.env.NO_PROXY ?? '', Name: os.hostname(), Labels: [], ExperimentalBuild: false,
       ServerVersion: BERTH_VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-      LiveRestoreEnabled: true, Isolation: '', InitBinary: 'tini', ContainerdCommit: { ID: '' }, RuncCommit: { ID: this.d.runcVersion() },
+      LiveRestoreEnabled: this.d.liveRestore ?? true, Isolation: '', InitBinary: 'tini', ContainerdCommit: { ID: '' }, RuncCommit: { ID: this.d.runcVersion() },
       InitCommit: { ID: '' }, SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: [...(this.d.warnings ?? [])],
       CDISpecDirs: [],
     };

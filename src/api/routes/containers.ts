@@ -6,7 +6,8 @@ import { parseTimestamp } from '../../core/filters.js';
 import type { WebSocket } from 'ws';
 import type { ContainerService } from '../../services/container-service.js';
 import type { AttachConnection } from '../../services/container-service.js';
-import { streamLogs } from '../../services/logs.js';
+import { streamLogs } from '../../services/log-driver/reader.js';
+import { drained } from '../stream/drained.js';
 import { boolParam, compareVersions, intParam, sendJson, sendNoContent, type Route, type RouteContext } from '../server.js';
 import { muxFrame, muxHeader, STDERR, STDOUT } from '../stream/mux.js';
 import { WebSocketWriter } from '../stream/websocket.js';
@@ -115,20 +116,26 @@ export function containerRoutes(svc: ContainerService): Route[] {
         heldBytes = 0;
         return res.write(chunk);
       };
-      await streamLogs(rec.LogPath, {
-        stdout, stderr, sinceMs, untilMs, tail, timestamps: boolParam(q, 'timestamps'), follow: boolParam(q, 'follow'),
-      }, {
-        write: (stream, data) => {
-          if (tty) held.push(data);
-          else held.push(muxHeader(stream === 'stdout' ? STDOUT : STDERR, data.length), data);
-          heldBytes += (tty ? 0 : 8) + data.length;
-          return heldBytes < 256 * 1024 || out();
-        },
-        flush: out,
-        closed: () => closed || res.destroyed,
-        drain: () => new Promise((r) => { res.once('drain', r); res.once('close', r); }),
-      }, () => svc.untilStopped(rec.Id));
-      res.end();
+      const gone = svc.whenRemoved(rec.Id);
+      try {
+        const how = await streamLogs(rec.LogPath, {
+          stdout, stderr, sinceMs, untilMs, tail, timestamps: boolParam(q, 'timestamps'), follow: boolParam(q, 'follow'),
+        }, {
+          write: (stream, data) => {
+            if (tty) held.push(data);
+            else held.push(muxHeader(stream === 'stdout' ? STDOUT : STDERR, data.length), data);
+            heldBytes += (tty ? 0 : 8) + data.length;
+            return heldBytes < 256 * 1024 || out();
+          },
+          flush: out,
+          closed: () => closed || res.destroyed,
+          drain: () => drained(res),
+        }, { stopped: svc.untilStopped(rec.Id), removed: gone.removed });
+        // A client that does not read keeps output queued: with its container gone, drop it, not wait.
+        if (how === 'removed' && res.writableLength > 0) res.destroy(); else res.end();
+      } finally {
+        gone.cancel();
+      }
     } },
     { method: 'POST', path: '/containers/{id}/attach', handler: (ctx) => attach(ctx, svc) },
     { method: 'GET', path: '/containers/{id}/attach/ws', handler: (ctx) => attachWebSocket(ctx, svc) },
@@ -170,8 +177,8 @@ async function attach(ctx: RouteContext, svc: ContainerService): Promise<void> {
   });
   if (logs) {
     await streamLogs(rec.LogPath, { stdout: wantStdout, stderr: wantStderr, timestamps: false, follow: false }, {
-      write: out, closed: () => clientGone, drain: () => new Promise((r) => { sock.once('drain', r); sock.once('close', r); }),
-    }, () => Promise.resolve());
+      write: out, closed: () => clientGone, drain: () => drained(sock),
+    }, { stopped: Promise.resolve() });
     replaying = false;
     for (const [name, data] of held.splice(0)) out(name, data);
   }
@@ -297,7 +304,7 @@ async function attachWebSocket(ctx: RouteContext, svc: ContainerService): Promis
   if (logs) {
     await streamLogs(rec.LogPath, { stdout: wantStdout, stderr: wantStderr, timestamps: false, follow: false }, {
       write: (s, data) => send(s === 'stdout' ? 1 : 2, data), closed: () => clientGone, drain: () => writer!.drained(),
-    }, () => Promise.resolve());
+    }, { stopped: Promise.resolve() });
   }
   if (!stream) { sock.close(1000); return; }
   await connected;

@@ -1,6 +1,6 @@
 import zlib from 'node:zlib';
 import fs from 'node:fs';
-import { K8sLogParser, dockerTimestamp, type LogEntry } from '../core/k8s-log.js';
+import { K8sLogParser, dockerTimestamp, type LogEntry } from '../../core/k8s-log.js';
 
 export interface LogOptions {
   stdout: boolean;
@@ -19,23 +19,55 @@ export interface LogSink {
   write(stream: 'stdout' | 'stderr', data: Buffer): boolean | void;
   /** true once the client went away */
   closed(): boolean;
-  /** resolves when the sink can take more (backpressure) */
+  /** resolves when the sink can take more (backpressure), or when the client went away */
   drain(): Promise<void>;
   /** end of a batch: a buffering sink writes out what it holds */
   flush?(): boolean | void;
 }
 
+/** What a follower waits on. Each is one promise, taken once: never re-asked in a loop. */
+export interface FollowSignals {
+  /** resolves when the container is no longer running: follow reads what is left and ends */
+  stopped: Promise<void>;
+  /** resolves when the container is removed: the stream ends at once, even while its client does not read */
+  removed?: Promise<void>;
+}
+
+/** One read's size. */
 const CHUNK = 1 << 20;
+/**
+ * The one buffer every reader's reads land in: read and copy-out are synchronous, so readers never
+ * share it across an await. The parser gets an exact-size copy (its entries are views into what it is
+ * given), so an empty pass allocates nothing and a small one little.
+ */
+let scratch: Buffer | undefined;
+/** fs.watch can miss events (and the file may not exist yet): poll this often as a backstop. */
+const POLL_MS = 250;
 
 function format(e: LogEntry, timestamps: boolean): Buffer {
   return timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(e.timeNs)} `), e.data]) : e.data;
 }
 
+/** Why a stream ended: 'removed' means its container went away (a sink still holding output drops it). */
+export type LogEnd = 'done' | 'client-gone' | 'removed';
+
 /**
  * Stream a container's k8s-file log to `sink` with Docker's logs semantics.
- * `stopped()` resolves when the container is no longer running; follow ends then.
+ * Memory stays bounded: reads go through one reused buffer, and nothing more is read while the sink
+ * is not draining. The follow loop only wakes on an event (file change, poll timer, stop, removal,
+ * client gone), so it cannot spin however the container's state changes under it.
  */
-export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, stopped: () => Promise<void>): Promise<void> {
+export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, signals: FollowSignals): Promise<LogEnd> {
+  let stopped = false;
+  let removed = false;
+  let wake: (() => void) | undefined;
+  const kick = () => { const w = wake; wake = undefined; w?.(); };
+  void signals.stopped.then(() => { stopped = true; kick(); }, () => { stopped = true; kick(); });
+  const removal = signals.removed?.then(() => { removed = true; kick(); }, () => undefined);
+  // Waiting for the client to read also ends when the container is removed.
+  const drain = () => (removal ? Promise.race([sink.drain(), removal]) : sink.drain());
+  const gone = () => removed || sink.closed();
+
   // Rotated files (max-file) come first, oldest first: ctr.log.N ... ctr.log.1, then ctr.log.
   // Files from .2 on may be gzipped (log-opt compress).
   const rotated: string[] = [];
@@ -76,15 +108,14 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   openNext();
   const readAvailable = (): number => {
     if (fd === undefined) return 0;
+    scratch ??= Buffer.allocUnsafeSlow(CHUNK);
     let total = 0;
     for (;;) {
-      // a fresh buffer per read: parsed entries are views into it
-      const buf = Buffer.allocUnsafeSlow(CHUNK);
-      const n = fs.readSync(fd, buf, 0, CHUNK, pos);
+      const n = fs.readSync(fd, scratch, 0, CHUNK, pos);
       if (n <= 0) break;
       pos += n;
       total += n;
-      parser.push(buf.subarray(0, n));
+      parser.push(Buffer.from(scratch.subarray(0, n)));
       if (tail >= 0 && pending.length > tail * 2 + 1024) pending = pending.slice(-tail);
       if (tail < 0 && pending.length >= 4096) return total; // let the caller flush in batches
     }
@@ -92,19 +123,20 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   };
   const flush = async () => {
     for (const e of pending) {
-      if (sink.closed()) return;
-      if (sink.write(e.stream, format(e, opts.timestamps)) === false) await sink.drain();
+      if (gone()) return;
+      if (sink.write(e.stream, format(e, opts.timestamps)) === false) await drain();
     }
     pending = [];
-    if (sink.flush?.() === false) await sink.drain();
+    if (!gone() && sink.flush?.() === false) await drain();
   };
+  const end = (): LogEnd => (removed ? 'removed' : sink.closed() ? 'client-gone' : 'done');
 
   try {
     // Initial read: everything (or the last `tail` entries), across the rotated files.
     for (;;) {
       const n = readAvailable();
       if (tail < 0) await flush();
-      if (sink.closed()) break;
+      if (gone()) return end();
       if (n === 0) {
         if (files.length === 0) break;
         openNext();
@@ -119,12 +151,9 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
       pending = tail === 0 ? [] : pending.slice(-tail);
       await flush();
     }
-    if (!opts.follow || sink.closed()) return;
-    if (untilNs !== undefined && BigInt(Date.now()) * 1_000_000n > untilNs) return;
+    if (!opts.follow || gone()) return end();
+    if (untilNs !== undefined && BigInt(Date.now()) * 1_000_000n > untilNs) return end();
 
-    let done = false;
-    void stopped().then(() => { done = true; });
-    let wake: (() => void) | undefined;
     let watcher: fs.FSWatcher | undefined;
     const openIfNeeded = () => {
       if (fd === undefined) { try { fd = fs.openSync(file, 'r'); pos = 0; } catch { /* not yet */ } return; }
@@ -137,29 +166,31 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
         try { fd = fs.openSync(file, 'r'); pos = 0; } catch { fd = undefined; }
       }
     };
-    try { watcher = fs.watch(file, () => wake?.()); } catch { watcher = undefined; }
+    try { watcher = fs.watch(file, kick); watcher.on('error', () => undefined); } catch { watcher = undefined; }
     try {
-      while (!sink.closed()) {
+      while (!gone()) {
         openIfNeeded();
         readAvailable();
         await flush();
-        if (done) {
+        if (gone()) break;
+        if (stopped) {
           // Drain what conmon wrote before exiting, then stop.
           readAvailable();
           parser.flushPartial();
           await flush();
-          return;
+          break;
         }
-        if (untilNs !== undefined && BigInt(Date.now()) * 1_000_000n > untilNs) return;
+        if (untilNs !== undefined && BigInt(Date.now()) * 1_000_000n > untilNs) break;
+        let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           wake = resolve;
-          // fs.watch can miss events (and the file may not exist yet): poll as a backstop.
-          setTimeout(resolve, 250);
-          void stopped().then(resolve);
+          timer = setTimeout(kick, POLL_MS);
         });
-        wake = undefined;
+        clearTimeout(timer);
       }
+      return end();
     } finally {
+      wake = undefined;
       watcher?.close();
     }
   } finally {

@@ -1,0 +1,61 @@
+import { buildHosts } from './etc-files.js';
+import { short, type NetState } from './net-state.js';
+import type { AttachmentRecord, EndpointConfig, NetworkRecord } from './network-store.js';
+
+/** What the container service knows about a container, for connect/disconnect/setup. */
+export interface ContainerNetInfo {
+  id: string;
+  name: string;
+  running: boolean;
+  /** HostConfig.NetworkMode: default | bridge | host | none | container:<id> | <network name or id> */
+  networkMode: string;
+  /** NetworkingConfig.EndpointsConfig from create */
+  endpointsConfig?: Record<string, EndpointRequest | null>;
+}
+
+/** One entry of NetworkingConfig.EndpointsConfig (create) or EndpointConfig (connect). */
+export type EndpointRequest = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null };
+
+/** An endpoint request → what the attachment records of it. */
+export function endpointConfigOf(e: EndpointRequest | null | undefined): EndpointConfig {
+  return { aliases: [...(e?.Aliases ?? [])], ipv4Address: e?.IPAMConfig?.IPv4Address || undefined };
+}
+
+/** The networks a container asks for at create (NetworkMode + EndpointsConfig) → attach list. */
+export function wantedNetworks(state: NetState, c: ContainerNetInfo, bridgeDisabled: boolean): Array<{ networkId: string } & EndpointConfig> {
+  const mode = c.networkMode || 'default';
+  const out: Array<{ networkId: string } & EndpointConfig> = [];
+  const first = mode === 'default' ? 'bridge' : mode;
+  const cfgFor = (ref: string, n: NetworkRecord) => endpointConfigOf(c.endpointsConfig?.[ref] ?? c.endpointsConfig?.[n.Name] ?? c.endpointsConfig?.[n.Id] ??
+    (n.Name === 'bridge' ? c.endpointsConfig?.default : undefined) ?? null);
+  // --bridge=none: the default network is simply absent (dockerd marks such containers NetworkDisabled).
+  const skip = (ref: string) => bridgeDisabled && (ref === 'bridge' || ref === 'default');
+  if (!skip(first)) {
+    const n0 = state.resolve(first);
+    out.push({ networkId: n0.Id, ...cfgFor(first, n0) });
+  }
+  for (const ref of Object.keys(c.endpointsConfig ?? {})) {
+    if (skip(ref)) continue;
+    // the docker CLI names the endpoint of its default network "default"
+    const n = state.resolve(ref === 'default' ? 'bridge' : ref);
+    if (!out.some((x) => x.networkId === n.Id)) out.push({ networkId: n.Id, ...cfgFor(ref, n) });
+  }
+  return out;
+}
+
+/** The container's attachment, made from its create-time wishes the first time it is needed. */
+export function attachmentFor(state: NetState, c: ContainerNetInfo, bridgeDisabled: boolean): AttachmentRecord {
+  let a = state.attachments.get(c.id);
+  if (!a) {
+    a = { containerId: c.id, name: c.name.replace(/^\//, ''), networks: wantedNetworks(state, c, bridgeDisabled), publish: [], exposed: [] };
+    state.attachments.set(c.id, a);
+  }
+  a.name = c.name.replace(/^\//, '');
+  return a;
+}
+
+/** The hosts file of a container with a sandbox: one line per address it has. */
+export function hostsOf(state: NetState, a: AttachmentRecord): string {
+  const ips = a.networks.map((w) => a.sandbox?.endpoints[w.networkId]?.ip).filter((x): x is string => !!x);
+  return buildHosts({ hostname: a.hostsOptions?.hostname ?? short(a.containerId), domainname: a.hostsOptions?.domainname, extraHosts: a.hostsOptions?.extraHosts, hostGatewayIp: state.defaultGateway(), ips });
+}

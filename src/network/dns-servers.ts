@@ -1,0 +1,47 @@
+import { SystemError } from '../errors.js';
+import { addRecord, EmbeddedDns, emptyRecords, type DnsRecords } from './dns.js';
+import { cidrContains, parseCidr, parseIPv4 } from './ip.js';
+import type { NetState } from './net-state.js';
+
+/** One embedded DNS server per user-defined bridge network, listening on its gateway. */
+export class DnsServers {
+  private readonly servers = new Map<string, EmbeddedDns>();
+  constructor(private readonly state: NetState, private readonly o: { port: number; upstreams: () => string[] }) {}
+
+  /** Every user network's server exists and answers the names of its ready endpoints. */
+  async refresh(): Promise<void> {
+    for (const n of this.state.bridgeNetworks()) {
+      if (n.predefined) continue;
+      const rec: DnsRecords = emptyRecords();
+      for (const a of this.state.activeEndpoints(n.Id)) {
+        const ep = a.sandbox!.endpoints[n.Id];
+        if (a.sandbox!.phase !== 'ready' || !ep) continue; // names resolve once the container is up
+        addRecord(rec, ep.dnsNames, ep.ip);
+        if (a.dns?.length) rec.upstreams.set(ep.ip, a.dns);
+      }
+      let srv = this.servers.get(n.Id);
+      if (!srv) {
+        const subnet = parseCidr(n.IPAM.Config[0]!.Subnet)!;
+        srv = new EmbeddedDns({
+          address: n.IPAM.Config[0]!.Gateway, port: this.o.port,
+          isClient: (ip) => { const v = parseIPv4(ip); return v !== undefined && cidrContains(subnet, v); },
+          defaultUpstreams: this.o.upstreams,
+        });
+        try { await srv.start(); } catch (err) { throw new SystemError(`embedded DNS for network ${n.Name}: ${(err as Error).message}`, { cause: err }); }
+        this.servers.set(n.Id, srv);
+      }
+      srv.setRecords(rec);
+    }
+  }
+
+  close(networkId: string): void {
+    this.servers.get(networkId)?.close();
+    this.servers.delete(networkId);
+  }
+
+  closeAll(): void {
+    for (const d of this.servers.values()) d.close();
+    this.servers.clear();
+  }
+}
+

@@ -1,0 +1,40 @@
+import { execFileFast } from '../sys/spawn.js';
+
+/**
+ * A typed wrapper over iproute2's `ip` for the few link/address operations berth needs on its bridges.
+ * `ipArgs` is pure (unit-tested); `IpTool` is the only place `ip` runs.
+ */
+export type IpOp =
+  | { op: 'add-bridge'; dev: string }
+  | { op: 'del-link'; dev: string }
+  | { op: 'show-addr'; dev: string; family: 4 | 6 }
+  | { op: 'add-addr'; dev: string; cidr: string }
+  | { op: 'set-alias'; dev: string; alias: string }
+  | { op: 'set-mac'; dev: string; mac: string }
+  | { op: 'set-mtu'; dev: string; mtu: number }
+  | { op: 'up'; dev: string };
+
+export function ipArgs(o: IpOp): string[] {
+  switch (o.op) {
+    case 'add-bridge': return ['link', 'add', 'name', o.dev, 'type', 'bridge'];
+    case 'del-link': return ['link', 'del', o.dev];
+    case 'show-addr': return ['-o', `-${o.family}`, 'addr', 'show', 'dev', o.dev];
+    case 'add-addr': return ['addr', 'add', o.cidr, 'dev', o.dev];
+    case 'set-alias': return ['link', 'set', 'dev', o.dev, 'alias', o.alias];
+    case 'set-mac': return ['link', 'set', 'dev', o.dev, 'address', o.mac];
+    case 'set-mtu': return ['link', 'set', 'dev', o.dev, 'mtu', String(o.mtu)];
+    case 'up': return ['link', 'set', o.dev, 'up'];
+  }
+}
+
+/** How a program is run (execFileFast in the daemon; a recording fake in tests). */
+export type ExecFile = (file: string, args: string[]) => Promise<{ stdout: string; stderr: string }>;
+
+export class IpTool {
+  constructor(private readonly run: ExecFile = execFileFast, private readonly bin = 'ip') {}
+
+  /** Runs one operation; rejects with the program's failure. */
+  async exec(o: IpOp): Promise<string> {
+    return (await this.run(this.bin, ipArgs(o))).stdout;
+  }
+}

@@ -1,0 +1,100 @@
+import { ForbiddenError, InvalidParameterError } from '../errors.js';
+import { bridgeConfig } from './cni.js';
+import { cidrContains, cidrsOverlap, formatCidr, formatIPv4, lastAddress, parseCidr, parseIPv4, type Cidr } from './ip.js';
+import type { IpamConfigEntry, NetworkRecord } from './network-store.js';
+
+/**
+ * Address management of bridge networks, pure: subnets picked from pools, a create request's IPAM config
+ * checked and normalised, static addresses checked, the CNI config (bridge + host-local) built.
+ */
+
+export interface IpamRequestConfig { Subnet?: string; IPRange?: string; Gateway?: string }
+
+/** The first pool block that overlaps nothing in `used` (Docker: default-address-pools). */
+export function pickSubnet(used: Cidr[], pools: Array<{ base: string; size: number }>): Cidr {
+  for (const pool of pools) {
+    const base = parseCidr(pool.base);
+    if (!base) continue;
+    const step = 2 ** (32 - pool.size);
+    for (let a = base.base; a < lastAddress(base); a += step) {
+      const c = { base: a >>> 0, prefix: pool.size };
+      if (!used.some((u) => cidrsOverlap(u, c))) return c;
+    }
+  }
+  throw new ForbiddenError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+}
+
+/**
+ * A create request's IPv4 config → the record's entry. `existing` are the subnets of other bridge networks;
+ * `auto` picks a subnet when none is given.
+ */
+export async function planIpv4Config(c: IpamRequestConfig, existing: Cidr[], auto: () => Promise<Cidr>): Promise<IpamConfigEntry> {
+  let subnet: Cidr;
+  if (c.Subnet) {
+    const s = parseCidr(c.Subnet);
+    if (!s) throw new InvalidParameterError(`invalid subnet ${c.Subnet} : invalid CIDR address: ${c.Subnet}`);
+    subnet = s;
+    if (existing.some((o) => cidrsOverlap(o, subnet))) {
+      throw new ForbiddenError('invalid pool request: Pool overlaps with other one on this address space');
+    }
+  } else {
+    if (c.Gateway || c.IPRange) throw new InvalidParameterError('invalid network configuration: a gateway or ip-range requires a subnet');
+    subnet = await auto();
+  }
+  if (subnet.prefix > 30) throw new InvalidParameterError(`subnet ${formatCidr(subnet)} is too small`);
+  let gateway = subnet.base + 1;
+  if (c.Gateway) {
+    const g = parseIPv4(c.Gateway);
+    if (g === undefined) throw new InvalidParameterError(`invalid gateway address ${c.Gateway}`);
+    if (!cidrContains(subnet, g)) throw new ForbiddenError(`no matching subnet for gateway ${c.Gateway}`);
+    gateway = g;
+  }
+  let range: string | undefined;
+  if (c.IPRange) {
+    const r = parseCidr(c.IPRange);
+    if (!r) throw new InvalidParameterError(`invalid ip-range ${c.IPRange}`);
+    if (!cidrContains(subnet, r.base) || r.prefix < subnet.prefix) throw new ForbiddenError(`no matching subnet for range ${c.IPRange}`);
+    range = formatCidr(r);
+  }
+  return { Subnet: formatCidr(subnet), Gateway: formatIPv4(gateway), ...(range ? { IPRange: range } : {}) };
+}
+
+/** Docker's static-address rules for `--ip` (create, connect, start). */
+export function checkStaticIp(n: NetworkRecord, ip?: string): void {
+  if (!ip) return;
+  if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
+  const v = parseIPv4(ip);
+  if (v === undefined) throw new InvalidParameterError(`invalid IPv4 address: ${ip}`);
+  if (!cidrContains(parseCidr(n.IPAM.Config[0]!.Subnet)!, v)) {
+    throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${ip}`);
+  }
+}
+
+/** The CNI config of a bridge network; `staticIp`: the ADD asks for an address (it may lie outside --ip-range). */
+export function cniConfigFor(n: NetworkRecord, ipamDataDir: string, staticIp = false): Record<string, unknown> {
+  const c = n.IPAM.Config[0]!;
+  const subnet = parseCidr(c.Subnet)!;
+  let rangeStart: string | undefined, rangeEnd: string | undefined;
+  if (c.IPRange && !staticIp) {
+    // A static --ip may lie outside --ip-range (Docker allows it): then the whole subnet is the range.
+    const r = parseCidr(c.IPRange)!;
+    rangeStart = formatIPv4(Math.max(r.base, subnet.base + 1));
+    rangeEnd = formatIPv4(Math.min(lastAddress(r), lastAddress(subnet) - 1));
+  }
+  const mtu = Number(n.Options['com.docker.network.driver.mtu'] ?? 0);
+  return bridgeConfig({
+    name: n.Id, bridge: n.bridge!, subnet: c.Subnet, gateway: c.Gateway, rangeStart, rangeEnd,
+    ipamDataDir, defaultRoute: !n.Internal, ...(mtu ? { mtu } : {}),
+  });
+}
+
+/** `--bip` → the default bridge's subnet and gateway (the address must be a host address of its subnet). */
+export function parseBip(bip: string): { cidr: Cidr; gateway: number } {
+  const gw = parseIPv4(bip.split('/')[0] ?? '');
+  const cidr = parseCidr(bip);
+  if (gw === undefined || !cidr) throw new InvalidParameterError(`invalid bip: ${bip}`);
+  if (!cidrContains(cidr, gw) || gw === cidr.base || gw === lastAddress(cidr)) {
+    throw new InvalidParameterError(`invalid bip: ${bip}: the address must be a host address of its subnet`);
+  }
+  return { cidr, gateway: gw };
+}
