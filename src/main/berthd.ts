@@ -19,8 +19,10 @@ import { ExecService } from '../services/exec-service.js';
 import { StatsService } from '../services/stats-service.js';
 import { execProbeRunner } from '../services/health-probe.js';
 import { loadConfig, tcpHostCheck, type DaemonConfig } from '../config/daemon-config.js';
-import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
-import { resolveUser } from '../core/user.js';
+import { buildSpec, type SpecInput } from '../core/oci-spec.js';
+import { readHostInfo } from '../sys/host-info.js';
+import { loadDefaultSeccompProfile } from '../store/seccomp-default.js';
+import { resolveUser } from '../store/rootfs-files.js';
 import { errorMessage } from '../errors.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
 import { ContainerService, validateLogConfig } from '../services/container-service.js';
@@ -152,7 +154,8 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const runner = posixRunner;
   const runtime = new ConmonRuntime({ paths, runner, sys });
   await runtime.init();
-  const host = hostInfo();
+  const host = readHostInfo();
+  const defaultSeccomp = loadDefaultSeccompProfile();
   let containers!: ContainerService;
   const images = new ImageService({
     paths, sys, events,
@@ -168,7 +171,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     images,
     networks,
     runtime,
-    buildSpec: (input) => buildSpec({ ...(input as SpecInput), host }),
+    buildSpec: (input) => buildSpec({ ...(input as SpecInput), host, defaultSeccomp }),
     resolveUser,
   });
   if (cfg.detachKeys) containers.detachKeys = cfg.detachKeys;

@@ -15,7 +15,7 @@ import {
 } from '../core/container-config.js';
 import { parseFilters, parseGoDuration, matchLabels, type Filters } from '../core/filters.js';
 import { humanDuration } from '../core/human.js';
-import { secureMkdirAll } from '../core/secure-path.js';
+import { secureMkdirAll } from '../store/rootfs-files.js';
 import type { Paths } from '../store/paths.js';
 import { readJson, writeFileAtomic } from '../store/meta/atomic.js';
 import type { Mount, Sys } from '../sys/sys.js';
