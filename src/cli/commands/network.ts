@@ -1,5 +1,5 @@
 /** network create/ls/inspect/rm/prune/connect/disconnect, as docker's cli/command/network. */
-import { EngineApiError } from '../../client/engine-client.js';
+import { isNotFound } from '../../client/engine-client.js';
 import { goStruct } from '../../core/go-template.js';
 import { formatGoTime, parseRfc3339 } from '../../core/go-time.js';
 import { StatusError, bool, filtersParam, list, str, type Command } from '../context.js';
@@ -256,7 +256,7 @@ const rm: Command = {
         await ctx.client.networkRemove(name);
         ctx.out(`${name}\n`);
       } catch (e) {
-        if (bool(p, 'force') && e instanceof EngineApiError && e.status === 404) continue;
+        if (bool(p, 'force') && isNotFound(e)) continue;
         ctx.err(`${reportErrorText(e)}\n`);
         status = 1;
       }
