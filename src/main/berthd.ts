@@ -11,6 +11,10 @@ import { systemRoutes } from '../api/routes/system.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
+import { commitRoutes } from '../api/routes/commit.js';
+import { CommitService } from '../services/commit-service.js';
+import { volumeRoutes } from '../api/routes/volumes.js';
+import { VolumeService } from '../services/volumes/volume-service.js';
 import { ExecCniRunner } from '../network/cni.js';
 import { NetworkService } from '../network/network-service.js';
 import { statsRoutes } from '../api/routes/container-stats.js';
@@ -162,6 +166,8 @@ async function run(cfg: DaemonConfig): Promise<void> {
     usage: { containersUsingImage: (id: string) => containers.containersUsingImage(id) },
   });
   await images.init();
+  const volumes = new VolumeService({ paths, sys, events });
+  await volumes.init();
   const networks = new NetworkService({
     paths, sys, cni: new ExecCniRunner(undefined, runner), bip: cfg.bip, pools: cfg.pools,
     ...(cfg.bridge ? { bridgeName: cfg.bridge } : {}),
@@ -206,6 +212,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     containerCounts: () => containers.counts(),
     imageCount: () => images.count(),
   });
+  const commits = new CommitService({ paths, sys, containers, images, events, version: BERTH_VERSION });
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers),
@@ -214,6 +221,8 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...networkRoutes(networks, (ref) => containers.netInfo(containers.get(ref))),
     ...statsRoutes(stats),
     ...swarmRoutes(),
+    ...commitRoutes(commits),
+    ...volumeRoutes(volumes),
   ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });
   const listeners: { close(): Promise<void> }[] = [];
   for (const h of cfg.hosts) {
