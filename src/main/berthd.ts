@@ -29,7 +29,7 @@ import { loadDefaultSeccompProfile } from '../store/seccomp-default.js';
 import { resolveUser } from '../store/rootfs-files.js';
 import { errorMessage } from '../errors.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
-import { ContainerService, validateLogConfig } from '../services/container-service.js';
+import { ContainerService, netInfo, validateLogConfig } from '../services/container-service.js';
 import { posixRunner } from '../sys/process-runner.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
@@ -218,7 +218,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...containerRoutes(containers),
     ...imageRoutes(images),
     ...execRoutes(execs),
-    ...networkRoutes(networks, (ref) => containers.netInfo(containers.get(ref))),
+    ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),
     ...swarmRoutes(),
     ...commitRoutes(commits),

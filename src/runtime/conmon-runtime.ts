@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { SystemError, errorMessage } from '../errors.js';
+import { StartFailedError } from './start-failure.js';
 import type { OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
 import { trace } from '../core/trace.js';
@@ -140,7 +141,7 @@ export class ConmonRuntime {
     }
     if (result.pid === undefined) {
       await this.cleanupFailedCreate(id);
-      throw new RuntimeError(result.error ?? 'container create failed');
+      throw new StartFailedError(result.error ?? 'container create failed');
     }
     tr.mark('sync');
     tr.end();
@@ -187,7 +188,7 @@ export class ConmonRuntime {
     try {
       await this.runc.start(id);
     } catch (err) {
-      throw new RuntimeError(errorMessage(err), { cause: err });
+      throw new StartFailedError(errorMessage(err), undefined, { cause: err });
     }
   }
 
