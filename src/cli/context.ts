@@ -4,6 +4,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { DEFAULT_HOST, EngineClient } from '../client/engine-client.js';
+import { CliConfigFile } from './config-file.js';
 import type { CommandSpec, ParsedArgs } from './flags.js';
 
 export interface CliIO {
@@ -23,8 +24,18 @@ export class StatusError extends Error {
 export class CliContext {
   readonly bin = 'berth';
   private clientInstance: EngineClient | undefined;
+  private configInstance: CliConfigFile | undefined;
 
-  constructor(readonly io: CliIO, readonly host: string) {}
+  /** `configDir`: where config.json lives (--config / DOCKER_CONFIG / ~/.docker), read on first use. */
+  constructor(readonly io: CliIO, readonly host: string, readonly configDir?: string) {}
+
+  /** The docker CLI's config.json (psFormat, imagesFormat, detachKeys, auths...). */
+  get config(): CliConfigFile {
+    this.configInstance ??= this.configDir === undefined
+      ? CliConfigFile.empty()
+      : CliConfigFile.loadOrWarn(this.configDir, (m) => this.err(m + '\n'));
+    return this.configInstance;
+  }
 
   static resolveHost(flagHosts: string[], env: Record<string, string | undefined>): string {
     return flagHosts[flagHosts.length - 1] || env.BERTH_HOST || env.DOCKER_HOST || DEFAULT_HOST;

@@ -4,6 +4,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { DaemonUnreachableError, EngineApiError } from '../client/engine-client.js';
+import { configDir } from './config-file.js';
 import { CliContext, StatusError, type CliIO, type Command } from './context.js';
 import { FlagError, checkArgs, helpText, parseFlags, type CommandSpec } from './flags.js';
 
@@ -21,6 +22,8 @@ const load = {
   ops: () => import('./commands/container-ops.js').then((m) => m.commands),
   stats: () => import('./commands/stats.js').then((m) => m.commands),
   network: () => import('./commands/network.js').then((m) => m.commands),
+  volume: () => import('./commands/volume.js').then((m) => m.commands),
+  registry: () => import('./commands/registry.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -83,6 +86,16 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       remove: r(load.network, 'network rm', 'Remove one or more networks'),
     },
   },
+  volume: {
+    desc: 'Manage volumes',
+    subs: {
+      create: r(load.volume, 'volume create', 'Create a volume'),
+      inspect: r(load.volume, 'volume inspect', 'Display detailed information on one or more volumes'),
+      ls: r(load.volume, 'volume ls', 'List volumes'), list: r(load.volume, 'volume ls', 'List volumes'),
+      prune: r(load.volume, 'volume prune', 'Remove unused local volumes'),
+      rm: r(load.volume, 'volume rm', 'Remove one or more volumes'), remove: r(load.volume, 'volume rm', 'Remove one or more volumes'),
+    },
+  },
   image: {
     desc: 'Manage images',
     subs: {
@@ -90,6 +103,10 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       ls: r(load.images, 'images', 'List images'), list: r(load.images, 'images', 'List images'),
       prune: r(load.images, 'image prune', 'Remove unused images'), rm: TOP.rmi!, remove: TOP.rmi!, tag: TOP.tag!,
     },
+  },
+  registry: {
+    desc: 'Run a registry server',
+    subs: { serve: r(load.registry, 'registry serve', 'Serve an OCI distribution registry from a directory') },
   },
   system: {
     desc: 'Manage berth',
@@ -104,7 +121,7 @@ const GLOBAL: CommandSpec = {
   usage: '[OPTIONS] COMMAND',
   desc: 'A self-sufficient runtime for containers',
   flags: [
-    { name: 'config', kind: 'string', desc: 'Location of client config files', default: '/root/.docker' },
+    { name: 'config', kind: 'string', desc: 'Location of client config files', default: '~/.docker' },
     { name: 'context', short: 'c', kind: 'string', desc: 'Name of the context to use to connect to the daemon (overrides BERTH_HOST and DOCKER_HOST env vars)' },
     { name: 'debug', short: 'D', kind: 'bool', desc: 'Enable debug mode' },
     { name: 'host', short: 'H', kind: 'list', desc: 'Daemon socket to connect to' },
@@ -220,7 +237,8 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     return 1;
   }
 
-  const ctx = new CliContext(io, CliContext.resolveHost(globals.flags.host as string[], io.env));
+  const cfgDir = configDir(globals.changed.has('config') ? String(globals.flags.config) : undefined, io.env);
+  const ctx = new CliContext(io, CliContext.resolveHost(globals.flags.host as string[], io.env), cfgDir);
   try {
     return await cmd.run(ctx, parsed);
   } catch (e) {

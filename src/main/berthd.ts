@@ -12,6 +12,8 @@ import { systemRoutes } from '../api/routes/system.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
+import { volumeRoutes } from '../api/routes/volumes.js';
+import { VolumeService } from '../services/volumes/volume-service.js';
 import { ExecCniRunner } from '../network/cni.js';
 import { NetworkService } from '../network/network-service.js';
 import { statsRoutes } from '../api/routes/container-stats.js';
@@ -158,6 +160,8 @@ async function run(cfg: DaemonConfig): Promise<void> {
     usage: { containersUsingImage: (id: string) => containers.containersUsingImage(id) },
   });
   await images.init();
+  const volumes = new VolumeService({ paths, sys, events });
+  await volumes.init();
   const networks = new NetworkService({
     paths, sys, cni: new ExecCniRunner(), bip: cfg.bip, pools: cfg.pools,
     ...(cfg.bridge ? { bridgeName: cfg.bridge } : {}),
@@ -210,6 +214,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),
     ...swarmRoutes(),
+    ...volumeRoutes(volumes),
   ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });
   const listeners: { close(): Promise<void> }[] = [];
   for (const h of cfg.hosts) {

@@ -1,6 +1,7 @@
 import { parseFilters } from '../../core/filters.js';
 import { InvalidParameterError, NotImplementedError } from '../../errors.js';
 import type { ImageService } from '../../services/image-service.js';
+import { jsonProgressResponse } from '../stream/json-progress.js';
 import { boolParam, compareVersions, sendJson, sendNoContent, type Route } from '../server.js';
 
 /** The part of ImageService these routes use. */
@@ -52,12 +53,10 @@ export function imageRoutes(svc: ImageBackend): Route[] {
           platform: q.get('platform') ?? '',
           src,
         });
-        // JSON-message stream, as dockerd's streamformatter writes it ("\r\n" separated).
-        let body = '';
-        for (const w of res.warnings) body += `${JSON.stringify({ status: `warning: ${w}` })}\r\n`;
-        body += `${JSON.stringify({ status: res.id })}\r\n`;
-        ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-        ctx.res.end(body);
+        const out = jsonProgressResponse(ctx.res);
+        for (const w of res.warnings) await out.status(`warning: ${w}`);
+        await out.status(res.id);
+        await out.end();
       },
     },
     {

@@ -1,0 +1,244 @@
+// berth registry serve, on its own (no berthd): skopeo as a real client, then the protocol's edges and
+// hostile input over plain HTTP, checking that nothing partial becomes visible in its storage.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot } from '../helpers/daemon.js';
+import { tarWithFile, writeLayout } from '../helpers/oci-layout.js';
+
+const run = promisify(execFile);
+const hasSkopeo = fs.existsSync('/usr/bin/skopeo');
+let tmp: string;
+let root: string;
+let base: string;
+let proc: ChildProcess;
+
+const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+export async function startRegistry(rootDir: string, extra: string[] = []): Promise<{ proc: ChildProcess; base: string; port: number }> {
+  const p = spawn(path.join(repoRoot, 'bin', 'berth'), ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', rootDir, '-q', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    p.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      const m = /listening on [^ ]*:(\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+    });
+    p.on('exit', (code) => reject(new Error(`registry exited ${code}: ${err}`)));
+  });
+  return { proc: p, base: `http://127.0.0.1:${port}`, port };
+}
+
+function ingestEntries(): string[] { return fs.readdirSync(path.join(root, 'content', 'ingest')); }
+function blobExists(d: string): boolean { return fs.existsSync(path.join(root, 'content', 'blobs', 'sha256', d.slice(7))); }
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-reg-'));
+  root = path.join(tmp, 'root');
+  ({ proc, base } = await startRegistry(root));
+});
+
+after(() => {
+  proc?.kill('SIGTERM');
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('skopeo copies an OCI layout in, inspects it and lists its tags', { skip: !hasSkopeo && 'skopeo not installed' }, async () => {
+  const layout = path.join(tmp, 'layout');
+  const [img] = writeLayout(layout, [{ layers: [tarWithFile('a.txt', 'hello'), tarWithFile('b.txt', 'world')], ref: 'v1' }]);
+  const dest = `docker://${base.slice(7)}/skopeo/img`;
+  await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `${dest}:v1`]);
+  await run('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `${dest}:v1`, `${dest}:v2`]);
+  const insp = JSON.parse((await run('skopeo', ['inspect', '--tls-verify=false', `${dest}:v1`])).stdout);
+  assert.equal(insp.Digest, img!.manifestDigest);
+  assert.deepEqual(insp.Layers, img!.layerDigests);
+  const tags = JSON.parse((await run('skopeo', ['list-tags', '--tls-verify=false', dest])).stdout);
+  assert.deepEqual(tags.Tags, ['v1', 'v2']);
+  // And back out again, byte for byte.
+  const back = path.join(tmp, 'back');
+  await run('skopeo', ['copy', '--src-tls-verify=false', `${dest}:v1`, `oci:${back}:x`]);
+  const idx = JSON.parse(fs.readFileSync(path.join(back, 'index.json'), 'utf8'));
+  assert.equal(idx.manifests[0].digest, img!.manifestDigest);
+});
+
+test('/v2/, monolithic and chunked uploads, HEAD/GET/Range of blobs', async () => {
+  const v2 = await fetch(`${base}/v2/`);
+  assert.equal(v2.status, 200);
+  assert.equal(v2.headers.get('docker-distribution-api-version'), 'registry/2.0');
+
+  const a = Buffer.from('monolithic blob');
+  const mono = await fetch(`${base}/v2/t/one/blobs/uploads/?digest=${sha(a)}`, { method: 'POST', body: a });
+  assert.equal(mono.status, 201);
+  assert.equal(mono.headers.get('docker-content-digest'), sha(a));
+
+  const b = Buffer.alloc(300_000, 7);
+  const start = await fetch(`${base}/v2/t/one/blobs/uploads/`, { method: 'POST' });
+  assert.equal(start.status, 202);
+  const uuid = start.headers.get('docker-upload-uuid')!;
+  let loc = start.headers.get('location')!;
+  assert.equal(loc, `/v2/t/one/blobs/uploads/${uuid}`);
+  assert.equal(start.headers.get('range'), '0-0');
+  const p1 = await fetch(`${base}${loc}`, { method: 'PATCH', body: b.subarray(0, 100_000), headers: { 'Content-Range': '0-99999' } });
+  assert.equal(p1.status, 202);
+  assert.equal(p1.headers.get('range'), '0-99999');
+  // A chunk that does not start where the upload stands is refused, and the upload goes on.
+  const wrong = await fetch(`${base}${loc}`, { method: 'PATCH', body: b.subarray(0, 10), headers: { 'Content-Range': '5-14' } });
+  assert.equal(wrong.status, 416);
+  loc = p1.headers.get('location')!;
+  const p2 = await fetch(`${base}${loc}`, { method: 'PATCH', body: b.subarray(100_000, 250_000) });
+  assert.equal(p2.status, 202);
+  const status = await fetch(`${base}${loc}`);
+  assert.equal(status.status, 204);
+  assert.equal(status.headers.get('range'), '0-249999');
+  const fin = await fetch(`${base}${loc}?digest=${sha(b)}`, { method: 'PUT', body: b.subarray(250_000) });
+  assert.equal(fin.status, 201, await fin.text());
+
+  const head = await fetch(`${base}/v2/t/one/blobs/${sha(b)}`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-length'), String(b.length));
+  const got = Buffer.from(await (await fetch(`${base}/v2/t/one/blobs/${sha(b)}`)).arrayBuffer());
+  assert.ok(got.equals(b));
+  const part = await fetch(`${base}/v2/t/one/blobs/${sha(b)}`, { headers: { Range: 'bytes=10-19' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get('content-range'), `bytes 10-19/${b.length}`);
+  assert.equal((await part.arrayBuffer()).byteLength, 10);
+  // Another repository cannot read it until it is mounted there.
+  assert.equal((await fetch(`${base}/v2/t/two/blobs/${sha(b)}`, { method: 'HEAD' })).status, 404);
+  const mount = await fetch(`${base}/v2/t/two/blobs/uploads/?mount=${sha(b)}&from=t/one`, { method: 'POST' });
+  assert.equal(mount.status, 201);
+  assert.equal((await fetch(`${base}/v2/t/two/blobs/${sha(b)}`, { method: 'HEAD' })).status, 200);
+  // A mount from a repository that lacks the blob falls back to an upload session.
+  const noMount = await fetch(`${base}/v2/t/three/blobs/uploads/?mount=${sha('nope')}&from=t/one`, { method: 'POST' });
+  assert.equal(noMount.status, 202);
+  assert.equal((await fetch(`${base}${noMount.headers.get('location')}`, { method: 'DELETE' })).status, 204);
+  // Blob delete unlinks it from that repository only.
+  assert.equal((await fetch(`${base}/v2/t/two/blobs/${sha(b)}`, { method: 'DELETE' })).status, 202);
+  assert.equal((await fetch(`${base}/v2/t/two/blobs/${sha(b)}`, { method: 'HEAD' })).status, 404);
+  assert.equal((await fetch(`${base}/v2/t/one/blobs/${sha(b)}`, { method: 'HEAD' })).status, 200);
+  assert.deepEqual(ingestEntries(), []);
+});
+
+test('bad uploads: digest mismatch and a cut connection store nothing', async () => {
+  const data = Buffer.from('the real content');
+  const bad = await fetch(`${base}/v2/t/bad/blobs/uploads/?digest=${sha('something else')}`, { method: 'POST', body: data });
+  assert.equal(bad.status, 400);
+  assert.equal((await bad.json() as any).errors[0].code, 'DIGEST_INVALID');
+  assert.ok(!blobExists(sha('something else')) && !blobExists(sha(data)));
+  assert.equal((await fetch(`${base}/v2/t/bad/blobs/${sha(data)}`, { method: 'HEAD' })).status, 404);
+
+  const baddigest = await fetch(`${base}/v2/t/bad/blobs/uploads/?digest=sha256:xyz`, { method: 'POST', body: data });
+  assert.equal(baddigest.status, 400);
+
+  // Truncated: a declared length the client never sends, then the socket closes.
+  const big = Buffer.alloc(1_000_000, 1);
+  const u = await fetch(`${base}/v2/t/bad/blobs/uploads/`, { method: 'POST' });
+  const loc = new URL(`${base}${u.headers.get('location')}`);
+  await new Promise<void>((resolve) => {
+    const s = net.connect(Number(loc.port), '127.0.0.1', () => {
+      s.write(`PUT ${loc.pathname}?digest=${sha(big)} HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n`);
+      s.write(big.subarray(0, 200_000), () => setTimeout(() => { s.destroy(); resolve(); }, 100));
+    });
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(!blobExists(sha(big)));
+  assert.deepEqual(ingestEntries(), [], 'the cut upload left no ingest');
+  assert.equal((await fetch(`${base}${loc.pathname}`)).status, 404, 'and no upload session');
+});
+
+test('manifests: put/get by tag and digest, refusals, index, delete; tags and catalog paginate', async () => {
+  const cfg = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+  const layer = Buffer.from('layer bytes');
+  for (const blob of [cfg, layer]) {
+    assert.equal((await fetch(`${base}/v2/m/img/blobs/uploads/?digest=${sha(blob)}`, { method: 'POST', body: blob })).status, 201);
+  }
+  const manifest = (layers: { digest: string; size: number }[]) => JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha(cfg), size: cfg.length },
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', ...l })),
+  });
+  const DOCKER = 'application/vnd.docker.distribution.manifest.v2+json';
+  const good = manifest([{ digest: sha(layer), size: layer.length }]);
+  const put = (ref: string, body: string, type = DOCKER) => fetch(`${base}/v2/m/img/manifests/${ref}`, { method: 'PUT', body, headers: { 'Content-Type': type } });
+
+  // Refusals first: nothing of them may become visible.
+  const missing = await put('bad', manifest([{ digest: sha('absent'), size: 6 }]));
+  assert.equal(missing.status, 400);
+  assert.equal((await missing.json() as any).errors[0].code, 'MANIFEST_BLOB_UNKNOWN');
+  const wrongSize = await put('bad', manifest([{ digest: sha(layer), size: 1 }]));
+  assert.equal(wrongSize.status, 400);
+  const wrongType = await put('bad', good, 'application/vnd.oci.image.manifest.v1+json');
+  assert.equal(wrongType.status, 400);
+  assert.equal((await wrongType.json() as any).errors[0].code, 'MANIFEST_INVALID');
+  const oddType = await put('bad', good, 'text/plain');
+  assert.equal(oddType.status, 400);
+  const notJson = await put('bad', '{nope');
+  assert.equal(notJson.status, 400);
+  const wrongDigest = await put(sha('other'), good);
+  assert.equal(wrongDigest.status, 400);
+  assert.equal((await wrongDigest.json() as any).errors[0].code, 'DIGEST_INVALID');
+  assert.equal((await fetch(`${base}/v2/m/img/manifests/bad`)).status, 404);
+  assert.ok(!blobExists(sha(good)), 'no refused manifest stored');
+
+  const ok = await put('v1', good);
+  assert.equal(ok.status, 201, await ok.text());
+  assert.equal(ok.headers.get('docker-content-digest'), sha(good));
+  for (const ref of ['v1', sha(good)]) {
+    const g = await fetch(`${base}/v2/m/img/manifests/${ref}`);
+    assert.equal(g.status, 200);
+    assert.equal(g.headers.get('content-type'), DOCKER);
+    assert.equal(await g.text(), good);
+  }
+  assert.equal((await fetch(`${base}/v2/m/img/manifests/v1`, { method: 'HEAD' })).headers.get('docker-content-digest'), sha(good));
+
+  const index = JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [{ mediaType: DOCKER, digest: sha(good), size: good.length, platform: { os: 'linux', architecture: 'amd64' } }],
+  });
+  assert.equal((await put('multi', index, 'application/vnd.oci.image.index.v1+json')).status, 201);
+  const badIndex = index.replace(sha(good).slice(7), sha('x').slice(7));
+  assert.equal((await put('multi2', badIndex, 'application/vnd.oci.image.index.v1+json')).status, 400);
+
+  for (const t of ['a', 'b', 'c', 'd']) assert.equal((await put(t, good)).status, 201);
+  const p1 = await fetch(`${base}/v2/m/img/tags/list?n=2`);
+  assert.deepEqual((await p1.json() as any).tags, ['a', 'b']);
+  assert.equal(p1.headers.get('link'), '</v2/m/img/tags/list?n=2&last=b>; rel="next"');
+  const p2 = await fetch(`${base}/v2/m/img/tags/list?n=2&last=b`);
+  assert.deepEqual((await p2.json() as any).tags, ['c', 'd']);
+  const all = await (await fetch(`${base}/v2/m/img/tags/list`)).json() as any;
+  assert.deepEqual(all, { name: 'm/img', tags: ['a', 'b', 'c', 'd', 'multi', 'v1'] });
+  assert.equal((await fetch(`${base}/v2/m/none/tags/list`)).status, 404);
+  const cat = await (await fetch(`${base}/v2/_catalog`)).json() as any;
+  assert.ok(cat.repositories.includes('m/img'));
+  const c1 = await fetch(`${base}/v2/_catalog?n=1`);
+  assert.equal((await c1.json() as any).repositories.length, 1);
+  assert.match(c1.headers.get('link')!, /rel="next"/);
+  assert.equal((await fetch(`${base}/v2/_catalog?n=x`)).status, 400);
+
+  // Delete a tag, then the manifest (and with it every tag on it).
+  assert.equal((await fetch(`${base}/v2/m/img/manifests/a`, { method: 'DELETE' })).status, 202);
+  assert.equal((await fetch(`${base}/v2/m/img/manifests/a`)).status, 404);
+  assert.equal((await fetch(`${base}/v2/m/img/manifests/${sha(good)}`, { method: 'DELETE' })).status, 202);
+  assert.equal((await fetch(`${base}/v2/m/img/manifests/v1`)).status, 404);
+  assert.deepEqual((await (await fetch(`${base}/v2/m/img/tags/list`)).json() as any).tags, ['multi']);
+  // Names and references that do not parse.
+  assert.equal((await fetch(`${base}/v2/Bad/img/manifests/v1`)).status, 400);
+  assert.equal((await fetch(`${base}/v2/m/img/manifests/sha256:zz`)).status, 400);
+});
+
+test('read-only mode refuses writes', async () => {
+  const ro = await startRegistry(path.join(tmp, 'ro'), ['--read-only']);
+  try {
+    assert.equal((await fetch(`${ro.base}/v2/`)).status, 200);
+    const r = await fetch(`${ro.base}/v2/x/blobs/uploads/`, { method: 'POST' });
+    assert.equal(r.status, 405);
+    assert.equal((await r.json() as any).errors[0].code, 'UNSUPPORTED');
+  } finally {
+    ro.proc.kill('SIGTERM');
+  }
+});
