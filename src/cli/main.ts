@@ -22,6 +22,7 @@ const load = {
   ops: () => import('./commands/container-ops.js').then((m) => m.commands),
   stats: () => import('./commands/stats.js').then((m) => m.commands),
   network: () => import('./commands/network.js').then((m) => m.commands),
+  commit: () => import('./commands/commit.js').then((m) => m.commands),
   volume: () => import('./commands/volume.js').then((m) => m.commands),
   registry: () => import('./commands/registry.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
@@ -44,6 +45,8 @@ const TOP: Record<string, Route> = {
   version: r(load.system, 'version', 'Show the berth version information'),
   info: r(load.system, 'info', 'Display system-wide information'),
   create: r(load.run, 'create', 'Create a new container'),
+  commit: r(load.commit, 'commit', "Create a new image from a container's changes"),
+  diff: r(load.commit, 'diff', "Inspect changes to files or directories on a container's filesystem"),
   events: r(load.system, 'events', 'Get real time events from the server'),
   history: r(load.images, 'history', 'Show the history of an image'),
   import: r(load.images, 'import', 'Import the contents from a tarball to create a filesystem image'),
@@ -69,7 +72,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       ps: r(load.ps, 'ps', 'List containers'), prune: r(load.lifecycle, 'container prune', 'Remove all stopped containers'),
       rename: TOP.rename!, restart: TOP.restart!, rm: TOP.rm!, remove: TOP.rm!, run: TOP.run!, start: TOP.start!,
       stop: TOP.stop!, wait: TOP.wait!, attach: TOP.attach!, exec: TOP.exec!, pause: TOP.pause!, port: TOP.port!,
-      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!,
+      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!, commit: TOP.commit!, diff: TOP.diff!,
     },
   },
   network: {

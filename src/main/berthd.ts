@@ -12,6 +12,8 @@ import { systemRoutes } from '../api/routes/system.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
+import { commitRoutes } from '../api/routes/commit.js';
+import { CommitService } from '../services/commit-service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { VolumeService } from '../services/volumes/volume-service.js';
 import { ExecCniRunner } from '../network/cni.js';
@@ -206,6 +208,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     containerCounts: () => containers.counts(),
     imageCount: () => images.count(),
   });
+  const commits = new CommitService({ paths, sys, containers, images, events, version: BERTH_VERSION });
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers),
@@ -214,6 +217,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),
     ...swarmRoutes(),
+    ...commitRoutes(commits),
     ...volumeRoutes(volumes),
   ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });
   const listeners: { close(): Promise<void> }[] = [];
