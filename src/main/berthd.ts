@@ -27,6 +27,7 @@ import { ConmonRuntime } from '../runtime/conmon-runtime.js';
 import { ContainerService, validateLogConfig, type Runtime } from '../services/container-service.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
+import { DistributionService } from '../distribution/distribution-service.js';
 import { SystemService } from '../services/system-service.js';
 import { Paths } from '../store/paths.js';
 import { LinuxSys } from '../sys/linux-sys.js';
@@ -205,7 +206,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers),
-    ...imageRoutes(images),
+    ...imageRoutes(images, new DistributionService({ images })),
     ...execRoutes(execs),
     ...networkRoutes(networks, (ref) => containers.netInfo(containers.get(ref))),
     ...statsRoutes(stats),
