@@ -15,6 +15,8 @@ import path from 'node:path';
  *   containers/<id>/upper, work     overlay upper/work dirs
  *   containers/<id>/merged          overlay mount point = the container's rootfs (0700)
  *   containers/<id>/ctr.log         conmon's k8s-file log
+ *   volumes/<name>/volume.json      a local volume's record (written last: a dir without it is removed at start)
+ *   volumes/<name>/_data            its content (the mountpoint; a mount target when it has type/device options)
  *   tmp/                            scratch for imports; emptied at start
  *
  * <exec-root>/                      (default /run/berth; tmpfs: gone on reboot)
@@ -44,6 +46,10 @@ export class Paths {
   containerRecord(id: string): string { return path.join(this.containerDir(id), 'record.json'); }
   containerLog(id: string): string { return path.join(this.containerDir(id), 'ctr.log'); }
   containerRootfs(id: string): string { return path.join(this.containerDir(id), 'merged'); }
+  get volumesDir(): string { return path.join(this.dataRoot, 'volumes'); }
+  volumeDir(name: string): string { return path.join(this.dataRoot, 'volumes', name); }
+  volumeRecord(name: string): string { return path.join(this.volumeDir(name), 'volume.json'); }
+  volumeData(name: string): string { return path.join(this.volumeDir(name), '_data'); }
   get tmpDir(): string { return path.join(this.dataRoot, 'tmp'); }
 
   // exec root

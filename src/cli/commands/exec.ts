@@ -41,7 +41,7 @@ const exec: Command = {
     const detach = bool(p, 'detach');
     const tty = bool(p, 'tty');
     const attachStdin = !detach && bool(p, 'interactive');
-    const detachKeys = str(p, 'detach-keys');
+    const detachKeys = str(p, 'detach-keys') || ctx.config.detachKeys || '';
     // docker's parseExec: the Go struct's field order and zero values
     const config: Record<string, unknown> = {
       User: str(p, 'user'), Privileged: bool(p, 'privileged'), Tty: tty, ConsoleSize: tty ? ttySize(ctx) : null,
@@ -116,7 +116,7 @@ const attach: Command = {
     const tty = Boolean(c.Config?.Tty);
     const noStdin = bool(p, 'no-stdin');
     const withStdin = !noStdin && Boolean(c.Config?.OpenStdin);
-    const detachKeys = str(p, 'detach-keys');
+    const detachKeys = str(p, 'detach-keys') || ctx.config.detachKeys || '';
     const unproxy = p.flags['sig-proxy'] !== false && !tty ? proxySignals(ctx, id) : () => undefined;
     let stopResize: (() => void) | undefined;
     let session;

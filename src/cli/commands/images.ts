@@ -108,7 +108,7 @@ const images: Command = {
     const filters = list(p, 'filter');
     if (p.args[0]) filters.push(`reference=${p.args[0]}`);
     const imgs = await ctx.client.imageList({ all: bool(p, 'all') || undefined, filters: filtersParam(filters) });
-    let format = str(p, 'format') || 'table';
+    let format = str(p, 'format') || (bool(p, 'quiet') ? '' : ctx.config.imagesFormat ?? '') || 'table';
     const digests = bool(p, 'digests');
     if (format === 'table') format = bool(p, 'quiet') ? '{{.ID}}' : digests ? IMAGE_TABLE_DIGEST : IMAGE_TABLE;
     else if (format.startsWith('table') && digests && !format.includes('{{.Digest}}')) format += '\t{{.Digest}}';

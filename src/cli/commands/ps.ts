@@ -124,8 +124,9 @@ const ps: Command = {
     ],
   },
   async run(ctx, p) {
-    let format = str(p, 'format');
     const quiet = bool(p, 'quiet');
+    // config.json's psFormat stands in for a missing --format, as docker's (not with -q)
+    let format = str(p, 'format') || (quiet ? '' : ctx.config.psFormat ?? '');
     if (format && quiet) ctx.err('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
     if (format) {
       // docker validates the template before calling the API

@@ -86,18 +86,19 @@ async function runContainer(ctx: CliContext, p: ParsedArgs): Promise<number> {
   const attachStderr = !detach && (attachList.length ? attachList.includes('stderr') : true);
   const attach = attachStdin || attachStdout || attachStderr;
   const autoRemove = bool(p, 'rm');
+  const detachKeys = str(p, 'detach-keys') || ctx.config.detachKeys || '';
 
   let session: HijackSession | undefined;
   if (attach) {
     const h = await ctx.client.containerAttach(id, {
       stream: true, stdin: attachStdin || undefined, stdout: attachStdout || undefined, stderr: attachStderr || undefined,
-      detachKeys: str(p, 'detach-keys') || undefined,
+      detachKeys: detachKeys || undefined,
     }).catch((e) => { throw runStatusError(e); });
     session = streamHijacked(h, {
       tty, stdin: attachStdin ? ctx.io.stdin : null,
       stdout: attachStdout ? ctx.io.stdout : null,
       stderr: attachStderr ? (tty ? ctx.io.stdout : ctx.io.stderr) : null,
-      detachKeys: str(p, 'detach-keys'), warn: (m) => ctx.err(`${m}\n`),
+      detachKeys, warn: (m) => ctx.err(`${m}\n`),
     });
   }
   const wait = ctx.client.containerWait(id, autoRemove ? 'removed' : 'next-exit');
