@@ -1,5 +1,5 @@
 /** start, stop, kill, restart, wait, rm, rename, container prune. */
-import { EngineApiError } from '../../client/engine-client.js';
+import { isNotFound } from '../../client/engine-client.js';
 import { humanSize } from '../../core/human.js';
 import { StatusError, bool, filtersParam, list, num, str, type CliContext, type Command } from '../context.js';
 import { reportErrorText } from '../errors.js';
@@ -36,6 +36,10 @@ const start: Command = {
     ],
   },
   async run(ctx, p) {
+    // berthd has no checkpoint store (CRIU): refused rather than started fresh
+    for (const f of ['checkpoint', 'checkpoint-dir']) {
+      if (p.changed.has(f)) throw new StatusError(`berth: --${f} is not supported: berth cannot restore containers from checkpoints`, 125);
+    }
     const attach = bool(p, 'attach');
     const interactive = bool(p, 'interactive');
     if (!attach && !interactive) {
@@ -163,7 +167,7 @@ const rm: Command = {
         await ctx.client.containerRemove(c, { force: force || undefined, v: bool(p, 'volumes') || undefined, link: bool(p, 'link') || undefined });
         ctx.out(`${raw}\n`);
       } catch (e) {
-        if (force && e instanceof EngineApiError && e.status === 404) { ctx.err(reportErrorText(e) + '\n'); continue; }
+        if (force && isNotFound(e)) { ctx.err(reportErrorText(e) + '\n'); continue; }
         errs.push(reportErrorText(e));
       }
     }
