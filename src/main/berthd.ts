@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import { runcAdvisories } from '../runtime/runc-advisories.js';
 import fs from 'node:fs';
@@ -25,11 +24,14 @@ import { ExecService } from '../services/exec-service.js';
 import { StatsService } from '../services/stats-service.js';
 import { execProbeRunner } from '../services/health-probe.js';
 import { loadConfig, tcpHostCheck, type DaemonConfig } from '../config/daemon-config.js';
-import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
-import { resolveUser } from '../core/user.js';
+import { buildSpec, type SpecInput } from '../core/oci-spec.js';
+import { readHostInfo } from '../sys/host-info.js';
+import { loadDefaultSeccompProfile } from '../store/seccomp-default.js';
+import { resolveUser } from '../store/rootfs-files.js';
 import { errorMessage } from '../errors.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
-import { ContainerService, netInfo, validateLogConfig, type Runtime } from '../services/container-service.js';
+import { ContainerService, netInfo, validateLogConfig } from '../services/container-service.js';
+import { posixRunner } from '../sys/process-runner.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
 import { SystemService } from '../services/system-service.js';
@@ -166,9 +168,11 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const paths = new Paths(path.resolve(cfg.dataRoot), path.resolve(cfg.execRoot));
   const sys = new LinuxSys();
   const events = new EventBus();
-  const runtime = new ConmonRuntime({ paths });
+  const runner = posixRunner;
+  const runtime = new ConmonRuntime({ paths, runner, sys });
   await runtime.init();
-  const host = hostInfo();
+  const host = readHostInfo();
+  const defaultSeccomp = loadDefaultSeccompProfile();
   let containers!: ContainerService;
   const images = new ImageService({
     paths, sys, events,
@@ -178,15 +182,15 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const volumes = new VolumeService({ paths, sys, events });
   await volumes.init();
   const networks = new NetworkService({
-    paths, sys, cni: new ExecCniRunner(), bip: cfg.bip, pools: cfg.pools,
+    paths, sys, cni: new ExecCniRunner(undefined, runner), bip: cfg.bip, pools: cfg.pools,
     ...(cfg.bridge ? { bridgeName: cfg.bridge } : {}),
   } as ConstructorParameters<typeof NetworkService>[0]);
   containers = new ContainerService({
     paths, sys, events,
     images,
     networks,
-    runtime: runtime as unknown as Runtime,
-    buildSpec: (input) => buildSpec({ ...(input as SpecInput), host }),
+    runtime,
+    buildSpec: (input) => buildSpec({ ...(input as SpecInput), host, defaultSeccomp }),
     resolveUser,
   });
   if (cfg.detachKeys) containers.detachKeys = cfg.detachKeys;
@@ -199,18 +203,18 @@ async function run(cfg: DaemonConfig): Promise<void> {
   await containers.init();
   const ids = containers.ids();
   await networks.init(ids.running, ids.all);
-  const conmonExec = new ConmonExec({ paths });
+  const conmonExec = new ConmonExec({ paths, runner, sys });
   await conmonExec.sweep(); // session dirs of finished execs; live ones go when they end
   const execs = new ExecService({
     containers, runtime: conmonExec, events, resolveUser,
     rootfs: (id) => paths.containerRootfs(id), buildProcess: execProcessSpec,
   });
-  const stats = new StatsService({ containers });
+  const stats = new StatsService({ containers, runner });
   containers.setProbeRunner(execProbeRunner(execs));
   // Restart policies act once networking is back: a restarted container needs its network.
   void containers.bootRestarts();
   let runcVersion = '';
-  try { runcVersion = /runc version (\S+)/.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1] ?? ''; } catch { /* reported empty */ }
+  try { runcVersion = /runc version (\S+)/.exec((await runner.run('runc', ['--version'])).stdout)?.[1] ?? ''; } catch { /* reported empty */ }
   let runcChangelog = '';
   try { runcChangelog = zlib.gunzipSync(fs.readFileSync('/usr/share/doc/runc/changelog.Debian.gz')).toString('utf8'); } catch { /* not a Debian package */ }
   const warnings = runcAdvisories(runcVersion, runcChangelog);

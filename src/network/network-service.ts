@@ -226,9 +226,15 @@ export class NetworkService {
 
   create(req: CreateNetworkRequest): Promise<{ Id: string; Warning: string }> { return this.serial(() => this.registry.create(req)); }
 
-  remove(ref: string): Promise<void> { return this.serial(() => this.registry.remove(ref)); }
+  // A removed container's endpoint is released after its removal answers (forget is queued behind its teardown),
+  // so a network removal first waits for queued per-container work: a CNI DEL still writing in the network's
+  // lease dir made `network rm` right after `rm -f` fail with ENOTEMPTY.
+  async remove(ref: string): Promise<void> { await this.state.drain(); return this.serial(() => this.registry.remove(ref)); }
 
-  prune(filtersRaw?: string | null): Promise<{ NetworksDeleted: string[] }> { return this.serial(() => this.registry.prune(filtersRaw)); }
+  async prune(filtersRaw?: string | null): Promise<{ NetworksDeleted: string[] }> {
+    await this.state.drain();
+    return this.serial(() => this.registry.prune(filtersRaw));
+  }
 
   list(filtersRaw?: string | null): Array<Record<string, unknown>> { return this.registry.list(filtersRaw); }
 
