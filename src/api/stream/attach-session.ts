@@ -4,19 +4,14 @@
 // and who ends what when either side goes away. The carriers differ only in a ClientEnd.
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import type { AttachConnection } from '../../core/attach-connection.js';
 import { DetachScanner } from '../../core/detach-keys.js';
 import { muxFrame } from './mux.js';
 import { drained } from './drained.js';
 import { WebSocketWriter } from './websocket.js';
 
-/** The container's (or exec's) stdio as the runtime hands it over (conmon's attach socket). */
-export interface StreamConnection {
-  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
-  on(ev: 'close', cb: () => void): void;
-  write(data: Buffer): void;
-  end(): void;
-  destroy(): void;
-}
+/** The container's (or exec's) stdio as the runtime hands it over: the one AttachConnection. */
+type StreamConnection = AttachConnection;
 
 /** The client's side of a session, whatever carries it. */
 export interface ClientEnd {
