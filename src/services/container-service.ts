@@ -25,6 +25,8 @@ import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
 import { RestartManager, killCancelsRestart, shouldStartOnDaemonBoot } from './restart-manager.js';
 import type { HealthConfig, HealthState } from '../core/healthcheck.js';
 import { trace, type Trace } from '../core/trace.js';
+import { inspectMounts, volumeNames, type MountPoint } from '../core/mounts.js';
+import type { ContainerMounts } from './volumes/container-mounts.js';
 
 /** What the container service needs from the image store (consumer-defined, moby style). */
 export interface ImageProvider {
@@ -129,6 +131,8 @@ export interface ContainerRecord {
   HostnamePath: string;
   HostsPath: string;
   ResolvConfPath: string;
+  /** binds, volumes and --mount tmpfs (core/mounts.ts); inspect shows them as Mounts */
+  MountPoints?: MountPoint[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -163,6 +167,7 @@ export interface ContainerServiceDeps {
   buildSpec: SpecBuilder;
   resolveUser: UserResolver;
   networks?: NetworkProvider;
+  mounts?: ContainerMounts;
 }
 
 function nowIso(): string { return new Date().toISOString(); }
@@ -404,6 +409,7 @@ export class ContainerService {
       const st = await this.d.runtime.state(id).catch(() => undefined);
       if (!exit && st && (st.status === 'running' || st.status === 'paused') && this.d.runtime.conmonAlive(id)) {
         live.mounted = true; // re-adopted: the overlay stayed mounted
+        await this.d.mounts?.readopt(id, rec.MountPoints);
         rec.State.Pid = st.pid;
         if (wasRemoving) await this.remove(id, { force: true });
         return;
@@ -490,6 +496,14 @@ export class ContainerService {
     // Reserve the name before any await so two concurrent creates cannot both take it.
     this.byName.set(cname, id);
     try {
+      if (this.d.mounts) {
+        rec.MountPoints = await this.d.mounts.atCreate(body, img.config.config?.Volumes, (ref) => this.find(ref).rec.MountPoints ?? []);
+      }
+    } catch (err) {
+      this.byName.delete(cname);
+      throw err;
+    }
+    try {
       await fsp.mkdir(dir, { recursive: true, mode: 0o710 });
       for (const sub of ['upper', 'work']) await fsp.mkdir(path.join(dir, sub), { mode: 0o755 });
       await fsp.mkdir(path.join(dir, 'merged'), { mode: 0o700 });
@@ -497,12 +511,13 @@ export class ContainerService {
     } catch (err) {
       this.byName.delete(cname);
       await fsp.rm(dir, { recursive: true, force: true });
+      await this.d.mounts?.undoCreate(rec.MountPoints ?? []);
       throw err;
     }
     const live: Live = { rec, lock: Promise.resolve(), waiters: [], pendingAttach: [], exitWaiters: [], mounted: false };
     this.byId.set(id, live);
     this.d.events.publish('container', 'create', id, this.eventAttrs(rec));
-    return { Id: id, Warnings: imageVolumeWarnings(img.config.config?.Volumes) };
+    return { Id: id, Warnings: this.d.mounts ? [] : imageVolumeWarnings(img.config.config?.Volumes) };
   }
 
   netInfo(rec: ContainerRecord): NetInfo {
@@ -618,7 +633,7 @@ export class ContainerService {
       if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
       const hc = rec.HostConfig;
       const secOpts = hc.SecurityOpt ?? [];
-      const extraMounts = runMounts(hc);
+      const extraMounts = [...runMounts(hc), ...(await this.d.mounts?.atStart(id, rec.MountPoints, rootfs) ?? [])];
       let args = [rec.Path, ...rec.Args];
       if (hc.Init) {
         // docker-init: Debian's static tini, bind-mounted as Docker mounts its docker-init.
@@ -871,6 +886,7 @@ export class ContainerService {
   }
 
   private async unmountQuiet(id: string): Promise<void> {
+    await this.d.mounts?.atExit(id);
     await this.d.sys.unmountAsync(this.d.paths.containerRootfs(id)).catch(() => { /* not mounted */ });
   }
 
@@ -1115,7 +1131,15 @@ export class ContainerService {
       if (this.byName.get(rec.Name.slice(1)) === rec.Id) this.byName.delete(rec.Name.slice(1));
       this.d.events.publish('container', 'destroy', rec.Id, this.eventAttrs(rec));
       for (const w of live.waiters.splice(0)) w.resolve({ StatusCode: rec.State.ExitCode, Error: null });
+      await this.d.mounts?.atRemove(rec.Id, rec.MountPoints, !!opts.volumes || !!rec.HostConfig.AutoRemove);
     });
+  }
+
+  /** Ids of the containers (any state) whose mounts refer to the volume: it is in use while they exist. */
+  containersUsingVolume(name: string): string[] {
+    const out: string[] = [];
+    for (const l of this.byId.values()) if (volumeNames(l.rec.MountPoints).includes(name)) out.push(l.rec.Id);
+    return out;
   }
 
   // ----- rename
@@ -1214,7 +1238,7 @@ export class ContainerService {
         Name: 'overlay2',
         Data: { MergedDir: path.join(dir, 'merged'), UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work') },
       },
-      Mounts: [],
+      Mounts: inspectMounts(rec.MountPoints),
       Config: rec.Config,
       NetworkSettings: this.d.networks ? this.d.networks.settings(this.netInfo(rec)) : this.networkSettings(rec),
     };
@@ -1306,7 +1330,7 @@ export class ContainerService {
       Status: statusText(r.State) + (r.State.Status === 'running' ? this.health.statusSuffix(r.Id) : ''),
       HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
       NetworkSettings: { Networks: ((this.d.networks ? this.d.networks.settings(this.netInfo(r)) : this.networkSettings(r)).Networks as Record<string, unknown>) },
-      Mounts: [],
+      Mounts: inspectMounts(r.MountPoints),
     };
     if (size) {
       out.SizeRw = dirSize(path.join(this.d.paths.containerDir(r.Id), 'upper'));
