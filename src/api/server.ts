@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import { writeError } from './errors.js';
 import { acceptWebSocket } from './stream/websocket.js';
+import { createTlsServer, type TlsSettings } from './tls-listener.js';
 import { bodyDecoderFor } from './api-schema.js';
 import { dropNullFields } from '../core/json-body.js';
 
@@ -227,9 +228,11 @@ export function buildApp(routes: Route[], opts: { debug?: (msg: string) => void 
 export interface Listener { close(): Promise<void> }
 
 /** Listen on a unix socket (unix:///path) or tcp://host:port; socket mode 0660 set before listen (S7). */
-export async function listen(app: App, hostSpec: string, opts: { gid?: number } = {}): Promise<{ server: http.Server; close(): Promise<void> }> {
-  const server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 },
-    (req, res) => app.handle(req, res));
+export async function listen(app: App, hostSpec: string, opts: { gid?: number; tls?: TlsSettings } = {}): Promise<{ server: http.Server; close(): Promise<void> }> {
+  const base = { keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 };
+  const handler = (req: IncomingMessage, res: ServerResponse) => app.handle(req, res);
+  // TLS is for tcp:// only, as dockerd: a unix socket is guarded by its mode and group
+  const server: http.Server = opts.tls && hostSpec.startsWith('tcp://') ? createTlsServer(opts.tls, base, handler) : http.createServer(base, handler);
   server.timeout = 0;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const res = new http.ServerResponse(req);

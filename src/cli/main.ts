@@ -22,8 +22,10 @@ const load = {
   ops: () => import('./commands/container-ops.js').then((m) => m.commands),
   stats: () => import('./commands/stats.js').then((m) => m.commands),
   network: () => import('./commands/network.js').then((m) => m.commands),
+  commit: () => import('./commands/commit.js').then((m) => m.commands),
   volume: () => import('./commands/volume.js').then((m) => m.commands),
   registry: () => import('./commands/registry.js').then((m) => m.commands),
+  context: () => import('./commands/context.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -44,6 +46,8 @@ const TOP: Record<string, Route> = {
   version: r(load.system, 'version', 'Show the berth version information'),
   info: r(load.system, 'info', 'Display system-wide information'),
   create: r(load.run, 'create', 'Create a new container'),
+  commit: r(load.commit, 'commit', "Create a new image from a container's changes"),
+  diff: r(load.commit, 'diff', "Inspect changes to files or directories on a container's filesystem"),
   events: r(load.system, 'events', 'Get real time events from the server'),
   history: r(load.images, 'history', 'Show the history of an image'),
   import: r(load.images, 'import', 'Import the contents from a tarball to create a filesystem image'),
@@ -69,7 +73,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       ps: r(load.ps, 'ps', 'List containers'), prune: r(load.lifecycle, 'container prune', 'Remove all stopped containers'),
       rename: TOP.rename!, restart: TOP.restart!, rm: TOP.rm!, remove: TOP.rm!, run: TOP.run!, start: TOP.start!,
       stop: TOP.stop!, wait: TOP.wait!, attach: TOP.attach!, exec: TOP.exec!, pause: TOP.pause!, port: TOP.port!,
-      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!,
+      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!, commit: TOP.commit!, diff: TOP.diff!,
     },
   },
   network: {
@@ -108,11 +112,24 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
     desc: 'Run a registry server',
     subs: { serve: r(load.registry, 'registry serve', 'Serve an OCI distribution registry from a directory') },
   },
+  context: {
+    desc: 'Manage contexts',
+    subs: {
+      create: r(load.context, 'context create', 'Create a context'),
+      inspect: r(load.context, 'context inspect', 'Display detailed information on one or more contexts'),
+      ls: r(load.context, 'context ls', 'List contexts'), list: r(load.context, 'context ls', 'List contexts'),
+      rm: r(load.context, 'context rm', 'Remove one or more contexts'), remove: r(load.context, 'context rm', 'Remove one or more contexts'),
+      show: r(load.context, 'context show', 'Print the name of the current context'),
+      use: r(load.context, 'context use', 'Set the current docker context'),
+    },
+  },
   system: {
     desc: 'Manage berth',
     subs: { events: TOP.events!, info: TOP.info! },
   },
 };
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'];
 
 const HIDDEN_SUBS = new Set(['list', 'ps', 'remove']);
 
@@ -177,6 +194,12 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     io.stderr.write(`${(e as Error).message}\n\nUsage:  ${bin} [OPTIONS] COMMAND\n\nRun '${bin} --help' for more information\n`);
     return 125;
   }
+  // -D is debug whatever -l says, as docker's
+  const logLevel = globals.flags.debug ? 'debug' : String(globals.flags['log-level']);
+  if (!LOG_LEVELS.includes(logLevel)) {
+    io.stderr.write(`Unable to parse logging level: ${logLevel}\n`);
+    return 1;
+  }
   if (globals.flags.version) {
     io.stdout.write(`berth version 0.1.0, API ${'1.45'}\n`);
     return 0;
@@ -238,7 +261,11 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
   }
 
   const cfgDir = configDir(globals.changed.has('config') ? String(globals.flags.config) : undefined, io.env);
-  const ctx = new CliContext(io, CliContext.resolveHost(globals.flags.host as string[], io.env), cfgDir);
+  const g = globals.flags;
+  const ctx = new CliContext(io, {
+    hosts: g.host as string[], context: String(g.context), tls: g.tls === true, tlsverify: g.tlsverify === true,
+    tlscacert: String(g.tlscacert), tlscert: String(g.tlscert), tlskey: String(g.tlskey), changed: globals.changed,
+  }, cfgDir, logLevel);
   try {
     return await cmd.run(ctx, parsed);
   } catch (e) {

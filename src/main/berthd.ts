@@ -6,12 +6,15 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildApp, listen, BERTH_VERSION } from '../api/server.js';
+import { tlsServerOptions } from '../api/tls-listener.js';
 import { containerRoutes } from '../api/routes/containers.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
+import { commitRoutes } from '../api/routes/commit.js';
+import { CommitService } from '../services/commit-service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { VolumeService } from '../services/volumes/volume-service.js';
 import { ContainerMounts } from '../services/volumes/container-mounts.js';
@@ -27,7 +30,7 @@ import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
 import { resolveUser } from '../core/user.js';
 import { errorMessage } from '../errors.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
-import { ContainerService, validateLogConfig, type Runtime } from '../services/container-service.js';
+import { ContainerService, netInfo, validateLogConfig, type Runtime } from '../services/container-service.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
 import { SystemService } from '../services/system-service.js';
@@ -49,6 +52,11 @@ Options:
   -H, --host list            Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
   -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
   -p, --pidfile string       Path to use for daemon PID file (default "/run/berth/berthd.pid")
+      --tls                  Use TLS on tcp:// hosts; implied by --tlsverify
+      --tlscacert string     Trust certs signed only by this CA (client certificates, with --tlsverify)
+      --tlscert string       Path to TLS certificate file
+      --tlskey string        Path to TLS key file
+      --tlsverify            Use TLS and verify the remote (clients need a certificate signed by --tlscacert)
       --unsafe-tcp           Listen on a non-loopback tcp:// address without TLS anyway (refused otherwise)
   -v, --version              Print version information and quit
 `;
@@ -96,6 +104,11 @@ export async function main(argv: string[]): Promise<void> {
         bip: { type: 'string' },
         group: { type: 'string', short: 'G' },
         'unsafe-tcp': { type: 'boolean' },
+        tls: { type: 'boolean' },
+        tlsverify: { type: 'boolean' },
+        tlscacert: { type: 'string' },
+        tlscert: { type: 'string' },
+        tlskey: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -142,10 +155,12 @@ function socketGid(cfg: DaemonConfig): number | undefined {
 async function run(cfg: DaemonConfig): Promise<void> {
   if (process.getuid && process.getuid() !== 0) throw new Error('berthd needs to be started with root privileges');
   for (const h of cfg.hosts) {
-    const tcp = tcpHostCheck(h, !!cfg.unsafeTcp);
+    const tcp = tcpHostCheck(h, !!cfg.unsafeTcp, cfg.tlsVerify);
     if (tcp.refuse) throw new Error(tcp.refuse);
     if (tcp.warn) log(cfg, 'warn', tcp.warn);
   }
+  // unreadable certificates stop berthd before it touches any state
+  if (cfg.tls) tlsServerOptions({ verify: cfg.tlsVerify, caFile: cfg.tlsCaCert, certFile: cfg.tlsCert!, keyFile: cfg.tlsKey! });
   await fsp.mkdir(cfg.dataRoot, { recursive: true, mode: 0o710 });
   await fsp.mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
   await writePidfile(cfg.pidfile);
@@ -210,20 +225,23 @@ async function run(cfg: DaemonConfig): Promise<void> {
     containerCounts: () => containers.counts(),
     imageCount: () => images.count(),
   });
+  const commits = new CommitService({ paths, sys, containers, images, events, version: BERTH_VERSION });
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers),
     ...imageRoutes(images),
     ...execRoutes(execs),
-    ...networkRoutes(networks, (ref) => containers.netInfo(containers.get(ref))),
+    ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),
     ...swarmRoutes(),
+    ...commitRoutes(commits),
     ...volumeRoutes(volumes),
   ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });
   const listeners: { close(): Promise<void> }[] = [];
   for (const h of cfg.hosts) {
     if (h.startsWith('unix://')) await fsp.mkdir(path.dirname(h.slice(7)), { recursive: true });
-    listeners.push(await listen(app, h, { gid: socketGid(cfg) }));
+    const tls = cfg.tls ? { verify: cfg.tlsVerify, caFile: cfg.tlsCaCert, certFile: cfg.tlsCert!, keyFile: cfg.tlsKey! } : undefined;
+    listeners.push(await listen(app, h, { gid: socketGid(cfg), tls }));
     log(cfg, 'info', `API listen on ${h.replace(/^unix:\/\//, '')}`);
   }
   log(cfg, 'info', `berthd ${BERTH_VERSION} initialized (data-root ${paths.dataRoot})`);

@@ -9,6 +9,7 @@ export type IpOp =
   | { op: 'del-link'; dev: string }
   | { op: 'show-addr'; dev: string; family: 4 | 6 }
   | { op: 'add-addr'; dev: string; cidr: string }
+  | { op: 'del-addr'; dev: string; cidr: string }
   | { op: 'set-alias'; dev: string; alias: string }
   | { op: 'set-mac'; dev: string; mac: string }
   | { op: 'set-mtu'; dev: string; mtu: number }
@@ -20,6 +21,7 @@ export function ipArgs(o: IpOp): string[] {
     case 'del-link': return ['link', 'del', o.dev];
     case 'show-addr': return ['-o', `-${o.family}`, 'addr', 'show', 'dev', o.dev];
     case 'add-addr': return ['addr', 'add', o.cidr, 'dev', o.dev];
+    case 'del-addr': return ['addr', 'del', o.cidr, 'dev', o.dev];
     case 'set-alias': return ['link', 'set', 'dev', o.dev, 'alias', o.alias];
     case 'set-mac': return ['link', 'set', 'dev', o.dev, 'address', o.mac];
     case 'set-mtu': return ['link', 'set', 'dev', o.dev, 'mtu', String(o.mtu)];

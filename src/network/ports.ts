@@ -96,11 +96,14 @@ export function parsePortKey(key: string): [number, Proto] {
 /**
  * HostConfig.PortBindings (+ PublishAllPorts over Config.ExposedPorts) → what to publish.
  * A host port of '' or '0' means "any ephemeral port"; `8000-8010` means "any free port in that range".
+ * `defaultHostIp` (the network's host_binding_ipv4) applies where no host address was given; an explicit
+ * 0.0.0.0 still means every address, as in Docker.
  */
 export function planPublishRequests(
   portBindings: Record<string, PortBinding[] | null> | undefined,
   publishAll: boolean,
   exposedPorts: Record<string, unknown> | undefined,
+  defaultHostIp = '',
 ): PublishRequest[] {
   const out: PublishRequest[] = [];
   const seen = new Set<string>();
@@ -108,7 +111,8 @@ export function planPublishRequests(
     const [port, proto] = parsePortKey(key);
     seen.add(`${port}/${proto}`);
     for (const b of bindings?.length ? bindings : [{}]) {
-      const hostIp = normHostIp(b.HostIp ?? '');
+      const given = (b.HostIp ?? '').trim();
+      const hostIp = given === '' ? defaultHostIp : normHostIp(given);
       const hp = (b.HostPort ?? '').trim();
       let range: [number, number] = [0, 0];
       if (hp !== '' && hp !== '0') {
@@ -123,7 +127,7 @@ export function planPublishRequests(
     for (const key of Object.keys(exposedPorts ?? {})) {
       const [port, proto] = parsePortKey(key);
       if (seen.has(`${port}/${proto}`)) continue;
-      out.push({ proto, containerPort: port, hostIp: '', hostPortStart: 0, hostPortEnd: 0 });
+      out.push({ proto, containerPort: port, hostIp: defaultHostIp, hostPortStart: 0, hostPortEnd: 0 });
     }
   }
   return out;

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { requireCjs } from '../sys/cjs.js';
 import type { SeqpacketSocket as SeqpacketSocketType } from 'node-unix-socket';
 import { SystemError, errorMessage } from '../errors.js';
+import { StartFailedError } from './start-failure.js';
 import type { OciProcess, OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
 import { trace } from '../core/trace.js';
@@ -52,7 +53,7 @@ export interface ExecStarted {
 }
 
 /** runc exec failed (the command could not be started); message is runc's own text. */
-export class ExecStartError extends SystemError {}
+export class ExecStartError extends StartFailedError {}
 
 export interface ExecProcessOptions {
   args: string[];
@@ -218,7 +219,7 @@ export class ConmonExec {
       release();
       conn?.destroy();
       await this.killConmon(req.execId);
-      throw err instanceof SystemError ? err : new ExecStartError(errorMessage(err), { cause: err });
+      throw err instanceof SystemError ? err : new ExecStartError(errorMessage(err), undefined, { cause: err });
     }
   }
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { requireCjs } from '../sys/cjs.js';
 import type { SeqpacketSocket as SeqpacketSocketType } from 'node-unix-socket';
 import { SystemError, errorMessage } from '../errors.js';
+import { StartFailedError } from './start-failure.js';
 import type { OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
 import { trace } from '../core/trace.js';
@@ -148,7 +149,7 @@ export class ConmonRuntime {
     }
     if (result.pid === undefined) {
       await this.cleanupFailedCreate(id);
-      throw new RuntimeError(result.error ?? 'container create failed');
+      throw new StartFailedError(result.error ?? 'container create failed');
     }
     tr.mark('sync');
     tr.end();
@@ -226,7 +227,7 @@ export class ConmonRuntime {
     try {
       await this.runc.start(id);
     } catch (err) {
-      throw new RuntimeError(errorMessage(err), { cause: err });
+      throw new StartFailedError(errorMessage(err), undefined, { cause: err });
     }
   }
 

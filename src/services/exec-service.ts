@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError, errorMessage } from '../errors.js';
 import type { OciProcess } from '../core/oci-spec.js';
 import type { ResolvedUser } from '../core/user.js';
+import { startFailureOf } from '../runtime/start-failure.js';
 import type { EventBus } from './events.js';
 
 /**
@@ -113,10 +114,9 @@ const KEEP_FINISHED = 500;
 
 function shortCmd(cfg: ExecConfig): string { return (cfg.Cmd ?? []).join(' '); }
 
-/** moby translateContainerdStartErr: which exit code a failed start records. */
-export function execStartExitCode(message: string): number {
-  if (/executable file not found|no such file or directory|system cannot find the file specified/i.test(message)) return 127;
-  return 126;
+/** moby translateContainerdStartErr: which exit code a failed exec start records (127 not found, else 126). */
+export function execStartExitCode(err: unknown): number {
+  return startFailureOf(err) === 'not-found' ? 127 : 126;
 }
 
 /** Docker's env merge: later entries replace earlier ones with the same key, new keys append. */
@@ -268,7 +268,7 @@ export class ExecService {
       });
     } catch (err) {
       const msg = `OCI runtime exec failed: ${errorMessage(err)}: unknown`;
-      e.exitCode = execStartExitCode(msg);
+      e.exitCode = execStartExitCode(err);
       e.finishedAt = Date.now();
       void this.d.runtime.cleanup(e.id).catch(() => undefined);
       throw e.exitCode === 127 ? new InvalidParameterError(msg, { cause: err }) : new SystemError(msg, { cause: err });

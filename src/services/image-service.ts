@@ -490,6 +490,43 @@ export class ImageService {
     });
   }
 
+  /**
+   * Unpack a layer tar on top of an image's layers (commit, build), keeping the tar as a blob as
+   * imports do. Returns the layer's chainID and diffID.
+   */
+  async applyLayer(stream: Readable, parentImageId: string | undefined): Promise<{ chainId: string; diffId: string }> {
+    const parent = parentImageId ? this.find(parentImageId).topLayer : undefined;
+    let ingest: IngestWriter | undefined;
+    if (this.keepLayerTars) ingest = await this.content.ingest();
+    let applied;
+    try {
+      applied = await this.layers.apply(stream, parent, ingest ? { onRaw: (c) => ingest!.write(c) } : {});
+    } catch (err) {
+      await ingest?.abort();
+      throw err;
+    }
+    if (ingest) await ingest.commit({ digest: applied.layer.diffId });
+    return { chainId: applied.layer.chainId, diffId: applied.layer.diffId };
+  }
+
+  /** Layer dirs of an image, topmost first (what a container's upper dir is compared with). */
+  lowerDirs(imageId: string): string[] {
+    return this.layersOf(this.find(imageId)).reverse().map((l) => this.layers.diffDir(l.chainId));
+  }
+
+  /** Store a new image config (commit, build) with its local parent, and tag it. Returns the id. */
+  async addImage(config: ImageConfigJson, rec: { topLayer?: string; parent?: string }, tags: readonly Reference[] = []): Promise<string> {
+    return this.exclusive(async () => {
+      if (rec.parent && !this.store.get(rec.parent)) throw new NotFoundError(`No such image: ${rec.parent}`);
+      const r: { topLayer?: string; parent?: string } = {};
+      if (rec.topLayer) r.topLayer = rec.topLayer;
+      if (rec.parent) r.parent = rec.parent;
+      const { image } = await this.store.create(Buffer.from(JSON.stringify(config)), r);
+      for (const t of tags) await this.tagImage(image.id, t);
+      return image.id;
+    });
+  }
+
   /** POST /images/prune. */
   async prune(opts: { filters?: Filters } = {}): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }> {
     const f = opts.filters ?? new Map<string, string[]>();
