@@ -9,9 +9,10 @@ import { createTlsServer, type TlsSettings } from './tls-listener.js';
 import { bodyDecoderFor } from './api-schema.js';
 import { dropNullFields } from '../core/json-body.js';
 
-export const API_VERSION = '1.45';
-export const MIN_API_VERSION = '1.24';
-export const BERTH_VERSION = '0.1.0';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
+import { compareVersions } from '../core/version-compare.js';
+export { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
+
 /** Request bodies above this are refused before parsing (RELIABILITY A12). */
 export const MAX_JSON_BODY = 32 * 1024 * 1024;
 
@@ -58,15 +59,7 @@ function compile(route: Route): CompiledRoute {
   return { ...route, re: new RegExp(`^${src}$`), keys, decodeBody: bodyDecoderFor(route.method, route.path) ?? dropNullFields };
 }
 
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
+export { compareVersions } from '../core/version-compare.js';
 
 function commonHeaders(res: ServerResponse): void {
   res.setHeader('Api-Version', API_VERSION);

@@ -14,10 +14,38 @@ import type { Duplex, Readable } from 'node:stream';
 export const API_VERSION = '1.45';
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
 
+/** What a daemon's error status means, as moby's errdefs classes it (errdefs.FromStatusCode). */
+export type ApiErrorKind =
+  | 'not-modified' | 'invalid-parameter' | 'unauthorized' | 'forbidden' | 'not-found' | 'conflict'
+  | 'system' | 'not-implemented' | 'unavailable' | 'unknown';
+
+export function apiErrorKind(status: number): ApiErrorKind {
+  switch (status) {
+    case 304: return 'not-modified';
+    case 400: return 'invalid-parameter';
+    case 401: return 'unauthorized';
+    case 403: return 'forbidden';
+    case 404: return 'not-found';
+    case 409: return 'conflict';
+    case 500: return 'system';
+    case 501: return 'not-implemented';
+    case 503: return 'unavailable';
+    default: return 'unknown';
+  }
+}
+
+/** The daemon's answer to a failed call: its HTTP status, its kind, and Docker's message. Commands test `kind`. */
 export class EngineApiError extends Error {
+  readonly kind: ApiErrorKind;
   constructor(readonly status: number, message: string) {
     super(message);
+    this.kind = apiErrorKind(status);
   }
+}
+
+/** The daemon answered that the object does not exist (errdefs.IsNotFound). */
+export function isNotFound(e: unknown): e is EngineApiError {
+  return e instanceof EngineApiError && e.kind === 'not-found';
 }
 
 export class DaemonUnreachableError extends Error {

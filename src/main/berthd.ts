@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import { runcAdvisories } from '../runtime/runc-advisories.js';
 import fs from 'node:fs';
@@ -26,13 +25,17 @@ import { ExecService } from '../services/exec-service.js';
 import { StatsService } from '../services/stats-service.js';
 import { execProbeRunner } from '../services/health-probe.js';
 import { loadConfig, tcpHostCheck, type DaemonConfig } from '../config/daemon-config.js';
-import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
-import { resolveUser } from '../core/user.js';
+import { buildSpec, type SpecInput } from '../core/oci-spec.js';
+import { readHostInfo } from '../sys/host-info.js';
+import { loadDefaultSeccompProfile } from '../store/seccomp-default.js';
+import { resolveUser } from '../store/rootfs-files.js';
 import { errorMessage } from '../errors.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
-import { ContainerService, netInfo, validateLogConfig, type Runtime } from '../services/container-service.js';
+import { ContainerService, netInfo, validateLogConfig } from '../services/container-service.js';
+import { posixRunner } from '../sys/process-runner.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
+import { DistributionService } from '../distribution/distribution-service.js';
 import { SystemService } from '../services/system-service.js';
 import { Paths } from '../store/paths.js';
 import { LinuxSys } from '../sys/linux-sys.js';
@@ -167,9 +170,11 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const paths = new Paths(path.resolve(cfg.dataRoot), path.resolve(cfg.execRoot));
   const sys = new LinuxSys();
   const events = new EventBus();
-  const runtime = new ConmonRuntime({ paths });
+  const runner = posixRunner;
+  const runtime = new ConmonRuntime({ paths, runner, sys });
   await runtime.init();
-  const host = hostInfo();
+  const host = readHostInfo();
+  const defaultSeccomp = loadDefaultSeccompProfile();
   let containers!: ContainerService;
   const images = new ImageService({
     paths, sys, events,
@@ -179,15 +184,15 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const volumes = new VolumeService({ paths, sys, events });
   await volumes.init();
   const networks = new NetworkService({
-    paths, sys, cni: new ExecCniRunner(), bip: cfg.bip, pools: cfg.pools,
+    paths, sys, cni: new ExecCniRunner(undefined, runner), bip: cfg.bip, pools: cfg.pools,
     ...(cfg.bridge ? { bridgeName: cfg.bridge } : {}),
   } as ConstructorParameters<typeof NetworkService>[0]);
   containers = new ContainerService({
     paths, sys, events,
     images,
     networks,
-    runtime: runtime as unknown as Runtime,
-    buildSpec: (input) => buildSpec({ ...(input as SpecInput), host }),
+    runtime,
+    buildSpec: (input) => buildSpec({ ...(input as SpecInput), host, defaultSeccomp }),
     resolveUser,
     mounts: new ContainerMounts(volumes),
   });
@@ -203,18 +208,18 @@ async function run(cfg: DaemonConfig): Promise<void> {
   await volumes.settle(); // running containers have re-taken their volumes: unmount the rest
   const ids = containers.ids();
   await networks.init(ids.running, ids.all);
-  const conmonExec = new ConmonExec({ paths });
+  const conmonExec = new ConmonExec({ paths, runner, sys });
   await conmonExec.sweep(); // session dirs of finished execs; live ones go when they end
   const execs = new ExecService({
     containers, runtime: conmonExec, events, resolveUser,
     rootfs: (id) => paths.containerRootfs(id), buildProcess: execProcessSpec,
   });
-  const stats = new StatsService({ containers });
+  const stats = new StatsService({ containers, runner });
   containers.setProbeRunner(execProbeRunner(execs));
   // Restart policies act once networking is back: a restarted container needs its network.
   void containers.bootRestarts();
   let runcVersion = '';
-  try { runcVersion = /runc version (\S+)/.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1] ?? ''; } catch { /* reported empty */ }
+  try { runcVersion = /runc version (\S+)/.exec((await runner.run('runc', ['--version'])).stdout)?.[1] ?? ''; } catch { /* reported empty */ }
   let runcChangelog = '';
   try { runcChangelog = zlib.gunzipSync(fs.readFileSync('/usr/share/doc/runc/changelog.Debian.gz')).toString('utf8'); } catch { /* not a Debian package */ }
   const warnings = runcAdvisories(runcVersion, runcChangelog);
@@ -229,7 +234,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers),
-    ...imageRoutes(images),
+    ...imageRoutes(images, new DistributionService({ images })),
     ...execRoutes(execs),
     ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),

@@ -1,4 +1,4 @@
-import { execFileFast } from '../sys/spawn.js';
+import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 
 /**
  * A typed wrapper over iproute2's `ip` for the few link/address operations berth needs on its bridges.
@@ -29,14 +29,11 @@ export function ipArgs(o: IpOp): string[] {
   }
 }
 
-/** How a program is run (execFileFast in the daemon; a recording fake in tests). */
-export type ExecFile = (file: string, args: string[]) => Promise<{ stdout: string; stderr: string }>;
-
 export class IpTool {
-  constructor(private readonly run: ExecFile = execFileFast, private readonly bin = 'ip') {}
+  constructor(private readonly runner: ProcessRunner = posixRunner, private readonly bin = 'ip') {}
 
   /** Runs one operation; rejects with the program's failure. */
   async exec(o: IpOp): Promise<string> {
-    return (await this.run(this.bin, ipArgs(o))).stdout;
+    return (await this.runner.run(this.bin, ipArgs(o))).stdout;
   }
 }

@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidParameterError } from '../../errors.js';
 import { assertAllowed } from '../../core/container-state.js';
-import { parseFilters, matchLabels } from '../../core/filters.js';
+import { parseFilters, parseGoDuration, matchLabels } from '../../core/filters.js';
 import type { Trace } from '../../core/trace.js';
 import type { ContainerContext } from './context.js';
 import type { Live } from './container-store.js';
@@ -83,7 +83,7 @@ function parseUntil(v: string): number {
   if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
   const t = Date.parse(v);
   if (!Number.isNaN(t)) return t;
-  const m = /^(\d+)(s|m|h)$/.exec(v);
-  if (m) return Date.now() - Number(m[1]) * ({ s: 1e3, m: 6e4, h: 3.6e6 } as Record<string, number>)[m[2]!]!;
+  const d = parseGoDuration(v); // Go durations, as image prune (core/go-duration.ts)
+  if (d !== undefined) return Date.now() - d;
   throw new InvalidParameterError(`invalid filter 'until=${v}'`);
 }

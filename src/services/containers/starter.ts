@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConflictError, InvalidParameterError, NotModifiedError, SystemError, errorMessage } from '../../errors.js';
 import { assertAllowed, ZERO_TIME } from '../../core/container-state.js';
-import { secureMkdirAll } from '../../core/secure-path.js';
+import { secureMkdirAll } from '../../store/rootfs-files.js';
 import { effectiveDns } from '../../core/create-settings.js';
 import { trace, type Trace } from '../../core/trace.js';
 import { startFailureOf } from '../../runtime/start-failure.js';

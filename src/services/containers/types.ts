@@ -10,13 +10,8 @@ export interface ImageProvider {
   rootfsMount(imageId: string, upper: string, work: string, target: string): Mount;
 }
 
-export interface AttachConnection {
-  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
-  on(ev: 'close', cb: () => void): void;
-  write(data: Buffer): void;
-  end(): void;
-  destroy(): void;
-}
+import type { AttachConnection } from '../../core/attach-connection.js';
+export type { AttachConnection } from '../../core/attach-connection.js';
 
 /** What the container service needs from the OCI runtime driver (conmon + runc). */
 export interface Runtime {

@@ -8,22 +8,8 @@ import type { ContentStore } from '../content/content-store.js';
 import { writeFileAtomic } from '../meta/atomic.js';
 import type { Paths } from '../paths.js';
 
-/** The container-config part of an image config (`config` in the JSON), Docker's field names. */
-export interface ImageContainerConfig {
-  User?: string;
-  ExposedPorts?: Record<string, Record<string, never>>;
-  Env?: string[];
-  Cmd?: string[];
-  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
-  ArgsEscaped?: boolean;
-  Volumes?: Record<string, Record<string, never>>;
-  WorkingDir?: string;
-  Entrypoint?: string[];
-  OnBuild?: string[];
-  Labels?: Record<string, string>;
-  StopSignal?: string;
-  Shell?: string[];
-}
+import type { ImageContainerConfig } from '../../core/image-config.js';
+export type { ImageContainerConfig } from '../../core/image-config.js';
 
 export interface ImageHistoryEntry {
   created?: string;
@@ -63,6 +49,8 @@ export interface ImageRecord {
   lastTagTime?: string;
   /** When this daemon stored it (for `until`/ordering when the config has no `created`). */
   stored: string;
+  /** Layer blobs as a registry served them (pull): kept for push, removed with the last image using them. */
+  blobs?: string[];
 }
 
 const ID_RE = /^sha256:[a-f0-9]{64}$/;
@@ -233,7 +221,7 @@ export class ImageStore {
     await this.content.delete(id);
   }
 
-  private async save(image: ImageRecord): Promise<void> {
+  async save(image: ImageRecord): Promise<void> {
     await writeFileAtomic(path.join(this.paths.imagesDir, `${image.id.slice(7)}.json`), JSON.stringify(image), 0o600);
   }
 }
