@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidParameterError, NotFoundError, errorMessage } from '../../errors.js';
 import { ociMounts, parseVolumesFrom, planMountPoints, volumeNames, type ApiMount, type MountPoint, type OciMount } from '../../core/mounts.js';
-import { secureJoin } from '../../core/secure-path.js';
+import { secureJoin } from '../../store/rootfs-files.js';
 import type { VolumeService } from './volume-service.js';
 
 export interface MountsCreateInput {
