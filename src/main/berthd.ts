@@ -233,7 +233,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const commits = new CommitService({ paths, sys, containers, images, events, version: BERTH_VERSION });
   const app = buildApp([
     ...systemRoutes(system, events),
-    ...containerRoutes(containers),
+    ...containerRoutes(containers, containers.streams),
     ...imageRoutes(images, new DistributionService({ images })),
     ...execRoutes(execs),
     ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
