@@ -16,6 +16,7 @@ import { commitRoutes } from '../api/routes/commit.js';
 import { CommitService } from '../services/commit-service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { VolumeService } from '../services/volumes/volume-service.js';
+import { ContainerMounts } from '../services/volumes/container-mounts.js';
 import { ExecCniRunner } from '../network/cni.js';
 import { NetworkService } from '../network/network-service.js';
 import { statsRoutes } from '../api/routes/container-stats.js';
@@ -193,7 +194,9 @@ async function run(cfg: DaemonConfig): Promise<void> {
     runtime,
     buildSpec: (input) => buildSpec({ ...(input as SpecInput), host, defaultSeccomp }),
     resolveUser,
+    mounts: new ContainerMounts(volumes),
   });
+  volumes.setUsers((name) => containers.containersUsingVolume(name));
   if (cfg.detachKeys) containers.detachKeys = cfg.detachKeys;
   containers.daemonDefaults = { ulimits: cfg.defaultUlimits, dns: { dns: cfg.dns, dnsSearch: cfg.dnsSearch, dnsOptions: cfg.dnsOptions } };
   if (cfg.logDriver || cfg.logOpts) {
@@ -202,6 +205,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     containers.defaultLogConfig = lc;
   }
   await containers.init();
+  await volumes.settle(); // running containers have re-taken their volumes: unmount the rest
   const ids = containers.ids();
   await networks.init(ids.running, ids.all);
   const conmonExec = new ConmonExec({ paths, runner, sys });
