@@ -5,12 +5,14 @@ import type { WebSocket } from 'ws';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import { writeError } from './errors.js';
 import { acceptWebSocket } from './stream/websocket.js';
+import { createTlsServer, type TlsSettings } from './tls-listener.js';
 import { bodyDecoderFor } from './api-schema.js';
 import { dropNullFields } from '../core/json-body.js';
 
-export const API_VERSION = '1.45';
-export const MIN_API_VERSION = '1.24';
-export const BERTH_VERSION = '0.1.0';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
+import { compareVersions } from '../core/version-compare.js';
+export { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
+
 /** Request bodies above this are refused before parsing (RELIABILITY A12). */
 export const MAX_JSON_BODY = 32 * 1024 * 1024;
 
@@ -57,15 +59,7 @@ function compile(route: Route): CompiledRoute {
   return { ...route, re: new RegExp(`^${src}$`), keys, decodeBody: bodyDecoderFor(route.method, route.path) ?? dropNullFields };
 }
 
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
+export { compareVersions } from '../core/version-compare.js';
 
 function commonHeaders(res: ServerResponse): void {
   res.setHeader('Api-Version', API_VERSION);
@@ -227,9 +221,11 @@ export function buildApp(routes: Route[], opts: { debug?: (msg: string) => void 
 export interface Listener { close(): Promise<void> }
 
 /** Listen on a unix socket (unix:///path) or tcp://host:port; socket mode 0660 set before listen (S7). */
-export async function listen(app: App, hostSpec: string, opts: { gid?: number } = {}): Promise<{ server: http.Server; close(): Promise<void> }> {
-  const server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 },
-    (req, res) => app.handle(req, res));
+export async function listen(app: App, hostSpec: string, opts: { gid?: number; tls?: TlsSettings } = {}): Promise<{ server: http.Server; close(): Promise<void> }> {
+  const base = { keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 };
+  const handler = (req: IncomingMessage, res: ServerResponse) => app.handle(req, res);
+  // TLS is for tcp:// only, as dockerd: a unix socket is guarded by its mode and group
+  const server: http.Server = opts.tls && hostSpec.startsWith('tcp://') ? createTlsServer(opts.tls, base, handler) : http.createServer(base, handler);
   server.timeout = 0;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const res = new http.ServerResponse(req);

@@ -4,6 +4,7 @@
  * reading --env-file/--label-file.
  */
 import fs from 'node:fs';
+import { parseGoDurationNs } from '../core/go-duration.js';
 import { ramInBytes } from '../core/human.js';
 import { FlagError, type ParsedArgs } from './flags.js';
 import { bool, list, num, str } from './context.js';
@@ -36,18 +37,10 @@ function bytesFlag(p: ParsedArgs, name: string, shown: string): number | undefin
 
 /** Go time.ParseDuration → nanoseconds */
 export function parseDurationNs(v: string, shown: string): number {
-  if (v === '0' || v === '') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g;
-  const mult: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  let total = 0;
-  let consumed = 0;
-  for (const m of v.matchAll(re)) {
-    if (m.index !== consumed) break;
-    total += Number(m[1]) * mult[m[2]!]!;
-    consumed += m[0].length;
-  }
-  if (consumed !== v.length) throw flagErr(v, shown, `time: invalid duration "${v}"`);
-  return Math.round(total);
+  if (v === '') return 0;
+  const ns = parseGoDurationNs(v);
+  if (ns === undefined) throw flagErr(v, shown, `time: invalid duration "${v}"`);
+  return ns;
 }
 
 /** -e KEY=VAL as is; -e KEY takes the client's value when set (docker's ValidateEnv). */

@@ -3,8 +3,10 @@
  * PassThrough streams), the binary name for messages, and a lazily built Engine API client.
  */
 import type { Readable, Writable } from 'node:stream';
-import { DEFAULT_HOST, EngineClient } from '../client/engine-client.js';
+import { API_VERSION, EngineClient } from '../client/engine-client.js';
 import { CliConfigFile } from './config-file.js';
+import { ContextStore } from './context-store.js';
+import { resolveEndpoint, type Endpoint, type EndpointFlags } from './endpoint.js';
 import type { CommandSpec, ParsedArgs } from './flags.js';
 
 export interface CliIO {
@@ -25,9 +27,19 @@ export class CliContext {
   readonly bin = 'berth';
   private clientInstance: EngineClient | undefined;
   private configInstance: CliConfigFile | undefined;
+  private endpointInstance: Endpoint | undefined;
 
-  /** `configDir`: where config.json lives (--config / DOCKER_CONFIG / ~/.docker), read on first use. */
-  constructor(readonly io: CliIO, readonly host: string, readonly configDir?: string) {}
+  /**
+   * `flags`: the global flags that choose the daemon (resolved on first use, so `context` commands work
+   * while the current context is broken); `configDir`: where config.json and contexts/ live (read on
+   * first use); `logLevel`: -l / -D, for the debug lines.
+   */
+  constructor(readonly io: CliIO, readonly flags: EndpointFlags, readonly configDir?: string, readonly logLevel = 'info') {}
+
+  /** A context for a fixed host (in-process callers and tests). */
+  static forHost(io: CliIO, host: string): CliContext {
+    return new CliContext(io, { hosts: [host], context: '', tls: false, tlsverify: false, tlscacert: '', tlscert: '', tlskey: '', changed: new Set() });
+  }
 
   /** The docker CLI's config.json (psFormat, imagesFormat, detachKeys, auths...). */
   get config(): CliConfigFile {
@@ -37,13 +49,34 @@ export class CliContext {
     return this.configInstance;
   }
 
-  static resolveHost(flagHosts: string[], env: Record<string, string | undefined>): string {
-    return flagHosts[flagHosts.length - 1] || env.BERTH_HOST || env.DOCKER_HOST || DEFAULT_HOST;
+  get contexts(): ContextStore {
+    return new ContextStore(this.configDir ?? '');
+  }
+
+  /** The daemon this command talks to (context, host, TLS). */
+  get endpoint(): Endpoint {
+    this.endpointInstance ??= resolveEndpoint(this.flags, this.io.env, this.config, this.contexts);
+    return this.endpointInstance;
+  }
+
+  get host(): string {
+    return this.endpoint.host;
   }
 
   get client(): EngineClient {
-    this.clientInstance ??= new EngineClient(this.host);
+    if (!this.clientInstance) {
+      const ep = this.endpoint;
+      this.debug(`context "${ep.context}": ${ep.host}${ep.tls ? ` (TLS${ep.tls.verify ? ', verify' : ''})` : ''}`);
+      this.clientInstance = new EngineClient(ep.host, API_VERSION, ep.tls, this.logLevel === 'debug' ? (m) => this.debug(m) : undefined);
+    }
     return this.clientInstance;
+  }
+
+  /** A debug line on stderr in logrus's text format, as the docker CLI prints with -D. */
+  debug(msg: string): void {
+    if (this.logLevel !== 'debug') return;
+    const tty = (this.io.stderr as { isTTY?: boolean }).isTTY;
+    this.err(tty ? `DEBU[0000] ${msg}\n` : `time="${new Date().toISOString()}" level=debug msg=${JSON.stringify(msg)}\n`);
   }
 
   out(s: string): void {

@@ -5,6 +5,7 @@
  */
 import { HEADER_FUNCS, TemplateError, parseTemplate } from '../core/go-template.js';
 import { StatusError } from './context.js';
+import { formatGoTime, localGoTime } from '../core/go-time.js';
 
 /** Go text/tabwriter (elastic tabstops): cells end at '\t'; the last cell of a line is not aligned. */
 export function tabwrite(text: string, minwidth = 10, padding = 3): string {
@@ -136,24 +137,7 @@ export function ellipsis(s: string, max: number): string {
   return chars.slice(0, max - 1).join('') + '…';
 }
 
-/** Go's time.Time.String() for a unix time in the local zone: "2024-05-01 10:00:00 +0200 CEST". */
+/** Go's time.Time.String() for a unix time (ms) in the local zone: "2024-05-01 10:00:00 +0200 CEST". */
 export function goTimeString(ms: number): string {
-  const d = new Date(ms);
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  const abs = Math.abs(off);
-  const zone = zoneAbbrev(d) ?? `${sign}${pad(Math.floor(abs / 60))}${abs % 60 ? pad(abs % 60) : ''}`;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ${zone}`;
-}
-
-function zoneAbbrev(d: Date): string | undefined {
-  try {
-    const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName');
-    const v = part?.value;
-    if (!v || /^GMT[+-]/.test(v)) return undefined;
-    return v === 'GMT' && d.getTimezoneOffset() === 0 ? 'UTC' : v;
-  } catch {
-    return undefined;
-  }
+  return formatGoTime(localGoTime(BigInt(Math.trunc(ms)) * 1_000_000n), 'String');
 }

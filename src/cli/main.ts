@@ -25,6 +25,7 @@ const load = {
   commit: () => import('./commands/commit.js').then((m) => m.commands),
   volume: () => import('./commands/volume.js').then((m) => m.commands),
   registry: () => import('./commands/registry.js').then((m) => m.commands),
+  context: () => import('./commands/context.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -111,11 +112,24 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
     desc: 'Run a registry server',
     subs: { serve: r(load.registry, 'registry serve', 'Serve an OCI distribution registry from a directory') },
   },
+  context: {
+    desc: 'Manage contexts',
+    subs: {
+      create: r(load.context, 'context create', 'Create a context'),
+      inspect: r(load.context, 'context inspect', 'Display detailed information on one or more contexts'),
+      ls: r(load.context, 'context ls', 'List contexts'), list: r(load.context, 'context ls', 'List contexts'),
+      rm: r(load.context, 'context rm', 'Remove one or more contexts'), remove: r(load.context, 'context rm', 'Remove one or more contexts'),
+      show: r(load.context, 'context show', 'Print the name of the current context'),
+      use: r(load.context, 'context use', 'Set the current docker context'),
+    },
+  },
   system: {
     desc: 'Manage berth',
     subs: { events: TOP.events!, info: TOP.info! },
   },
 };
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'];
 
 const HIDDEN_SUBS = new Set(['list', 'ps', 'remove']);
 
@@ -180,6 +194,12 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     io.stderr.write(`${(e as Error).message}\n\nUsage:  ${bin} [OPTIONS] COMMAND\n\nRun '${bin} --help' for more information\n`);
     return 125;
   }
+  // -D is debug whatever -l says, as docker's
+  const logLevel = globals.flags.debug ? 'debug' : String(globals.flags['log-level']);
+  if (!LOG_LEVELS.includes(logLevel)) {
+    io.stderr.write(`Unable to parse logging level: ${logLevel}\n`);
+    return 1;
+  }
   if (globals.flags.version) {
     io.stdout.write(`berth version 0.1.0, API ${'1.45'}\n`);
     return 0;
@@ -241,7 +261,11 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
   }
 
   const cfgDir = configDir(globals.changed.has('config') ? String(globals.flags.config) : undefined, io.env);
-  const ctx = new CliContext(io, CliContext.resolveHost(globals.flags.host as string[], io.env), cfgDir);
+  const g = globals.flags;
+  const ctx = new CliContext(io, {
+    hosts: g.host as string[], context: String(g.context), tls: g.tls === true, tlsverify: g.tlsverify === true,
+    tlscacert: String(g.tlscacert), tlscert: String(g.tlscert), tlskey: String(g.tlskey), changed: globals.changed,
+  }, cfgDir, logLevel);
   try {
     return await cmd.run(ctx, parsed);
   } catch (e) {

@@ -8,15 +8,44 @@
  * `DaemonUnreachableError` means nothing answered at the host address.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { Duplex, Readable } from 'node:stream';
 
 export const API_VERSION = '1.45';
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
 
+/** What a daemon's error status means, as moby's errdefs classes it (errdefs.FromStatusCode). */
+export type ApiErrorKind =
+  | 'not-modified' | 'invalid-parameter' | 'unauthorized' | 'forbidden' | 'not-found' | 'conflict'
+  | 'system' | 'not-implemented' | 'unavailable' | 'unknown';
+
+export function apiErrorKind(status: number): ApiErrorKind {
+  switch (status) {
+    case 304: return 'not-modified';
+    case 400: return 'invalid-parameter';
+    case 401: return 'unauthorized';
+    case 403: return 'forbidden';
+    case 404: return 'not-found';
+    case 409: return 'conflict';
+    case 500: return 'system';
+    case 501: return 'not-implemented';
+    case 503: return 'unavailable';
+    default: return 'unknown';
+  }
+}
+
+/** The daemon's answer to a failed call: its HTTP status, its kind, and Docker's message. Commands test `kind`. */
 export class EngineApiError extends Error {
+  readonly kind: ApiErrorKind;
   constructor(readonly status: number, message: string) {
     super(message);
+    this.kind = apiErrorKind(status);
   }
+}
+
+/** The daemon answered that the object does not exist (errdefs.IsNotFound). */
+export function isNotFound(e: unknown): e is EngineApiError {
+  return e instanceof EngineApiError && e.kind === 'not-found';
 }
 
 export class DaemonUnreachableError extends Error {
@@ -37,11 +66,24 @@ export interface RequestOptions {
 
 interface Endpoint { socketPath?: string; host?: string; port?: number }
 
-export function parseHost(host: string): Endpoint {
+/**
+ * TLS towards a tcp:// daemon (docker's --tls/--tlsverify): PEM contents, not paths. `verify` checks the
+ * daemon's certificate against `ca` (or the system roots) and its name; without it any certificate is
+ * taken, as docker's --tls alone.
+ */
+export interface ClientTls {
+  verify: boolean;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/** `tls`: a tcp:// host without a port gets docker's 2376 instead of 2375. */
+export function parseHost(host: string, tls = false): Endpoint {
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
   if (host.startsWith('/')) return { socketPath: host };
-  const m = /^(?:tcp|http):\/\/\[?([^\]/]*?)\]?(?::(\d+))?\/?$/.exec(host);
-  if (m) return { host: m[1] || '127.0.0.1', port: m[2] ? Number(m[2]) : 2375 };
+  const m = /^(?:tcp|http|https):\/\/\[?([^\]/]*?)\]?(?::(\d+))?\/?$/.exec(host);
+  if (m) return { host: m[1] || '127.0.0.1', port: m[2] ? Number(m[2]) : tls ? 2376 : 2375 };
   throw new Error(`unable to parse docker host \`${host}\``);
 }
 
@@ -121,10 +163,17 @@ export interface WaitHandle {
 export class EngineClient {
   private readonly endpoint: Endpoint;
   private readonly agent: http.Agent;
+  /** http or https, per the endpoint */
+  private readonly proto: { request: typeof http.request };
+  private readonly tlsOptions: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
 
-  constructor(readonly host: string = DEFAULT_HOST, readonly apiVersion: string = API_VERSION) {
-    this.endpoint = parseHost(host);
-    this.agent = new http.Agent({ keepAlive: true });
+  constructor(readonly host: string = DEFAULT_HOST, readonly apiVersion: string = API_VERSION, readonly tls?: ClientTls,
+    private readonly debug?: (msg: string) => void) {
+    const useTls = !!tls && !host.startsWith('unix://') && !host.startsWith('/');
+    this.endpoint = parseHost(host, useTls);
+    this.tlsOptions = useTls ? { ca: tls!.ca, cert: tls!.cert, key: tls!.key, rejectUnauthorized: tls!.verify } : {};
+    this.agent = useTls ? new https.Agent({ keepAlive: true, ...this.tlsOptions }) : new http.Agent({ keepAlive: true });
+    this.proto = useTls ? https : http;
   }
 
   /** Releases pooled connections so the process can exit. */
@@ -134,8 +183,10 @@ export class EngineClient {
 
   private options(method: string, path: string, o: RequestOptions): http.RequestOptions {
     const headers: Record<string, string> = { 'User-Agent': `berth-cli/${API_VERSION}`, ...(o.headers ?? {}) };
+    this.debug?.(`${method} ${path}${buildQuery(o.query)}`);
     return {
       ...this.endpoint,
+      ...this.tlsOptions,
       agent: this.agent,
       method,
       path: `/v${this.apiVersion}${path}${buildQuery(o.query)}`,
@@ -172,7 +223,7 @@ export class EngineClient {
   /** Sends a request; resolves with the response for status < 400, else rejects with EngineApiError. */
   async request(method: string, path: string, o: RequestOptions = {}): Promise<http.IncomingMessage> {
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = http.request(this.options(method, path, o), resolve);
+      const req = this.proto.request(this.options(method, path, o), resolve);
       req.on('error', (e) => reject(this.wrapConnError(e)));
       this.send(req, o);
     });
@@ -200,7 +251,7 @@ export class EngineClient {
       // a hijacked connection must not go back to the keep-alive pool
       opts.agent = false;
       opts.headers = { ...(opts.headers as Record<string, string>), Connection: 'Upgrade', Upgrade: 'tcp' };
-      const req = http.request(opts);
+      const req = this.proto.request(opts);
       req.on('upgrade', (res, socket, head) => {
         socket.setNoDelay?.(true);
         resolve({ socket, head, contentType: String(res.headers['content-type'] ?? '') });
@@ -260,7 +311,7 @@ export class EngineClient {
     const result = new Promise<{ StatusCode: number; Error?: { Message: string } | null }>((resolve, reject) => {
       const opts = this.options('POST', `/containers/${enc(id)}/wait`, { query: { condition } });
       opts.agent = false;
-      req = http.request(opts, (res) => {
+      req = this.proto.request(opts, (res) => {
         markRegistered();
         if ((res.statusCode ?? 500) >= 400) { errorFrom(res).then(reject, reject); return; }
         readAll(res).then((t) => {

@@ -40,6 +40,12 @@ export interface DaemonConfig {
   defaultUlimits: Ulimit[];
   /** -H tcp:// on a non-loopback address without TLS: refused unless this is set (--unsafe-tcp) */
   unsafeTcp?: boolean;
+  /** --tls / --tlsverify (dockerd's): TLS on tcp:// listeners; with verify, clients need a cert signed by tlsCaCert */
+  tls: boolean;
+  tlsVerify: boolean;
+  tlsCaCert?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -53,6 +59,8 @@ export const DEFAULTS: DaemonConfig = {
   liveRestore: true,
   dns: [], dnsSearch: [], dnsOptions: [],
   defaultUlimits: [],
+  tls: false,
+  tlsVerify: false,
 };
 
 /** daemon.json keys berth understands now, mapped to config fields. Unknown keys are rejected. */
@@ -62,6 +70,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | null> = {
   'log-driver': 'logDriver', 'log-opts': 'logOpts', 'group': 'group',
   'live-restore': 'liveRestore', 'debug': 'debug',
   'dns': 'dns', 'dns-search': 'dnsSearch', 'dns-opts': 'dnsOptions', 'default-ulimits': 'defaultUlimits',
+  'tls': 'tls', 'tlsverify': 'tlsVerify', 'tlscacert': 'tlsCaCert', 'tlscert': 'tlsCert', 'tlskey': 'tlsKey',
 };
 
 /**
@@ -94,9 +103,15 @@ export interface FlagValues {
   bip?: string;
   group?: string;
   'unsafe-tcp'?: boolean;
+  tls?: boolean;
+  tlsverify?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
 }
 
-const FLAG_TO_FILE: Record<string, string> = { host: 'hosts', 'data-root': 'data-root', 'exec-root': 'exec-root', pidfile: 'pidfile', 'log-level': 'log-level', bridge: 'bridge', bip: 'bip', group: 'group' };
+const FLAG_TO_FILE: Record<string, string> = { host: 'hosts', 'data-root': 'data-root', 'exec-root': 'exec-root', pidfile: 'pidfile', 'log-level': 'log-level', bridge: 'bridge', bip: 'bip', group: 'group',
+  tls: 'tls', tlsverify: 'tlsverify', tlscacert: 'tlscacert', tlscert: 'tlscert', tlskey: 'tlskey' };
 
 export function loadConfig(flags: FlagValues, readFile: (p: string) => string | undefined = defaultRead): DaemonConfig {
   const configFile = flags['config-file'] ?? DEFAULTS.configFile;
@@ -135,6 +150,7 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
   if (typeof cfg.debug !== 'boolean') throw new InvalidParameterError('debug must be a boolean');
   if (cfg.debug && !flags['log-level'] && !('log-level' in file)) cfg.logLevel = 'debug';
   if (flags['unsafe-tcp']) cfg.unsafeTcp = true;
+  checkTls(cfg, flags);
   if (typeof cfg.liveRestore !== 'boolean') throw new InvalidParameterError('live-restore must be a boolean');
   for (const [k, f] of [['dns', 'dns'], ['dns-search', 'dnsSearch'], ['dns-opts', 'dnsOptions']] as const) {
     const v = cfg[f] as unknown;
@@ -162,22 +178,44 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
   return cfg;
 }
 
+/** dockerd's TLS settings: --tlsverify implies --tls; TLS needs a cert and key, verify a CA; no file is read here. */
+function checkTls(cfg: DaemonConfig, flags: FlagValues): void {
+  if (flags.tls !== undefined) cfg.tls = flags.tls;
+  if (flags.tlsverify !== undefined) cfg.tlsVerify = flags.tlsverify;
+  if (flags.tlscacert) cfg.tlsCaCert = flags.tlscacert;
+  if (flags.tlscert) cfg.tlsCert = flags.tlscert;
+  if (flags.tlskey) cfg.tlsKey = flags.tlskey;
+  for (const k of ['tls', 'tlsVerify'] as const) if (typeof cfg[k] !== 'boolean') throw new InvalidParameterError(`${k.toLowerCase()} must be a boolean`);
+  for (const k of ['tlsCaCert', 'tlsCert', 'tlsKey'] as const) {
+    if (cfg[k] !== undefined && typeof cfg[k] !== 'string') throw new InvalidParameterError(`${k.toLowerCase()} must be a string`);
+  }
+  if (cfg.tlsVerify) cfg.tls = true;
+  const given = cfg.tlsCaCert ? '--tlscacert' : cfg.tlsCert ? '--tlscert' : cfg.tlsKey ? '--tlskey' : '';
+  if (!cfg.tls) {
+    if (given) throw new InvalidParameterError(`${given} needs --tls or --tlsverify`);
+    return;
+  }
+  if (!cfg.tlsCert || !cfg.tlsKey) throw new InvalidParameterError('--tls needs --tlscert and --tlskey');
+  if (cfg.tlsVerify && !cfg.tlsCaCert) throw new InvalidParameterError('--tlsverify needs --tlscacert (the CA that signs client certificates)');
+  if (!cfg.hosts.some((h) => h.startsWith('tcp://'))) throw new InvalidParameterError('--tls applies to tcp:// hosts only: add -H tcp://ADDR:PORT');
+}
+
 function isIp(s: string): boolean {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) return s.split('.').every((p) => Number(p) <= 255);
   return s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s);
 }
 
 /**
- * What `-H tcp://` without TLS gets (berthd has no TLS yet): refused on a non-loopback address unless
+ * What `-H tcp://` without --tlsverify gets: refused on a non-loopback address unless
  * forced with --unsafe-tcp, a warning on loopback. The warning is dockerd's.
  */
-export function tcpHostCheck(host: string, forced: boolean): { refuse?: string; warn?: string } {
-  if (!host.startsWith('tcp://')) return {};
+export function tcpHostCheck(host: string, forced: boolean, tlsVerify = false): { refuse?: string; warn?: string } {
+  if (!host.startsWith('tcp://') || tlsVerify) return {};
   const addr = host.slice(6).replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   const loopback = addr === 'localhost' || /^127\./.test(addr) || addr === '::1';
   const warn = `Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network. host="${host}"`;
   if (loopback || forced) return { warn };
-  return { refuse: `${warn}: berthd has no TLS yet, so it listens on tcp:// only on a loopback address (pass --unsafe-tcp to force it)` };
+  return { refuse: `${warn}: without --tlsverify berthd listens on tcp:// only on a loopback address (pass --unsafe-tcp to force it)` };
 }
 
 function defaultRead(p: string): string | undefined {

@@ -1,7 +1,8 @@
+import { completeEnvFromImage } from './env.js';
 import { InvalidParameterError } from '../errors.js';
 import { mergeHealthcheck, validateHealthcheck, type HealthConfig } from './healthcheck.js';
 import { validateUserSpec } from './user.js';
-import { parsePortKey, parsePortRange } from '../network/ports.js';
+import { parsePortKey, parsePortRange } from './ports.js';
 
 /** The container config as the Engine API carries it (POST /containers/create body, Config in inspect). */
 export interface ContainerConfig {
@@ -232,7 +233,7 @@ export function mergeImageConfig(body: CreateBody, img: ImageRuntimeConfig): Con
   if (entrypoint && entrypoint.length === 1 && entrypoint[0] === '') entrypoint = [];
   let cmd = userCmd && userCmd.length ? userCmd : (entrypointSet ? undefined : (img.Cmd ?? undefined));
   if (!cmd) cmd = undefined;
-  const env = mergeEnv(img.Env ?? [], body.Env ?? []);
+  const env = completeEnvFromImage(img.Env ?? [], body.Env ?? []);
   const labels = { ...(img.Labels ?? {}), ...(body.Labels ?? {}) };
   return {
     Hostname: body.Hostname ?? '',
@@ -257,17 +258,6 @@ export function mergeImageConfig(body: CreateBody, img: ImageRuntimeConfig): Con
     StopSignal: body.StopSignal || img.StopSignal || undefined,
     StopTimeout: body.StopTimeout ?? undefined,
   };
-}
-
-export function mergeEnv(base: string[], over: string[]): string[] {
-  const out = new Map<string, string>();
-  for (const e of [...base, ...over]) {
-    const i = e.indexOf('=');
-    const k = i < 0 ? e : e.slice(0, i);
-    out.delete(k);
-    out.set(k, e);
-  }
-  return [...out.values()];
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

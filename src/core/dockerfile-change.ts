@@ -1,5 +1,6 @@
 import { InvalidParameterError } from '../errors.js';
-import type { ImageContainerConfig } from '../store/images/image-store.js';
+import { parseGoDurationNs } from './go-duration.js';
+import type { ImageContainerConfig } from './image-config.js';
 
 /**
  * `docker import --change` / `docker commit --change`: Dockerfile instructions applied to an image
@@ -278,11 +279,7 @@ function parseHealthcheck(rest: string): NonNullable<ImageContainerConfig['Healt
 }
 
 function goDurationNs(v: string, flag: string): number {
-  const unit: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  if (v === '0') return 0;
-  const m = /^((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)$/.exec(v);
-  if (!m) throw new InvalidParameterError(`time: invalid duration "${v}" for --${flag}`);
-  let total = 0;
-  for (const p of v.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(p[1]) * unit[p[2]!]!;
-  return Math.round(total);
+  const ns = parseGoDurationNs(v);
+  if (ns === undefined) throw new InvalidParameterError(`time: invalid duration "${v}" for --${flag}`);
+  return ns;
 }

@@ -1,4 +1,5 @@
 import { InvalidParameterError } from '../errors.js';
+import { parseGoDurationMs } from './go-duration.js';
 
 /** Docker's `filters` query value: {"key": ["v1","v2"]} (or the legacy {"key": {"v1": true}}). */
 export type Filters = Map<string, string[]>;
@@ -50,10 +51,5 @@ export function parseTimestamp(value: string, now = Date.now()): number {
 
 /** Go duration ("1h2m3.5s", "300ms", "-1.5h") in milliseconds; undefined when not a duration. */
 export function parseGoDuration(v: string): number | undefined {
-  const m = /^([-+]?)((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)$/.exec(v.trim());
-  if (!m) return undefined;
-  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
-  let total = 0;
-  for (const part of m[2]!.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(part[1]) * unit[part[2]!]!;
-  return m[1] === '-' ? -total : total;
+  return parseGoDurationMs(v.trim());
 }

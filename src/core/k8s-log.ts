@@ -3,6 +3,8 @@
  * `P` marks a partial record (no newline yet in the container's output); readers join
  * consecutive P records of the same stream up to the next F.
  */
+import { formatGoTime, utcGoTime } from './go-time.js';
+
 export interface LogEntry {
   /** nanoseconds since the epoch, as a bigint to keep the ordering exact */
   timeNs: bigint;
@@ -98,8 +100,5 @@ export class K8sLogParser {
 
 /** Docker's --timestamps format: RFC3339Nano in UTC with trailing zeros trimmed ("2026-11-22T20:01:00.58015184Z"). */
 export function dockerTimestamp(timeNs: bigint): string {
-  const ms = Number(timeNs / 1_000_000n);
-  const iso = new Date(ms).toISOString().slice(0, 19);
-  const frac = (timeNs % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
-  return `${iso}${frac ? `.${frac}` : ''}Z`;
+  return formatGoTime(utcGoTime(timeNs), 'RFC3339Nano');
 }

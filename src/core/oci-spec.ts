@@ -1,12 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import { InvalidParameterError } from '../errors.js';
-import { convertSeccompProfile, defaultSeccompProfile, goArch, type DockerSeccompProfile, type OciSeccomp } from './seccomp.js';
+import { convertSeccompProfile, type DockerSeccompProfile, type OciSeccomp } from './seccomp.js';
 
 /**
  * The OCI runtime spec (config.json) for one container, built the way moby's
- * `daemon/pkg/oci/defaults.go` + `daemon/oci_linux.go` build it. buildSpec is pure given
- * `input.host`; when that is omitted it reads a few host facts once (kernel, rlimits, cpus).
+ * `daemon/pkg/oci/defaults.go` + `daemon/oci_linux.go` build it. buildSpec is pure: the host facts
+ * (sys/host-info.ts) and the default seccomp profile (store/seccomp-default.ts) come in with the input.
  */
 
 export interface OciUser { uid: number; gid: number; additionalGids?: number[]; umask?: number }
@@ -104,8 +102,10 @@ export interface SpecInput {
   utsNamespace?: 'host';
   /** --ipc host: share the host's ipc namespace; a path: join it */
   ipcNamespace?: 'host' | { path: string };
-  /** host facts; read from the running host when omitted */
-  host?: HostInfo;
+  /** host facts (sys/host-info.ts reads them) */
+  host: HostInfo;
+  /** the profile `seccomp: 'default'` means: moby's, as store/seccomp-default.ts loads it */
+  defaultSeccomp: DockerSeccompProfile;
 }
 
 export interface HostInfo {
@@ -174,56 +174,6 @@ export const DEFAULT_DEVICE_RULES: readonly OciDeviceCgroup[] = [
 
 /** systemd's default, which Docker containers inherit since moby#45534 (RELIABILITY S6). */
 const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
-
-let cachedHost: HostInfo | undefined;
-
-/** Facts about the running host that the spec depends on; read once. */
-export function hostInfo(): HostInfo {
-  if (cachedHost) return cachedHost;
-  const hardLimits: Record<string, number> = {};
-  try {
-    const names: Record<string, string> = {
-      'Max cpu time': 'RLIMIT_CPU', 'Max file size': 'RLIMIT_FSIZE', 'Max data size': 'RLIMIT_DATA',
-      'Max stack size': 'RLIMIT_STACK', 'Max core file size': 'RLIMIT_CORE', 'Max resident set': 'RLIMIT_RSS',
-      'Max processes': 'RLIMIT_NPROC', 'Max open files': 'RLIMIT_NOFILE', 'Max locked memory': 'RLIMIT_MEMLOCK',
-      'Max address space': 'RLIMIT_AS', 'Max file locks': 'RLIMIT_LOCKS', 'Max pending signals': 'RLIMIT_SIGPENDING',
-      'Max msgqueue size': 'RLIMIT_MSGQUEUE', 'Max nice priority': 'RLIMIT_NICE', 'Max realtime priority': 'RLIMIT_RTPRIO',
-      'Max realtime timeout': 'RLIMIT_RTTIME',
-    };
-    for (const line of fs.readFileSync('/proc/self/limits', 'utf8').split('\n').slice(1)) {
-      const label = line.slice(0, 26).trim();
-      const type = names[label];
-      if (!type) continue;
-      const hard = line.slice(26).trim().split(/\s+/)[1];
-      hardLimits[type] = hard === 'unlimited' || hard === undefined ? Infinity : Number(hard);
-    }
-  } catch { /* not linux: no clamping information */ }
-  let capLastCap = ALL_CAPABILITIES.length - 1;
-  try { capLastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim()); } catch { /* keep */ }
-  let boundingCaps: string[] | undefined;
-  try {
-    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    if (m) {
-      const mask = BigInt(`0x${m[1]}`);
-      boundingCaps = ALL_CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n);
-    }
-  } catch { /* keep undefined: all known */ }
-  const thermalThrottlePaths: string[] = [];
-  for (let i = 0; i < os.cpus().length; i++) {
-    const p = `/sys/devices/system/cpu/cpu${i}/thermal_throttle`;
-    if (fs.existsSync(p)) thermalThrottlePaths.push(p);
-  }
-  cachedHost = {
-    kernel: os.release(),
-    arch: goArch(os.arch()),
-    hardLimits,
-    capLastCap,
-    boundingCaps,
-    swapAccounting: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
-    thermalThrottlePaths,
-  };
-  return cachedHost;
-}
 
 function normalizeCap(c: string): string {
   const u = c.trim().toUpperCase();
@@ -344,13 +294,13 @@ function seccompFor(input: SpecInput, caps: string[], host: HostInfo): OciSeccom
   if (s === 'default') {
     // moby skips the default profile for privileged containers; a custom one still applies.
     if (input.privileged) return undefined;
-    return convertSeccompProfile(defaultSeccompProfile(), { arch: host.arch, caps, kernel: host.kernel });
+    return convertSeccompProfile(input.defaultSeccomp, { arch: host.arch, caps, kernel: host.kernel });
   }
   return convertSeccompProfile(s as DockerSeccompProfile, { arch: host.arch, caps, kernel: host.kernel });
 }
 
 export function buildSpec(input: SpecInput): OciSpec {
-  const host = input.host ?? hostInfo();
+  const host = input.host;
   const privileged = input.privileged === true;
   if (!input.rootfs.startsWith('/')) throw new InvalidParameterError(`rootfs must be absolute: ${input.rootfs}`);
   if (input.args.length === 0) throw new InvalidParameterError('no command specified');

@@ -1,6 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InvalidParameterError } from '../errors.js';
 
 /**
@@ -145,22 +142,4 @@ function ruleApplies(rule: DockerSeccompRule, t: SeccompTarget, caps: Set<string
     if (inc.minKernel && !kernelAtLeast(t.kernel, inc.minKernel)) return false;
   }
   return true;
-}
-
-let defaultProfile: DockerSeccompProfile | undefined;
-
-/** moby's default profile, shipped as data in assets/ (read once). */
-export function defaultSeccompProfile(): DockerSeccompProfile {
-  if (defaultProfile) return defaultProfile;
-  // Works from src/core (ts sources) and dist/src/core (compiled): walk up to the repo's assets/.
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const f = path.join(dir, 'assets', 'seccomp-default.json');
-    if (fs.existsSync(f)) {
-      defaultProfile = JSON.parse(fs.readFileSync(f, 'utf8')) as DockerSeccompProfile;
-      return defaultProfile;
-    }
-    dir = path.dirname(dir);
-  }
-  throw new Error('assets/seccomp-default.json not found');
 }

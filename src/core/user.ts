@@ -1,74 +1,15 @@
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
 import { InvalidParameterError } from '../errors.js';
 
 /**
  * `--user` / USER resolution against the image's /etc/passwd and /etc/group, with the semantics of
- * moby/sys/user GetExecUser. The rootfs is untrusted: /etc/passwd may be a symlink aimed at a host
- * file (e.g. ../../../etc/shadow), so every path is resolved with the rootfs as "/" and the final
- * open refuses symlinks and non-regular files.
+ * moby/sys/user GetExecUser. Pure: the files come through `read`; store/rootfs-files.ts reads them from
+ * the untrusted rootfs (symlinks kept inside it, no non-regular files).
  */
 
 export interface ResolvedUser { uid: number; gid: number; additionalGids: number[]; home: string }
 
 /** runc and containerd cap ids at MaxInt32 (CVE-2024-40635). */
 export const MAX_ID = 2147483647;
-const MAX_SYMLINKS = 255;
-const MAX_FILE = 16 * 1024 * 1024;
-
-/**
- * Resolve `p` inside `root` as if `root` were "/": symlinks (absolute or relative) are followed but
- * can never climb above root ("securejoin" / FollowSymlinkInScope). Missing components are kept
- * as-is. Returns an absolute host path under root.
- */
-export async function resolveInRoot(root: string, p: string): Promise<string> {
-  const base = path.resolve(root);
-  let todo = p.split('/').filter((c) => c !== '' && c !== '.');
-  const done: string[] = [];
-  let links = 0;
-  while (todo.length > 0) {
-    const c = todo.shift()!;
-    if (c === '..') { done.pop(); continue; }
-    const cur = path.join(base, ...done, c);
-    let st: fs.Stats;
-    try {
-      st = await fsp.lstat(cur);
-    } catch {
-      done.push(c);
-      continue;
-    }
-    if (!st.isSymbolicLink()) { done.push(c); continue; }
-    if (++links > MAX_SYMLINKS) throw new InvalidParameterError(`too many symlinks resolving ${p}`);
-    const target = await fsp.readlink(cur);
-    const parts = target.split('/').filter((x) => x !== '' && x !== '.');
-    if (target.startsWith('/')) done.length = 0;
-    todo = [...parts, ...todo];
-  }
-  return path.join(base, ...done);
-}
-
-/** Read a small regular file inside root; undefined when it does not exist. */
-async function readInRoot(root: string, p: string): Promise<string | undefined> {
-  const file = await resolveInRoot(root, p);
-  let fh: fsp.FileHandle;
-  try {
-    // O_NOFOLLOW: a component swapped for a symlink after resolution fails instead of escaping.
-    fh = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
-    throw err;
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) return undefined;
-    if (st.size > MAX_FILE) throw new InvalidParameterError(`${p} in the image is too large`);
-    return await fh.readFile('utf8');
-  } finally {
-    await fh.close();
-  }
-}
 
 interface PasswdEntry { name: string; uid: number; gid: number; home: string }
 interface GroupEntry { name: string; gid: number; members: string[] }
@@ -130,7 +71,10 @@ export function validateUserSpec(user: string | undefined): void {
   if (colon >= 0) numericArg(spec.slice(colon + 1));
 }
 
-export async function resolveUser(rootfs: string, user: string | undefined): Promise<ResolvedUser> {
+/** Reads one of the image's account files (/etc/passwd, /etc/group); undefined when it has none. */
+export type AccountFileReader = (file: '/etc/passwd' | '/etc/group') => Promise<string | undefined>;
+
+export async function resolveUserWith(read: AccountFileReader, user: string | undefined): Promise<ResolvedUser> {
   const spec = (user ?? '').trim();
   const colon = spec.indexOf(':');
   const userArg = colon < 0 ? spec : spec.slice(0, colon);
@@ -138,7 +82,7 @@ export async function resolveUser(rootfs: string, user: string | undefined): Pro
   const uidArg = numericArg(userArg);
   const gidArg = numericArg(groupArg);
 
-  const passwdText = await readInRoot(rootfs, '/etc/passwd');
+  const passwdText = await read('/etc/passwd');
   const passwd = passwdText === undefined ? [] : parsePasswd(passwdText);
 
   const result: ResolvedUser = { uid: 0, gid: 0, additionalGids: [], home: '/' };
@@ -157,7 +101,7 @@ export async function resolveUser(rootfs: string, user: string | undefined): Pro
   }
 
   if (groupArg !== '' || matchedName !== '') {
-    const groupText = await readInRoot(rootfs, '/etc/group');
+    const groupText = await read('/etc/group');
     const groups = groupText === undefined ? [] : parseGroup(groupText);
     if (groupArg !== '') {
       const g = groups.find((x) => (gidArg !== undefined ? x.gid === gidArg : x.name === groupArg));

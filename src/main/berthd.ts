@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import { runcAdvisories } from '../runtime/runc-advisories.js';
 import fs from 'node:fs';
@@ -6,6 +5,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildApp, listen, BERTH_VERSION } from '../api/server.js';
+import { tlsServerOptions } from '../api/tls-listener.js';
 import { containerRoutes } from '../api/routes/containers.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { systemRoutes } from '../api/routes/system.js';
@@ -26,11 +26,14 @@ import { ExecService } from '../services/exec-service.js';
 import { StatsService } from '../services/stats-service.js';
 import { execProbeRunner } from '../services/health-probe.js';
 import { loadConfig, tcpHostCheck, type DaemonConfig } from '../config/daemon-config.js';
-import { buildSpec, hostInfo, type SpecInput } from '../core/oci-spec.js';
-import { resolveUser } from '../core/user.js';
+import { buildSpec, type SpecInput } from '../core/oci-spec.js';
+import { readHostInfo } from '../sys/host-info.js';
+import { loadDefaultSeccompProfile } from '../store/seccomp-default.js';
+import { resolveUser } from '../store/rootfs-files.js';
 import { errorMessage } from '../errors.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
-import { ContainerService, validateLogConfig, type Runtime } from '../services/container-service.js';
+import { ContainerService, netInfo, validateLogConfig } from '../services/container-service.js';
+import { posixRunner } from '../sys/process-runner.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
 import { SystemService } from '../services/system-service.js';
@@ -52,6 +55,11 @@ Options:
   -H, --host list            Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
   -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
   -p, --pidfile string       Path to use for daemon PID file (default "/run/berth/berthd.pid")
+      --tls                  Use TLS on tcp:// hosts; implied by --tlsverify
+      --tlscacert string     Trust certs signed only by this CA (client certificates, with --tlsverify)
+      --tlscert string       Path to TLS certificate file
+      --tlskey string        Path to TLS key file
+      --tlsverify            Use TLS and verify the remote (clients need a certificate signed by --tlscacert)
       --unsafe-tcp           Listen on a non-loopback tcp:// address without TLS anyway (refused otherwise)
   -v, --version              Print version information and quit
 `;
@@ -99,6 +107,11 @@ export async function main(argv: string[]): Promise<void> {
         bip: { type: 'string' },
         group: { type: 'string', short: 'G' },
         'unsafe-tcp': { type: 'boolean' },
+        tls: { type: 'boolean' },
+        tlsverify: { type: 'boolean' },
+        tlscacert: { type: 'string' },
+        tlscert: { type: 'string' },
+        tlskey: { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -145,19 +158,23 @@ function socketGid(cfg: DaemonConfig): number | undefined {
 async function run(cfg: DaemonConfig): Promise<void> {
   if (process.getuid && process.getuid() !== 0) throw new Error('berthd needs to be started with root privileges');
   for (const h of cfg.hosts) {
-    const tcp = tcpHostCheck(h, !!cfg.unsafeTcp);
+    const tcp = tcpHostCheck(h, !!cfg.unsafeTcp, cfg.tlsVerify);
     if (tcp.refuse) throw new Error(tcp.refuse);
     if (tcp.warn) log(cfg, 'warn', tcp.warn);
   }
+  // unreadable certificates stop berthd before it touches any state
+  if (cfg.tls) tlsServerOptions({ verify: cfg.tlsVerify, caFile: cfg.tlsCaCert, certFile: cfg.tlsCert!, keyFile: cfg.tlsKey! });
   await fsp.mkdir(cfg.dataRoot, { recursive: true, mode: 0o710 });
   await fsp.mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
   await writePidfile(cfg.pidfile);
   const paths = new Paths(path.resolve(cfg.dataRoot), path.resolve(cfg.execRoot));
   const sys = new LinuxSys();
   const events = new EventBus();
-  const runtime = new ConmonRuntime({ paths });
+  const runner = posixRunner;
+  const runtime = new ConmonRuntime({ paths, runner, sys });
   await runtime.init();
-  const host = hostInfo();
+  const host = readHostInfo();
+  const defaultSeccomp = loadDefaultSeccompProfile();
   let containers!: ContainerService;
   const images = new ImageService({
     paths, sys, events,
@@ -167,15 +184,15 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const volumes = new VolumeService({ paths, sys, events });
   await volumes.init();
   const networks = new NetworkService({
-    paths, sys, cni: new ExecCniRunner(), bip: cfg.bip, pools: cfg.pools,
+    paths, sys, cni: new ExecCniRunner(undefined, runner), bip: cfg.bip, pools: cfg.pools,
     ...(cfg.bridge ? { bridgeName: cfg.bridge } : {}),
   } as ConstructorParameters<typeof NetworkService>[0]);
   containers = new ContainerService({
     paths, sys, events,
     images,
     networks,
-    runtime: runtime as unknown as Runtime,
-    buildSpec: (input) => buildSpec({ ...(input as SpecInput), host }),
+    runtime,
+    buildSpec: (input) => buildSpec({ ...(input as SpecInput), host, defaultSeccomp }),
     resolveUser,
   });
   if (cfg.detachKeys) containers.detachKeys = cfg.detachKeys;
@@ -188,18 +205,18 @@ async function run(cfg: DaemonConfig): Promise<void> {
   await containers.init();
   const ids = containers.ids();
   await networks.init(ids.running, ids.all);
-  const conmonExec = new ConmonExec({ paths });
+  const conmonExec = new ConmonExec({ paths, runner, sys });
   await conmonExec.sweep(); // session dirs of finished execs; live ones go when they end
   const execs = new ExecService({
     containers, runtime: conmonExec, events, resolveUser,
     rootfs: (id) => paths.containerRootfs(id), buildProcess: execProcessSpec,
   });
-  const stats = new StatsService({ containers });
+  const stats = new StatsService({ containers, runner });
   containers.setProbeRunner(execProbeRunner(execs));
   // Restart policies act once networking is back: a restarted container needs its network.
   void containers.bootRestarts();
   let runcVersion = '';
-  try { runcVersion = /runc version (\S+)/.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1] ?? ''; } catch { /* reported empty */ }
+  try { runcVersion = /runc version (\S+)/.exec((await runner.run('runc', ['--version'])).stdout)?.[1] ?? ''; } catch { /* reported empty */ }
   let runcChangelog = '';
   try { runcChangelog = zlib.gunzipSync(fs.readFileSync('/usr/share/doc/runc/changelog.Debian.gz')).toString('utf8'); } catch { /* not a Debian package */ }
   const warnings = runcAdvisories(runcVersion, runcChangelog);
@@ -217,7 +234,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...containerRoutes(containers),
     ...imageRoutes(images),
     ...execRoutes(execs),
-    ...networkRoutes(networks, (ref) => containers.netInfo(containers.get(ref))),
+    ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),
     ...swarmRoutes(),
     ...commitRoutes(commits),
@@ -227,7 +244,8 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const listeners: { close(): Promise<void> }[] = [];
   for (const h of cfg.hosts) {
     if (h.startsWith('unix://')) await fsp.mkdir(path.dirname(h.slice(7)), { recursive: true });
-    listeners.push(await listen(app, h, { gid: socketGid(cfg) }));
+    const tls = cfg.tls ? { verify: cfg.tlsVerify, caFile: cfg.tlsCaCert, certFile: cfg.tlsCert!, keyFile: cfg.tlsKey! } : undefined;
+    listeners.push(await listen(app, h, { gid: socketGid(cfg), tls }));
     log(cfg, 'info', `API listen on ${h.replace(/^unix:\/\//, '')}`);
   }
   log(cfg, 'info', `berthd ${BERTH_VERSION} initialized (data-root ${paths.dataRoot})`);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { SystemError } from '../errors.js';
+import { bridgeSettings } from './bridge-options.js';
 import type { Cidr } from './ip.js';
 import type { IpTool } from './ip-tool.js';
 import type { NetworkRecord } from './network-store.js';
@@ -10,6 +11,7 @@ import type { NetworkRecord } from './network-store.js';
 export const USER_BRIDGE_RE = /^berth-[0-9a-f]{9}$/;
 
 export const bridgeExists = (dev: string): boolean => fs.existsSync(`/sys/class/net/${dev}`);
+export const isBridge = (dev: string): boolean => fs.existsSync(`/sys/class/net/${dev}/bridge`);
 
 /** A device's ifalias ('' when unset, undefined when there is no such device). */
 export async function bridgeOwner(dev: string): Promise<string | undefined> {
@@ -52,8 +54,11 @@ export class Bridges {
     if (!addrs.includes(` ${c.Gateway}/`)) await this.ip.exec({ op: 'add-addr', dev, cidr: `${c.Gateway}/${prefix}` });
     // The alias cannot be given to `ip link add` (ignored there), so it follows at once; an existing device
     // with a tag keeps it (the default bridge may be shared by daemons of one prefix).
-    if ((await bridgeOwner(dev)) === '') await this.ip.exec({ op: 'set-alias', dev, alias: this.ownerTag });
+    if (!n.bridgeExternal && (await bridgeOwner(dev)) === '') await this.ip.exec({ op: 'set-alias', dev, alias: this.ownerTag });
     await this.pinMac(dev);
+    // Set once, the kernel keeps it (no auto-adjust to the ports' MTU); the veths get it from the CNI config.
+    const { mtu } = bridgeSettings(n.Options);
+    if (mtu) await this.ip.exec({ op: 'set-mtu', dev, mtu });
     await this.ip.exec({ op: 'up', dev });
     // 127.0.0.1:<published port> is DNATed into this bridge; the kernel drops such packets unless this is set.
     await fsp.writeFile(`/proc/sys/net/ipv4/conf/${dev}/route_localnet`, '1');
@@ -76,7 +81,11 @@ export class Bridges {
   }
 
   async remove(n: NetworkRecord): Promise<void> {
-    if (n.bridge && bridgeExists(n.bridge)) await this.ip.exec({ op: 'del-link', dev: n.bridge }).catch(() => undefined);
+    if (!n.bridge || !bridgeExists(n.bridge)) return;
+    if (!n.bridgeExternal) { await this.ip.exec({ op: 'del-link', dev: n.bridge }).catch(() => undefined); return; }
+    // The user's bridge stays; only the gateway address berth gave it goes.
+    const c = n.IPAM.Config[0];
+    if (c) await this.ip.exec({ op: 'del-addr', dev: n.bridge, cidr: `${c.Gateway}/${c.Subnet.split('/')[1]}` }).catch(() => undefined);
   }
 
   /**

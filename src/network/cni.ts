@@ -1,4 +1,4 @@
-import { execCapture } from '../sys/spawn.js';
+import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 import path from 'node:path';
 import { SystemError } from '../errors.js';
 
@@ -134,13 +134,13 @@ export interface CniRunner {
 
 /** Runs a plugin binary: env per the CNI spec, config JSON on stdin, result (or error object) on stdout. */
 export class ExecCniRunner implements CniRunner {
-  constructor(private readonly cniPath = DEFAULT_CNI_PATH) {}
+  constructor(private readonly cniPath = DEFAULT_CNI_PATH, private readonly runner: ProcessRunner = posixRunner) {}
 
   async exec(plugin: string, inv: CniInvocation, config: Record<string, unknown>): Promise<CniResult | undefined> {
     const bin = path.join(this.cniPath, plugin);
     let r;
     try {
-      r = await execCapture(bin, [], { env: cniEnv({ ...inv, cniPath: this.cniPath }), input: JSON.stringify(config) });
+      r = await this.runner.capture(bin, [], { env: cniEnv({ ...inv, cniPath: this.cniPath }), input: JSON.stringify(config) });
     } catch (e) {
       throw new SystemError(`cni ${plugin}: ${(e as Error).message}`, { cause: e });
     }

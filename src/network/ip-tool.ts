@@ -1,4 +1,4 @@
-import { execFileFast } from '../sys/spawn.js';
+import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 
 /**
  * A typed wrapper over iproute2's `ip` for the few link/address operations berth needs on its bridges.
@@ -9,6 +9,7 @@ export type IpOp =
   | { op: 'del-link'; dev: string }
   | { op: 'show-addr'; dev: string; family: 4 | 6 }
   | { op: 'add-addr'; dev: string; cidr: string }
+  | { op: 'del-addr'; dev: string; cidr: string }
   | { op: 'set-alias'; dev: string; alias: string }
   | { op: 'set-mac'; dev: string; mac: string }
   | { op: 'set-mtu'; dev: string; mtu: number }
@@ -20,6 +21,7 @@ export function ipArgs(o: IpOp): string[] {
     case 'del-link': return ['link', 'del', o.dev];
     case 'show-addr': return ['-o', `-${o.family}`, 'addr', 'show', 'dev', o.dev];
     case 'add-addr': return ['addr', 'add', o.cidr, 'dev', o.dev];
+    case 'del-addr': return ['addr', 'del', o.cidr, 'dev', o.dev];
     case 'set-alias': return ['link', 'set', 'dev', o.dev, 'alias', o.alias];
     case 'set-mac': return ['link', 'set', 'dev', o.dev, 'address', o.mac];
     case 'set-mtu': return ['link', 'set', 'dev', o.dev, 'mtu', String(o.mtu)];
@@ -27,14 +29,11 @@ export function ipArgs(o: IpOp): string[] {
   }
 }
 
-/** How a program is run (execFileFast in the daemon; a recording fake in tests). */
-export type ExecFile = (file: string, args: string[]) => Promise<{ stdout: string; stderr: string }>;
-
 export class IpTool {
-  constructor(private readonly run: ExecFile = execFileFast, private readonly bin = 'ip') {}
+  constructor(private readonly runner: ProcessRunner = posixRunner, private readonly bin = 'ip') {}
 
   /** Runs one operation; rejects with the program's failure. */
   async exec(o: IpOp): Promise<string> {
-    return (await this.run(this.bin, ipArgs(o))).stdout;
+    return (await this.runner.run(this.bin, ipArgs(o))).stdout;
   }
 }

@@ -1,4 +1,5 @@
 import { ForbiddenError, InvalidParameterError } from '../errors.js';
+import { bridgeSettings } from './bridge-options.js';
 import { bridgeConfig } from './cni.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIPv4, lastAddress, parseCidr, parseIPv4, type Cidr } from './ip.js';
 import type { IpamConfigEntry, NetworkRecord } from './network-store.js';
@@ -81,7 +82,7 @@ export function cniConfigFor(n: NetworkRecord, ipamDataDir: string, staticIp = f
     rangeStart = formatIPv4(Math.max(r.base, subnet.base + 1));
     rangeEnd = formatIPv4(Math.min(lastAddress(r), lastAddress(subnet) - 1));
   }
-  const mtu = Number(n.Options['com.docker.network.driver.mtu'] ?? 0);
+  const { mtu } = bridgeSettings(n.Options);
   return bridgeConfig({
     name: n.Id, bridge: n.bridge!, subnet: c.Subnet, gateway: c.Gateway, rangeStart, rangeEnd,
     ipamDataDir, defaultRoute: !n.Internal, ...(mtu ? { mtu } : {}),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SystemError } from '../errors.js';
-import { execFileFast as execFileP } from '../sys/spawn.js';
+import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 import type { PortMapping, Proto } from './ports.js';
 
 
@@ -171,7 +171,7 @@ export function parseForeignPublished(natSave: string, ownPrefix: string): Array
 
 /** Applies plans for one instance's chain prefix. `iptables` resolves to the host's backend (nft here); berth never mixes backends. */
 export class Iptables {
-  constructor(readonly prefix = DEFAULT_CHAIN_PREFIX, private readonly bin = 'iptables') {
+  constructor(readonly prefix = DEFAULT_CHAIN_PREFIX, private readonly bin = 'iptables', private readonly runner: ProcessRunner = posixRunner) {
     chainsFor(prefix); // reject a prefix whose chain names iptables would refuse
   }
 
@@ -180,7 +180,7 @@ export class Iptables {
     await this.restore(planRules([], [], this.prefix));
     for (const j of jumpsFor(this.prefix)) {
       try {
-        await execFileP(this.bin, ['-w', '-t', j.table, '-C', j.chain, ...j.rule]);
+        await this.runner.run(this.bin, ['-w', '-t', j.table, '-C', j.chain, ...j.rule]);
       } catch {
         const op = j.insert ? ['-I', j.chain, '1'] : ['-A', j.chain];
         await this.run(['-w', '-t', j.table, ...op, ...j.rule]);
@@ -191,14 +191,14 @@ export class Iptables {
   /** Host ports other berth instances publish (see parseForeignPublished); [] when iptables-save fails. */
   async foreignPublished(): Promise<Array<{ proto: Proto; hostIp: string; hostPort: number }>> {
     try {
-      const { stdout } = await execFileP(`${this.bin}-save`, ['-t', 'nat'], { maxBuffer: 64 << 20 });
+      const { stdout } = await this.runner.run(`${this.bin}-save`, ['-t', 'nat'], { maxBuffer: 64 << 20 });
       return parseForeignPublished(stdout, this.prefix);
     } catch { return []; }
   }
 
   async restore(text: string): Promise<void> {
     try {
-      await execFileP(`${this.bin}-restore`, ['-w', '--noflush'], { input: text });
+      await this.runner.run(`${this.bin}-restore`, ['-w', '--noflush'], { input: text });
     } catch (e) {
       const detail = (e as { stderr?: string }).stderr?.trim() || (e as Error).message;
       throw new SystemError(`iptables-restore: ${detail}`, { cause: e });
@@ -212,17 +212,17 @@ export class Iptables {
   async removeAll(): Promise<void> {
     for (const j of jumpsFor(this.prefix)) {
       for (let i = 0; i < 8; i++) {
-        try { await execFileP(this.bin, ['-w', '-t', j.table, '-D', j.chain, ...j.rule]); } catch { break; }
+        try { await this.runner.run(this.bin, ['-w', '-t', j.table, '-D', j.chain, ...j.rule]); } catch { break; }
       }
     }
     for (const [table, chains] of Object.entries(chainsFor(this.prefix))) {
-      for (const c of chains) { try { await execFileP(this.bin, ['-w', '-t', table, '-F', c]); } catch { /* absent */ } }
-      for (const c of chains) { try { await execFileP(this.bin, ['-w', '-t', table, '-X', c]); } catch { /* absent */ } }
+      for (const c of chains) { try { await this.runner.run(this.bin, ['-w', '-t', table, '-F', c]); } catch { /* absent */ } }
+      for (const c of chains) { try { await this.runner.run(this.bin, ['-w', '-t', table, '-X', c]); } catch { /* absent */ } }
     }
   }
 
   private async run(args: string[]): Promise<void> {
-    try { await execFileP(this.bin, args); } catch (err) {
+    try { await this.runner.run(this.bin, args); } catch (err) {
       throw new SystemError(`${this.bin} ${args.join(' ')}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
     }
   }

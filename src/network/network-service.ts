@@ -5,6 +5,7 @@ import { ForbiddenError, InvalidParameterError, NotFoundError, SystemError } fro
 import type { Paths } from '../store/paths.js';
 import type { Sys } from '../sys/sys.js';
 import { attachmentFor, endpointConfigOf, hostsOf, wantedNetworks, type ContainerNetInfo, type EndpointRequest } from './attachments.js';
+import { bridgeSettings } from './bridge-options.js';
 import { Bridges } from './bridges.js';
 import type { CniRunner } from './cni.js';
 import { DnsServers } from './dns-servers.js';
@@ -15,7 +16,7 @@ import { checkStaticIp } from './ipam.js';
 import { chainPrefixFor, Iptables } from './iptables.js';
 import { NetState, newId, short } from './net-state.js';
 import { NetnsManager } from './netns.js';
-import { NetworkPaths, NetworkStore, type AttachmentRecord, type SandboxState } from './network-store.js';
+import { NetworkPaths, NetworkStore, type AttachmentRecord, type NetworkRecord, type SandboxState } from './network-store.js';
 import { IFNAME_RE, NetworkRegistry, type CreateNetworkRequest } from './networks.js';
 import { PortAllocator } from './port-alloc.js';
 import { planPublishRequests, type PortBinding } from './ports.js';
@@ -225,9 +226,15 @@ export class NetworkService {
 
   create(req: CreateNetworkRequest): Promise<{ Id: string; Warning: string }> { return this.serial(() => this.registry.create(req)); }
 
-  remove(ref: string): Promise<void> { return this.serial(() => this.registry.remove(ref)); }
+  // A removed container's endpoint is released after its removal answers (forget is queued behind its teardown),
+  // so a network removal first waits for queued per-container work: a CNI DEL still writing in the network's
+  // lease dir made `network rm` right after `rm -f` fail with ENOTEMPTY.
+  async remove(ref: string): Promise<void> { await this.state.drain(); return this.serial(() => this.registry.remove(ref)); }
 
-  prune(filtersRaw?: string | null): Promise<{ NetworksDeleted: string[] }> { return this.serial(() => this.registry.prune(filtersRaw)); }
+  async prune(filtersRaw?: string | null): Promise<{ NetworksDeleted: string[] }> {
+    await this.state.drain();
+    return this.serial(() => this.registry.prune(filtersRaw));
+  }
 
   list(filtersRaw?: string | null): Array<Record<string, unknown>> { return this.registry.list(filtersRaw); }
 
@@ -294,6 +301,11 @@ export class NetworkService {
     };
   }
 
+  /** The network whose address publishes the ports (as rules.ts picks it: the first that is not internal). */
+  private portsNetwork(a: AttachmentRecord): NetworkRecord | undefined {
+    return a.networks.map((w) => this.state.networks.get(w.networkId)).find((n) => n && !n.Internal);
+  }
+
   /** Under the lock: validate, reserve ports, record the intent (or answer at once for host/none modes). */
   private planSetup(o: SetupOptions): Promise<{ result: SetupResult } | { a: AttachmentRecord }> {
     return this.serial(async () => {
@@ -307,7 +319,9 @@ export class NetworkService {
         if (!n) throw new NotFoundError(`network ${w.networkId} not found`);
         checkStaticIp(n, w.ipv4Address);
       }
-      a.publish = planPublishRequests(o.portBindings, !!o.publishAllPorts, o.exposedPorts);
+      const pn = this.portsNetwork(a);
+      // `-p 80` binds the network's host_binding_ipv4 (Docker's DefaultBindingIP).
+      a.publish = planPublishRequests(o.portBindings, !!o.publishAllPorts, o.exposedPorts, pn ? bridgeSettings(pn.Options).hostBindingIp : '');
       a.exposed = Object.keys(o.exposedPorts ?? {}).concat(Object.keys(o.portBindings ?? {}));
       a.hostsPath = o.hostsPath;
       a.resolvConfPath = o.resolvConfPath;

@@ -40,6 +40,8 @@ export interface NetworkRecord {
   Labels: Record<string, string>;
   /** The Linux bridge device (bridge driver only). */
   bridge?: string;
+  /** The bridge existed before the network (the user's, named with bridge.name): used, never deleted. */
+  bridgeExternal?: boolean;
   /** bridge, host, none: created by berth, cannot be removed. */
   predefined?: boolean;
 }

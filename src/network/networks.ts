@@ -1,6 +1,7 @@
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../errors.js';
 import { matchLabels, parseFilters, parseTimestamp } from '../core/filters.js';
-import { bridgeExists, bridgeOwner, hostRoutes, type Bridges } from './bridges.js';
+import { checkBridgeOptions, OPT_BRIDGE_NAME } from './bridge-options.js';
+import { bridgeExists, bridgeOwner, hostRoutes, isBridge, type Bridges } from './bridges.js';
 import type { DnsServers } from './dns-servers.js';
 import { cidrsOverlap, formatCidr, formatIPv4 } from './ip.js';
 import { parseBip, pickSubnet, planIpv4Config } from './ipam.js';
@@ -20,7 +21,6 @@ export interface CreateNetworkRequest {
   Labels?: Record<string, string> | null;
 }
 
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** Linux interface names: at most 15 bytes (IFNAMSIZ - 1); berth keeps to a safe alphabet. */
 export const IFNAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;
 
@@ -87,13 +87,15 @@ export class NetworkRegistry {
   private async plan(req: CreateNetworkRequest): Promise<NetworkRecord> {
     const name = req.Name ?? '';
     if (!name) throw new InvalidParameterError('network name is required');
-    if (!NAME_RE.test(name)) throw new InvalidParameterError(`invalid network name "${name}": must match [a-zA-Z0-9][a-zA-Z0-9_.-]`);
+    // moby (libnetwork config.IsValidName) only refuses blank names: `test 01` is a valid network name.
+    if (!name.trim()) throw new InvalidParameterError(`invalid name: ${name}`);
     const driver = req.Driver || 'bridge';
     if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
     if ([...this.state.networks.values()].some((n) => n.Name === name)) throw new ConflictError(`network with name ${name} already exists`);
     if (req.EnableIPv6) throw new InvalidParameterError('IPv6 networks are not supported by berth');
     const opts = req.Options ?? {};
+    checkBridgeOptions(opts);
     const cfgs = req.IPAM?.Config ?? [];
     if (cfgs.length > 1) throw new InvalidParameterError('berth supports one IPv4 subnet per network');
     const routes = () => hostRoutes();
@@ -101,17 +103,20 @@ export class NetworkRegistry {
       async () => pickSubnet([...this.state.bridgeSubnets(), ...(await routes())], this.o.pools));
     let id = newId();
     // Another daemon's bridges are named the same way: an auto name that exists on the host is skipped.
-    while (!opts['com.docker.network.bridge.name'] && bridgeExists(`berth-${id.slice(0, 9)}`)) id = newId();
-    const bridge = opts['com.docker.network.bridge.name'] || `berth-${id.slice(0, 9)}`;
+    while (!opts[OPT_BRIDGE_NAME] && bridgeExists(`berth-${id.slice(0, 9)}`)) id = newId();
+    const bridge = opts[OPT_BRIDGE_NAME] || `berth-${id.slice(0, 9)}`;
     if (bridge.length > 15) throw new InvalidParameterError(`bridge name ${bridge} is longer than 15 characters`);
     if (!IFNAME_RE.test(bridge)) throw new InvalidParameterError(`invalid bridge name ${bridge}`);
     if ([...this.state.networks.values()].some((n) => n.bridge === bridge)) throw new ConflictError(`bridge name ${bridge} is already in use`);
     const owner = await bridgeOwner(bridge);
     if (owner?.startsWith('berth:') && owner !== this.o.ownerTag) throw new ConflictError(`bridge name ${bridge} is already in use by another berth daemon`);
+    // A bridge the user made (as moby's ifaceCreatedByUser) is used, never deleted; any other device is refused.
+    const external = owner !== undefined && !owner.startsWith('berth:');
+    if (external && !isBridge(bridge)) throw new ConflictError(`device ${bridge} exists and is not a bridge`);
     return newRecord(name, 'bridge', {
       Id: id, Internal: !!req.Internal, Attachable: !!req.Attachable,
       IPAM: { Driver: req.IPAM?.Driver || 'default', Options: req.IPAM?.Options ?? null, Config: [cfg] },
-      Options: opts, Labels: req.Labels ?? {}, bridge,
+      Options: opts, Labels: req.Labels ?? {}, bridge, ...(external ? { bridgeExternal: true } : {}),
     });
   }
 

@@ -1,34 +1,9 @@
 import { ConflictError, InvalidParameterError } from '../errors.js';
 import { parseIPv4 } from './ip.js';
 
-/**
- * Port publishing vocabulary:
- *  - port key: `80/tcp` (the Engine API's ExposedPorts / PortBindings key)
- *  - binding: Docker's {HostIp, HostPort}; HostPort may be '', a number, or a range to allocate into
- *  - PublishRequest: one container port to publish, before host ports are chosen
- *  - PortMapping: an allocated mapping (host ip/port → container port), what the iptables planner consumes
- */
-export type Proto = 'tcp' | 'udp' | 'sctp';
-export interface PortBinding { HostIp?: string; HostPort?: string }
-export interface PortSpecMapping { port: string; binding: { HostIp: string; HostPort: string } }
-export interface PublishRequest { proto: Proto; containerPort: number; hostIp: string; hostPortStart: number; hostPortEnd: number }
-export interface PortMapping { proto: Proto; containerPort: number; hostIp: string; hostPort: number }
-
-function parsePortNumber(s: string): number | undefined {
-  if (!/^\d{1,5}$/.test(s)) return undefined;
-  const n = Number(s);
-  return n >= 1 && n <= 65535 ? n : undefined;
-}
-
-/** `8000-8010` or `80` → [start, end]; undefined when invalid (including a reversed range). */
-export function parsePortRange(s: string): [number, number] | undefined {
-  if (s === '') return undefined;
-  const i = s.indexOf('-');
-  if (i < 0) { const n = parsePortNumber(s); return n === undefined ? undefined : [n, n]; }
-  const a = parsePortNumber(s.slice(0, i)), b = parsePortNumber(s.slice(i + 1));
-  if (a === undefined || b === undefined || b < a) return undefined;
-  return [a, b];
-}
+// The vocabulary and the pure key/range parsers live in core/ (container-config validates with them).
+import { parsePortKey, parsePortRange, type PortMapping, type PortSpecMapping, type Proto, type PublishRequest, type PortBinding } from '../core/ports.js';
+export { parsePortKey, parsePortRange, type PortBinding, type PortMapping, type PortSpecMapping, type Proto, type PublishRequest } from '../core/ports.js';
 
 function validateProto(p: string): Proto {
   if (p === 'tcp' || p === 'udp' || p === 'sctp') return p;
@@ -78,29 +53,17 @@ function isIPv6(s: string): boolean {
   return /^[0-9a-fA-F:.]+$/.test(s) && s.includes(':');
 }
 
-/** An Engine API port key (`80`, `80/TCP`, `53/udp`) → [port, proto]; moby's validation (RELIABILITY A3). */
-export function parsePortKey(key: string): [number, Proto] {
-  const slash = key.indexOf('/');
-  const num = slash < 0 ? key : key.slice(0, slash);
-  const proto = (slash < 0 ? 'tcp' : key.slice(slash + 1) || 'tcp').toLowerCase();
-  if (/^\d+-\d+$/.test(num)) {
-    const [a, b] = num.split('-').map(Number) as [number, number];
-    if (b < a) throw new InvalidParameterError(`invalid port range: ${key}`);
-  }
-  const n = parsePortNumber(num);
-  if (n === undefined) throw new InvalidParameterError(`invalid port '${key}': invalid syntax`);
-  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp') throw new InvalidParameterError(`invalid proto: ${proto}`);
-  return [n, proto];
-}
-
 /**
  * HostConfig.PortBindings (+ PublishAllPorts over Config.ExposedPorts) → what to publish.
  * A host port of '' or '0' means "any ephemeral port"; `8000-8010` means "any free port in that range".
+ * `defaultHostIp` (the network's host_binding_ipv4) applies where no host address was given; an explicit
+ * 0.0.0.0 still means every address, as in Docker.
  */
 export function planPublishRequests(
   portBindings: Record<string, PortBinding[] | null> | undefined,
   publishAll: boolean,
   exposedPorts: Record<string, unknown> | undefined,
+  defaultHostIp = '',
 ): PublishRequest[] {
   const out: PublishRequest[] = [];
   const seen = new Set<string>();
@@ -108,7 +71,8 @@ export function planPublishRequests(
     const [port, proto] = parsePortKey(key);
     seen.add(`${port}/${proto}`);
     for (const b of bindings?.length ? bindings : [{}]) {
-      const hostIp = normHostIp(b.HostIp ?? '');
+      const given = (b.HostIp ?? '').trim();
+      const hostIp = given === '' ? defaultHostIp : normHostIp(given);
       const hp = (b.HostPort ?? '').trim();
       let range: [number, number] = [0, 0];
       if (hp !== '' && hp !== '0') {
@@ -123,7 +87,7 @@ export function planPublishRequests(
     for (const key of Object.keys(exposedPorts ?? {})) {
       const [port, proto] = parsePortKey(key);
       if (seen.has(`${port}/${proto}`)) continue;
-      out.push({ proto, containerPort: port, hostIp: '', hostPortStart: 0, hostPortEnd: 0 });
+      out.push({ proto, containerPort: port, hostIp: defaultHostIp, hostPortStart: 0, hostPortEnd: 0 });
     }
   }
   return out;

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { fifoUnread } from '../sys/linux-sys.js';
+import type { Sys } from '../sys/sys.js';
 
 /**
  * Writes to conmon's ctl fifo ("1 rows cols" resize, "2 0 0" reopen the log). conmon 2.1's ctl reader
@@ -10,8 +10,10 @@ import { fifoUnread } from '../sys/linux-sys.js';
 export class CtlWriter {
   private queues = new Map<string, Promise<void>>();
 
+  constructor(private readonly sys: Pick<Sys, 'fifoUnread'>) {}
+
   send(fifo: string, msg: string): Promise<void> {
-    const run = (this.queues.get(fifo) ?? Promise.resolve()).then(() => writeWhenDrained(fifo, msg));
+    const run = (this.queues.get(fifo) ?? Promise.resolve()).then(() => writeWhenDrained(this.sys, fifo, msg));
     const tail = run.catch(() => undefined);
     this.queues.set(fifo, tail);
     void tail.then(() => { if (this.queues.get(fifo) === tail) this.queues.delete(fifo); });
@@ -19,7 +21,7 @@ export class CtlWriter {
   }
 }
 
-async function writeWhenDrained(fifo: string, msg: string): Promise<void> {
+async function writeWhenDrained(sys: Pick<Sys, 'fifoUnread'>, fifo: string, msg: string): Promise<void> {
   let fd: number;
   try {
     fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
@@ -29,7 +31,7 @@ async function writeWhenDrained(fifo: string, msg: string): Promise<void> {
   try {
     // conmon reads promptly; after half a second it is busy or gone, and the message goes anyway.
     const deadline = Date.now() + 500;
-    while (fifoUnread(fd) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    while (sys.fifoUnread(fd) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     fs.writeSync(fd, msg);
   } catch {
     /* conmon going away */

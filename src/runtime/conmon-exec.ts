@@ -1,22 +1,20 @@
-import type { AttachConnection } from './conmon-runtime.js';
-import { spawnFast, type FastChild } from '../sys/spawn.js';
+import type { AttachConnection } from '../core/attach-connection.js';
+import type { FastChild } from '../sys/spawn.js';
+import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { requireCjs } from '../sys/cjs.js';
-import type { SeqpacketSocket as SeqpacketSocketType } from 'node-unix-socket';
 import { SystemError, errorMessage } from '../errors.js';
+import { StartFailedError } from './start-failure.js';
 import type { OciProcess, OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
 import { trace } from '../core/trace.js';
 import { conmonArgs, parseSyncLine, type ConmonOptions } from './conmon.js';
 import { CtlWriter } from './conmon-ctl.js';
-import { processAlive } from './conmon-runtime.js';
-
-// CommonJS packages through require(): see src/sys/cjs.ts.
-const { SeqpacketSocket } = requireCjs('node-unix-socket') as { SeqpacketSocket: typeof SeqpacketSocketType };
-type SeqpacketSocket = SeqpacketSocketType;
+import { LinuxSys } from '../sys/linux-sys.js';
+import type { Sys } from '../sys/sys.js';
+import { DEFAULT_PATH, connectAttachSocket, killConmonPid, ociLogError, processAlive, readPidFile, sleep, watchSyncFile } from './conmon-session.js';
 
 /**
  * Exec sessions run through conmon, podman's way (CONMON.md §6), so an exec outlives the daemon.
@@ -52,7 +50,7 @@ export interface ExecStarted {
 }
 
 /** runc exec failed (the command could not be started); message is runc's own text. */
-export class ExecStartError extends SystemError {}
+export class ExecStartError extends StartFailedError {}
 
 export interface ExecProcessOptions {
   args: string[];
@@ -128,19 +126,19 @@ export function parseExecSync(text: string): { pid?: number; exitCode?: number; 
   return out;
 }
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const O_PATH = 0o10000000;
-const STDIN_CHUNK = 32 * 1024;
-const START_TIMEOUT_MS = 60_000;
 
 export class ConmonExec {
   readonly paths: Paths;
-  private readonly ctlWriter = new CtlWriter();
+  private readonly ctlWriter: CtlWriter;
   readonly runcPath: string;
   readonly conmonPath: string;
 
-  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string }) {
+  private readonly runner: ProcessRunner;
+
+  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string; runner?: ProcessRunner; sys?: Pick<Sys, 'fifoUnread'> }) {
     this.paths = opts.paths;
+    this.runner = opts.runner ?? posixRunner;
+    this.ctlWriter = new CtlWriter(opts.sys ?? new LinuxSys());
     this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
     this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
   }
@@ -171,7 +169,7 @@ export class ConmonExec {
     if (req.attach) env['_OCI_ATTACHPIPE'] = '5';
     let child: FastChild;
     try {
-      child = spawnFast(this.conmonPath, args, {
+      child = this.runner.spawn(this.conmonPath, args, {
         fds: ['ignore', 'ignore', 'ignore', syncFd, 'pipe-read', ...(req.attach ? ['pipe-write' as const] : [])],
         detached: true,
         cwd: dir,
@@ -218,7 +216,7 @@ export class ConmonExec {
       release();
       conn?.destroy();
       await this.killConmon(req.execId);
-      throw err instanceof SystemError ? err : new ExecStartError(errorMessage(err), { cause: err });
+      throw err instanceof SystemError ? err : new ExecStartError(errorMessage(err), undefined, { cause: err });
     }
   }
 
@@ -230,47 +228,30 @@ export class ConmonExec {
   }
 
   private waitSync(syncPath: string, done: (s: ReturnType<typeof parseExecSync>) => boolean): Promise<ReturnType<typeof parseExecSync>> {
-    return new Promise((resolve) => {
-      let finished = false;
-      let watcher: fs.FSWatcher | undefined;
-      const sessionDir = path.dirname(syncPath);
-      const finish = (s: ReturnType<typeof parseExecSync>) => {
-        if (finished) return;
-        finished = true;
-        watcher?.close();
-        clearInterval(poll);
-        resolve(s);
-      };
-      const check = () => {
-        let text: string;
-        try { text = fs.readFileSync(syncPath, 'utf8'); } catch { finish({ error: 'exec session removed' }); return; }
+    const sessionDir = path.dirname(syncPath);
+    const started = Date.now();
+    return watchSyncFile<ReturnType<typeof parseExecSync>>(syncPath, {
+      probe: (text) => {
+        if (text === undefined) return { error: 'exec session removed' };
         const s = parseExecSync(text);
-        if (done(s)) finish(s);
-      };
-      try { watcher = fs.watch(syncPath, check); watcher.on('error', () => undefined); } catch { /* polling still works */ }
-      let ticks = 0;
-      const started = Date.now();
-      const poll = setInterval(() => {
-        check();
-        if (finished) return;
-        // A conmon that died without writing (killed) will never answer: stop waiting.
-        if (++ticks % 10 === 0 && !this.conmonAliveIn(sessionDir)) {
-          check();
-          if (!finished && Date.now() - started > 500) finish({ ...parseExecSync(fs.existsSync(syncPath) ? fs.readFileSync(syncPath, 'utf8') : ''), error: 'conmon exited without reporting' });
-        }
-      }, 100);
-      poll.unref();
-      check();
-    });
+        return done(s) ? s : undefined;
+      },
+      pollMs: 100,
+      unref: true,
+      // A conmon that died without writing (killed) will never answer: stop waiting.
+      tickEvery: 10,
+      tick: () => (!this.conmonAliveIn(sessionDir) && Date.now() - started > 500
+        ? { ...parseExecSync(fs.existsSync(syncPath) ? fs.readFileSync(syncPath, 'utf8') : ''), error: 'conmon exited without reporting' }
+        : undefined),
+    }).result;
   }
 
   private conmonAliveIn(dir: string): boolean {
-    try {
-      const pid = Number.parseInt(fs.readFileSync(path.join(dir, 'conmon.pid'), 'utf8').trim(), 10);
-      return Number.isInteger(pid) && pid > 0 && processAlive(pid, 'conmon');
-    } catch {
-      return true; // conmon.pid not written yet: still starting
-    }
+    const file = path.join(dir, 'conmon.pid');
+    const pid = readPidFile(file);
+    // conmon.pid not written yet: still starting.
+    if (pid === undefined) return !fs.existsSync(file);
+    return processAlive(pid, 'conmon');
   }
 
   conmonAlive(execId: string): boolean {
@@ -286,16 +267,7 @@ export class ConmonExec {
   }
 
   private ociLogError(dir: string): string | undefined {
-    try {
-      let msg: string | undefined;
-      for (const line of fs.readFileSync(path.join(dir, 'oci-log'), 'utf8').split('\n')) {
-        try {
-          const j = JSON.parse(line) as { level?: string; msg?: string };
-          if ((j.level === 'error' || j.level === 'fatal') && j.msg) msg = j.msg;
-        } catch { /* partial line */ }
-      }
-      return msg;
-    } catch { return undefined; }
+    return ociLogError(path.join(dir, 'oci-log'), ['error', 'fatal']);
   }
 
   resize(execId: string, rows: number, cols: number): void {
@@ -303,19 +275,13 @@ export class ConmonExec {
   }
 
   private async killConmon(execId: string): Promise<void> {
-    const dir = this.paths.execDir(execId);
-    let pid: number;
-    try { pid = Number.parseInt(fs.readFileSync(path.join(dir, 'conmon.pid'), 'utf8').trim(), 10); } catch { return; }
-    if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid, 'conmon')) return;
-    try { process.kill(pid, 'SIGKILL'); } catch { return; }
-    const deadline = Date.now() + 1000;
-    while (processAlive(pid, 'conmon') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await killConmonPid(readPidFile(path.join(this.paths.execDir(execId), 'conmon.pid')));
   }
 
   /** Remove a finished session's dir (waits briefly for conmon to go). */
   async cleanup(execId: string): Promise<void> {
     const deadline = Date.now() + 2000;
-    while (this.conmonAlive(execId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (this.conmonAlive(execId) && Date.now() < deadline) await sleep(10);
     await fsp.rm(this.paths.execDir(execId), { recursive: true, force: true });
   }
 
@@ -359,80 +325,11 @@ function readLine(r: Readable): Promise<string> {
   });
 }
 
-/** Connect to <dir>/attach through an O_PATH fd: the path may not fit sun_path (CONMON.md §3). */
+/** The exec's attach socket: frames are kept until a reader comes (the process runs while we wait for its pid). */
 async function connectAttach(dir: string): Promise<ExecConnection> {
-  const dirFd = fs.openSync(dir, O_PATH);
-  const sock = new SeqpacketSocket();
   try {
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      try {
-        sock.connect(`/proc/self/fd/${dirFd}/attach`, () => { sock.off('error', reject); resolve(); });
-      } catch (err) { reject(err); }
-    });
+    return await connectAttachSocket(dir, { queueUntilRead: true });
   } catch (err) {
-    sock.destroy();
     throw new SystemError(`cannot attach to exec session: ${errorMessage(err)}`, { cause: err });
-  } finally {
-    fs.closeSync(dirFd);
-  }
-  return new ExecSocket(sock);
-}
-
-/**
- * Frames that arrive before the caller registers its 'data' listener are queued (the process runs
- * while we still wait for its pid), and a close seen before a 'close' listener is replayed.
- */
-class ExecSocket implements ExecConnection {
-  private closed = false;
-  private closeCbs: (() => void)[] = [];
-  private dataCbs: ((stream: 1 | 2, data: Buffer) => void)[] = [];
-  private queued: [1 | 2, Buffer][] = [];
-  constructor(private readonly sock: SeqpacketSocket) {
-    sock.on('error', () => this.fireClose());
-    sock.on('close', () => this.fireClose());
-    sock.on('end', () => this.fireClose());
-    sock.on('data', (buf: Buffer) => {
-      // 1 type byte (2 stdout, 3 stderr) + payload
-      if (buf.length < 1) return;
-      const stream = buf[0] === 2 ? 1 : buf[0] === 3 ? 2 : 0;
-      if (stream === 0) return;
-      const payload = Buffer.from(buf.subarray(1));
-      if (this.dataCbs.length === 0) { this.queued.push([stream, payload]); return; }
-      for (const cb of this.dataCbs) cb(stream, payload);
-    });
-  }
-  private fireClose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.dataCbs.length === 0 && this.queued.length > 0) return; // replayed once a reader comes
-    for (const cb of this.closeCbs.splice(0)) cb();
-  }
-  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
-  on(ev: 'close', cb: () => void): void;
-  on(ev: 'data' | 'close', cb: ((stream: 1 | 2, data: Buffer) => void) | (() => void)): void {
-    if (ev === 'close') {
-      if (this.closed && (this.queued.length === 0 || this.dataCbs.length > 0)) { queueMicrotask(cb as () => void); return; }
-      this.closeCbs.push(cb as () => void);
-      return;
-    }
-    this.dataCbs.push(cb as (stream: 1 | 2, data: Buffer) => void);
-    if (this.dataCbs.length === 1 && this.queued.length > 0) {
-      const q = this.queued.splice(0);
-      for (const [s, d] of q) for (const c of this.dataCbs) c(s, d);
-      if (this.closed) for (const c of this.closeCbs.splice(0)) c();
-    }
-  }
-  write(data: Buffer): void {
-    if (this.closed) return;
-    for (let off = 0; off < data.length; off += STDIN_CHUNK) {
-      this.sock.write(data.subarray(off, Math.min(off + STDIN_CHUNK, data.length)));
-    }
-  }
-  end(): void { if (!this.closed) this.sock.end(); }
-  destroy(): void {
-    this.queued = [];
-    this.sock.destroy();
-    this.fireClose();
   }
 }

@@ -1,21 +1,20 @@
 import type { UpdateOptions } from './runc.js';
-import { spawnFast, type FastChild } from '../sys/spawn.js';
+import type { FastChild } from '../sys/spawn.js';
+import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { requireCjs } from '../sys/cjs.js';
-import type { SeqpacketSocket as SeqpacketSocketType } from 'node-unix-socket';
 import { SystemError, errorMessage } from '../errors.js';
+import { StartFailedError } from './start-failure.js';
 import type { OciSpec } from '../core/oci-spec.js';
 import type { Paths } from '../store/paths.js';
 import { trace } from '../core/trace.js';
 import { conmonArgs, parseSyncLine } from './conmon.js';
 import { CtlWriter } from './conmon-ctl.js';
+import { LinuxSys } from '../sys/linux-sys.js';
+import type { Sys } from '../sys/sys.js';
 import { Runc, isNotFound, signalNumber } from './runc.js';
-
-// CommonJS packages through require(): see src/sys/cjs.ts.
-const { SeqpacketSocket } = requireCjs('node-unix-socket') as { SeqpacketSocket: typeof SeqpacketSocketType };
-type SeqpacketSocket = SeqpacketSocketType;
+import { DEFAULT_PATH, connectAttachSocket, killConmonPid, ociLogError, processAlive, readPidFile, sleep, watchSyncFile } from './conmon-session.js';
 
 /**
  * Runs containers as conmon + runc (CONMON.md). Every container's live state is in files under the
@@ -41,22 +40,12 @@ export interface CreateRequest {
 
 export interface ExitInfo { code: number; finishedAt: Date; oomKilled: boolean }
 
-export interface AttachConnection {
-  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
-  on(ev: 'close', cb: () => void): void;
-  write(data: Buffer): void;
-  /** half-close: conmon closes the container's stdin (unless --leave-stdin-open) */
-  end(): void;
-  destroy(): void;
-}
+import type { AttachConnection } from '../core/attach-connection.js';
+export type { AttachConnection } from '../core/attach-connection.js';
 
 /** A runtime failure; the message is runc's (or conmon's) own text. */
 export class RuntimeError extends SystemError {}
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const O_PATH = 0o10000000;
-/** conmon reads each stdin record into a 32 KiB buffer and drops the rest (CONMON.md §3). */
-const STDIN_CHUNK = 32 * 1024;
 const CREATE_TIMEOUT_MS = 120_000;
 const RESCAN_MS = 5_000;
 
@@ -66,17 +55,21 @@ export class ConmonRuntime {
   readonly conmonPath: string;
   readonly runc: Runc;
   private exitCallbacks: ((id: string) => void)[] = [];
-  private readonly ctlWriter = new CtlWriter();
+  private readonly ctlWriter: CtlWriter;
   private watcher: fs.FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   /** exit files already reported, by id → mtimeMs, so each appearance fires once */
   private reported = new Map<string, number>();
 
-  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string }) {
+  private readonly runner: ProcessRunner;
+
+  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string; runner?: ProcessRunner; sys?: Pick<Sys, 'fifoUnread'> }) {
     this.paths = opts.paths;
+    this.runner = opts.runner ?? posixRunner;
+    this.ctlWriter = new CtlWriter(opts.sys ?? new LinuxSys());
     this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
     this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
-    this.runc = new Runc(this.runcPath, this.paths.runcRoot);
+    this.runc = new Runc(this.runcPath, this.paths.runcRoot, this.runner);
   }
 
   async init(): Promise<void> {
@@ -127,7 +120,7 @@ export class ConmonRuntime {
     let child: FastChild | undefined;
     let spawnError: string | undefined;
     try {
-      child = spawnFast(this.conmonPath, conmonArgs(opts), {
+      child = this.runner.spawn(this.conmonPath, conmonArgs(opts), {
         fds: ['ignore', 'ignore', 'ignore', syncFd],
         detached: true,
         cwd: bundle, // conmon drops an `oom` file in its cwd
@@ -148,7 +141,7 @@ export class ConmonRuntime {
     }
     if (result.pid === undefined) {
       await this.cleanupFailedCreate(id);
-      throw new RuntimeError(result.error ?? 'container create failed');
+      throw new StartFailedError(result.error ?? 'container create failed');
     }
     tr.mark('sync');
     tr.end();
@@ -158,60 +151,29 @@ export class ConmonRuntime {
 
   /** Wait for conmon's line in the sync file, a failed first conmon, a dead monitor, or a timeout. */
   private waitForSync(id: string, syncPath: string, child: FastChild): Promise<{ pid?: number; error?: string }> {
-    return new Promise((resolve) => {
-      let done = false;
-      let watcher: fs.FSWatcher | undefined;
-      const finish = (r: { pid?: number; error?: string }): void => {
-        if (done) return;
-        done = true;
-        watcher?.close();
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve(r);
-      };
-      const check = (): boolean => {
-        let text: string;
-        try { text = fs.readFileSync(syncPath, 'utf8'); } catch { return false; }
-        const nl = text.indexOf('\n');
-        if (nl < 0) return false;
-        finish(parseSyncLine(text.slice(0, nl)));
-        return true;
-      };
-      try { watcher = fs.watch(syncPath, () => { check(); }); } catch { /* polling still works */ }
-      let ticks = 0;
-      const poll = setInterval(() => {
-        if (check()) return;
-        // conmon.pid is written once the long-lived conmon exists; if it died, no line will come.
-        if (++ticks % 4 === 0 && fs.existsSync(path.join(this.paths.bundle(id), 'conmon.pid')) && !this.conmonAlive(id)) {
-          if (!check()) finish({ error: this.ociLogError(id) ?? 'conmon exited before reporting the container pid' });
-        }
-      }, 50);
-      const timer = setTimeout(() => {
-        if (!check()) finish({ error: 'timed out waiting for conmon to create the container' });
-      }, CREATE_TIMEOUT_MS);
-      void child.exited.then(({ code, signal }) => {
-        // The first conmon exits 0 right after its double fork; anything else is a failure.
-        if (code === 0) return;
-        if (!check()) finish({ error: this.ociLogError(id) ?? `conmon exited with ${code ?? signal}` });
-      });
-      check();
+    const w = watchSyncFile<{ pid?: number; error?: string }>(syncPath, {
+      probe: (text) => {
+        const nl = text?.indexOf('\n') ?? -1;
+        return nl < 0 ? undefined : parseSyncLine(text!.slice(0, nl));
+      },
+      pollMs: 50,
+      // conmon.pid is written once the long-lived conmon exists; if it died, no line will come.
+      tickEvery: 4,
+      tick: () => (fs.existsSync(path.join(this.paths.bundle(id), 'conmon.pid')) && !this.conmonAlive(id)
+        ? { error: this.ociLogError(id) ?? 'conmon exited before reporting the container pid' } : undefined),
+      timeoutMs: CREATE_TIMEOUT_MS,
+      onTimeout: () => ({ error: 'timed out waiting for conmon to create the container' }),
     });
+    void child.exited.then(({ code, signal }) => {
+      // The first conmon exits 0 right after its double fork; anything else is a failure.
+      if (code === 0) return;
+      if (!w.recheck()) w.settle({ error: this.ociLogError(id) ?? `conmon exited with ${code ?? signal}` });
+    });
+    return w.result;
   }
 
   private ociLogError(id: string): string | undefined {
-    try {
-      const text = fs.readFileSync(path.join(this.paths.bundle(id), 'oci-log'), 'utf8');
-      let msg: string | undefined;
-      for (const line of text.split('\n')) {
-        try {
-          const j = JSON.parse(line) as { level?: string; msg?: string };
-          if (j.level === 'error' && j.msg) msg = j.msg;
-        } catch { /* partial line */ }
-      }
-      return msg;
-    } catch {
-      return undefined;
-    }
+    return ociLogError(path.join(this.paths.bundle(id), 'oci-log'), ['error']);
   }
 
   /** After a failed create nothing may remain: no runc state, no conmon, no bundle, no cgroup. */
@@ -226,7 +188,7 @@ export class ConmonRuntime {
     try {
       await this.runc.start(id);
     } catch (err) {
-      throw new RuntimeError(errorMessage(err), { cause: err });
+      throw new StartFailedError(errorMessage(err), undefined, { cause: err });
     }
   }
 
@@ -396,12 +358,7 @@ export class ConmonRuntime {
   }
 
   private conmonPid(id: string): number | undefined {
-    try {
-      const pid = Number.parseInt(fs.readFileSync(path.join(this.paths.bundle(id), 'conmon.pid'), 'utf8').trim(), 10);
-      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    } catch {
-      return undefined;
-    }
+    return readPidFile(path.join(this.paths.bundle(id), 'conmon.pid'));
   }
 
   private async waitConmonGone(id: string, ms: number): Promise<void> {
@@ -411,11 +368,7 @@ export class ConmonRuntime {
   }
 
   private async killConmon(id: string): Promise<void> {
-    const pid = this.conmonPid(id);
-    if (pid === undefined || !processAlive(pid, 'conmon')) return;
-    try { process.kill(pid, 'SIGKILL'); } catch { return; }
-    const deadline = Date.now() + 1000;
-    while (processAlive(pid, 'conmon') && Date.now() < deadline) await sleep(5);
+    await killConmonPid(this.conmonPid(id));
   }
 
   private async removeLeftovers(id: string): Promise<void> {
@@ -432,26 +385,11 @@ export class ConmonRuntime {
   }
 
   async attach(id: string): Promise<AttachConnection> {
-    const bundle = this.paths.bundle(id);
-    // The socket path may exceed sun_path (108 bytes): connect through an O_PATH fd of the bundle.
-    const dirFd = fs.openSync(bundle, O_PATH);
-    const sock = new SeqpacketSocket();
     try {
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject);
-        try {
-          sock.connect(`/proc/self/fd/${dirFd}/attach`, () => { sock.off('error', reject); resolve(); });
-        } catch (err) {
-          reject(err);
-        }
-      });
+      return await connectAttachSocket(this.paths.bundle(id), { queueUntilRead: false });
     } catch (err) {
-      sock.destroy();
       throw new RuntimeError(`cannot attach to container ${id}: ${errorMessage(err)}`, { cause: err });
-    } finally {
-      fs.closeSync(dirFd);
     }
-    return new SeqpacketAttach(sock);
   }
 
   resize(id: string, rows: number, cols: number): void {
@@ -476,56 +414,6 @@ export class ConmonRuntime {
   }
 }
 
-class SeqpacketAttach implements AttachConnection {
-  private closed = false;
-  private closeCbs: (() => void)[] = [];
-  constructor(private readonly sock: SeqpacketSocket) {
-    sock.on('error', () => this.fireClose());
-    sock.on('close', () => this.fireClose());
-    sock.on('end', () => this.fireClose());
-  }
-  private fireClose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const cb of this.closeCbs) cb();
-  }
-  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
-  on(ev: 'close', cb: () => void): void;
-  on(ev: 'data' | 'close', cb: ((stream: 1 | 2, data: Buffer) => void) | (() => void)): void {
-    if (ev === 'close') { this.closeCbs.push(cb as () => void); return; }
-    const dataCb = cb as (stream: 1 | 2, data: Buffer) => void;
-    this.sock.on('data', (buf: Buffer) => {
-      // Frame = 1 type byte (2 stdout, 3 stderr) + payload.
-      if (buf.length < 1) return;
-      const t = buf[0];
-      if (t === 2) dataCb(1, buf.subarray(1));
-      else if (t === 3) dataCb(2, buf.subarray(1));
-    });
-  }
-  write(data: Buffer): void {
-    if (this.closed) return;
-    for (let off = 0; off < data.length; off += STDIN_CHUNK) {
-      this.sock.write(data.subarray(off, Math.min(off + STDIN_CHUNK, data.length)));
-    }
-  }
-  end(): void { if (!this.closed) this.sock.end(); }
-  destroy(): void {
-    this.sock.destroy();
-    this.fireClose();
-  }
-}
-
-/** Alive = exists, is not a zombie, and its comm matches (pid reuse). Zombie conmons linger ~2 s. */
-export function processAlive(pid: number, comm?: string): boolean {
-  let stat: string;
-  try { stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return false; }
-  const open = stat.indexOf('(');
-  const close = stat.lastIndexOf(')');
-  if (comm !== undefined && stat.slice(open + 1, close) !== comm) return false;
-  const state = stat.slice(close + 2, close + 3);
-  return state !== 'Z' && state !== 'X' && state !== '';
-}
-
 let hierarchies: string[] | undefined;
 
 /** rmdir <hierarchy><cgroupsPath> in every mounted cgroup hierarchy (v1 controllers + unified). */
@@ -544,8 +432,4 @@ export function removeCgroupDirs(cgroupsPath: string): void {
     if (dir === h) continue;
     try { fs.rmdirSync(dir); } catch { /* absent, or a subtree that is not ours */ }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

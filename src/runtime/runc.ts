@@ -1,5 +1,6 @@
 import { parseSignal } from '../core/container-config.js';
-import { ExecFailure, execFileFast } from '../sys/spawn.js';
+import { ExecFailure } from '../sys/spawn.js';
+import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 import { NotFoundError, SystemError } from '../errors.js';
 
 /**
@@ -84,9 +85,17 @@ export interface RuncState {
 
 export interface RuncListEntry { id: string; pid: number; status: string; bundle: string; created: string }
 
+/** What went wrong, classified once from runc's text where it is caught (Runc.exec), never re-read from messages. */
+export type RuncErrorKind = 'not-found' | 'other';
+
 /** Thrown when runc exits non-zero; `message` is runc's own error text. */
 export class RuncError extends SystemError {
-  constructor(message: string, readonly args: string[], readonly stderr: string) { super(message); }
+  constructor(message: string, readonly args: string[], readonly stderr: string, readonly reason: RuncErrorKind = 'other') { super(message); }
+}
+
+/** runc's wording for "no such container" (runc 1.x: "container does not exist", older "container with id ... not exist"). */
+export function classifyRuncError(text: string): RuncErrorKind {
+  return /does not exist|not found|container with id .* not exist/i.test(text) ? 'not-found' : 'other';
 }
 
 /**
@@ -111,16 +120,14 @@ export function parseRuncError(output: string): string {
 }
 
 export class Runc {
-  constructor(readonly runcPath: string, readonly root: string) {}
+  constructor(readonly runcPath: string, readonly root: string, private readonly runner: ProcessRunner = posixRunner) {}
 
   private exec(args: string[]): Promise<string> {
     const full = [...globalArgs({ root: this.root, logFormat: 'json' }), ...args];
-    return execFileFast(this.runcPath, full, { maxBuffer: 16 * 1024 * 1024 }).then((r) => r.stdout, (err: unknown) => {
+    return this.runner.run(this.runcPath, full, { maxBuffer: 16 * 1024 * 1024 }).then((r) => r.stdout, (err: unknown) => {
       const stdout = err instanceof ExecFailure ? err.stdout : '', stderr = err instanceof ExecFailure ? err.stderr : '';
       const text = parseRuncError(stderr) || parseRuncError(stdout) || (err as Error).message;
-      throw /does not exist|not found|container with id .* not exist/i.test(text)
-        ? Object.assign(new RuncError(text, full, stderr), { notFound: true })
-        : new RuncError(text, full, stderr);
+      throw new RuncError(text, full, stderr, classifyRuncError(text));
     });
   }
 
@@ -147,5 +154,5 @@ export class Runc {
 }
 
 export function isNotFound(err: unknown): boolean {
-  return err instanceof NotFoundError || (err instanceof RuncError && (err as RuncError & { notFound?: boolean }).notFound === true);
+  return err instanceof NotFoundError || (err instanceof RuncError && err.reason === 'not-found');
 }

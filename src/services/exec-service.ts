@@ -1,8 +1,10 @@
+import { replaceOrAppendEnv } from '../core/env.js';
 import { parseDetachKeys } from '../core/detach-keys.js';
 import crypto from 'node:crypto';
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError, errorMessage } from '../errors.js';
 import type { OciProcess } from '../core/oci-spec.js';
 import type { ResolvedUser } from '../core/user.js';
+import { startFailureOf } from '../runtime/start-failure.js';
 import type { EventBus } from './events.js';
 
 /**
@@ -113,22 +115,9 @@ const KEEP_FINISHED = 500;
 
 function shortCmd(cfg: ExecConfig): string { return (cfg.Cmd ?? []).join(' '); }
 
-/** moby translateContainerdStartErr: which exit code a failed start records. */
-export function execStartExitCode(message: string): number {
-  if (/executable file not found|no such file or directory|system cannot find the file specified/i.test(message)) return 127;
-  return 126;
-}
-
-/** Docker's env merge: later entries replace earlier ones with the same key, new keys append. */
-export function mergeEnv(base: string[], extra: string[]): string[] {
-  const out = [...base];
-  for (const e of extra) {
-    const key = e.includes('=') ? e.slice(0, e.indexOf('=')) : e;
-    const i = out.findIndex((x) => (x.includes('=') ? x.slice(0, x.indexOf('=')) : x) === key);
-    if (!e.includes('=')) continue; // a bare name (unset in the client env) leaves the value as is
-    if (i >= 0) out[i] = e; else out.push(e);
-  }
-  return out;
+/** moby translateContainerdStartErr: which exit code a failed exec start records (127 not found, else 126). */
+export function execStartExitCode(err: unknown): number {
+  return startFailureOf(err) === 'not-found' ? 127 : 126;
 }
 
 function consoleSize(v: number[] | null | undefined): { height: number; width: number } | undefined {
@@ -255,8 +244,8 @@ export class ExecService {
       const user = await this.d.resolveUser(this.d.rootfs(c.Id), cfg.User || c.Config.User || undefined);
       let env = base.env.filter((v) => !v.startsWith('TERM='));
       if (cfg.Tty) env.push('TERM=xterm');
-      if (cfg.User) env = mergeEnv(env, [`HOME=${user.home || '/'}`]);
-      env = mergeEnv(env, cfg.Env ?? []);
+      if (cfg.User) env = replaceOrAppendEnv(env, [`HOME=${user.home || '/'}`]);
+      env = replaceOrAppendEnv(env, cfg.Env ?? []);
       const proc = this.d.buildProcess(base, {
         args: cfg.Cmd ?? [], env, cwd: cfg.WorkingDir || c.Config.WorkingDir || base.cwd || '/',
         user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
@@ -268,7 +257,7 @@ export class ExecService {
       });
     } catch (err) {
       const msg = `OCI runtime exec failed: ${errorMessage(err)}: unknown`;
-      e.exitCode = execStartExitCode(msg);
+      e.exitCode = execStartExitCode(err);
       e.finishedAt = Date.now();
       void this.d.runtime.cleanup(e.id).catch(() => undefined);
       throw e.exitCode === 127 ? new InvalidParameterError(msg, { cause: err }) : new SystemError(msg, { cause: err });

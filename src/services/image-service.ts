@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { applyChanges } from '../core/dockerfile-change.js';
 import { matchLabels, parseTimestamp, type Filters } from '../core/filters.js';
+import { compareVersions } from '../core/version-compare.js';
 import {
   familiarName, familiarString, fullName, fullString, normalize, parse, parseNormalized, repoTagReference, shortId,
   matchReferenceFilter, withDefaultTag, type Reference,
@@ -226,7 +227,7 @@ export class ImageService {
         SharedSize: -1,
         Size: size,
       };
-      if (opts.apiVersion && compareVersion(opts.apiVersion, '1.44') < 0) s.VirtualSize = size;
+      if (opts.apiVersion && compareVersions(opts.apiVersion, '1.44') < 0) s.VirtualSize = size;
       out.push(s);
     }
     return out;
@@ -615,15 +616,6 @@ function boolFilter(f: Filters, key: string): boolean | undefined {
   return out;
 }
 
-function compareVersion(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d) return d;
-  }
-  return 0;
-}
 
 /** The image config as the Engine API shows it: a container config with Docker's empty defaults. */
 export function containerConfigView(c: ImageContainerConfig | undefined): Record<string, unknown> {

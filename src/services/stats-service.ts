@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { ExecFailure } from '../sys/spawn.js';
+import { posixRunner, type ProcessRunner } from '../sys/process-runner.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -282,6 +283,8 @@ export interface StatsServiceDeps {
   cgroupPath?: (id: string) => string;
   /** runs `ps` with args; injectable for tests */
   ps?: (args: string[]) => Promise<string>;
+  /** starts `ps` when `ps` is not given */
+  runner?: ProcessRunner;
   machineMemory?: number;
 }
 
@@ -291,12 +294,11 @@ export interface StatsStream {
   closed(): boolean;
 }
 
-function runPs(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('ps', args, { maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new SystemError(`ps: ${err.message.split('\n')[0]}: ${String(stderr).trim()}`.replace(/: $/, '')));
-      else resolve(stdout);
-    });
+/** `ps` through a runner; its failure reads "ps: Command failed (...): ps <args>: <stderr>". */
+export function psVia(runner: ProcessRunner): (args: string[]) => Promise<string> {
+  return (args) => runner.run('ps', args, { maxBuffer: 32 * 1024 * 1024 }).then((r) => r.stdout, (err: unknown) => {
+    const stderr = err instanceof ExecFailure ? err.stderr.trim() : '';
+    throw new SystemError(`ps: ${(err as Error).message.split('\n')[0]}: ${stderr}`.replace(/: $/, ''));
   });
 }
 
@@ -312,7 +314,7 @@ export class StatsService {
     this.root = d.cgroupRoot ?? '/sys/fs/cgroup';
     this.proc = d.procRoot ?? '/proc';
     this.cgPath = d.cgroupPath ?? ((id) => `/berth/${id}`);
-    this.ps = d.ps ?? runPs;
+    this.ps = d.ps ?? psVia(d.runner ?? posixRunner);
     this.machineMemory = d.machineMemory ?? os.totalmem();
   }
 

@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
-import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/server.js';
-import type { SystemBackend } from '../api/routes/system.js';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
 import type { Paths } from '../store/paths.js';
 
 export interface SystemDeps {
@@ -47,7 +46,8 @@ function cgroupVersion(): '1' | '2' {
   return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
 }
 
-export class SystemService implements SystemBackend {
+/** Serves api/routes/system.ts's SystemBackend (checked where main/ wires them). */
+export class SystemService {
   private readonly id = crypto.randomUUID().toUpperCase();
   constructor(private readonly d: SystemDeps) {}
 

@@ -92,6 +92,7 @@ function makedev(major: number, minor: number): bigint {
 }
 
 export class LinuxSys implements Sys {
+  fifoUnread(fd: number): number { return fifoUnread(fd); }
   mount(m: Mount): void {
     const { flags, data } = mountFlags(m.options);
     if (Buffer.byteLength(data) >= 4096) throw new SystemError(`mount data for ${m.target} exceeds a page`);
@@ -182,7 +183,7 @@ export class LinuxSys implements Sys {
 }
 
 /** Bytes written to a pipe or fifo and not read yet (FIONREAD works from either end); 0 when unknown. */
-export function fifoUnread(fd: number): number {
+function fifoUnread(fd: number): number {
   const FIONREAD = 0x541b;
   const n = Buffer.alloc(8);
   return libc().ioctl(fd, FIONREAD, n) === 0 ? n.readInt32LE(0) : 0;

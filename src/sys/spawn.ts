@@ -246,13 +246,21 @@ export class ExecFailure extends SystemError {
 }
 
 /**
- * child_process.execFile's contract on spawnFast: resolves with stdout/stderr as text when the program
- * exits 0, rejects with an ExecFailure otherwise. The environment defaults to berthd's own.
+ * child_process.execFile's contract over a capture: stdout/stderr as text on exit 0, an ExecFailure
+ * otherwise. The one implementation, shared by ProcessRunner.run (process-runner.ts) and its fake.
  */
-export async function execFileFast(file: string, args: string[], opts: { env?: Record<string, string | undefined>; input?: string | Buffer; cwd?: string; maxBuffer?: number } = {}): Promise<{ stdout: string; stderr: string }> {
-  const r = await execCapture(file, args, { env: opts.env ?? process.env, input: opts.input, cwd: opts.cwd, maxBuffer: opts.maxBuffer });
+export async function runVia(
+  capture: (file: string, args: string[], opts: { env: Record<string, string | undefined>; input?: string | Buffer; cwd?: string; maxBuffer?: number }) => Promise<CaptureResult>,
+  file: string, args: string[], opts: { env?: Record<string, string | undefined>; input?: string | Buffer; cwd?: string; maxBuffer?: number } = {},
+): Promise<{ stdout: string; stderr: string }> {
+  const r = await capture(file, args, { env: opts.env ?? process.env, input: opts.input, cwd: opts.cwd, maxBuffer: opts.maxBuffer });
   const stdout = r.stdout.toString('utf8'), stderr = r.stderr.toString('utf8');
   if (r.code === 0) return { stdout, stderr };
   const how = r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`;
   throw new ExecFailure(`Command failed (${how}): ${file} ${args.join(' ')}\n${stderr.trim()}`, r.code, r.signal, stdout, stderr);
+}
+
+/** runVia on the real spawn; prefer a ProcessRunner (process-runner.ts) in new code. */
+export function execFileFast(file: string, args: string[], opts: { env?: Record<string, string | undefined>; input?: string | Buffer; cwd?: string; maxBuffer?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  return runVia(execCapture, file, args, opts);
 }

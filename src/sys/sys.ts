@@ -29,6 +29,8 @@ export interface Sys {
    * loopback interface up: what `unshare --net=<path>` + the CNI loopback plugin do, without two execs.
    */
   createNetns(path: string): void;
+  /** Bytes written to a pipe or fifo and not read yet (ioctl FIONREAD, from either end); 0 when unknown. */
+  fifoUnread(fd: number): number;
 }
 
 export const MNT_DETACH = 2;
@@ -62,4 +64,7 @@ export class RecordingSys implements Sys {
   }
   lgetxattr(path: string, name: string): Buffer | undefined { return this.xattrs.get(`${path}\0${name}`); }
   createNetns(path: string): void { this.calls.push({ op: 'createNetns', path }); }
+  /** Unread bytes the fake reports, by fd (default 0: every fifo drained). */
+  readonly unread = new Map<number, number>();
+  fifoUnread(fd: number): number { return this.unread.get(fd) ?? 0; }
 }

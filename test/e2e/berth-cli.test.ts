@@ -184,6 +184,23 @@ test('berth errors: name conflict, no such container', async () => {
   assert.match(n.stderr, /No such container: nosuch/, show(n));
 });
 
+test('berth run pulls only when the image is what is missing (asked of the daemon, not read from the message)', async () => {
+  const n = await b(['run', '--rm', '--network', 'container:nosuch', IMG, 'true']);
+  assert.equal(n.code, 125, show(n));
+  assert.match(n.stderr, /No such container: nosuch/, show(n));
+  assert.doesNotMatch(n.stderr, /Unable to find image/, show(n));
+  // A full id names one image; docker's create never pulls it.
+  const id = 'f'.repeat(64);
+  const i = await b(['run', '--rm', id, 'true']);
+  assert.equal(i.code, 125, show(i));
+  assert.match(i.stderr, /No such image/, show(i));
+  assert.doesNotMatch(i.stderr, /Unable to find image/, show(i));
+  // A missing named image is pulled (from a registry that refuses the connection: fails fast, offline).
+  const m = await b(['run', '--rm', 'localhost:1/nosuch:v1', 'true'], { timeoutMs: 60_000 });
+  assert.notEqual(m.code, 0, show(m));
+  assert.match(m.stderr, /Unable to find image 'localhost:1\/nosuch:v1' locally/, show(m));
+});
+
 test('berth --network host and none', async () => {
   const hostNames = netDevNames(fs.readFileSync('/proc/net/dev', 'utf8'));
   assert.deepEqual(netDevNames((await ok(['run', '--rm', '--network', 'host', IMG, 'cat', '/proc/net/dev'])).stdout), hostNames);

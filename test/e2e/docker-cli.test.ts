@@ -259,3 +259,21 @@ test('rm -f $(docker ps -aq) removes everything; nothing leaks', async () => {
     assert.equal(ls.stdout, '', 'no runc state may outlive its container');
   }
 });
+
+test('container prune --filter until takes Go durations as image prune does (1h30m, 1.5h, 300ms)', async () => {
+  // Its own image: the walk-through above removed IMG.
+  const img = 'busybox:prune-until';
+  await ok(['import', await busyboxTar(), img], { timeoutMs: 60_000 });
+  const name = 'prune-until-dur';
+  await ok(['create', '--name', name, img, 'true']);
+  // Younger than 1h30m / 1.5h: kept.
+  for (const until of ['1h30m', '1.5h']) {
+    const r = await ok(['container', 'prune', '-f', '--filter', `until=${until}`]);
+    assert.doesNotMatch(r.stdout, /[0-9a-f]{64}/, show(r));
+  }
+  await new Promise((r) => setTimeout(r, 1100));
+  const r = await ok(['container', 'prune', '-f', '--filter', 'until=300ms']);
+  const gone = await dk(['inspect', name]);
+  assert.notEqual(gone.code, 0, `created over 300ms ago, so pruned: ${show(r)}`);
+  await ok(['rmi', img]);
+});

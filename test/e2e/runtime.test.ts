@@ -6,7 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildSpec, type SpecInput } from '../../src/core/oci-spec.js';
-import { resolveUser } from '../../src/core/user.js';
+import { resolveUser } from '../../src/store/rootfs-files.js';
+import { readHostInfo } from '../../src/sys/host-info.js';
+import { loadDefaultSeccompProfile } from '../../src/store/seccomp-default.js';
 import { ConmonRuntime, removeCgroupDirs } from '../../src/runtime/conmon-runtime.js';
 import { LinuxSys } from '../../src/sys/linux-sys.js';
 import { MNT_DETACH } from '../../src/sys/sys.js';
@@ -56,7 +58,8 @@ async function spec(id: string, args: string[], over: Partial<SpecInput> = {}) {
   const user = await resolveUser(rootfs, '');
   return buildSpec({
     id, args, env: [], cwd: '/', user, hostname: id.slice(0, 12), tty: false, openStdin: false, rootfs,
-    network: { mode: 'none' }, cgroupsPath: `${CG_PARENT}/${id}`, resources: {}, ...over,
+    network: { mode: 'none' }, cgroupsPath: `${CG_PARENT}/${id}`, resources: {},
+    host: readHostInfo(), defaultSeccomp: loadDefaultSeccompProfile(), ...over,
   });
 }
 

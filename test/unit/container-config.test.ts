@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeImageConfig, parseSignal, processArgs, validateCreate, validateName, mergeEnv, normalizePortKeys } from '../../src/core/container-config.js';
+import { mergeImageConfig, parseSignal, processArgs, validateCreate, validateName, normalizePortKeys } from '../../src/core/container-config.js';
+import { completeEnvFromImage as mergeEnv } from '../../src/core/env.js';
 import { InvalidParameterError } from '../../src/errors.js';
 import { startFailureExitCode, statusText, ZERO_TIME } from '../../src/services/container-service.js';
 

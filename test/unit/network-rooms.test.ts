@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipArgs, IpTool } from '../../src/network/ip-tool.js';
+import { RecordingRunner } from '../../src/sys/process-runner.js';
 import { classifyCniError, CniError } from '../../src/network/cni.js';
 import { checkStaticIp, cniConfigFor, parseBip, pickSubnet, planIpv4Config } from '../../src/network/ipam.js';
 import { formatCidr, parseCidr } from '../../src/network/ip.js';
@@ -20,10 +21,10 @@ test('ipArgs: each operation as iproute2 spells it', () => {
 });
 
 test('IpTool runs ip with args() through the given runner', async () => {
-  const calls: Array<[string, string[]]> = [];
-  const ip = new IpTool(async (f, a) => { calls.push([f, a]); return { stdout: 'out', stderr: '' }; });
+  const runner = new RecordingRunner().on('ip', { stdout: 'out' });
+  const ip = new IpTool(runner);
   assert.equal(await ip.exec({ op: 'up', dev: 'x' }), 'out');
-  assert.deepEqual(calls, [['ip', ['link', 'set', 'x', 'up']]]);
+  assert.deepEqual(runner.calls.map((c) => [c.file, c.args]), [['ip', ['link', 'set', 'x', 'up']]]);
 });
 
 test('classifyCniError: host-local refusing a requested address, and nothing else', () => {

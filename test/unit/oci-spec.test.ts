@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSpec, computeCapabilities, hostInfo, type HostInfo, type SpecInput } from '../../src/core/oci-spec.js';
+import { buildSpec, computeCapabilities, type HostInfo, type SpecInput } from '../../src/core/oci-spec.js';
+import { readHostInfo } from '../../src/sys/host-info.js';
+import { loadDefaultSeccompProfile } from '../../src/store/seccomp-default.js';
 import { convertSeccompProfile, kernelAtLeast, type DockerSeccompProfile } from '../../src/core/seccomp.js';
 import { InvalidParameterError } from '../../src/errors.js';
 
@@ -28,6 +30,7 @@ function input(over: Partial<SpecInput> = {}): SpecInput {
     cgroupsPath: '/berth/abc',
     resources: {},
     host,
+    defaultSeccomp: loadDefaultSeccompProfile(),
     ...over,
   };
 }
@@ -139,8 +142,8 @@ test('rlimit NOFILE 1024:524288 clamped to the host hard limit', () => {
 });
 
 test('the real host: NOFILE never above the host hard limit', () => {
-  const h = hostInfo();
-  const s = buildSpec(input({ host: undefined }));
+  const h = readHostInfo();
+  const s = buildSpec(input({ host: h }));
   const nofile = s.process.rlimits.find((r) => r.type === 'RLIMIT_NOFILE')!;
   assert.ok(nofile.hard <= (h.hardLimits['RLIMIT_NOFILE'] ?? Infinity));
 });

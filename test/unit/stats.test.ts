@@ -5,7 +5,8 @@ import {
 } from '../../src/services/stats-service.js';
 import { execProcessSpec, parseExecSync, execConmonOptions } from '../../src/runtime/conmon-exec.js';
 import { conmonArgs } from '../../src/runtime/conmon.js';
-import { mergeEnv, execStartExitCode } from '../../src/services/exec-service.js';
+import { execStartExitCode } from '../../src/services/exec-service.js';
+import { replaceOrAppendEnv as mergeEnv } from '../../src/core/env.js';
 import type { OciProcess } from '../../src/core/oci-spec.js';
 
 const GiB = 1024 ** 3;

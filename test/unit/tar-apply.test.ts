@@ -378,3 +378,15 @@ test('a malformed PAX header fails the layer as a bad archive', async () => {
     await assert.rejects(apply(buf, sb.root), (e: unknown) => e instanceof InvalidParameterError && /invalid PAX header/.test((e as Error).message));
   } finally { sb.cleanup(); }
 });
+
+test('a truncated or garbled archive is a 400 "invalid tar archive", told apart by where it fails, not by its wording', async () => {
+  const tarBuf = await makeTar([{ name: 'a', body: 'x'.repeat(5000) }, { name: 'b' }]);
+  for (const bad of [tarBuf.subarray(0, 1000), Buffer.concat([Buffer.alloc(512, 0x41), Buffer.alloc(1024)])]) {
+    const s = sandbox();
+    try {
+      await assert.rejects(apply(bad, s.root), (e: unknown) => e instanceof InvalidParameterError && /^invalid tar archive: /.test((e as Error).message));
+    } finally {
+      s.cleanup();
+    }
+  }
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveInRoot, resolveUser } from '../../src/core/user.js';
+import { resolveInRoot, resolveUser } from '../../src/store/rootfs-files.js';
 import { InvalidParameterError } from '../../src/errors.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-user-'));

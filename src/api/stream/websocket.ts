@@ -3,10 +3,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket as WebSocketType, WebSocketServer as WebSocketServerType } from 'ws';
-import { requireCjs } from '../../sys/cjs.js';
+import { createRequire } from 'node:module';
 import { InvalidParameterError } from '../../errors.js';
 
-// CommonJS packages through require(): see src/sys/cjs.ts.
+// CommonJS packages through require(), not import: see src/sys/cjs.ts for why (api/ does not import sys/).
+const requireCjs = createRequire(import.meta.url);
 const { WebSocket, WebSocketServer } = requireCjs('ws') as { WebSocket: typeof WebSocketType; WebSocketServer: typeof WebSocketServerType };
 type WebSocket = WebSocketType;
 type WebSocketServer = WebSocketServerType;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { jsonMessages } from '../../client/engine-client.js';
 import { goStruct } from '../../core/go-template.js';
+import { formatGoTime, localGoTimeFromUnix } from '../../core/go-time.js';
 import { humanSize, humanSizeWithPrecision, timeAgo } from '../../core/human.js';
 import { StatusError, bool, filtersParam, list, str, type CliContext, type Command } from '../context.js';
 import { reportErrorText } from '../errors.js';
@@ -170,11 +171,7 @@ const HISTORY_HEADER: Record<string, string> = {
 };
 
 function rfc3339(unix: number): string {
-  const d = new Date(unix * 1000);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const z = off === 0 ? 'Z' : `${off > 0 ? '+' : '-'}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${z}`;
+  return formatGoTime(localGoTimeFromUnix(unix), 'RFC3339');
 }
 
 const history: Command = {

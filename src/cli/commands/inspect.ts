@@ -3,7 +3,7 @@
  * Output: a 4-space indented JSON array, or one line per object rendered with -f over the raw JSON
  * (missing keys are errors, as in docker's raw fallback).
  */
-import { EngineApiError } from '../../client/engine-client.js';
+import { isNotFound } from '../../client/engine-client.js';
 import { parseTemplate, type Template } from '../../core/go-template.js';
 import { StatusError, bool, str, type CliContext, type Command } from '../context.js';
 import { reportErrorText } from '../errors.js';
@@ -54,10 +54,6 @@ export async function inspectAll(ctx: CliContext, refs: string[], format: string
   return 0;
 }
 
-function notFound(e: unknown): boolean {
-  return e instanceof EngineApiError && e.status === 404;
-}
-
 const inspect: Command = {
   spec: {
     path: 'inspect', usage: 'inspect [OPTIONS] NAME|ID [NAME|ID...]', desc: 'Return low-level information on berth objects', args: { min: 1 },
@@ -79,7 +75,7 @@ const inspect: Command = {
         try {
           return await g(ctx, ref, size);
         } catch (e) {
-          if (!notFound(e)) throw e;
+          if (!isNotFound(e)) throw e;
         }
       }
       throw new StatusError(`Error: No such ${type || 'object'}: ${ref}`, 1);

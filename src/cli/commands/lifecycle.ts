@@ -1,5 +1,5 @@
 /** start, stop, kill, restart, wait, rm, rename, container prune. */
-import { EngineApiError } from '../../client/engine-client.js';
+import { isNotFound } from '../../client/engine-client.js';
 import { humanSize } from '../../core/human.js';
 import { StatusError, bool, filtersParam, list, num, str, type CliContext, type Command } from '../context.js';
 import { reportErrorText } from '../errors.js';
@@ -163,7 +163,7 @@ const rm: Command = {
         await ctx.client.containerRemove(c, { force: force || undefined, v: bool(p, 'volumes') || undefined, link: bool(p, 'link') || undefined });
         ctx.out(`${raw}\n`);
       } catch (e) {
-        if (force && e instanceof EngineApiError && e.status === 404) { ctx.err(reportErrorText(e) + '\n'); continue; }
+        if (force && isNotFound(e)) { ctx.err(reportErrorText(e) + '\n'); continue; }
         errs.push(reportErrorText(e));
       }
     }

@@ -1,6 +1,7 @@
 /** network create/ls/inspect/rm/prune/connect/disconnect, as docker's cli/command/network. */
-import { EngineApiError } from '../../client/engine-client.js';
+import { isNotFound } from '../../client/engine-client.js';
 import { goStruct } from '../../core/go-template.js';
+import { formatGoTime, parseRfc3339 } from '../../core/go-time.js';
 import { StatusError, bool, filtersParam, list, str, type Command } from '../context.js';
 import { reportErrorText } from '../errors.js';
 import { FlagError } from '../flags.js';
@@ -181,12 +182,8 @@ export const NETWORK_HEADER: Record<string, string> = {
 
 /** Go's time.Time.String() of an RFC 3339 timestamp, in the zone it was written in. */
 export function goTimeFromRfc3339(s: string): string {
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(s ?? '');
-  if (!m) return s ?? '';
-  const frac = (m[3] ?? '').slice(0, 9).replace(/0+$/, '');
-  const off = m[4] === 'Z' ? '+0000' : m[4]!.replace(':', '');
-  const zone = m[4] === 'Z' ? 'UTC' : off;
-  return `${m[1]} ${m[2]}${frac ? '.' + frac : ''} ${off} ${zone}`;
+  const t = parseRfc3339(s ?? '');
+  return t ? formatGoTime(t, 'String') : s ?? '';
 }
 
 /** docker's networkContext */
@@ -259,7 +256,7 @@ const rm: Command = {
         await ctx.client.networkRemove(name);
         ctx.out(`${name}\n`);
       } catch (e) {
-        if (bool(p, 'force') && e instanceof EngineApiError && e.status === 404) continue;
+        if (bool(p, 'force') && isNotFound(e)) continue;
         ctx.err(`${reportErrorText(e)}\n`);
         status = 1;
       }

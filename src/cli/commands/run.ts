@@ -1,13 +1,18 @@
 /** run and create: build the create body, pull on 404 (--pull=missing), attach, wait, start. */
 import fs from 'node:fs';
-import { DaemonUnreachableError, EngineApiError, jsonMessages } from '../../client/engine-client.js';
+import { DaemonUnreachableError, EngineApiError, isNotFound, jsonMessages } from '../../client/engine-client.js';
+import { isDigest, isFullId } from '../../core/reference.js';
 import { buildCreateRequest, familiarWithTag } from '../container-config.js';
 import { CREATE_FLAGS, RUN_ONLY_FLAGS } from '../container-flags.js';
 import { StatusError, bool, str, type CliContext, type Command } from '../context.js';
 import { FlagError, type ParsedArgs } from '../flags.js';
 import { checkTty, exitOrDetach, isTerminal, monitorTtySize, streamHijacked, type HijackSession } from '../hijack-stream.js';
 
-/** docker's toStatusError: "berth: <err>\n\nRun 'berth run --help'..." with 127/126/125. */
+/**
+ * docker's toStatusError: "berth: <err>\n\nRun 'berth run --help'..." with 127/126/125. The exit code is read
+ * from the message on purpose: the API's error body is only {"message"}, and this wording is the contract
+ * docker's CLI keys on (so berthd keeps runc's words in it).
+ */
 export function runStatusError(e: unknown, cmdName = 'run'): StatusError {
   const msg = e instanceof EngineApiError ? `Error response from daemon: ${e.message}` : (e as Error).message;
   const text = `berth: ${msg}\n\nRun 'berth ${cmdName} --help' for more information`;
@@ -23,6 +28,22 @@ async function pullImage(ctx: CliContext, image: string): Promise<void> {
   for await (const m of jsonMessages<any>(res)) {
     if (m.error || m.errorDetail) throw new Error(m.errorDetail?.message ?? m.error);
     if (m.status) ctx.err(`${m.id ? m.id + ': ' : ''}${m.status}${m.progress ? ' ' + m.progress : ''}\n`);
+  }
+}
+
+/**
+ * Whether a create's 404 was about the image: asked of the daemon rather than read from the message (another
+ * 404, e.g. --network container:nosuch, must not turn into a pull). A full id or digest is never pulled, as
+ * docker's create only pulls a named reference.
+ */
+async function imageMissing(ctx: CliContext, image: string): Promise<boolean> {
+  if (isFullId(image.replace(/^sha256:/, '')) || isDigest(image)) return false;
+  try {
+    await ctx.client.imageInspect(image);
+    return false;
+  } catch (e) {
+    if (isNotFound(e)) return true;
+    throw e;
   }
 }
 
@@ -46,7 +67,7 @@ async function createContainer(ctx: CliContext, p: ParsedArgs, detach: boolean):
   try {
     res = await ctx.client.containerCreate(req.body, query);
   } catch (e) {
-    if (!(e instanceof EngineApiError && e.status === 404 && pull === 'missing' && /image/i.test(e.message))) throw e;
+    if (!(pull === 'missing' && isNotFound(e) && await imageMissing(ctx, req.body.Image))) throw e;
     if (!bool(p, 'quiet')) ctx.err(`Unable to find image '${familiarWithTag(req.body.Image)}' locally\n`);
     await pullImage(ctx, req.body.Image);
     res = await ctx.client.containerCreate(req.body, query);

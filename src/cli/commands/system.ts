@@ -2,6 +2,8 @@
 import { jsonMessages } from '../../client/engine-client.js';
 import { goStruct, parseTemplate } from '../../core/go-template.js';
 import { bytesSize } from '../../core/human.js';
+import { parseGoDurationMs } from '../../core/go-duration.js';
+import { formatGoTime, localGoTime } from '../../core/go-time.js';
 import { StatusError, filtersParam, list, str, type CliContext, type Command } from '../context.js';
 import { tabwrite, templateString } from '../format.js';
 import type { ParsedArgs } from '../flags.js';
@@ -136,13 +138,7 @@ const info: Command = {
 
 /** Go's RFC3339NanoFixed in local time: 2006-01-02T15:04:05.000000000Z07:00 */
 export function rfc3339NanoFixed(timeNano: bigint): string {
-  const ms = Number(timeNano / 1000000n);
-  const nanos = String(timeNano % 1000000000n).padStart(9, '0');
-  const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const zone = off === 0 ? 'Z' : `${off > 0 ? '+' : '-'}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${nanos}${zone}`;
+  return formatGoTime(localGoTime(timeNano), 'RFC3339NanoFixed');
 }
 
 export function formatEvent(ev: any): string {
@@ -186,11 +182,8 @@ const events: Command = {
 export function toUnix(v: string, now = Date.now()): string | undefined {
   if (!v) return undefined;
   if (/^\d+(\.\d+)?$/.test(v)) return v;
-  const dur = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/.exec(v);
-  if (dur) {
-    const mult: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
-    return ((now - Number(dur[1]) * mult[dur[2]!]!) / 1000).toFixed(9);
-  }
+  const dur = v === '0' ? undefined : parseGoDurationMs(v);
+  if (dur !== undefined) return ((now - dur) / 1000).toFixed(9);
   const t = Date.parse(v.length === 10 ? v + 'T00:00:00' : v);
   if (Number.isNaN(t)) return v;
   return (t / 1000).toFixed(9);

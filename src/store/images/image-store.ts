@@ -8,22 +8,8 @@ import type { ContentStore } from '../content/content-store.js';
 import { writeFileAtomic } from '../meta/atomic.js';
 import type { Paths } from '../paths.js';
 
-/** The container-config part of an image config (`config` in the JSON), Docker's field names. */
-export interface ImageContainerConfig {
-  User?: string;
-  ExposedPorts?: Record<string, Record<string, never>>;
-  Env?: string[];
-  Cmd?: string[];
-  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
-  ArgsEscaped?: boolean;
-  Volumes?: Record<string, Record<string, never>>;
-  WorkingDir?: string;
-  Entrypoint?: string[];
-  OnBuild?: string[];
-  Labels?: Record<string, string>;
-  StopSignal?: string;
-  Shell?: string[];
-}
+import type { ImageContainerConfig } from '../../core/image-config.js';
+export type { ImageContainerConfig } from '../../core/image-config.js';
 
 export interface ImageHistoryEntry {
   created?: string;

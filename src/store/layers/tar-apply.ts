@@ -236,7 +236,8 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
   };
 
   try {
-    for await (const entry of extract) {
+    const notOurs = (e: unknown) => e === upstreamError;
+    for await (const entry of parsed(extract, notOurs)) {
       const h = entry.header;
       // Taken for every entry, so records of entries that return early never pile up.
       const byteOffset = (h as { byteOffset?: unknown }).byteOffset;
@@ -291,7 +292,7 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
           case 'contiguous-file': {
             const fh = await fsp.open(abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
             try {
-              for await (const chunk of entry) {
+              for await (const chunk of parsed(entry, notOurs)) {
                 const b = chunk as Buffer;
                 let off = 0;
                 while (off < b.length) off += (await fh.write(b, off, b.length - off)).bytesWritten;
@@ -421,13 +422,30 @@ function wrapStreamError(e: Error, compression: string): Error {
   return e;
 }
 
+/** A failure of tar-stream's parser (bad header, truncated entry): typed where it surfaces, see parsed(). */
+class TarFormatError extends Error {}
+
+/**
+ * Iterates what tar-stream parses; an error it raises itself (no errno, not one we fed it from upstream,
+ * not one of ours) is the archive's fault and becomes a TarFormatError. Errors thrown by the loop body
+ * that consumes this never pass through here.
+ */
+async function* parsed<T>(it: AsyncIterable<T>, upstream: (e: unknown) => boolean): AsyncGenerator<T> {
+  try {
+    for await (const x of it) yield x;
+  } catch (e) {
+    // A system errno (EIO, ENOSPC...) is no fault of the archive; streamx's STREAM_DESTROYED (the parser
+    // gave up mid-entry: the input ended early) is.
+    if (upstream(e) || e instanceof InvalidParameterError || e instanceof SystemError || !(e instanceof Error) || /^E[A-Z0-9]+$/.test(errno(e) ?? '')) throw e;
+    throw new TarFormatError(e.message, { cause: e });
+  }
+}
+
 function toApplyError(err: unknown): Error {
   if (err instanceof InvalidParameterError || err instanceof SystemError) return err;
   const e = err as Error;
   const code = errno(e);
-  if (code === undefined && /tar|header|Unexpected end|Invalid/i.test(e?.message ?? '')) {
-    return new InvalidParameterError(`invalid tar archive: ${e.message}`, { cause: e });
-  }
+  if (e instanceof TarFormatError) return new InvalidParameterError(`invalid tar archive: ${e.message}`, { cause: e.cause });
   if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR' || code === 'ELOOP') {
     return new InvalidParameterError(`invalid layer archive: ${e.message}`, { cause: e });
   }
