@@ -296,3 +296,14 @@ export function reportError(io: CliIO, e: unknown): number {
   io.stderr.write(`${(e as Error)?.message ?? String(e)}\n`);
   return 1;
 }
+
+/** Every command's flag table (and the global one), for the test that no declared flag goes unread. */
+export async function listCommandSpecs(): Promise<CommandSpec[]> {
+  const routes = [...Object.values(TOP), ...Object.values(GROUPS).flatMap((g) => Object.values(g.subs))];
+  const out = new Map<string, CommandSpec>([['', GLOBAL]]);
+  for (const r of routes) {
+    const cmd = (await r.loader())[r.id];
+    if (cmd) out.set(r.id, cmd.spec);
+  }
+  return [...out.values()];
+}

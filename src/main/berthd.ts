@@ -36,6 +36,7 @@ import { ContainerService, netInfo, validateLogConfig } from '../services/contai
 import { posixRunner } from '../sys/process-runner.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
+import { DistributionService } from '../distribution/distribution-service.js';
 import { SystemService } from '../services/system-service.js';
 import { Paths } from '../store/paths.js';
 import { LinuxSys } from '../sys/linux-sys.js';
@@ -232,7 +233,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers),
-    ...imageRoutes(images),
+    ...imageRoutes(images, new DistributionService({ images })),
     ...execRoutes(execs),
     ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),

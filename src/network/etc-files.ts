@@ -1,36 +1,7 @@
 /** /etc/hosts and /etc/resolv.conf as Docker writes them for a container (pure builders). */
 
-export interface HostsOptions {
-  hostname: string;
-  domainname?: string;
-  /** The container's own addresses (one per attached network); empty for --network none. */
-  ips: string[];
-  /** --add-host entries, `name:ip`; `host-gateway` is replaced by hostGatewayIp. */
-  extraHosts?: string[];
-  hostGatewayIp?: string;
-}
-
-export function buildHosts(o: HostsOptions): string {
-  const lines = [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::\tip6-localnet',
-    'ff00::\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-  ];
-  for (const h of o.extraHosts ?? []) {
-    // name:ip, where ip may itself contain colons (IPv6); Docker also accepts name=ip.
-    const i = h.search(/[:=]/);
-    if (i <= 0) continue;
-    let ip = h.slice(i + 1);
-    if (ip === 'host-gateway') ip = o.hostGatewayIp ?? ip;
-    lines.push(`${ip.replace(/^\[|\]$/g, '')}\t${h.slice(0, i)}`);
-  }
-  const names = o.domainname ? `${o.hostname}.${o.domainname} ${o.hostname}` : o.hostname;
-  for (const ip of o.ips) lines.push(`${ip}\t${names}`);
-  return `${lines.join('\n')}\n`;
-}
+// The hosts file has one builder, shared with containers without a network (services/containers/etc-files.ts).
+export { buildHosts, type HostsOptions } from '../core/hosts-file.js';
 
 export interface ResolvConfOptions {
   /** The host's /etc/resolv.conf text. */

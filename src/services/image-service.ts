@@ -419,6 +419,7 @@ export class ImageService {
     const stillUsed = this.usage.containersUsingImage(id).length > 0;
     const chain = this.layersOf(img);
     await this.store.delete(id);
+    await this.releaseBlobs(img.blobs);
     const attrs: Record<string, string> = { ...(labels ?? {}), name: id };
     this.events.publish('image', 'delete', id, attrs);
     records.push({ Deleted: id });
@@ -449,6 +450,31 @@ export class ImageService {
   }
 
   private reclaimed = 0;
+
+  /** Delete pulled layer blobs no remaining image lists. */
+  private async releaseBlobs(blobs: string[] | undefined): Promise<void> {
+    if (!blobs?.length) return;
+    const used = new Set(this.store.list().flatMap((i) => i.blobs ?? []));
+    for (const b of blobs) if (!used.has(b)) await this.content.delete(b).catch(() => {});
+  }
+
+  /**
+   * Record a pulled image (config blob, top layer, the registry's layer blobs) and point `refs` (a tag
+   * and the repo digest) at it; publishes Docker's `pull` event.
+   */
+  async addPulled(config: Buffer, rec: { topLayer?: string; blobs: string[] }, refs: Reference[]): Promise<{ id: string; created: boolean }> {
+    return this.exclusive(async () => {
+      const { image, created } = await this.store.create(config, rec);
+      if (!created && rec.blobs.some((b) => !image.blobs?.includes(b))) {
+        image.blobs = [...new Set([...(image.blobs ?? []), ...rec.blobs])];
+        await this.store.save(image);
+      }
+      for (const r of refs) await this.store.addRef(image.id, r);
+      const tagged = refs.find((r) => r.digest === undefined) ?? refs[0];
+      this.publish('pull', image.id, tagged ? familiarString(tagged) : image.id);
+      return { id: image.id, created };
+    });
+  }
 
   /**
    * POST /images/create?fromSrc=-: import a rootfs tar (plain or gzip) as a one-layer image.

@@ -2,15 +2,15 @@
 // hostile input over plain HTTP, checking that nothing partial becomes visible in its storage.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../helpers/daemon.js';
 import { tarWithFile, writeLayout } from '../helpers/oci-layout.js';
+import { startRegistry } from '../helpers/registry.js';
 
 const run = promisify(execFile);
 const hasSkopeo = fs.existsSync('/usr/bin/skopeo');
@@ -20,20 +20,6 @@ let base: string;
 let proc: ChildProcess;
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-export async function startRegistry(rootDir: string, extra: string[] = []): Promise<{ proc: ChildProcess; base: string; port: number }> {
-  const p = spawn(path.join(repoRoot, 'bin', 'berth'), ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', rootDir, '-q', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    p.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /listening on [^ ]*:(\d+)/.exec(err);
-      if (m) resolve(Number(m[1]));
-    });
-    p.on('exit', (code) => reject(new Error(`registry exited ${code}: ${err}`)));
-  });
-  return { proc: p, base: `http://127.0.0.1:${port}`, port };
-}
 
 function ingestEntries(): string[] { return fs.readdirSync(path.join(root, 'content', 'ingest')); }
 function blobExists(d: string): boolean { return fs.existsSync(path.join(root, 'content', 'blobs', 'sha256', d.slice(7))); }

@@ -97,3 +97,54 @@ test('config.json detachKeys is sent on attach when --detach-keys is not given',
     await fake.close();
   }
 });
+
+test('global flags act or are refused: -l is validated, -D prints debug lines, TLS flags need TLS and a tcp:// host', async () => {
+  const fake = await fakeDaemon({ 'GET /containers/json': [] });
+  const cfg = path.join(fake.dir, 'cfg');
+  try {
+    const env = { BERTH_HOST: fake.host, DOCKER_CONFIG: cfg };
+    const bad = await runCli(['-l', 'loud', 'ps'], env);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.err, 'Unable to parse logging level: loud\n');
+    assert.equal(fake.seen.length, 0, 'nothing sent with a bad log level');
+    const quiet = await runCli(['-l', 'warn', 'ps'], env);
+    assert.equal(quiet.code, 0);
+    assert.equal(quiet.err, '');
+    for (const args of [['-D', 'ps'], ['-l', 'debug', 'ps']]) {
+      const dbg = await runCli(args, env);
+      assert.equal(dbg.code, 0, dbg.err);
+      assert.match(dbg.err, /level=debug msg="GET \/containers\/json/, args.join(' '));
+    }
+    const noTls = await runCli(['--tlscacert', '/ca.pem', 'ps'], env);
+    assert.equal(noTls.code, 1);
+    assert.match(noTls.err, /--tlscacert needs --tls or --tlsverify/);
+    const unix = await runCli(['--tlsverify', 'ps'], env);
+    assert.equal(unix.code, 1);
+    assert.match(unix.err, /TLS applies to tcp:\/\/ hosts only/);
+    const both = await runCli(['-H', fake.host, '--context', 'x', 'ps'], env);
+    assert.equal(both.code, 1);
+    assert.match(both.err, /conflicting options: cannot specify both --host and --context/);
+    const missing = await runCli(['ps'], { DOCKER_CONFIG: cfg, DOCKER_CONTEXT: 'nope' });
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /context "nope" does not exist/);
+    assert.equal(fake.seen.length, 3, 'only the ps runs that were not refused reached the daemon');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('flags berth cannot honour are refused, not dropped: start --checkpoint, images --tree', async () => {
+  const fake = await fakeDaemon({ 'GET /images/json': [] });
+  try {
+    const env = { BERTH_HOST: fake.host };
+    const cp = await runCli(['start', '--checkpoint', 'c1', 'web'], env);
+    assert.equal(cp.code, 125);
+    assert.match(cp.err, /--checkpoint is not supported/);
+    const tree = await runCli(['images', '--tree'], env);
+    assert.equal(tree.code, 125);
+    assert.match(tree.err, /--tree is not supported/);
+    assert.equal(fake.seen.length, 0);
+  } finally {
+    await fake.close();
+  }
+});

@@ -1,14 +1,30 @@
 import { parseFilters } from '../../core/filters.js';
 import { InvalidParameterError, NotImplementedError } from '../../errors.js';
 import type { ImageService } from '../../services/image-service.js';
+import { parsePlatform } from '../../services/image-service.js';
+import type { PlatformWanted } from '../../core/manifest.js';
+import type { Reference } from '../../core/reference.js';
+import { decodeRegistryAuth } from '../../distribution/distribution-service.js';
+import type { ProgressSink } from '../../distribution/pull.js';
+import type { RegistryCredentials } from '../../distribution/registry-client.js';
 import { jsonProgressResponse } from '../stream/json-progress.js';
 import { boolParam, compareVersions, sendJson, sendNoContent, type Route } from '../server.js';
 
 /** The part of ImageService these routes use. */
 export type ImageBackend = Pick<ImageService, 'list' | 'inspect' | 'history' | 'tag' | 'remove' | 'importImage' | 'prune'> & { has(ref: string): boolean };
 
+/** Pulls (the distribution service). */
+export interface PullBackend {
+  reference(fromImage: string, tag: string): Reference;
+  pull(ref: Reference, opts: { platform: PlatformWanted; credentials: RegistryCredentials; signal?: AbortSignal }, out: ProgressSink): Promise<void>;
+}
+
+function headerValue(h: string | string[] | undefined): string | undefined {
+  return Array.isArray(h) ? h[0] : h;
+}
+
 /** Engine API image routes (moby daemon/server/router/image): parse, one backend call, write. */
-export function imageRoutes(svc: ImageBackend): Route[] {
+export function imageRoutes(svc: ImageBackend, dist?: PullBackend): Route[] {
   return [
     {
       method: 'GET', path: '/images/json',
@@ -28,6 +44,23 @@ export function imageRoutes(svc: ImageBackend): Route[] {
       handler: async (ctx) => {
         const q = ctx.query;
         const fromImage = q.get('fromImage');
+        if (fromImage && dist) {
+          const ref = dist.reference(fromImage, q.get('tag') ?? '');
+          const credentials = decodeRegistryAuth(headerValue(ctx.req.headers['x-registry-auth']));
+          const platform = parsePlatform(q.get('platform') ?? '');
+          // The client going away cancels the pull; its partial downloads are removed.
+          const ac = new AbortController();
+          ctx.res.on('close', () => { if (!ctx.res.writableFinished) ac.abort(); });
+          const out = jsonProgressResponse(ctx.res);
+          try {
+            await dist.pull(ref, { platform, credentials, signal: ac.signal }, out);
+          } catch (err) {
+            if (!out.started) throw err;
+            await out.error(err);
+          }
+          await out.end();
+          return;
+        }
         if (fromImage) {
           // No registry client yet: an image that is here already is "up to date" (clients retry their
           // create after a pull, and then see the real error); anything else cannot be pulled.

@@ -106,6 +106,7 @@ const images: Command = {
     ],
   },
   async run(ctx, p) {
+    if (bool(p, 'tree')) throw new StatusError('berth: --tree is not supported: berth lists images one row per tag', 125);
     const filters = list(p, 'filter');
     if (p.args[0]) filters.push(`reference=${p.args[0]}`);
     const imgs = await ctx.client.imageList({ all: bool(p, 'all') || undefined, filters: filtersParam(filters) });

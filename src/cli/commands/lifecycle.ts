@@ -36,6 +36,10 @@ const start: Command = {
     ],
   },
   async run(ctx, p) {
+    // berthd has no checkpoint store (CRIU): refused rather than started fresh
+    for (const f of ['checkpoint', 'checkpoint-dir']) {
+      if (p.changed.has(f)) throw new StatusError(`berth: --${f} is not supported: berth cannot restore containers from checkpoints`, 125);
+    }
     const attach = bool(p, 'attach');
     const interactive = bool(p, 'interactive');
     if (!attach && !interactive) {

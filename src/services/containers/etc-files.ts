@@ -1,21 +1,19 @@
 // /etc/hostname, /etc/hosts and /etc/resolv.conf for a container without a network service (tests,
-// --network none/host when berthd runs without networking). The seams work dedups hosts-file writing.
+// --network none/host when berthd runs without networking). The hosts text comes from core/hosts-file.ts.
 import fsp from 'node:fs/promises';
+import { buildHosts, extraHostLines } from '../../core/hosts-file.js';
 import type { ContainerRecord } from './types.js';
 
 export async function writeEtcFiles(rec: ContainerRecord, hostname: string, hostMode: boolean): Promise<void> {
-  const domain = rec.Config.Domainname ? `${hostname}.${rec.Config.Domainname} ` : '';
+  const extraHosts = (rec.HostConfig.ExtraHosts as string[] | undefined) ?? [];
   let hosts: string;
   if (hostMode) {
-    hosts = await fsp.readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost\n');
+    const host = await fsp.readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost\n');
+    const extra = extraHostLines(extraHosts);
+    hosts = extra.length ? `${host}${host.endsWith('\n') ? '' : '\n'}${extra.join('\n')}\n` : host;
   } else {
-    hosts = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n' +
-      'ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
-    if (domain) hosts += `127.0.0.1\t${domain.trim()} ${hostname}\n`;
-  }
-  for (const h of (rec.HostConfig.ExtraHosts as string[] | undefined) ?? []) {
-    const i = h.indexOf(':');
-    if (i > 0) hosts += `${h.slice(i + 1)}\t${h.slice(0, i)}\n`;
+    // No address of its own (--network none): the defaults and --add-host, as Docker writes it.
+    hosts = buildHosts({ hostname, domainname: rec.Config.Domainname || undefined, ips: [], extraHosts });
   }
   // Without a network of its own, the container can still use the host's resolvers via --network host only;
   // with none it gets the host's file minus loopback nameservers, as Docker does.

@@ -49,6 +49,8 @@ export interface ImageRecord {
   lastTagTime?: string;
   /** When this daemon stored it (for `until`/ordering when the config has no `created`). */
   stored: string;
+  /** Layer blobs as a registry served them (pull): kept for push, removed with the last image using them. */
+  blobs?: string[];
 }
 
 const ID_RE = /^sha256:[a-f0-9]{64}$/;
@@ -219,7 +221,7 @@ export class ImageStore {
     await this.content.delete(id);
   }
 
-  private async save(image: ImageRecord): Promise<void> {
+  async save(image: ImageRecord): Promise<void> {
     await writeFileAtomic(path.join(this.paths.imagesDir, `${image.id.slice(7)}.json`), JSON.stringify(image), 0o600);
   }
 }

@@ -1,0 +1,75 @@
+import type { Readable } from 'node:stream';
+import { normalize, parseNormalized, type Reference } from '../core/reference.js';
+import type { PlatformWanted } from '../core/manifest.js';
+import { InvalidParameterError } from '../errors.js';
+import type { ImageService } from '../services/image-service.js';
+import { pullImage, type ProgressSink, type PullStore } from './pull.js';
+import type { RegistryCredentials } from './registry-client.js';
+
+/** The image service's stores as a pull sees them. */
+export function pullStoreFor(images: ImageService): PullStore {
+  return {
+    hasBlob: (d) => images.content.has(d),
+    ingest: () => images.content.ingest(),
+    readBlob: (d) => images.content.createReadStream(d) as Readable,
+    deleteBlob: (d) => images.content.delete(d),
+    getBlob: (d) => images.content.get(d),
+    hasLayer: (c) => images.layers.has(c),
+    applyLayer: async (input, parent, expectedDiffId) => {
+      const r = await images.layers.apply(input, parent, { expectedDiffId });
+      return { chainId: r.layer.chainId, created: r.created };
+    },
+    // Only layers this pull made and no image stands on yet (the pull failed before recording one).
+    removeLayer: async (chainId) => { await images.layers.remove(chainId); },
+    hasImage: (id) => images.store.get(id) !== undefined,
+    addPulled: (config, rec, refs) => images.addPulled(config, rec, refs),
+  };
+}
+
+export interface DistributionDeps {
+  images: ImageService;
+  insecureRegistries?: readonly string[];
+}
+
+/** X-Registry-Auth as the docker CLI sends it: base64url JSON of an AuthConfig (empty or `{}` = anonymous). */
+export function decodeRegistryAuth(header: string | undefined): RegistryCredentials {
+  if (!header) return {};
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new InvalidParameterError('invalid X-Registry-Auth header: not base64-encoded JSON');
+  }
+  if (!doc || typeof doc !== 'object') return {};
+  const s = (k: string) => (typeof doc[k] === 'string' && doc[k] !== '' ? doc[k] as string : undefined);
+  const out: RegistryCredentials = {};
+  const u = s('username'); const p = s('password'); const it = s('identitytoken'); const rt = s('registrytoken');
+  if (u) out.username = u;
+  if (p) out.password = p;
+  if (it) out.identitytoken = it;
+  if (rt) out.registrytoken = rt;
+  return out;
+}
+
+/** Pull (and, later, push and login) over the registry client, writing into the image service's stores. */
+export class DistributionService {
+  constructor(private readonly deps: DistributionDeps) {}
+
+  /** `fromImage` (+ `tag`) as POST /images/create takes them. */
+  reference(fromImage: string, tag: string): Reference {
+    const base = parseNormalized(fromImage);
+    if (tag && base.tag === undefined && base.digest === undefined) {
+      if (/^sha256:/.test(tag)) return normalize(`${fromImage}@${tag}`);
+      return normalize(`${fromImage}:${tag}`);
+    }
+    return normalize(fromImage);
+  }
+
+  async pull(ref: Reference, opts: { platform: PlatformWanted; credentials: RegistryCredentials; signal?: AbortSignal }, out: ProgressSink): Promise<void> {
+    await pullImage(pullStoreFor(this.deps.images), {
+      ref, platform: opts.platform, credentials: opts.credentials,
+      ...(this.deps.insecureRegistries ? { insecureRegistries: this.deps.insecureRegistries } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    }, out);
+  }
+}

@@ -1,0 +1,273 @@
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { MANIFEST_ACCEPT } from '../core/manifest.js';
+import { ForbiddenError, InvalidParameterError, NotFoundError, SystemError, UnauthorizedError, UnavailableError } from '../errors.js';
+
+/**
+ * An OCI distribution client for one registry host: the WWW-Authenticate challenge (anonymous, basic,
+ * bearer token per scope), manifest and blob reads, blob checks, mounts and uploads, manifest puts.
+ * Errors are berth's taxonomy with Docker's wording where the docker CLI shows them.
+ */
+export interface RegistryCredentials {
+  username?: string;
+  password?: string;
+  /** An OAuth refresh token (docker login's IdentityToken). */
+  identitytoken?: string;
+  /** A bearer token to send as is. */
+  registrytoken?: string;
+}
+
+export interface RegistryEndpoint {
+  /** The registry's name in references (`127.0.0.1:5000`, `docker.io`). */
+  domain: string;
+  /** Where requests go (`http://127.0.0.1:5000`). */
+  base: string;
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
+
+/** Docker's rules: docker.io is registry-1.docker.io; loopback (and `insecure`) hosts speak plain http. */
+export function endpointFor(domain: string, insecure: readonly string[] = []): RegistryEndpoint {
+  if (domain === 'docker.io') return { domain, base: 'https://registry-1.docker.io' };
+  const plain = LOOPBACK.test(domain) || insecure.includes(domain) || insecure.includes(domain.replace(/:\d+$/, ''));
+  return { domain, base: `${plain ? 'http' : 'https'}://${domain}` };
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Buffer | Readable;
+  /** The scope the token must cover (`repository:x/y:pull`). */
+  scope: string;
+  /** Statuses the caller handles itself (others become errors). */
+  ok?: number[];
+  signal?: AbortSignal;
+}
+
+interface Challenge { scheme: string; params: Record<string, string> }
+
+export function parseChallenge(h: string): Challenge | undefined {
+  const m = /^\s*(\w+)\s*(.*)$/.exec(h);
+  if (!m) return undefined;
+  const params: Record<string, string> = {};
+  const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
+  let p: RegExpExecArray | null;
+  while ((p = re.exec(m[2]!))) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
+  return { scheme: m[1]!.toLowerCase(), params };
+}
+
+const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: new https.Agent({ keepAlive: true, maxSockets: 16 }) };
+/** How long a response may take to start, or a body may stall. */
+const IDLE_MS = 60_000;
+
+export class RegistryClient {
+  private readonly tokens = new Map<string, string>();
+  private challenge: Challenge | undefined;
+
+  constructor(readonly endpoint: RegistryEndpoint, private readonly creds: RegistryCredentials = {}) {}
+
+  /** One request, answering a 401 challenge once. The response body is the caller's to read. */
+  async request(path: string, o: RequestOptions): Promise<IncomingMessage> {
+    const retryable = !o.body || Buffer.isBuffer(o.body);
+    let res = await this.send(path, o, this.authHeader(o.scope));
+    if (res.statusCode === 401 && retryable) {
+      const ch = parseChallenge(String(res.headers['www-authenticate'] ?? ''));
+      res.resume();
+      if (ch) this.challenge = ch;
+      const auth = await this.authorize(o.scope, o.signal);
+      if (auth) res = await this.send(path, o, auth);
+    }
+    const status = res.statusCode ?? 0;
+    if ((o.ok ?? [200]).includes(status)) return res;
+    const text = await readText(res).catch(() => '');
+    throw registryError(status, text, `${o.method ?? 'GET'} ${this.endpoint.base}${path}`);
+  }
+
+  private authHeader(scope: string): string | undefined {
+    if (this.creds.registrytoken) return `Bearer ${this.creds.registrytoken}`;
+    const ch = this.challenge;
+    if (!ch) return undefined;
+    if (ch.scheme === 'basic') return this.basic();
+    const t = this.tokens.get(scope);
+    return t ? `Bearer ${t}` : undefined;
+  }
+
+  private basic(): string | undefined {
+    if (!this.creds.username) return undefined;
+    return `Basic ${Buffer.from(`${this.creds.username}:${this.creds.password ?? ''}`).toString('base64')}`;
+  }
+
+  /** The Authorization for `scope` after a challenge: basic credentials, or a token from the realm. */
+  private async authorize(scope: string, signal?: AbortSignal): Promise<string | undefined> {
+    const ch = this.challenge;
+    if (!ch) return undefined;
+    if (ch.scheme === 'basic') return this.basic();
+    if (ch.scheme !== 'bearer' || !ch.params.realm) return undefined;
+    const url = new URL(ch.params.realm);
+    if (ch.params.service) url.searchParams.set('service', ch.params.service);
+    if (scope) url.searchParams.set('scope', scope);
+    const headers: Record<string, string> = {};
+    let method = 'GET';
+    let body: Buffer | undefined;
+    if (this.creds.identitytoken) {
+      // OAuth2 refresh-token grant, as docker does with an identity token.
+      method = 'POST';
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.creds.identitytoken, service: ch.params.service ?? '', scope, client_id: 'berth' });
+      body = Buffer.from(form.toString());
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    } else {
+      const b = this.basic();
+      if (b) headers.Authorization = b;
+    }
+    const res = await rawRequest(url, { method, headers, ...(body ? { body } : {}), ...(signal ? { signal } : {}) });
+    const text = await readText(res);
+    if (res.statusCode !== 200) throw registryError(res.statusCode ?? 0, text, `token from ${url.origin}${url.pathname}`);
+    let tok: { token?: string; access_token?: string };
+    try { tok = JSON.parse(text) as typeof tok; } catch { throw new SystemError(`token server ${url.origin}: not JSON`); }
+    const token = tok.token ?? tok.access_token;
+    if (!token) throw new SystemError(`token server ${url.origin}: no token in its answer`);
+    this.tokens.set(scope, token);
+    return `Bearer ${token}`;
+  }
+
+  private send(path: string, o: RequestOptions, auth: string | undefined): Promise<IncomingMessage> {
+    const headers: Record<string, string> = { 'User-Agent': 'berth/0.1.0', ...(o.headers ?? {}) };
+    if (auth) headers.Authorization = auth;
+    return rawRequest(new URL(this.endpoint.base + path), {
+      method: o.method ?? 'GET', headers, ...(o.body ? { body: o.body } : {}), ...(o.signal ? { signal: o.signal } : {}),
+    });
+  }
+
+  /** GET /v2/ to learn the auth scheme and check credentials (docker login). */
+  async ping(): Promise<void> {
+    const res = await this.request('/v2/', { scope: '', ok: [200] });
+    res.resume();
+  }
+
+  async getManifest(repo: string, ref: string, signal?: AbortSignal): Promise<{ body: Buffer; mediaType: string; digest?: string }> {
+    const res = await this.request(`/v2/${repo}/manifests/${ref}`, {
+      headers: { Accept: MANIFEST_ACCEPT }, scope: `repository:${repo}:pull`, ...(signal ? { signal } : {}),
+    }).catch((err: unknown) => {
+      if (err instanceof NotFoundError) throw new NotFoundError(`manifest for ${this.endpoint.domain}/${repo}:${ref} not found: manifest unknown: manifest unknown`);
+      throw err;
+    });
+    const body = await readLimitedBody(res, 4 * 1024 * 1024);
+    const digest = res.headers['docker-content-digest'];
+    return { body, mediaType: String(res.headers['content-type'] ?? '').split(';')[0]!.trim(), ...(typeof digest === 'string' ? { digest } : {}) };
+  }
+
+  async getBlob(repo: string, digest: string, signal?: AbortSignal): Promise<IncomingMessage> {
+    return this.request(`/v2/${repo}/blobs/${digest}`, { scope: `repository:${repo}:pull`, ...(signal ? { signal } : {}) });
+  }
+
+  /** Size of a blob the repository has, or undefined. */
+  async statBlob(repo: string, digest: string, scope: string): Promise<number | undefined> {
+    const res = await this.request(`/v2/${repo}/blobs/${digest}`, { method: 'HEAD', scope, ok: [200, 404] });
+    res.resume();
+    return res.statusCode === 200 ? Number(res.headers['content-length'] ?? 0) : undefined;
+  }
+
+  /** Cross-repository mount; true when the registry linked it (201), false when it opened an upload instead. */
+  async mountBlob(repo: string, digest: string, from: string): Promise<boolean> {
+    const res = await this.request(`/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, {
+      method: 'POST', scope: `repository:${repo}:pull,push repository:${from}:pull`, ok: [201, 202], body: Buffer.alloc(0),
+    });
+    res.resume();
+    if (res.statusCode === 202) {
+      const loc = res.headers.location;
+      if (loc) await this.request(this.relative(loc), { method: 'DELETE', scope: `repository:${repo}:pull,push`, ok: [204, 404] }).then((r) => r.resume()).catch(() => {});
+      return false;
+    }
+    return true;
+  }
+
+  /** Upload one blob: POST for a session, then a single PUT with the whole body (monolithic). */
+  async uploadBlob(repo: string, digest: string, size: number, body: () => Readable): Promise<void> {
+    const scope = `repository:${repo}:pull,push`;
+    const start = await this.request(`/v2/${repo}/blobs/uploads/`, { method: 'POST', scope, ok: [202], body: Buffer.alloc(0) });
+    start.resume();
+    const loc = start.headers.location;
+    if (!loc) throw new SystemError(`registry ${this.endpoint.domain}: upload without a Location`);
+    const url = new URL(loc, this.endpoint.base);
+    url.searchParams.set('digest', digest);
+    const res = await this.request(url.pathname + url.search, {
+      method: 'PUT', scope, ok: [201, 204], body: body(),
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+    });
+    res.resume();
+  }
+
+  async putManifest(repo: string, ref: string, mediaType: string, body: Buffer): Promise<string | undefined> {
+    const res = await this.request(`/v2/${repo}/manifests/${ref}`, {
+      method: 'PUT', scope: `repository:${repo}:pull,push`, ok: [200, 201, 202], body,
+      headers: { 'Content-Type': mediaType },
+    });
+    res.resume();
+    const d = res.headers['docker-content-digest'];
+    return typeof d === 'string' ? d : undefined;
+  }
+
+  private relative(loc: string): string {
+    const u = new URL(loc, this.endpoint.base);
+    return u.pathname + u.search;
+  }
+}
+
+function rawRequest(url: URL, o: { method: string; headers: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal }): Promise<IncomingMessage> {
+  const mod = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const headers = { ...o.headers };
+    if (Buffer.isBuffer(o.body)) headers['Content-Length'] = String(o.body.length);
+    const req = mod.request(url, { method: o.method, headers, agent: url.protocol === 'https:' ? agents.https : agents.http, ...(o.signal ? { signal: o.signal } : {}) }, (res) => {
+      // A body that stalls fails instead of hanging the pull.
+      res.setTimeout?.(IDLE_MS, () => res.destroy(new UnavailableError(`${url.host}: no data for ${IDLE_MS / 1000}s`)));
+      resolve(res);
+    });
+    req.setTimeout(IDLE_MS, () => req.destroy(new UnavailableError(`${url.host}: timeout after ${IDLE_MS / 1000}s`)));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err instanceof UnavailableError || err.name === 'AbortError') { reject(err); return; }
+      if (err.code === 'EPROTO' || /wrong version number|packet length too long/.test(err.message)) {
+        reject(new UnavailableError(`Get "${url.origin}/v2/": http: server gave HTTP response to HTTPS client`, { cause: err }));
+        return;
+      }
+      reject(new UnavailableError(`Get "${url.origin}${url.pathname}": ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim(), { cause: err }));
+    });
+    if (!o.body || Buffer.isBuffer(o.body)) req.end(o.body);
+    else {
+      o.body.on('error', (err) => req.destroy(err));
+      o.body.pipe(req);
+    }
+  });
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  return (await readLimitedBody(res, 1024 * 1024)).toString('utf8');
+}
+
+async function readLimitedBody(res: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res) {
+    n += (c as Buffer).length;
+    if (n > limit) { res.destroy(); throw new InvalidParameterError(`registry response larger than ${limit} bytes`); }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The spec's `{"errors":[{code,message}]}` (or any text) as berth's error classes. */
+export function registryError(status: number, text: string, what: string): Error {
+  let msg = '';
+  try {
+    const doc = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    msg = (doc.errors ?? []).map((e) => `${(e.code ?? '').toLowerCase().replace(/_/g, ' ')}: ${e.message ?? ''}`.replace(/^: /, '')).join('; ');
+  } catch { msg = text.trim().slice(0, 200); }
+  const detail = msg || `status ${status}`;
+  if (status === 401) return new UnauthorizedError(`unauthorized: ${detail}`);
+  if (status === 403) return new ForbiddenError(`denied: ${detail}`);
+  if (status === 404) return new NotFoundError(`${what}: ${detail}`);
+  if (status === 400 || status === 415) return new InvalidParameterError(`${what}: ${detail}`);
+  if (status === 429 || status >= 500) return new UnavailableError(`${what}: ${detail}`);
+  return new SystemError(`${what}: unexpected status ${status}: ${detail}`);
+}

@@ -1,0 +1,153 @@
+// docker pull (the real CLI) from `berth registry` into a private berthd: by tag, by digest, a manifest
+// list with two platforms, layers already present, then hostile registries (tampered blob, missing
+// manifest) leaving the daemon's store as it was.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { docker, show, type CliResult } from '../helpers/cli.js';
+import { busyboxTar } from '../helpers/fixtures.js';
+import { tarWithFile, writeImageBlobs, writeLayout } from '../helpers/oci-layout.js';
+import { putManifest, pushWritten, startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+let d: Daemon;
+let reg: TestRegistry;
+let tmp: string;
+let bb: Buffer;
+
+async function ok(args: string[]): Promise<CliResult> {
+  const r = await docker(d.env, args);
+  assert.equal(r.code, 0, `docker ${args.join(' ')} failed: ${show(r)}\n${d.logTail()}`);
+  return r;
+}
+
+function storeState(): Record<string, string[]> {
+  const ls = (p: string) => (fs.existsSync(p) ? fs.readdirSync(p).sort() : []);
+  return {
+    blobs: ls(path.join(d.dataRoot, 'content', 'blobs', 'sha256')),
+    ingest: ls(path.join(d.dataRoot, 'content', 'ingest')),
+    layers: ls(path.join(d.dataRoot, 'layers')),
+    images: ls(path.join(d.dataRoot, 'images')),
+  };
+}
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-pull-'));
+  bb = fs.readFileSync(await busyboxTar());
+  reg = await startRegistry(path.join(tmp, 'reg'));
+  d = await startDaemon({ args: ['-b', 'none'] });
+});
+
+after(async () => {
+  reg?.stop();
+  if (d) await d.cleanup();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('docker pull by tag and by digest, run it, pull again is up to date', async () => {
+  const dir = path.join(tmp, 'img1');
+  const [img] = writeLayout(dir, [{ layers: [bb, tarWithFile('marker', 'one\n')], cmd: ['cat', '/marker'] }]);
+  await pushWritten(reg.base, 'e2e/bb', 'v1', dir, img!);
+  const name = `${reg.host}/e2e/bb:v1`;
+
+  const pull = await ok(['pull', name]);
+  assert.match(pull.stdout, /v1: Pulling from e2e\/bb/);
+  assert.match(pull.stdout, new RegExp(`Digest: ${img!.manifestDigest}`));
+  assert.match(pull.stdout, new RegExp(`Status: Downloaded newer image for ${name.replace(/\./g, '\\.')}`));
+  const insp = JSON.parse((await ok(['image', 'inspect', name])).stdout)[0];
+  assert.equal(insp.Id, img!.configDigest);
+  assert.deepEqual(insp.RepoDigests, [`${reg.host}/e2e/bb@${img!.manifestDigest}`]);
+  assert.equal(insp.RootFS.Layers.length, 2);
+  const run = await ok(['run', '--rm', '--network', 'none', name]);
+  assert.equal(run.stdout, 'one\n');
+
+  const again = await ok(['pull', name]);
+  assert.match(again.stdout, /Already exists/);
+  assert.match(again.stdout, /Image is up to date/);
+  assert.equal(storeState().ingest.length, 0);
+
+  // By digest, into a fresh repository name: layers are shared, nothing is downloaded twice.
+  await pushWritten(reg.base, 'e2e/other', 'x', dir, img!);
+  const byDigest = await ok(['pull', `${reg.host}/e2e/other@${img!.manifestDigest}`]);
+  assert.match(byDigest.stdout, /Already exists/);
+  const insp2 = JSON.parse((await ok(['image', 'inspect', `${reg.host}/e2e/other@${img!.manifestDigest}`])).stdout)[0];
+  assert.equal(insp2.Id, img!.configDigest);
+
+  // rmi takes the pulled layer blobs with the last image using them.
+  await ok(['rmi', name, `${reg.host}/e2e/other@${img!.manifestDigest}`]);
+  assert.deepEqual(storeState().images, []);
+  for (const l of img!.layerDigests) assert.ok(!storeState().blobs.includes(l.slice(7)), `layer blob ${l} removed`);
+});
+
+test('a manifest list pulls this platform (and --platform picks another)', async () => {
+  const dir = path.join(tmp, 'multi');
+  fs.mkdirSync(dir, { recursive: true });
+  const amd = writeImageBlobs(dir, { layers: [bb, tarWithFile('marker', 'amd64\n')], cmd: ['cat', '/marker'] });
+  const arm = writeImageBlobs(dir, { layers: [bb, tarWithFile('marker', 'arm64\n')], cmd: ['cat', '/marker'], architecture: 'arm64', variant: 'v8' });
+  await pushWritten(reg.base, 'e2e/multi', amd.manifestDigest, dir, amd);
+  await pushWritten(reg.base, 'e2e/multi', arm.manifestDigest, dir, arm);
+  const index = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: arm.manifestDigest, size: arm.manifest.length, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: amd.manifestDigest, size: amd.manifest.length, platform: { os: 'linux', architecture: 'amd64' } },
+    ],
+  }));
+  const indexDigest = await putManifest(reg.base, 'e2e/multi', 'latest', index, 'application/vnd.oci.image.index.v1+json');
+  const name = `${reg.host}/e2e/multi`;
+  const pull = await ok(['pull', name]);
+  assert.match(pull.stdout, new RegExp(`Digest: ${indexDigest}`));
+  assert.equal((await ok(['run', '--rm', '--network', 'none', name])).stdout, 'amd64\n');
+  assert.equal(JSON.parse((await ok(['image', 'inspect', name])).stdout)[0].Id, amd.configDigest);
+  await ok(['pull', '--platform', 'linux/arm64', `${name}:latest`]);
+  const insp = JSON.parse((await ok(['image', 'inspect', name])).stdout)[0];
+  assert.equal(insp.Id, arm.configDigest);
+  assert.equal(insp.Architecture, 'arm64');
+  const none = await docker(d.env, ['pull', '--platform', 'linux/s390x', name]);
+  assert.notEqual(none.code, 0);
+  assert.match(none.stderr, /no matching manifest for linux\/s390x/);
+  await ok(['rmi', amd.configDigest, arm.configDigest]);
+});
+
+test('hostile registry content: tampered blob, missing manifest, bad config; the store is unchanged', async () => {
+  const before = storeState();
+  const missing = await docker(d.env, ['pull', `${reg.host}/e2e/absent:nope`]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /not found/);
+
+  const dir = path.join(tmp, 'bad');
+  const [img] = writeLayout(dir, [{ layers: [tarWithFile('a', 'good'), tarWithFile('b', 'also good')] }]);
+  await pushWritten(reg.base, 'e2e/bad', 'v1', dir, img!);
+  // Corrupt the second layer inside the registry's storage (same size, other bytes).
+  const blobFile = path.join(tmp, 'reg', 'content', 'blobs', 'sha256', img!.layerDigests[1]!.slice(7));
+  const orig = fs.readFileSync(blobFile);
+  const bad = Buffer.from(orig);
+  bad[bad.length - 5] = bad[bad.length - 5]! ^ 0xff;
+  fs.chmodSync(blobFile, 0o644);
+  fs.writeFileSync(blobFile, bad);
+  const r = await docker(d.env, ['pull', `${reg.host}/e2e/bad:v1`]);
+  assert.notEqual(r.code, 0, show(r));
+  assert.match(r.stderr + r.stdout, /digest/);
+  assert.deepEqual(storeState(), before, 'nothing of the failed pull stays');
+  fs.writeFileSync(blobFile, orig);
+
+  // A config whose diff_ids do not match the layers: unpacked layers are refused, nothing stays.
+  const liar = path.join(tmp, 'liar');
+  const w = writeImageBlobs(liar, { layers: [tarWithFile('c', 'x')] });
+  const cfg = JSON.parse(w.config.toString());
+  cfg.rootfs.diff_ids = [`sha256:${createHash('sha256').update('not it').digest('hex')}`];
+  const cfgBuf = Buffer.from(JSON.stringify(cfg));
+  const cfgDigest = `sha256:${createHash('sha256').update(cfgBuf).digest('hex')}`;
+  fs.writeFileSync(path.join(liar, 'blobs', 'sha256', cfgDigest.slice(7)), cfgBuf);
+  const man = JSON.parse(w.manifest.toString());
+  man.config = { ...man.config, digest: cfgDigest, size: cfgBuf.length };
+  const manBuf = Buffer.from(JSON.stringify(man));
+  await pushWritten(reg.base, 'e2e/liar', 'v1', liar, { ...w, configDigest: cfgDigest, manifest: manBuf });
+  const r2 = await docker(d.env, ['pull', `${reg.host}/e2e/liar:v1`]);
+  assert.notEqual(r2.code, 0, show(r2));
+  assert.match(r2.stderr + r2.stdout, /diffID mismatch/);
+  assert.deepEqual(storeState(), before);
+});
