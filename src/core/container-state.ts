@@ -89,8 +89,9 @@ type Rule = { when: (s: ContainerState, c: RequestContext) => boolean; error: (s
 /** Docker's refusals, checked in order; the first that matches answers the request. */
 export const REFUSALS: Readonly<Record<StateRequest, readonly Rule[]>> = {
   start: [
-    { when: (s) => s.Running, error: () => new NotModifiedError('container already started') },
+    // paused first, as moby's containerStart: a paused container is also Running
     { when: (s) => s.Status === 'paused', error: () => new ConflictError('cannot start a paused container, try unpause instead') },
+    { when: (s) => s.Running, error: () => new NotModifiedError('container already started') },
     { when: (s) => s.Status === 'removing', error: () => new ConflictError('container is marked for removal and cannot be started') },
   ],
   stop: [

@@ -232,7 +232,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const builds = new BuildService(paths, sys, { containers, images, commits });
   const app = buildApp([
     ...systemRoutes(system, events),
-    ...containerRoutes(containers),
+    ...containerRoutes(containers, containers.streams),
     ...imageRoutes(images, new DistributionService({ images })),
     ...execRoutes(execs),
     ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),

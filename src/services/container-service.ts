@@ -5,19 +5,19 @@ import { InvalidParameterError } from '../errors.js';
 import type { CreateBody, HostConfig } from '../core/container-config.js';
 import type { DnsSettings, Ulimit } from '../core/create-settings.js';
 import type { Trace } from '../core/trace.js';
-import { whenRemoved } from './container-gone.js';
 import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
 import { RestartManager } from './restart-manager.js';
 import { Adoption } from './containers/adoption.js';
-import { attachContainer, type AttachHandle } from './containers/attach.js';
 import { ContainerStore, type Waiter } from './containers/container-store.js';
 import { ContainerContext, type ContainerServiceDeps } from './containers/context.js';
 import { createContainer } from './containers/create.js';
 import { ExitHandler } from './containers/exits.js';
-import { rotateLog, type LogConfigValue } from './containers/log-rotation.js';
+import { type LogConfigValue } from './log-driver/drivers.js';
+import { rotateLog } from './log-driver/rotation.js';
 import { Remover, type RemoveOptions } from './containers/remover.js';
 import { renameContainer, resizeContainer, updateContainer } from './containers/rename-update.js';
 import { Starter } from './containers/starter.js';
+import { ContainerStreams } from './containers/streams.js';
 import { Stopper, type StopOptions } from './containers/stopper.js';
 import type { ContainerRecord } from './containers/types.js';
 import { ContainerViews } from './containers/views.js';
@@ -27,7 +27,7 @@ export type {
   AttachConnection, ContainerRecord, ImageProvider, NetInfo, NetworkProvider, Runtime, SpecBuilder, SpecBuilderInput, UserResolver,
 } from './containers/types.js';
 export { ZERO_TIME, statusText, type ContainerState, type Status } from '../core/container-state.js';
-export { logLimits, mergeLogConfig, validateLogConfig, type LogConfigValue } from './containers/log-rotation.js';
+export { logDriver, logLimits, mergeLogConfig, validateLogConfig, type LogConfigValue } from './log-driver/drivers.js';
 export { startFailureExitCode } from './containers/starter.js';
 export { netInfo } from './containers/views.js';
 
@@ -41,6 +41,8 @@ export class ContainerService {
   /** daemon.json default-ulimits and dns/dns-search/dns-opts */
   get daemonDefaults(): { ulimits: Ulimit[]; dns: DnsSettings } { return this.ctx.daemonDefaults; }
   set daemonDefaults(v: { ulimits: Ulimit[]; dns: DnsSettings }) { this.ctx.daemonDefaults = v; }
+  /** logs and attach (the route files' stream backends) */
+  readonly streams: ContainerStreams;
   private readonly ctx: ContainerContext;
   private readonly starter: Starter;
   private readonly exits: ExitHandler;
@@ -73,6 +75,7 @@ export class ContainerService {
     this.stopper = new Stopper(ctx, this.exits, this.starter);
     this.remover = new Remover(ctx, this.exits, this.stopper);
     this.views = new ContainerViews({ store, paths: deps.paths, images: deps.images, health, networks: deps.networks });
+    this.streams = new ContainerStreams(ctx, this.exits, () => this.detachKeys);
     this.adoption = new Adoption(ctx, this.exits, (id) => this.starter.start(id));
     ctx.ops = {
       startLocked: (live) => this.starter.startLocked(live),
@@ -143,9 +146,6 @@ export class ContainerService {
   remove(ref: string, opts: RemoveOptions = {}, tr?: Trace): Promise<void> { return this.remover.remove(ref, opts, tr); }
   prune(filters: string | null): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> { return this.remover.prune(filters); }
 
-  /** The container's streams, now or at its next start (see containers/attach.ts). */
-  async attach(ref: string): Promise<AttachHandle> { return attachContainer(this.ctx, ref); }
-
   /** Registers a waiter now; `result` settles on the condition (an object so `await` does not flatten it). */
   wait(ref: string, condition: string): { result: Promise<WaitResult> } {
     const live = this.ctx.store.find(ref);
@@ -157,14 +157,6 @@ export class ContainerService {
       return { result: Promise.resolve({ StatusCode: live.rec.State.ExitCode, Error: null }) };
     }
     return { result: new Promise((resolve) => live.waiters.push({ condition: cond, resolve })) };
-  }
-
-  /** Resolves when the container is no longer running (immediately if it is not). */
-  untilStopped(id: string): Promise<void> { return this.exits.untilStopped(id); }
-
-  /** Resolves when the container is removed; streams race it (services/container-gone.ts). */
-  whenRemoved(id: string): { removed: Promise<void>; cancel(): void } {
-    return whenRemoved(this.ctx.d.events, (i) => this.ctx.store.byFullId(i) !== undefined, id);
   }
 
   get(ref: string): ContainerRecord { return this.ctx.store.find(ref).rec; }

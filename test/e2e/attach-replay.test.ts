@@ -64,3 +64,28 @@ test('attach logs=1&stream=1: what the container says and its exit during a slow
   assert.equal(st.State.Status, 'exited');
   assert.equal((await api(d.socket, 'DELETE', `/containers/${id}`)).status, 204);
 });
+
+test('attach logs=1&stream=0 of a finished container returns its logs and ends (hijacked and plain)', async () => {
+  const r = await api(d.socket, 'POST', '/containers/create?name=finished', { Image: IMG, Cmd: ['sh', '-c', 'echo out-1; sleep 0.2; echo err-1 >&2; sleep 0.2; echo out-2'], HostConfig: { NetworkMode: 'none' } });
+  assert.equal(r.status, 201, r.body);
+  const id = (JSON.parse(r.body) as { Id: string }).Id;
+  assert.equal((await api(d.socket, 'POST', `/containers/${id}/start`)).status, 204);
+  assert.equal(JSON.parse((await api(d.socket, 'POST', `/containers/${id}/wait`)).body).StatusCode, 0);
+
+  const read = (sock: Duplex) => new Promise<{ data: Buffer; ended: boolean }>((resolve) => {
+    const chunks: Buffer[] = [];
+    const t = setTimeout(() => { sock.destroy(); resolve({ data: Buffer.concat(chunks), ended: false }); }, 10_000);
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('end', () => { clearTimeout(t); resolve({ data: Buffer.concat(chunks), ended: true }); });
+  });
+  const up = await read(await hijack(d.socket, `/v1.45/containers/${id}/attach?logs=1&stream=0&stdout=1`));
+  assert.ok(up.ended, 'the hijacked stream ends after the replay');
+  assert.equal(demux(up.data), 'out-1\nout-2\n', 'stdout only, as asked');
+
+  // Without an upgrade (a plain POST): a 200 whose body is the multiplexed log, ended by the server.
+  const plain = await api(d.socket, 'POST', `/v1.45/containers/${id}/attach?logs=1&stream=0&stdout=1&stderr=1`, undefined, 10_000);
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers['content-type'], 'application/vnd.docker.multiplexed-stream');
+  assert.equal(demux(Buffer.from(plain.body, 'utf8')), 'out-1\nerr-1\nout-2\n');
+  assert.equal((await api(d.socket, 'DELETE', `/containers/${id}`)).status, 204);
+});

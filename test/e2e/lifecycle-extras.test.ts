@@ -147,6 +147,9 @@ for (const cli of ['docker', 'berth'] as const) {
     const again = await c(['pause', name]);
     assert.notEqual(again.code, 0, show(again));
     assert.match(again.stderr, /is already paused/, show(again));
+    const start = await api(d.socket, 'POST', `/containers/${name}/start`);
+    assert.equal(start.status, 409, start.body);
+    assert.match(start.body, /cannot start a paused container, try unpause instead/);
 
     assert.equal((await cok(['unpause', name])).stdout.trim(), name);
     assert.equal(await inspect(name, '{{.State.Status}} {{.State.Paused}}'), 'running false');

@@ -68,6 +68,15 @@ test('bad log options are refused at create with Docker\'s words', async () => {
   assert.match(drv.stderr, /no log driver named 'syslog' is registered/);
 });
 
+test('json-file: max-file without max-size is accepted (one file, never rotated); compress needs rotation (issue 8)', async () => {
+  const r = await docker(d.env, ['run', '--rm', '--log-driver', 'json-file', '--log-opt', 'max-file=100', IMG, 'echo', 'kept']);
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stdout, 'kept\n');
+  const c = await docker(d.env, ['create', '--log-driver', 'json-file', '--log-opt', 'max-size=1m', '--log-opt', 'compress=true', IMG, 'true']);
+  assert.equal(c.code, 1, show(c));
+  assert.match(c.stderr, /compress cannot be true when max-file is less than 2 or max-size is not set/);
+});
+
 test('a daemon.json with an unknown log driver stops berthd at start', async () => {
   const conf = path.join(confDir, 'bad.json');
   fs.writeFileSync(conf, JSON.stringify({ 'log-driver': 'syslog' }));

@@ -52,6 +52,9 @@ test('removing is reachable from every state', () => {
 test("Docker's 304 and 409 answers come from the state", () => {
   assert.ok(refusal('start', running(), ctx) instanceof NotModifiedError);
   assert.equal(refusal('start', initialState(), ctx), undefined);
+  const startPaused = refusal('start', transition(running(), 'paused'), ctx);
+  assert.ok(startPaused instanceof ConflictError, 'start of a paused container is a 409, as Docker');
+  assert.equal(startPaused.message, 'cannot start a paused container, try unpause instead');
   assert.ok(refusal('stop', initialState(), ctx) instanceof NotModifiedError);
   assert.equal(refusal('stop', running(), ctx), undefined);
   const kill = refusal('kill', initialState(), { ...ctx, ref: 'web' });

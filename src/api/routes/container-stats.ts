@@ -1,23 +1,23 @@
-import type { StatsService } from '../../services/stats-service.js';
+// GET /containers/{id}/stats and /containers/{id}/top: thin handlers over the backend they declare.
+import type { StatsStream } from '../../services/stats-service.js';
 import { boolParam, sendJson, type Route } from '../server.js';
+import { sendJsonLines } from '../stream/json-lines.js';
 
-/** GET /containers/{id}/stats and /containers/{id}/top. */
-export function statsRoutes(svc: StatsService): Route[] {
+/** What the stats routes need (StatsService satisfies it). */
+export interface StatsBackend {
+  /** one object now: the lookup's 404 comes before any header goes out */
+  snapshot(ref: string): unknown;
+  stats(ref: string, opts: { stream: boolean; oneShot: boolean }, out: StatsStream): Promise<void>;
+  top(ref: string, psArgs: string | undefined): Promise<{ Titles: string[]; Processes: string[][] }>;
+}
+
+export function statsRoutes(svc: StatsBackend): Route[] {
   return [
     { method: 'GET', path: '/containers/{id}/stats', handler: async (ctx) => {
       const stream = boolParam(ctx.query, 'stream', true);
       const oneShot = boolParam(ctx.query, 'one-shot');
-      svc.snapshot(ctx.params.id!); // 404 before any header goes out
-      const res = ctx.res;
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      if (stream) res.flushHeaders();
-      let closed = false;
-      res.on('close', () => { closed = true; });
-      await svc.stats(ctx.params.id!, { stream, oneShot }, {
-        write: (doc) => { if (closed) return false; res.write(`${JSON.stringify(doc)}\n`); return true; },
-        closed: () => closed || res.destroyed,
-      });
-      res.end();
+      svc.snapshot(ctx.params.id!);
+      await sendJsonLines(ctx.res, stream, (out) => svc.stats(ctx.params.id!, { stream, oneShot }, out));
     } },
     { method: 'GET', path: '/containers/{id}/top', handler: async (ctx) => {
       sendJson(ctx.res, 200, await svc.top(ctx.params.id!, ctx.query.get('ps_args') ?? undefined));

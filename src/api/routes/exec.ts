@@ -1,12 +1,22 @@
-import { DetachScanner, parseDetachKeys } from '../../core/detach-keys.js';
+// Engine API exec endpoints: create, start (hijacked like attach, through the one attach session),
+// inspect, resize. Thin handlers over the backend they declare.
 import type { Duplex } from 'node:stream';
+import { parseDetachKeys } from '../../core/detach-keys.js';
 import { errorMessage } from '../../errors.js';
-import type { ExecConfig, ExecService, ExecStartConfig } from '../../services/exec-service.js';
+import type { ExecConfig, ExecStart, ExecStartConfig } from '../../services/exec-service.js';
 import { compareVersions, intParam, sendJson, sendNoContent, type Route, type RouteContext } from '../server.js';
-import { muxFrame, STDERR, STDOUT } from '../stream/mux.js';
+import { attachSession, hijackedEnd } from '../stream/attach-session.js';
+import { readExactly } from '../stream/read-exactly.js';
 
-/** Engine API exec endpoints: create, start (hijacked like attach), inspect, resize. */
-export function execRoutes(svc: ExecService): Route[] {
+/** What the exec routes need (ExecService satisfies it). */
+export interface ExecBackend {
+  create(containerRef: string, cfg: ExecConfig | undefined): Promise<{ Id: string }>;
+  start(id: string, opts: ExecStartConfig): ExecStart;
+  inspect(id: string): Record<string, unknown>;
+  resize(id: string, h: number | undefined, w: number | undefined): void;
+}
+
+export function execRoutes(svc: ExecBackend): Route[] {
   return [
     { method: 'POST', path: '/containers/{id}/exec', handler: async (ctx) => {
       sendJson(ctx.res, 201, await svc.create(ctx.params.id!, await ctx.json<ExecConfig>()));
@@ -22,7 +32,9 @@ export function execRoutes(svc: ExecService): Route[] {
   ];
 }
 
-async function start(ctx: RouteContext, svc: ExecService): Promise<void> {
+const MAX_START_BODY = 64 * 1024;
+
+async function start(ctx: RouteContext, svc: ExecBackend): Promise<void> {
   // An upgraded request's body is not parsed by node's HTTP server: it arrives on the hijacked
   // socket, so it is read from there (after the 101) and the stream format comes from the exec's Tty.
   const body = ctx.upgrade ? undefined : ((await ctx.json<ExecStartConfig>()) ?? {});
@@ -32,89 +44,29 @@ async function start(ctx: RouteContext, svc: ExecService): Promise<void> {
     sendNoContent(ctx.res, 200);
     return;
   }
-  const contentType = !s.tty && compareVersions(ctx.apiVersion, '1.42') >= 0
-    ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
-  const sock: Duplex = ctx.hijack(contentType);
-  let late: ExecStartConfig | undefined;
-  if (!body) {
-    const len = Number(ctx.req.headers['content-length'] ?? 0);
-    if (len > 0 && len <= MAX_START_BODY) {
-      try { late = JSON.parse((await readExactly(sock, len)).toString('utf8')) as ExecStartConfig; } catch { late = undefined; }
-    }
-  }
-  let clientGone = false;
-  sock.on('close', () => { clientGone = true; });
-  sock.on('error', () => { clientGone = true; });
-  const write = (stream: number, data: Buffer) => {
-    if (clientGone) return;
-    sock.write(s.tty ? data : muxFrame(stream, data));
-  };
+  const multiplexed = !s.tty && compareVersions(ctx.apiVersion, '1.42') >= 0;
+  const sock: Duplex = ctx.hijack(multiplexed ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream');
+  const late = body ? undefined : await lateBody(ctx, sock);
+  const client = hijackedEnd(sock, !s.tty);
   let started;
   try {
     started = await s.run(late);
   } catch (err) {
     // As dockerd: after the hijack the error goes into the stream; the exit code is in inspect.
-    write(STDOUT, Buffer.from(`${errorMessage(err)}\r\n`));
-    sock.end();
+    client.send(1, Buffer.from(`${errorMessage(err)}\r\n`));
+    client.end();
     return;
   }
-  const { conn, done } = started;
-  if (!conn) { await done; sock.end(); return; }
-  let connClosed: () => void;
-  const closed = new Promise<void>((r) => { connClosed = r; });
-  conn.on('data', (stream, data) => {
-    if ((stream === 1 && !s.attachStdout) || (stream === 2 && !s.attachStderr)) return;
-    write(stream === 1 ? STDOUT : STDERR, data);
-  });
-  conn.on('close', () => connClosed());
-  sock.on('close', () => conn.destroy());
-  if (s.attachStdin) {
-    const scanner = new DetachScanner(parseDetachKeys(s.detachKeys || undefined));
-    let detached = false;
-    sock.on('data', (chunk: Buffer) => {
-      if (detached) return;
-      const { forward, detached: now } = scanner.push(chunk);
-      if (forward.length) conn.write(forward);
-      if (now) {
-        // The exec keeps running; only this client goes away (as dockerd).
-        detached = true;
-        conn.destroy();
-        clientGone = true;
-        sock.end();
-        connClosed();
-      }
-    });
-    sock.on('end', () => { if (!detached) conn.end(); });
-    sock.resume(); // readExactly may have paused it
-  } else {
-    sock.resume();
-  }
-  // The client reads the exit code with inspect after EOF, so record it before ending the stream.
-  await Promise.all([closed, done]);
-  if (!clientGone) sock.end();
+  // The client reads the exit code with inspect after EOF: the session ends once it is recorded.
+  await attachSession(Promise.resolve(started.conn), {
+    stdout: s.attachStdout, stderr: s.attachStderr, until: started.done,
+    stdin: s.attachStdin && { detachKeys: parseDetachKeys(s.detachKeys || undefined) },
+  }).run(client);
 }
 
-const MAX_START_BODY = 64 * 1024;
-
-/** The first n bytes of a stream; anything after them is pushed back for the next reader. */
-function readExactly(sock: Duplex, n: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let have = 0;
-    const onData = (d: Buffer) => {
-      chunks.push(d);
-      have += d.length;
-      if (have < n) return;
-      cleanup();
-      sock.pause();
-      const all = Buffer.concat(chunks);
-      if (all.length > n) sock.unshift(all.subarray(n));
-      resolve(all.subarray(0, n));
-    };
-    const onEnd = () => { cleanup(); reject(new Error('connection closed before the request body')); };
-    const cleanup = () => { sock.off('data', onData); sock.off('end', onEnd); sock.off('close', onEnd); };
-    sock.on('data', onData);
-    sock.on('end', onEnd);
-    sock.on('close', onEnd);
-  });
+/** The start body of an upgraded request, read off the hijacked socket (a bad one is no body). */
+async function lateBody(ctx: RouteContext, sock: Duplex): Promise<ExecStartConfig | undefined> {
+  const len = Number(ctx.req.headers['content-length'] ?? 0);
+  if (!(len > 0 && len <= MAX_START_BODY)) return undefined;
+  try { return JSON.parse((await readExactly(sock, len)).toString('utf8')) as ExecStartConfig; } catch { return undefined; }
 }

@@ -13,7 +13,7 @@ import { imageVolumeWarnings, refuseUnsupportedFields } from '../../core/create-
 import { initialState } from '../../core/container-state.js';
 import type { ContainerContext } from './context.js';
 import { newLive } from './container-store.js';
-import { mergeLogConfig, validateLogConfig, type LogConfigValue } from './log-rotation.js';
+import { mergeLogConfig, validateLogConfig, type LogConfigValue } from '../log-driver/drivers.js';
 import type { ContainerRecord, NetInfo } from './types.js';
 import { netInfo } from './views.js';
 

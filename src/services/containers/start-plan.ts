@@ -3,7 +3,7 @@
 // conmon need. Pure: unit-tested without root; the starter applies it.
 import { InvalidParameterError } from '../../errors.js';
 import { mergeUlimits, type Ulimit } from '../../core/create-settings.js';
-import { logLimits } from './log-rotation.js';
+import { logWriterOptions } from '../log-driver/drivers.js';
 import { INIT_BINARY, seccompProfile, tmpfsMounts, type SpecDeviceRules, type SpecDevices, type SpecMount } from './run-options.js';
 import type { ContainerRecord, SpecBuilderInput } from './types.js';
 
@@ -101,16 +101,11 @@ export function planStart(rec: ContainerRecord, f: StartFacts): StartPlan {
     mounts,
     annotations: rec.Config.Labels ?? undefined,
   };
-  const { maxSize, maxFile } = logLimits(hc);
   return {
     spec,
     create: {
       tty: !!rec.Config.Tty, openStdin: !!rec.Config.OpenStdin, stdinOnce: !!rec.Config.StdinOnce, logPath: rec.LogPath,
-      logDriver: hc.LogConfig?.Type === 'none' ? 'none' : 'k8s-file',
-      // max-file 1: conmon's own cut (it empties the file at the limit) is Docker's single-file rotation.
-      // max-file > 1: berthd rotates (rotateLog); conmon's byte count does not restart on a reopen,
-      // so its cut would empty a fresh file: not passed (while berthd is down the file may grow).
-      logSizeMax: maxFile === 1 ? maxSize : undefined,
+      ...logWriterOptions(hc),
     },
   };
 }

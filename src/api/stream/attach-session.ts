@@ -1,0 +1,204 @@
+// One attach session for container attach (hijacked or websocket), `docker run`'s attach and exec
+// start: the container's output to the client (multiplexed or raw, filtered per stream, after an
+// optional log replay), the client's input to the container's stdin (watched for the detach keys),
+// and who ends what when either side goes away. The carriers differ only in a ClientEnd.
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import type { AttachConnection } from '../../core/attach-connection.js';
+import { DetachScanner } from '../../core/detach-keys.js';
+import { muxFrame } from './mux.js';
+import { drained } from './drained.js';
+import { WebSocketWriter } from './websocket.js';
+
+/** The container's (or exec's) stdio as the runtime hands it over: the one AttachConnection. */
+type StreamConnection = AttachConnection;
+
+/** The client's side of a session, whatever carries it. */
+export interface ClientEnd {
+  /** container output on stdout (1) or stderr (2), framed as the carrier wants; false: wait for drained() */
+  send(stream: 1 | 2, data: Buffer): boolean;
+  drained(): Promise<void>;
+  /** the session is over: close normally */
+  end(): void;
+  /** start reading the client's input (nothing is delivered before); onEnd is the input's EOF */
+  input(onData: (chunk: Buffer) => void, onEnd: () => void): void;
+  /** the client's input is not wanted: read and drop it */
+  discardInput(): void;
+  /** the client went away (after onEnd, for a carrier whose close is also its EOF) */
+  onGone(cb: () => void): void;
+  readonly gone: boolean;
+}
+
+/** conmon reads stdin records into a 32 KiB buffer and drops the rest: writes are cut to that. */
+const STDIN_CHUNK = 32 * 1024;
+
+/** A hijacked HTTP connection (101 upgrade or plain 200): 8-byte multiplexed frames, or raw with a tty. */
+export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
+  let gone = false;
+  const goneCbs: (() => void)[] = [];
+  const leave = () => { if (gone) return; gone = true; for (const cb of goneCbs) cb(); };
+  sock.on('close', leave);
+  sock.on('error', leave);
+  return {
+    get gone() { return gone; },
+    send: (s, data) => (gone ? true : sock.write(multiplexed ? muxFrame(s, data) : data)),
+    drained: () => drained(sock),
+    end: () => { sock.end(); },
+    input(onData, onEnd) {
+      sock.on('data', onData);
+      sock.on('end', onEnd);
+      sock.resume(); // a body read off the socket first may have paused it
+    },
+    discardInput: () => { sock.resume(); },
+    onGone: (cb) => { goneCbs.push(cb); },
+  };
+}
+
+/** A websocket client this far behind on a live stream is dropped rather than buffered without bound. */
+const WS_MAX_BUFFERED = 64 * 1024 * 1024;
+/** Input held while the container's streams are not connected yet (a created container waits for start). */
+const WS_INPUT_QUEUE = 1024 * 1024;
+
+/**
+ * An RFC 6455 connection (attach/ws): output goes raw into frames (binary, or text before API 1.28);
+ * messages are input, held (bounded) until the session reads them; the client's close is input's EOF.
+ */
+export function webSocketEnd(ws: WebSocket, binary: boolean): ClientEnd {
+  const writer = new WebSocketWriter(ws, binary);
+  let gone = false;
+  const goneCbs: (() => void)[] = [];
+  let queue: Buffer[] | undefined = [];
+  let queued = 0;
+  let onData: ((chunk: Buffer) => void) | undefined;
+  let onEnd: (() => void) | undefined;
+  let discard = false;
+  ws.on('error', () => { /* a broken client: 'close' follows */ });
+  ws.on('message', (msg: Buffer | ArrayBuffer | Buffer[]) => {
+    if (discard) return;
+    const chunk = Buffer.isBuffer(msg) ? msg : Array.isArray(msg) ? Buffer.concat(msg) : Buffer.from(msg);
+    if (onData) { onData(chunk); return; }
+    queue!.push(chunk);
+    queued += chunk.length;
+    if (queued > WS_INPUT_QUEUE) ws.pause();
+  });
+  ws.on('close', () => {
+    gone = true;
+    onEnd?.();
+    for (const cb of goneCbs) cb();
+  });
+  return {
+    get gone() { return gone; },
+    send(_s, data) {
+      if (gone) return true;
+      const ok = writer.write(data);
+      if (writer.buffered > WS_MAX_BUFFERED) ws.terminate();
+      return ok;
+    },
+    drained: () => writer.drained(),
+    end: () => { ws.close(1000); },
+    input(d, e) {
+      onData = d;
+      onEnd = e;
+      const held = queue ?? [];
+      queue = undefined;
+      for (const chunk of held) d(chunk);
+      if (queued > WS_INPUT_QUEUE) ws.resume();
+    },
+    discardInput() {
+      discard = true;
+      queue = undefined;
+      if (queued > WS_INPUT_QUEUE) ws.resume();
+    },
+    onGone: (cb) => { goneCbs.push(cb); },
+  };
+}
+
+export interface AttachSessionOptions {
+  stdout: boolean;
+  stderr: boolean;
+  /** the client's input goes to the container's stdin, scanned for these detach keys */
+  stdin?: { detachKeys: Buffer } | false;
+  /**
+   * Sent before live output (attach's logs=1). Live output arriving meanwhile is held, not lost, and
+   * follows in order.
+   */
+  replay?: (send: (s: 1 | 2, data: Buffer) => boolean, drained: () => Promise<void>, gone: () => boolean) => Promise<unknown>;
+  /** the client's end waits for this too (exec: its exit code is recorded before EOF, for inspect) */
+  until?: Promise<unknown>;
+  /** the client left (a waiting attach gives up its place) */
+  onClientGone?: () => void;
+}
+
+export interface AttachSession {
+  /** Connects the client: the replay first, then what was held, then live output and input. */
+  run(client: ClientEnd): Promise<void>;
+  /** The client never arrived (a failed websocket handshake): give up the container's streams. */
+  abandon(): void;
+}
+
+/**
+ * A session over the container's streams. `conn` undefined: no live stream (attach stream=0): the
+ * replay is sent and the session ends; a connection that resolves undefined (the container was removed
+ * before it started) ends it too. Output is listened to from now on, before the client is connected
+ * (a websocket handshake takes a round trip): what arrives meanwhile is held, then sent in order.
+ */
+export function attachSession(conn: Promise<StreamConnection | undefined> | undefined, o: AttachSessionOptions): AttachSession {
+  let attached: StreamConnection | undefined;
+  let client: ClientEnd | undefined;
+  let live = false;
+  let ended = false;
+  let detached = false;
+  const held: [1 | 2, Buffer][] = [];
+  const send = (s: 1 | 2, data: Buffer): boolean => {
+    if (!client || (s === 1 && !o.stdout) || (s === 2 && !o.stderr)) return true;
+    return client.send(s, data);
+  };
+  const finish = () => {
+    void Promise.resolve(o.until).catch(() => undefined).then(() => { if (client && !client.gone && !detached) client.end(); });
+  };
+  const connected = (conn ?? Promise.resolve(undefined)).then((c) => {
+    if (!c) return undefined;
+    attached = c;
+    c.on('data', (s, data) => { if (live) send(s, data); else held.push([s, data]); });
+    c.on('close', () => {
+      const first = !ended;
+      ended = true;
+      if (first && live) finish();
+    });
+    return c;
+  });
+  return {
+    abandon() {
+      o.onClientGone?.();
+      void connected.then((c) => c?.destroy());
+    },
+    async run(ce) {
+      client = ce;
+      ce.onGone(() => {
+        o.onClientGone?.();
+        attached?.destroy();
+      });
+      if (!o.stdin) ce.discardInput();
+      if (o.replay) await o.replay(send, () => ce.drained(), () => ce.gone);
+      if (!conn) { if (!ce.gone) ce.end(); return; }
+      const c = await connected;
+      if (ce.gone) { c?.destroy(); return; }
+      live = true;
+      for (const [s, data] of held.splice(0)) send(s, data);
+      if (!c || ended) { finish(); return; }
+      if (!o.stdin) return;
+      const scanner = new DetachScanner(o.stdin.detachKeys);
+      ce.input((chunk) => {
+        if (detached) return;
+        const { forward, detached: now } = scanner.push(chunk);
+        for (let i = 0; i < forward.length; i += STDIN_CHUNK) c.write(forward.subarray(i, i + STDIN_CHUNK));
+        if (now) {
+          // Detach: drop our connection, leave the container (or exec) and its stdin alone.
+          detached = true;
+          c.destroy();
+          ce.end();
+        }
+      }, () => { if (!detached) c.end(); });
+    },
+  };
+}
