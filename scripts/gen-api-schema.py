@@ -32,8 +32,10 @@ def compact(node):
             for k in ('type', 'additionalProperties'):
                 if k in c:
                     out[k] = c[k]
-        out['type'] = 'object'
-        out['properties'] = props
+        # an allOf over a scalar definition (Mount.Type → MountType, a string enum) stays that scalar
+        if out.get('type', 'object') == 'object':
+            out['type'] = 'object'
+            out['properties'] = props
     for k in ('type', 'format'):
         if k in node:
             out[k] = node[k]

@@ -26,7 +26,6 @@ export type FieldRule =
   | 'in-progress'
   | { refused: string; accepts?: (v: unknown) => boolean };
 
-const VOLUMES = (what: string): FieldRule => ({ refused: `volumes are not supported by berth yet: ${what} cannot be honoured` });
 const NOT_YET = (what: string): FieldRule => ({ refused: `${what} is not supported by berth yet` });
 
 /**
@@ -41,10 +40,10 @@ export const CREATE_FIELDS: { Config: Record<string, FieldRule>; HostConfig: Rec
     HostConfig: 'implemented', Hostname: 'implemented', Image: 'implemented', Labels: 'implemented', MacAddress: 'in-progress',
     NetworkDisabled: NOT_YET('NetworkDisabled (use --network none)'), NetworkingConfig: 'implemented', OnBuild: 'client-side',
     OpenStdin: 'implemented', Shell: 'implemented', StdinOnce: 'implemented', StopSignal: 'implemented', StopTimeout: 'implemented',
-    Tty: 'implemented', User: 'implemented', Volumes: VOLUMES('Volumes (-v without a host path)'), WorkingDir: 'implemented',
+    Tty: 'implemented', User: 'implemented', Volumes: 'implemented', WorkingDir: 'implemented',
   },
   HostConfig: {
-    Annotations: 'implemented', AutoRemove: 'implemented', Binds: VOLUMES('HostConfig.Binds (-v)'),
+    Annotations: 'implemented', AutoRemove: 'implemented', Binds: 'implemented',
     BlkioDeviceReadBps: NOT_YET('--device-read-bps'), BlkioDeviceReadIOps: NOT_YET('--device-read-iops'),
     BlkioDeviceWriteBps: NOT_YET('--device-write-bps'), BlkioDeviceWriteIOps: NOT_YET('--device-write-iops'),
     BlkioWeight: NOT_YET('--blkio-weight'), BlkioWeightDevice: NOT_YET('--blkio-weight-device'),
@@ -59,13 +58,14 @@ export const CREATE_FIELDS: { Config: Record<string, FieldRule>; HostConfig: Rec
     Isolation: { refused: 'isolation: berth supports only the default isolation', accepts: (v) => v === '' || v === 'default' },
     KernelMemoryTCP: NOT_YET('KernelMemoryTCP'), Links: 'in-progress', LogConfig: 'implemented',
     MaskedPaths: NOT_YET('MaskedPaths'), Memory: 'implemented', MemoryReservation: 'implemented', MemorySwap: 'implemented',
-    MemorySwappiness: 'implemented', Mounts: VOLUMES('HostConfig.Mounts (--mount)'), NanoCpus: 'implemented', NetworkMode: 'implemented',
+    MemorySwappiness: 'implemented', Mounts: 'implemented', NanoCpus: 'implemented', NetworkMode: 'implemented',
     OomKillDisable: 'implemented', OomScoreAdj: NOT_YET('--oom-score-adj'), PidMode: 'implemented', PidsLimit: 'implemented',
     PortBindings: 'implemented', Privileged: 'implemented', PublishAllPorts: 'implemented', ReadonlyPaths: NOT_YET('ReadonlyPaths'),
     ReadonlyRootfs: 'implemented', RestartPolicy: 'implemented', Runtime: 'implemented', SecurityOpt: 'implemented', ShmSize: 'implemented',
     StorageOpt: NOT_YET('--storage-opt'), Sysctls: NOT_YET('--sysctl'), Tmpfs: 'implemented', UTSMode: 'implemented', Ulimits: 'implemented',
     UsernsMode: { refused: '--userns is not supported by berth yet', accepts: (v) => v === '' || v === 'host' },
-    VolumeDriver: VOLUMES('HostConfig.VolumeDriver (--volume-driver)'), VolumesFrom: VOLUMES('HostConfig.VolumesFrom (--volumes-from)'),
+    VolumeDriver: { refused: 'only the local volume driver is supported', accepts: (v) => v === '' || v === 'local' },
+    VolumesFrom: 'implemented',
   },
   NetworkingConfig: { EndpointsConfig: 'implemented' },
 };

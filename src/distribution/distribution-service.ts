@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
-import { normalize, parseNormalized, type Reference } from '../core/reference.js';
+import { fullString, normalize, parseNormalized, type Reference } from '../core/reference.js';
 import type { PlatformWanted } from '../core/manifest.js';
 import { InvalidParameterError } from '../errors.js';
 import type { ImageService } from '../services/image-service.js';
+import { pushImage } from './push.js';
 import { pullImage, type ProgressSink, type PullStore } from './pull.js';
 import type { RegistryCredentials } from './registry-client.js';
 
@@ -71,5 +72,21 @@ export class DistributionService {
       ...(this.deps.insecureRegistries ? { insecureRegistries: this.deps.insecureRegistries } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     }, out);
+  }
+
+  /** POST /images/{name}/push: the tag `name:tag` (tag default latest). */
+  async push(name: string, tag: string, opts: { credentials: RegistryCredentials }, out: ProgressSink & { aux(v: unknown): Promise<void> }): Promise<void> {
+    const base = parseNormalized(name);
+    const ref = { domain: base.domain, path: base.path, tag: tag || base.tag || 'latest' };
+    const images = this.deps.images;
+    const img = images.get(fullString(ref));
+    await out.status(`The push refers to repository [${ref.domain}/${ref.path}]`);
+    const config = await images.content.get(img.id);
+    await pushImage({
+      config, diffIds: img.config.rootfs.diff_ids, ...(img.blobs ? { blobs: img.blobs } : {}),
+      hasBlob: (d) => images.content.has(d),
+      blobSize: (d) => images.content.size(d),
+      readBlob: (d) => images.content.createReadStream(d) as Readable,
+    }, ref, { credentials: opts.credentials, ...(this.deps.insecureRegistries ? { insecureRegistries: this.deps.insecureRegistries } : {}) }, out);
   }
 }

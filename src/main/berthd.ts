@@ -18,6 +18,7 @@ import { BuildService } from '../services/build-service.js';
 import { CommitService } from '../services/commit-service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { VolumeService } from '../services/volumes/volume-service.js';
+import { ContainerMounts } from '../services/volumes/container-mounts.js';
 import { ExecCniRunner } from '../network/cni.js';
 import { NetworkService } from '../network/network-service.js';
 import { statsRoutes } from '../api/routes/container-stats.js';
@@ -195,7 +196,9 @@ async function run(cfg: DaemonConfig): Promise<void> {
     runtime,
     buildSpec: (input) => buildSpec({ ...(input as SpecInput), host, defaultSeccomp }),
     resolveUser,
+    mounts: new ContainerMounts(volumes),
   });
+  volumes.setUsers((name) => containers.containersUsingVolume(name));
   if (cfg.detachKeys) containers.detachKeys = cfg.detachKeys;
   containers.daemonDefaults = { ulimits: cfg.defaultUlimits, dns: { dns: cfg.dns, dnsSearch: cfg.dnsSearch, dnsOptions: cfg.dnsOptions } };
   if (cfg.logDriver || cfg.logOpts) {
@@ -204,6 +207,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     containers.defaultLogConfig = lc;
   }
   await containers.init();
+  await volumes.settle(); // running containers have re-taken their volumes: unmount the rest
   const ids = containers.ids();
   await networks.init(ids.running, ids.all);
   const conmonExec = new ConmonExec({ paths, runner, sys });

@@ -7,6 +7,7 @@ import type { DnsSettings, Ulimit } from '../core/create-settings.js';
 import type { Trace } from '../core/trace.js';
 import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
 import { RestartManager } from './restart-manager.js';
+import { volumeNames } from '../core/mounts.js';
 import { Adoption } from './containers/adoption.js';
 import { ContainerStore, type Waiter } from './containers/container-store.js';
 import { ContainerContext, type ContainerServiceDeps } from './containers/context.js';
@@ -107,6 +108,11 @@ export class ContainerService {
     if (this.timer) clearInterval(this.timer);
     this.ctx.restarts.cancelAll();
     this.ctx.health.stopAll();
+  }
+
+  /** Ids of the containers (any state) whose mounts refer to the volume: it is in use while they exist. */
+  containersUsingVolume(name: string): string[] {
+    return this.ctx.store.all().filter((l) => volumeNames(l.rec.MountPoints).includes(name)).map((l) => l.rec.Id);
   }
 
   containersUsingImage(imageId: string): { id: string; running: boolean }[] {

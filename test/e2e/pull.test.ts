@@ -151,3 +151,21 @@ test('hostile registry content: tampered blob, missing manifest, bad config; the
   assert.match(r2.stderr + r2.stdout, /diffID mismatch/);
   assert.deepEqual(storeState(), before);
 });
+
+test('docker import, tag, push to berth registry, rmi, pull back, run', async () => {
+  const tarFile = await busyboxTar();
+  await ok(['import', '--change', 'CMD ["echo","pushed"]', tarFile, 'local/bb:imp']);
+  const name = `${reg.host}/e2e/pushed:v1`;
+  await ok(['tag', 'local/bb:imp', name]);
+  const push = await ok(['push', name]);
+  assert.match(push.stdout, /The push refers to repository/);
+  assert.match(push.stdout, /v1: digest: sha256:[a-f0-9]{64} size: \d+/);
+  const again = await ok(['push', name]);
+  assert.match(again.stdout, /Layer already exists/);
+  const id = JSON.parse((await ok(['image', 'inspect', name])).stdout)[0].Id;
+  await ok(['rmi', name, 'local/bb:imp']);
+  await ok(['pull', name]);
+  assert.equal(JSON.parse((await ok(['image', 'inspect', name])).stdout)[0].Id, id, 'image id (config digest) survives the round trip');
+  assert.equal((await ok(['run', '--rm', '--network', 'none', name])).stdout, 'pushed\n');
+  await ok(['rmi', name]);
+});

@@ -6,6 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { api, mountsUnder, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { berth, docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
+import { busyboxTar } from '../helpers/fixtures.js';
+
+const IMG = 'busybox:local';
+const VIMG = 'busybox:vol';
 
 let d: Daemon;
 
@@ -18,6 +22,9 @@ async function ok(cli: 'docker' | 'berth', args: string[], opts?: CliOptions): P
 before(async () => {
   assert.ok(spawnSync('docker', ['--version']).status === 0, 'the docker CLI must be on PATH');
   d = await startDaemon({ args: ['-b', 'none'] });
+  const tar = await busyboxTar();
+  await ok('docker', ['import', '--change', 'CMD ["sh"]', tar, IMG], { timeoutMs: 60_000 });
+  await ok('docker', ['import', '--change', 'CMD ["sh"]', '--change', 'VOLUME /bin', tar, VIMG], { timeoutMs: 60_000 });
 });
 
 after(async () => {
@@ -99,4 +106,75 @@ test('local driver options: type=tmpfs is mounted at first use; bad options are 
   assert.deepEqual(ins.Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=8m' });
   assert.deepEqual(mountsUnder(path.join(d.dataRoot, 'volumes')), [], 'nothing is mounted before a container uses it');
   await ok('docker', ['volume', 'rm', 'tmp-vol']);
+});
+
+for (const cli of ['docker', 'berth'] as const) {
+  test(`${cli}: the seed's walk-through -v /tmp/:/mnt -e arg1=arg1, both ways`, async () => {
+    const tag = `bt-${cli}-${process.pid}`;
+    const name = `app-${cli}`;
+    try {
+      await ok(cli, ['run', '-d', '-v', '/tmp/:/mnt', '-e', 'arg1=arg1', '--name', name, IMG, 'sh', '-c', `echo $arg1 > /mnt/${tag}-ctr; sleep 60`]);
+      const hostFile = `/tmp/${tag}-ctr`;
+      for (let i = 0; i < 100 && !fs.existsSync(hostFile); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(fs.readFileSync(hostFile, 'utf8'), 'arg1\n');
+      fs.writeFileSync(`/tmp/${tag}-host`, 'from host\n');
+      const cat = await ok(cli, ['exec', name, 'cat', `/mnt/${tag}-host`]);
+      assert.equal(cat.stdout, 'from host\n');
+      const mounts = JSON.parse((await ok(cli, ['inspect', '-f', '{{json .Mounts}}', name])).stdout);
+      assert.deepEqual(mounts, [{ Type: 'bind', Source: '/tmp', Destination: '/mnt', Mode: '', RW: true, Propagation: 'rprivate' }]);
+      await ok(cli, ['rm', '-f', name]);
+    } finally {
+      fs.rmSync(`/tmp/${tag}-ctr`, { force: true });
+      fs.rmSync(`/tmp/${tag}-host`, { force: true });
+    }
+  });
+
+  test(`${cli}: a named volume keeps its data across containers; in use is 409`, async () => {
+    const v = `keep-${cli}`;
+    await ok(cli, ['run', '--rm', '-v', `${v}:/data`, IMG, 'sh', '-c', 'echo kept > /data/f']);
+    const r = await ok(cli, ['run', '--rm', '-v', `${v}:/data:ro`, IMG, 'cat', '/data/f']);
+    assert.equal(r.stdout, 'kept\n');
+    const ro = await (cli === 'docker' ? docker : berth)(d.env, ['run', '--rm', '-v', `${v}:/data:ro`, IMG, 'touch', '/data/g']);
+    assert.notEqual(ro.code, 0, 'a :ro volume is read-only');
+    await ok(cli, ['create', '--name', `user-${cli}`, '-v', `${v}:/data`, IMG]);
+    const busy = await (cli === 'docker' ? docker : berth)(d.env, ['volume', 'rm', v]);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /volume is in use/, show(busy));
+    await ok(cli, ['rm', `user-${cli}`]);
+    await ok(cli, ['volume', 'rm', v]);
+  });
+}
+
+test('copy-up: a new volume gets the image content; rm -v removes the anonymous volume of an image VOLUME', async () => {
+  await ok('docker', ['run', '--rm', '-v', 'cu:/bin', IMG, 'true']);
+  assert.ok(fs.existsSync(path.join(d.dataRoot, 'volumes', 'cu', '_data', 'busybox')), 'the image\'s /bin was copied into the new volume');
+  await ok('docker', ['volume', 'rm', 'cu']);
+  await ok('docker', ['create', '--name', 'anon', VIMG, 'ls', '/bin/sh']);
+  const mounts = JSON.parse((await ok('docker', ['inspect', '-f', '{{json .Mounts}}', 'anon'])).stdout);
+  assert.equal(mounts.length, 1);
+  assert.equal(mounts[0].Type, 'volume');
+  assert.equal(mounts[0].Destination, '/bin');
+  assert.match(mounts[0].Name, /^[0-9a-f]{64}$/);
+  await ok('docker', ['start', '-a', 'anon']);
+  const labels = JSON.parse((await ok('docker', ['volume', 'inspect', '-f', '{{json .Labels}}', mounts[0].Name])).stdout);
+  assert.deepEqual(labels, { 'com.docker.volume.anonymous': '' });
+  await ok('docker', ['rm', '-v', 'anon']);
+  assert.ok(!fs.existsSync(path.join(d.dataRoot, 'volumes', mounts[0].Name)), 'rm -v removed the anonymous volume');
+  await ok('docker', ['run', '--rm', '-v', '/scratch', IMG, 'true']);
+  const left = await ok('docker', ['volume', 'ls', '-q']);
+  assert.equal(left.stdout.trim(), '', '--rm took its anonymous volume along');
+});
+
+test('--mount tmpfs and volume, --volumes-from with :ro, a tmpfs volume; nothing stays mounted', async () => {
+  const t = await ok('docker', ['run', '--rm', '--mount', 'type=tmpfs,target=/cache,tmpfs-size=4m', IMG, 'sh', '-c', 'grep " /cache " /proc/mounts']);
+  assert.match(t.stdout, /tmpfs \/cache tmpfs .*size=4096k/, show(t));
+  await ok('docker', ['run', '--name', 'src', '--mount', 'type=volume,source=shared,target=/shared', IMG, 'sh', '-c', 'echo s > /shared/x']);
+  const vf = await ok('docker', ['run', '--rm', '--volumes-from', 'src:ro', IMG, 'sh', '-c', 'cat /shared/x; touch /shared/y || echo ro']);
+  assert.equal(vf.stdout, 's\nro\n', show(vf));
+  await ok('docker', ['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=8m', 'tv']);
+  const tv = await ok('docker', ['run', '--rm', '-v', 'tv:/t', IMG, 'sh', '-c', 'echo x > /t/a && cat /t/a']);
+  assert.equal(tv.stdout, 'x\n');
+  assert.deepEqual(mountsUnder(path.join(d.dataRoot, 'volumes')), [], 'the tmpfs volume is unmounted when its container is gone');
+  await ok('docker', ['rm', 'src']);
+  await ok('docker', ['volume', 'rm', 'shared', 'tv']);
 });

@@ -49,14 +49,11 @@ test('-H tcp:// without TLS: refused off loopback unless forced, a warning on lo
   assert.deepEqual(tcpHostCheck('unix:///run/x.sock', false), {});
 });
 
-test('create: binds, mounts, volumes-from and Volumes are refused until volumes exist', () => {
-  assert.throws(() => refuseUnsupportedFields({ HostConfig: { Binds: ['/tmp:/x'] } }), /volumes are not supported by berth yet: HostConfig.Binds/);
-  assert.throws(() => refuseUnsupportedFields({ HostConfig: { Mounts: [{ Type: 'bind' }] } }), /HostConfig.Mounts/);
-  assert.throws(() => refuseUnsupportedFields({ HostConfig: { VolumesFrom: ['other'] } }), /VolumesFrom/);
-  assert.throws(() => refuseUnsupportedFields({ Volumes: { '/data': {} } }), /Volumes/);
-  assert.doesNotThrow(() => refuseUnsupportedFields({ Volumes: {}, HostConfig: { Binds: null, Mounts: [], VolumesFrom: null } }));
+test('create: binds, mounts, volumes-from and Volumes are taken now; a volume driver other than local is refused', () => {
+  assert.doesNotThrow(() => refuseUnsupportedFields({ Volumes: { '/data': {} }, HostConfig: { Binds: ['/tmp:/x'], Mounts: [{ Type: 'bind' }], VolumesFrom: ['other'] } }));
+  assert.doesNotThrow(() => refuseUnsupportedFields({ HostConfig: { VolumeDriver: 'local' } }));
+  assert.throws(() => refuseUnsupportedFields({ HostConfig: { VolumeDriver: 'nfs-plugin' } }), /only the local volume driver is supported/);
   assert.deepEqual(imageVolumeWarnings(undefined), []);
-  assert.match(imageVolumeWarnings({ '/var/lib/db': {} })[0] ?? '', /VOLUME \/var\/lib\/db stays in the container's writable layer/);
 });
 
 test('daemon defaults: dns per list when the container gives none; ulimits merged by name', () => {

@@ -16,6 +16,7 @@ export type ImageBackend = Pick<ImageService, 'list' | 'inspect' | 'history' | '
 /** Pulls (the distribution service). */
 export interface PullBackend {
   reference(fromImage: string, tag: string): Reference;
+  push(name: string, tag: string, opts: { credentials: RegistryCredentials }, out: ProgressSink & { aux(v: unknown): Promise<void> }): Promise<void>;
   pull(ref: Reference, opts: { platform: PlatformWanted; credentials: RegistryCredentials; signal?: AbortSignal }, out: ProgressSink): Promise<void>;
 }
 
@@ -89,6 +90,21 @@ export function imageRoutes(svc: ImageBackend, dist?: PullBackend): Route[] {
         const out = jsonProgressResponse(ctx.res);
         for (const w of res.warnings) await out.status(`warning: ${w}`);
         await out.status(res.id);
+        await out.end();
+      },
+    },
+    {
+      method: 'POST', path: '/images/{name:.*}/push',
+      handler: async (ctx) => {
+        if (!dist) throw new NotImplementedError('pushing images is not supported by this daemon');
+        const credentials = decodeRegistryAuth(headerValue(ctx.req.headers['x-registry-auth']));
+        const out = jsonProgressResponse(ctx.res);
+        try {
+          await dist.push(ctx.params.name!, ctx.query.get('tag') ?? '', { credentials }, out);
+        } catch (err) {
+          if (!out.started) throw err;
+          await out.error(err);
+        }
         await out.end();
       },
     },

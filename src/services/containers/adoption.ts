@@ -69,6 +69,7 @@ export class Adoption {
       const st = await ctx.d.runtime.state(id).catch(() => undefined);
       if (!exit && st && (st.status === 'running' || st.status === 'paused') && ctx.d.runtime.conmonAlive(id)) {
         live.mounted = true; // re-adopted: the overlay stayed mounted
+        await ctx.d.mounts?.readopt(id, rec.MountPoints);
         rec.State.Pid = st.pid;
         if (wasRemoving) await ctx.ops.remove(id, { force: true });
         return;

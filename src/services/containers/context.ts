@@ -11,6 +11,7 @@ import type { EventBus } from '../events.js';
 import type { HealthMonitor } from '../health-monitor.js';
 import type { RestartManager } from '../restart-manager.js';
 import type { ContainerStore, Live } from './container-store.js';
+import type { ContainerMounts } from '../volumes/container-mounts.js';
 import type { ImageProvider, NetworkProvider, Runtime, SpecBuilder, UserResolver, ContainerRecord } from './types.js';
 
 export interface ContainerServiceDeps {
@@ -22,6 +23,8 @@ export interface ContainerServiceDeps {
   buildSpec: SpecBuilder;
   resolveUser: UserResolver;
   networks?: NetworkProvider;
+  /** volumes and binds of containers (services/volumes/container-mounts.ts) */
+  mounts?: ContainerMounts;
 }
 
 /** Cross-module calls (a start's failure removes an auto-remove container, an exit restarts one...). */
@@ -60,6 +63,7 @@ export class ContainerContext {
   }
 
   async unmountQuiet(id: string): Promise<void> {
+    await this.d.mounts?.atExit(id);
     await this.d.sys.unmountAsync(this.d.paths.containerRootfs(id)).catch(() => { /* not mounted */ });
   }
 

@@ -87,6 +87,12 @@ export async function createContainer(ctx: ContainerContext, name: string | unde
   // Reserve the name before any await so two concurrent creates cannot both take it.
   store.reserveName(cname, id);
   try {
+    if (ctx.d.mounts) rec.MountPoints = await ctx.d.mounts.atCreate(body, img.config.config?.Volumes, (ref) => store.find(ref).rec.MountPoints ?? []);
+  } catch (err) {
+    store.releaseName(cname);
+    throw err;
+  }
+  try {
     await fsp.mkdir(dir, { recursive: true, mode: 0o710 });
     for (const sub of ['upper', 'work']) await fsp.mkdir(path.join(dir, sub), { mode: 0o755 });
     await fsp.mkdir(path.join(dir, 'merged'), { mode: 0o700 });
@@ -94,9 +100,10 @@ export async function createContainer(ctx: ContainerContext, name: string | unde
   } catch (err) {
     store.releaseName(cname);
     await fsp.rm(dir, { recursive: true, force: true });
+    await ctx.d.mounts?.undoCreate(rec.MountPoints ?? []);
     throw err;
   }
   store.add(newLive(rec));
   ctx.publish('create', rec);
-  return { Id: id, Warnings: imageVolumeWarnings(img.config.config?.Volumes) };
+  return { Id: id, Warnings: ctx.d.mounts ? [] : imageVolumeWarnings(img.config.config?.Volumes) };
 }

@@ -41,6 +41,7 @@ export class Remover {
       ctx.store.delete(live);
       ctx.publish('destroy', rec);
       for (const w of live.waiters.splice(0)) w.resolve({ StatusCode: rec.State.ExitCode, Error: null });
+      await ctx.d.mounts?.atRemove(rec.Id, rec.MountPoints, !!opts.volumes || !!rec.HostConfig.AutoRemove);
     });
   }
 

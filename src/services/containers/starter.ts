@@ -80,6 +80,7 @@ export class Starter {
     const { network, netDone, hostname } = await this.beginNetwork(rec);
     tr.mark('net');
     const plan = planStart(rec, { rootfs, user, hostname, network, defaultUlimits: this.ctx.daemonDefaults.ulimits, ...this.namespacesAndDevices(rec) });
+    plan.spec.mounts = [...(plan.spec.mounts ?? []), ...(await d.mounts?.atStart(id, rec.MountPoints, rootfs) ?? [])];
     const spec = d.buildSpec(plan.spec);
     tr.mark('spec');
     // A log from an earlier run stays; conmon appends, as Docker's json-file does across restarts.

@@ -1,4 +1,5 @@
 // The container services' seams (consumer-defined, moby style) and the persisted record.
+import type { MountPoint } from '../../core/mounts.js';
 import type { Mount } from '../../sys/sys.js';
 import type { ContainerConfig, HostConfig, ImageRuntimeConfig } from '../../core/container-config.js';
 import type { ContainerState } from '../../core/container-state.js';
@@ -93,5 +94,7 @@ export interface ContainerRecord {
   HostnamePath: string;
   HostsPath: string;
   ResolvConfPath: string;
+  /** binds, volumes and --mount tmpfs (core/mounts.ts); inspect shows them as Mounts */
+  MountPoints?: MountPoint[];
 }
 

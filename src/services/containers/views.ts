@@ -1,4 +1,5 @@
 // The read side: inspect, list (with its filters) and the record's projections. No state changes here.
+import { inspectMounts } from '../../core/mounts.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidParameterError } from '../../errors.js';
@@ -50,7 +51,7 @@ export class ContainerViews {
         Name: 'overlay2',
         Data: { MergedDir: path.join(dir, 'merged'), UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work') },
       },
-      Mounts: [],
+      Mounts: inspectMounts(rec.MountPoints),
       Config: rec.Config,
       NetworkSettings: this.d.networks ? this.d.networks.settings(netInfo(rec)) : this.networkSettings(rec),
     };
@@ -142,7 +143,7 @@ export class ContainerViews {
       Status: statusText(r.State) + (r.State.Status === 'running' ? this.d.health.statusSuffix(r.Id) : ''),
       HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
       NetworkSettings: { Networks: ((this.d.networks ? this.d.networks.settings(netInfo(r)) : this.networkSettings(r)).Networks as Record<string, unknown>) },
-      Mounts: [],
+      Mounts: inspectMounts(r.MountPoints),
     };
     if (size) {
       out.SizeRw = dirSize(path.join(this.d.paths.containerDir(r.Id), 'upper'));
