@@ -13,6 +13,8 @@ import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
 import { commitRoutes } from '../api/routes/commit.js';
+import { buildRoutes } from '../api/routes/build.js';
+import { BuildService } from '../services/build-service.js';
 import { CommitService } from '../services/commit-service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { VolumeService } from '../services/volumes/volume-service.js';
@@ -231,6 +233,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     imageCount: () => images.count(),
   });
   const commits = new CommitService({ paths, sys, containers, images, events, version: BERTH_VERSION });
+  const builds = new BuildService(paths, sys, { containers, images, commits });
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers, containers.streams),
@@ -240,6 +243,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...statsRoutes(stats),
     ...swarmRoutes(),
     ...commitRoutes(commits),
+    ...buildRoutes(builds),
     ...volumeRoutes(volumes),
   ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });
   const listeners: { close(): Promise<void> }[] = [];

@@ -17,7 +17,8 @@ import path from 'node:path';
  *   containers/<id>/ctr.log         conmon's k8s-file log
  *   volumes/<name>/volume.json      a local volume's record (written last: a dir without it is removed at start)
  *   volumes/<name>/_data            its content (the mountpoint; a mount target when it has type/device options)
- *   tmp/                            scratch for imports; emptied at start
+ *   tmp/                            scratch for imports and build contexts; emptied at start
+ *   builder/cache.json              the builder's step cache (step key → image id)
  *
  * <exec-root>/                      (default /run/berth; tmpfs: gone on reboot)
  *   berth.sock                      default API socket
@@ -51,6 +52,8 @@ export class Paths {
   volumeRecord(name: string): string { return path.join(this.volumeDir(name), 'volume.json'); }
   volumeData(name: string): string { return path.join(this.volumeDir(name), '_data'); }
   get tmpDir(): string { return path.join(this.dataRoot, 'tmp'); }
+  /** The builder's step cache index (step key → image id). */
+  get buildCacheFile(): string { return path.join(this.dataRoot, 'builder', 'cache.json'); }
 
   // exec root
   get runcRoot(): string { return path.join(this.execRoot, 'runc'); }

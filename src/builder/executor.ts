@@ -1,0 +1,391 @@
+// The classic builder's executor: a Dockerfile's stages run step by step over the container, image and
+// commit services (moby builder/dockerfile). Metadata steps commit a config-only child image; RUN
+// runs a container from the current image and commits its upper dir; COPY/ADD pack the sources into
+// a layer tar directly. Every step's result is an image, and the cache maps a step's key to it.
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { CreateBody } from '../core/container-config.js';
+import { K8sLogParser } from '../core/k8s-log.js';
+import { shortId } from '../core/reference.js';
+import { InvalidParameterError, NotFoundError } from '../errors.js';
+import type { ChildImageOptions } from '../services/commit-service.js';
+import type { ImageConfigJson, ImageContainerConfig } from '../store/images/image-store.js';
+import { writeFileAtomic } from '../store/meta/atomic.js';
+import { parseDockerfileInstructions, type CommandForm, type Instruction, type InstructionOf, type Stage } from './instructions.js';
+import { mergedStat, packSources, type CopyPlan } from './copy.js';
+import { envLookup, processWord, processWords } from './shell-lex.js';
+
+export interface BuildContainers {
+  create(name: string | undefined, body: CreateBody): Promise<{ Id: string }>;
+  start(ref: string): Promise<void>;
+  wait(ref: string, condition: string): { result: Promise<{ StatusCode: number }> };
+  remove(ref: string, opts: { force?: boolean }): Promise<void>;
+}
+
+export interface BuildImages {
+  get(ref: string): { id: string; topLayer?: string; config: ImageConfigJson };
+  lowerDirs(imageId: string): string[];
+  applyLayer(stream: NodeJS.ReadableStream, parentImageId: string | undefined): Promise<{ chainId: string; diffId: string }>;
+  tag(ref: string, repo: string, tag?: string): Promise<void>;
+}
+
+export interface BuildCommits {
+  layerOf(containerId: string, image: string): Promise<{ chainId: string; diffId: string } | undefined>;
+  childImage(o: ChildImageOptions): Promise<string>;
+}
+
+export interface BuildDeps {
+  containers: BuildContainers;
+  images: BuildImages;
+  commits: BuildCommits;
+  /** The k8s-file log of a container (RUN output). */
+  containerLog(id: string): string;
+  /** Where the step cache index lives (a JSON file). */
+  cacheFile: string;
+}
+
+export interface BuildOptions {
+  contextDir: string;
+  dockerfile: string;
+  tags: string[];
+  buildArgs: Record<string, string | null>;
+  target?: string;
+  noCache?: boolean;
+  labels?: Record<string, string>;
+  rm?: boolean;
+  forceRm?: boolean;
+  hostConfig?: CreateBody['HostConfig'];
+}
+
+/** Where the executor writes the classic builder's lines. */
+export interface BuildOutput {
+  stream(text: string): Promise<void>;
+  aux(value: unknown): Promise<void>;
+  /** True once the client went away: the build stops at the next step. */
+  readonly cancelled: boolean;
+}
+
+/** A RUN that exited non-zero: Docker's message, and the code for errorDetail. */
+export class BuildStepError extends InvalidParameterError {
+  constructor(message: string, readonly code: number) { super(message); }
+}
+
+interface StageState {
+  image: string | undefined;
+  config: ImageContainerConfig;
+  /** ARGs declared in this stage with their values (build args applied). */
+  args: Map<string, string>;
+  shell: string[];
+}
+
+const DEFAULT_SHELL = ['/bin/sh', '-c'];
+/** Build args Docker accepts without an ARG (and keeps out of the image history). */
+const PREDEFINED_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
+
+export class BuildExecutor {
+  private cache: Record<string, string> = {};
+
+  constructor(private readonly d: BuildDeps) {}
+
+  private async loadCache(): Promise<void> {
+    try { this.cache = JSON.parse(await fsp.readFile(this.d.cacheFile, 'utf8')) as Record<string, string>; } catch { this.cache = {}; }
+  }
+
+  private async saveCache(): Promise<void> {
+    await fsp.mkdir(path.dirname(this.d.cacheFile), { recursive: true });
+    await writeFileAtomic(this.d.cacheFile, JSON.stringify(this.cache), 0o600);
+  }
+
+  /** Runs the build; returns the final image id. */
+  async build(o: BuildOptions, out: BuildOutput): Promise<string> {
+    const text = await readDockerfile(o.contextDir, o.dockerfile);
+    const df = parseDockerfileInstructions(text);
+    await this.loadCache();
+    this.stageIds.clear();
+    const buildArgs = new Map<string, string>();
+    for (const [k, v] of Object.entries(o.buildArgs)) if (v !== null) buildArgs.set(k, v);
+    const used = new Set<string>();
+    const meta = new Map<string, string>();
+    for (const a of df.metaArgs) for (const { key, value } of a.args) {
+      used.add(key);
+      const v = buildArgs.get(key) ?? (value === undefined ? undefined : processWord(value, envLookup([...meta].map(([k, x]) => `${k}=${x}`))));
+      if (v !== undefined) meta.set(key, v);
+    }
+    let last = df.stages.length - 1;
+    if (o.target) {
+      const i = df.stages.findIndex((s) => s.name === o.target!.toLowerCase());
+      if (i < 0) throw new InvalidParameterError(`failed to reach build target ${o.target} in Dockerfile`);
+      last = i;
+    }
+    const stages = df.stages.slice(0, last + 1);
+    const total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
+    const results: (string | undefined)[] = [];
+    let step = 0;
+    let final: string | undefined;
+    for (const stage of stages) {
+      const st = await this.from(stage, meta, results, out, ++step, total);
+      for (const ins of stage.instructions) {
+        if (out.cancelled) throw new InvalidParameterError('build cancelled: the client went away');
+        step++;
+        await out.stream(`Step ${step}/${total} : ${ins.original}\n`);
+        await this.step(ins, st, o, buildArgs, used, results, df.stages, out);
+        await out.stream(` ---> ${st.image ? shortId(st.image) : ''}\n`);
+      }
+      if (stage === stages[stages.length - 1] && o.labels && Object.keys(o.labels).length) {
+        st.config.Labels = { ...(st.config.Labels ?? {}), ...o.labels };
+        st.image = await this.metaCommit(st, 'LABEL', JSON.stringify(o.labels), o);
+      }
+      if (!st.image) {
+        // FROM scratch with no step: Docker refuses to produce an image without a rootfs.
+        st.image = await this.metaCommit(st, 'FROM', 'scratch', o);
+      }
+      results[stage.index] = st.image;
+      if (stage.name) this.stageIds.set(stage.name, st.image);
+      final = st.image;
+    }
+    const unused = [...buildArgs.keys()].filter((k) => !used.has(k) && !PREDEFINED_ARGS.includes(k));
+    if (unused.length) await out.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+    await this.saveCache();
+    await out.aux({ ID: final });
+    await out.stream(`Successfully built ${shortId(final!)}\n`);
+    for (const t of o.tags) {
+      const colon = t.lastIndexOf(':');
+      const [repo, tag] = colon > t.lastIndexOf('/') ? [t.slice(0, colon), t.slice(colon + 1)] : [t, undefined];
+      await this.d.images.tag(final!, repo, tag);
+      await out.stream(`Successfully tagged ${tag ? t : `${t}:latest`}\n`);
+    }
+    return final!;
+  }
+
+  private async from(stage: Stage, meta: Map<string, string>, results: (string | undefined)[], out: BuildOutput, step: number, total: number): Promise<StageState> {
+    await out.stream(`Step ${step}/${total} : ${stage.from.original}\n`);
+    if (stage.from.platform) {
+      throw new InvalidParameterError('FROM --platform is not supported by this builder: build for the host platform');
+    }
+    const name = processWord(stage.from.image, envLookup([...meta].map(([k, v]) => `${k}=${v}`)));
+    const st: StageState = { image: undefined, config: {}, args: new Map(), shell: DEFAULT_SHELL };
+    if (name.toLowerCase() === 'scratch') { await out.stream(' ---> \n'); return st; }
+    const id = this.stageIds.get(name.toLowerCase());
+    let img;
+    try {
+      img = this.d.images.get(id ?? name);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new NotFoundError(`pull access denied for ${name}, repository does not exist or may require 'docker login': no registry to pull from (${err.message})`);
+      throw err;
+    }
+    st.image = img.id;
+    st.config = structuredClone(img.config.config ?? {});
+    if (st.config.Shell?.length) st.shell = [...st.config.Shell];
+    await out.stream(` ---> ${shortId(img.id)}\n`);
+    if (st.config.OnBuild?.length) {
+      throw new InvalidParameterError(`image ${name} has ONBUILD triggers, which this builder does not run yet`);
+    }
+    return st;
+  }
+
+  private readonly stageIds = new Map<string, string>();
+
+  private env(st: StageState): (name: string) => string | undefined {
+    const list = [...[...st.args].map(([k, v]) => `${k}=${v}`), ...(st.config.Env ?? [])];
+    return envLookup(list);
+  }
+
+  private async step(ins: Instruction, st: StageState, o: BuildOptions, buildArgs: Map<string, string>, used: Set<string>,
+    results: (string | undefined)[], all: Stage[], out: BuildOutput): Promise<void> {
+    const env = this.env(st);
+    const word = (w: string) => processWord(w, env);
+    const c = st.config;
+    switch (ins.kind) {
+      case 'ENV': {
+        const list = [...(c.Env ?? [])];
+        for (const { key, value } of ins.pairs) {
+          const v = processWord(value, this.env({ ...st, config: { ...c, Env: list } }));
+          const i = list.findIndex((e) => e.split('=')[0] === key);
+          if (i >= 0) list[i] = `${key}=${v}`; else list.push(`${key}=${v}`);
+        }
+        c.Env = list;
+        break;
+      }
+      case 'LABEL':
+        c.Labels = { ...(c.Labels ?? {}) };
+        for (const { key, value } of ins.pairs) c.Labels[word(key)] = word(value);
+        break;
+      case 'ARG':
+        for (const { key, value } of ins.args) {
+          used.add(key);
+          const v = buildArgs.get(key) ?? (value === undefined ? undefined : word(value));
+          if (v !== undefined) st.args.set(key, v); else st.args.delete(key);
+        }
+        break;
+      case 'MAINTAINER': break;
+      case 'CMD': c.Cmd = command(ins, st.shell); if (ins.form === 'shell') c.ArgsEscaped = true; break;
+      case 'ENTRYPOINT': c.Entrypoint = command(ins, st.shell); if (ins.kind === 'ENTRYPOINT' && !c.Cmd) delete c.Cmd; break;
+      case 'SHELL': st.shell = [...ins.shell]; c.Shell = [...ins.shell]; break;
+      case 'EXPOSE': {
+        c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
+        for (const p of ins.ports.flatMap((x) => processWords(x, env))) c.ExposedPorts[p.includes('/') ? p : `${p}/tcp`] = {};
+        break;
+      }
+      case 'VOLUME':
+        c.Volumes = { ...(c.Volumes ?? {}) };
+        for (const v of ins.volumes) c.Volumes[word(v)] = {};
+        break;
+      case 'USER': c.User = word(ins.user); break;
+      case 'WORKDIR': {
+        const p = word(ins.path);
+        c.WorkingDir = path.posix.resolve(c.WorkingDir || '/', p);
+        break;
+      }
+      case 'STOPSIGNAL': c.StopSignal = word(ins.signal); break;
+      case 'HEALTHCHECK': {
+        const h: NonNullable<ImageContainerConfig['Healthcheck']> = { Test: ins.test };
+        if (ins.interval) h.Interval = ins.interval;
+        if (ins.timeout) h.Timeout = ins.timeout;
+        if (ins.startPeriod) h.StartPeriod = ins.startPeriod;
+        if (ins.startInterval) h.StartInterval = ins.startInterval;
+        if (ins.retries) h.Retries = ins.retries;
+        c.Healthcheck = h;
+        break;
+      }
+      case 'ONBUILD': c.OnBuild = [...(c.OnBuild ?? []), ins.expression]; break;
+      case 'RUN': return this.run(ins, st, o, out);
+      case 'COPY': case 'ADD': return this.copy(ins, st, o, results, all, out);
+      case 'FROM': throw new InvalidParameterError('unexpected FROM');
+    }
+    st.image = await this.metaCommit(st, ins.kind, ins.original.slice(ins.kind.length).trim(), o, out);
+  }
+
+  private key(parts: unknown[]): string {
+    return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  }
+
+  /** A cached result for a step key, if its image still exists. */
+  private cached(o: BuildOptions, key: string): string | undefined {
+    if (o.noCache) return undefined;
+    const id = this.cache[key];
+    if (!id) return undefined;
+    try { return this.d.images.get(id).id; } catch { delete this.cache[key]; return undefined; }
+  }
+
+  private async metaCommit(st: StageState, kind: string, rest: string, o: BuildOptions, out?: BuildOutput): Promise<string> {
+    const createdBy = `${st.shell.join(' ')} #(nop)  ${kind} ${rest}`;
+    const key = this.key([st.image ?? 'scratch', 'meta', createdBy, st.config]);
+    const hit = this.cached(o, key);
+    if (hit) { await out?.stream(' ---> Using cache\n'); return hit; }
+    const id = await this.d.commits.childImage({ parent: st.image, config: structuredClone(st.config), history: { created_by: createdBy } });
+    this.cache[key] = id;
+    return id;
+  }
+
+  private async run(ins: InstructionOf<'RUN'>, st: StageState, o: BuildOptions, out: BuildOutput): Promise<void> {
+    if (ins.heredocs.length) throw new InvalidParameterError('RUN with a heredoc is not supported by this builder yet');
+    if (ins.mounts.length || ins.network || ins.security) throw new InvalidParameterError('RUN --mount, --network and --security need BuildKit; this builder refuses them');
+    const cmd = command(ins, st.shell);
+    const args = [...st.args].map(([k, v]) => `${k}=${v}`);
+    const createdBy = `${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${cmd.join(' ')}`;
+    const key = this.key([st.image ?? 'scratch', 'run', createdBy, st.config]);
+    const hit = this.cached(o, key);
+    if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
+    if (!st.image) throw new InvalidParameterError('RUN needs a base image: FROM scratch has no shell');
+    const body: CreateBody = {
+      Image: st.image, Cmd: cmd, Entrypoint: [], Env: [...(st.config.Env ?? []), ...args.filter((a) => !(st.config.Env ?? []).some((e) => e.split('=')[0] === a.split('=')[0]))],
+      WorkingDir: st.config.WorkingDir ?? '', User: st.config.User ?? '', Labels: {},
+      HostConfig: { ...(o.hostConfig ?? {}) },
+    };
+    const { Id } = await this.d.containers.create(undefined, body);
+    await out.stream(` ---> Running in ${shortId(Id)}\n`);
+    let ok = false;
+    try {
+      const w = this.d.containers.wait(Id, 'next-exit');
+      await this.d.containers.start(Id);
+      const { StatusCode } = await w.result;
+      await this.relayLog(Id, out);
+      if (StatusCode !== 0) {
+        throw new BuildStepError(`The command '${cmd.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
+      }
+      const layer = await this.d.commits.layerOf(Id, st.image);
+      const id = await this.d.commits.childImage({ parent: st.image, config: structuredClone(st.config), history: { created_by: createdBy }, ...(layer ? { layer } : {}) });
+      this.cache[key] = id;
+      st.image = id;
+      ok = true;
+    } finally {
+      if (ok ? o.rm !== false : (o.forceRm || o.rm !== false)) {
+        await this.d.containers.remove(Id, { force: true }).catch(() => {});
+        await out.stream(` ---> Removed intermediate container ${shortId(Id)}\n`);
+      }
+    }
+  }
+
+  /** The step's output, stdout and stderr as they were written, after the process exited. */
+  private async relayLog(id: string, out: BuildOutput): Promise<void> {
+    let text = '';
+    const p = new K8sLogParser((e) => { text += e.data.toString('utf8'); });
+    try { p.push(await fsp.readFile(this.d.containerLog(id))); } catch { /* no output */ }
+    if (text) await out.stream(text);
+  }
+
+  private async copy(ins: InstructionOf<'COPY'> | InstructionOf<'ADD'>, st: StageState, o: BuildOptions,
+    results: (string | undefined)[], all: Stage[], out: BuildOutput): Promise<void> {
+    const env = this.env(st);
+    let srcRoots: string[];
+    const from = ins.kind === 'COPY' ? ins.from : undefined;
+    if (from !== undefined) {
+      const f = processWord(from, env).toLowerCase();
+      const idx = /^\d+$/.test(f) ? Number(f) : all.findIndex((s) => s.name === f);
+      let image: string | undefined;
+      if (idx >= 0) {
+        image = results[idx];
+        if (!image) throw new InvalidParameterError(`invalid from flag value ${from}: stage ${f} is not built before this one`);
+      } else {
+        image = this.d.images.get(f).id;
+      }
+      srcRoots = this.d.images.lowerDirs(image);
+    } else {
+      srcRoots = [o.contextDir];
+    }
+    if (ins.link) throw new InvalidParameterError(`${ins.kind} --link needs BuildKit; this builder refuses it`);
+    if (ins.excludes.length) throw new InvalidParameterError(`${ins.kind} --exclude needs BuildKit; this builder refuses it`);
+    if (ins.kind === 'COPY' && ins.parents) throw new InvalidParameterError('COPY --parents needs BuildKit; this builder refuses it');
+    const plan: CopyPlan = {
+      roots: srcRoots, layered: from !== undefined,
+      sources: ins.sources.map((s) => (s.kind === 'path' ? { kind: 'path' as const, path: processWord(s.path, env) } : s)),
+      dest: processWord(ins.dest, env), workdir: st.config.WorkingDir || '/',
+      chown: ins.chown ? processWord(ins.chown, env) : undefined, chmod: ins.chmod,
+      extract: ins.kind === 'ADD',
+    };
+    if (st.image) {
+      const d = mergedStat(this.d.images.lowerDirs(st.image), path.posix.resolve(plan.workdir, plan.dest));
+      plan.destIsDir = d?.st.isDirectory() ?? false;
+    }
+    const { hash, pack } = await packSources(plan);
+    const createdBy = `${st.shell.join(' ')} #(nop) ${ins.kind} ${hash} in ${plan.dest} `;
+    const key = this.key([st.image ?? 'scratch', 'copy', createdBy, st.config]);
+    const hit = this.cached(o, key);
+    if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
+    const layer = await this.d.images.applyLayer(pack(), st.image);
+    const id = await this.d.commits.childImage({ parent: st.image, config: structuredClone(st.config), history: { created_by: createdBy }, layer });
+    this.cache[key] = id;
+    st.image = id;
+  }
+}
+
+function command(ins: CommandForm, shell: string[]): string[] {
+  return ins.form === 'exec' ? [...ins.args] : [...shell, ins.command];
+}
+
+/** The Dockerfile named by the request, read from inside the context only. */
+async function readDockerfile(contextDir: string, name: string): Promise<string> {
+  const rel = path.posix.normalize(name || 'Dockerfile').replace(/^\/+/, '');
+  if (rel.startsWith('../') || rel === '..') throw new InvalidParameterError(`forbidden path outside the build context: ${name}`);
+  const p = path.join(contextDir, rel);
+  let st;
+  try { st = fs.lstatSync(p); } catch { throw new InvalidParameterError(`Cannot locate specified Dockerfile: ${name || 'Dockerfile'}`); }
+  if (!st.isFile()) throw new InvalidParameterError(`Cannot locate specified Dockerfile: ${name || 'Dockerfile'}`);
+  const text = await fsp.readFile(p, 'utf8');
+  if (text.trim() === '') throw new InvalidParameterError(`the Dockerfile (${name || 'Dockerfile'}) cannot be empty`);
+  return text;
+}
+
+export function newContextDirName(): string { return `build-${randomBytes(6).toString('hex')}`; }
