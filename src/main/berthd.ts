@@ -8,6 +8,8 @@ import { buildApp, listen, BERTH_VERSION } from '../api/server.js';
 import { tlsServerOptions } from '../api/tls-listener.js';
 import { containerRoutes } from '../api/routes/containers.js';
 import { imageRoutes } from '../api/routes/images.js';
+import { imageArchiveRoutes } from '../api/routes/image-archive.js';
+import { ImageArchiveService } from '../services/image-archive.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
@@ -234,10 +236,13 @@ async function run(cfg: DaemonConfig): Promise<void> {
   });
   const commits = new CommitService({ paths, sys, containers, images, events, version: BERTH_VERSION });
   const builds = new BuildService(paths, sys, { containers, images, commits });
+  const archives = new ImageArchiveService(images, paths, events);
+  await archives.init();
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers, containers.streams),
     ...imageRoutes(images, new DistributionService({ images })),
+    ...imageArchiveRoutes(archives),
     ...execRoutes(execs),
     ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),
