@@ -20,11 +20,11 @@ export interface CreateRequest {
   };
 }
 
-function flagErr(value: string, flag: string, msg: string): FlagError {
+export function flagErr(value: string, flag: string, msg: string): FlagError {
   return new FlagError(`invalid argument "${value}" for "${flag}" flag: ${msg}`);
 }
 
-function bytesFlag(p: ParsedArgs, name: string, shown: string): number | undefined {
+export function bytesFlag(p: ParsedArgs, name: string, shown: string): number | undefined {
   const v = str(p, name);
   if (!v) return undefined;
   if (name === 'memory-swap' && v === '-1') return -1;
@@ -291,7 +291,7 @@ export function buildCreateRequest(p: ParsedArgs, env: Record<string, string | u
     GroupAdd: list(p, 'group-add').length ? list(p, 'group-add') : null,
     IpcMode: str(p, 'ipc'),
     Cgroup: '',
-    Links: null,
+    Links: list(p, 'link').length ? list(p, 'link') : null,
     OomScoreAdj: num(p, 'oom-score-adj'),
     PidMode: str(p, 'pid'),
     Privileged: bool(p, 'privileged'),

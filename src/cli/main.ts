@@ -26,6 +26,7 @@ const load = {
   volume: () => import('./commands/volume.js').then((m) => m.commands),
   registry: () => import('./commands/registry.js').then((m) => m.commands),
   context: () => import('./commands/context.js').then((m) => m.commands),
+  build: () => import('./commands/build.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -34,6 +35,7 @@ const r = (loader: Loader, id: string, desc: string): Route => ({ loader, id, de
 const TOP: Record<string, Route> = {
   run: r(load.run, 'run', 'Create and run a new container from an image'),
   exec: r(load.exec, 'exec', 'Execute a command in a running container'),
+  build: r(load.build, 'build', 'Build an image from a Dockerfile'),
   attach: r(load.exec, 'attach', 'Attach local standard input, output, and error streams to a running container'),
   pause: r(load.ops, 'pause', 'Pause all processes within one or more containers'),
   port: r(load.ops, 'port', 'List port mappings or a specific mapping for the container'),
@@ -103,10 +105,14 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
   image: {
     desc: 'Manage images',
     subs: {
-      history: TOP.history!, import: TOP.import!, inspect: r(load.inspect, 'image inspect', 'Display detailed information on one or more images'),
+      build: TOP.build!, history: TOP.history!, import: TOP.import!, inspect: r(load.inspect, 'image inspect', 'Display detailed information on one or more images'),
       ls: r(load.images, 'images', 'List images'), list: r(load.images, 'images', 'List images'),
       prune: r(load.images, 'image prune', 'Remove unused images'), rm: TOP.rmi!, remove: TOP.rmi!, tag: TOP.tag!,
     },
+  },
+  builder: {
+    desc: 'Manage builds',
+    subs: { build: TOP.build! },
   },
   registry: {
     desc: 'Run a registry server',

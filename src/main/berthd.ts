@@ -13,9 +13,11 @@ import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
 import { commitRoutes } from '../api/routes/commit.js';
+import { archiveRoutes } from '../api/routes/archive.js';
 import { buildRoutes } from '../api/routes/build.js';
 import { BuildService } from '../services/build-service.js';
 import { CommitService } from '../services/commit-service.js';
+import { ArchiveService } from '../services/archive-service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { VolumeService } from '../services/volumes/volume-service.js';
 import { ContainerMounts } from '../services/volumes/container-mounts.js';
@@ -233,6 +235,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     imageCount: () => images.count(),
   });
   const commits = new CommitService({ paths, sys, containers: containers.queries, lifecycle: containers, images, events, version: BERTH_VERSION });
+  const archives = new ArchiveService({ withFilesystem: (ref, fn) => containers.filesystems.with(ref, fn), sys, resolveUser });
   const builds = new BuildService(paths, sys, { containers, images, commits });
   const app = buildApp([
     ...systemRoutes(system, events),
@@ -243,6 +246,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     ...statsRoutes(stats),
     ...swarmRoutes(),
     ...commitRoutes(commits),
+    ...archiveRoutes(archives),
     ...buildRoutes(builds),
     ...volumeRoutes(volumes),
   ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });

@@ -13,6 +13,7 @@ import { ContainerStore, type Waiter } from './containers/container-store.js';
 import { ContainerContext, type ContainerServiceDeps } from './containers/context.js';
 import { createContainer } from './containers/create.js';
 import { ExitHandler } from './containers/exits.js';
+import { ContainerFilesystems } from './containers/filesystem.js';
 import { type LogConfigValue } from './log-driver/drivers.js';
 import { rotateLog } from './log-driver/rotation.js';
 import { Remover, type RemoveOptions } from './containers/remover.js';
@@ -47,6 +48,8 @@ export class ContainerService {
   readonly streams: ContainerStreams;
   /** the read-only side: get, inspect, list, ids, counts, volume and image users */
   readonly queries: ContainerQueries;
+  /** a container's filesystem for cp and export */
+  readonly filesystems: ContainerFilesystems;
   private readonly ctx: ContainerContext;
   private readonly starter: Starter;
   private readonly exits: ExitHandler;
@@ -78,6 +81,7 @@ export class ContainerService {
     this.stopper = new Stopper(ctx, this.exits, this.starter);
     this.remover = new Remover(ctx, this.exits, this.stopper);
     this.queries = new ContainerQueries(store, new ContainerViews({ store, paths: deps.paths, images: deps.images, health, networks: deps.networks }));
+    this.filesystems = new ContainerFilesystems(ctx);
     this.streams = new ContainerStreams(ctx, this.exits, () => this.detachKeys);
     this.adoption = new Adoption(ctx, this.exits, (id) => this.starter.start(id));
     ctx.ops = {
