@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
-import { fullString, normalize, parseNormalized, type Reference } from '../core/reference.js';
+import { familiarName, fullString, normalize, parseNormalized, type Reference } from '../core/reference.js';
 import type { PlatformWanted } from '../core/manifest.js';
-import { InvalidParameterError } from '../errors.js';
+import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { ImageService } from '../services/image-service.js';
 import { pushImage } from './push.js';
 import { pullImage, type ProgressSink, type PullStore } from './pull.js';
-import type { RegistryCredentials } from './registry-client.js';
+import { endpointFor, RegistryClient, type RegistryCredentials } from './registry-client.js';
 
 /** The image service's stores as a pull sees them. */
 export function pullStoreFor(images: ImageService): PullStore {
@@ -66,27 +66,49 @@ export class DistributionService {
     return normalize(fromImage);
   }
 
-  async pull(ref: Reference, opts: { platform: PlatformWanted; credentials: RegistryCredentials; signal?: AbortSignal }, out: ProgressSink): Promise<void> {
-    await pullImage(pullStoreFor(this.deps.images), {
-      ref, platform: opts.platform, credentials: opts.credentials,
-      ...(this.deps.insecureRegistries ? { insecureRegistries: this.deps.insecureRegistries } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    }, out);
+  /** One tag or digest; a name alone (`allTags`, as moby without a tag) pulls every tag the registry lists. */
+  async pull(ref: Reference, opts: { platform: PlatformWanted; credentials: RegistryCredentials; signal?: AbortSignal; allTags?: boolean }, out: ProgressSink): Promise<void> {
+    const insecure = this.deps.insecureRegistries ? { insecureRegistries: this.deps.insecureRegistries } : {};
+    const signal = opts.signal ? { signal: opts.signal } : {};
+    const one = (r: Reference) => pullImage(pullStoreFor(this.deps.images), { ref: r, platform: opts.platform, credentials: opts.credentials, ...insecure, ...signal }, out);
+    if (!opts.allTags) { await one(ref); return; }
+    const client = new RegistryClient(endpointFor(ref.domain, this.deps.insecureRegistries), opts.credentials);
+    const tags = await client.listTags(ref.path, opts.signal);
+    if (tags.length === 0) throw new NotFoundError(`no tags found for ${ref.domain}/${ref.path}`);
+    for (const tag of tags) await one({ domain: ref.domain, path: ref.path, tag });
   }
 
-  /** POST /images/{name}/push: the tag `name:tag` (tag default latest). */
+  /** Whether `fromImage`/`tag` name a repository only (POST /images/create without a tag: all tags). */
+  isNameOnly(fromImage: string, tag: string): boolean {
+    const base = parseNormalized(fromImage);
+    return !tag && base.tag === undefined && base.digest === undefined;
+  }
+
+  /** POST /images/{name}/push: the tag `name:tag`; no tag at all (docker push -a) pushes every local tag of the repository. */
   async push(name: string, tag: string, opts: { credentials: RegistryCredentials }, out: ProgressSink & { aux(v: unknown): Promise<void> }): Promise<void> {
     const base = parseNormalized(name);
-    const ref = { domain: base.domain, path: base.path, tag: tag || base.tag || 'latest' };
     const images = this.deps.images;
-    const img = images.get(fullString(ref));
-    await out.status(`The push refers to repository [${ref.domain}/${ref.path}]`);
-    const config = await images.content.get(img.id);
-    await pushImage({
-      config, diffIds: img.config.rootfs.diff_ids, ...(img.blobs ? { blobs: img.blobs } : {}),
-      hasBlob: (d) => images.content.has(d),
-      blobSize: (d) => images.content.size(d),
-      readBlob: (d) => images.content.createReadStream(d) as Readable,
-    }, ref, { credentials: opts.credentials, ...(this.deps.insecureRegistries ? { insecureRegistries: this.deps.insecureRegistries } : {}) }, out);
+    let tags = [tag || base.tag || ''];
+    if (!tags[0]) {
+      const repo = `${base.domain}/${base.path}`;
+      tags = images.list().flatMap((i) => i.RepoTags).map((t) => normalize(t))
+        .filter((r) => `${r.domain}/${r.path}` === repo && r.tag !== undefined).map((r) => r.tag!).sort();
+      if (tags.length === 0) throw new NotFoundError(`An image does not exist locally with the tag: ${familiarName(base)}`);
+    }
+    // Every image is found before the stream starts: a missing one is an HTTP error.
+    const todo = tags.map((t) => {
+      const ref = { domain: base.domain, path: base.path, tag: t };
+      return { ref, img: images.get(fullString(ref)) };
+    });
+    await out.status(`The push refers to repository [${base.domain}/${base.path}]`);
+    for (const { ref, img } of todo) {
+      const config = await images.content.get(img.id);
+      await pushImage({
+        config, diffIds: img.config.rootfs.diff_ids, ...(img.blobs ? { blobs: img.blobs } : {}),
+        hasBlob: (d) => images.content.has(d),
+        blobSize: (d) => images.content.size(d),
+        readBlob: (d) => images.content.createReadStream(d) as Readable,
+      }, ref, { credentials: opts.credentials, ...(this.deps.insecureRegistries ? { insecureRegistries: this.deps.insecureRegistries } : {}) }, out);
+    }
   }
 }

@@ -157,6 +157,20 @@ export class RegistryClient {
     return { body, mediaType: String(res.headers['content-type'] ?? '').split(';')[0]!.trim(), ...(typeof digest === 'string' ? { digest } : {}) };
   }
 
+  /** Every tag of a repository (GET /v2/<name>/tags/list, following the Link header's pages). */
+  async listTags(repo: string, signal?: AbortSignal): Promise<string[]> {
+    const tags: string[] = [];
+    let next: string | undefined = `/v2/${repo}/tags/list`;
+    for (let pages = 0; next && pages < 1000; pages++) {
+      const res = await this.request(next, { scope: `repository:${repo}:pull`, ...(signal ? { signal } : {}) });
+      const doc = JSON.parse((await readLimitedBody(res, 16 * 1024 * 1024)).toString('utf8')) as { tags?: unknown };
+      if (Array.isArray(doc.tags)) tags.push(...doc.tags.filter((t): t is string => typeof t === 'string'));
+      const link = /<([^>]+)>;\s*rel="?next"?/.exec(String(res.headers.link ?? ''));
+      next = link ? new URL(link[1]!, 'http://x').pathname + new URL(link[1]!, 'http://x').search : undefined;
+    }
+    return tags;
+  }
+
   async getBlob(repo: string, digest: string, signal?: AbortSignal): Promise<IncomingMessage> {
     return this.request(`/v2/${repo}/blobs/${digest}`, { scope: `repository:${repo}:pull`, ...(signal ? { signal } : {}) });
   }

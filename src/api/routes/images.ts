@@ -17,7 +17,8 @@ export type ImageBackend = Pick<ImageService, 'list' | 'inspect' | 'history' | '
 export interface PullBackend {
   reference(fromImage: string, tag: string): Reference;
   push(name: string, tag: string, opts: { credentials: RegistryCredentials }, out: ProgressSink & { aux(v: unknown): Promise<void> }): Promise<void>;
-  pull(ref: Reference, opts: { platform: PlatformWanted; credentials: RegistryCredentials; signal?: AbortSignal }, out: ProgressSink): Promise<void>;
+  pull(ref: Reference, opts: { platform: PlatformWanted; credentials: RegistryCredentials; signal?: AbortSignal; allTags?: boolean }, out: ProgressSink): Promise<void>;
+  isNameOnly(fromImage: string, tag: string): boolean;
 }
 
 function headerValue(h: string | string[] | undefined): string | undefined {
@@ -54,7 +55,7 @@ export function imageRoutes(svc: ImageBackend, dist?: PullBackend): Route[] {
           ctx.res.on('close', () => { if (!ctx.res.writableFinished) ac.abort(); });
           const out = jsonProgressResponse(ctx.res);
           try {
-            await dist.pull(ref, { platform, credentials, signal: ac.signal }, out);
+            await dist.pull(ref, { platform, credentials, signal: ac.signal, allTags: dist.isNameOnly(fromImage, q.get('tag') ?? '') }, out);
           } catch (err) {
             if (!out.started) throw err;
             await out.error(err);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StatusError, bool, str, type Command } from '../context.js';
-import { displayJsonMessages } from './images.js';
+import { renderJsonMessages } from '../progress-render.js';
 
 const isTty = (s: unknown) => Boolean((s as { isTTY?: boolean }).isTTY);
 
@@ -62,7 +62,7 @@ const load: Command = {
     // As docker: no progress unless stdout is a terminal.
     const quiet = bool(p, 'quiet') || !isTty(ctx.io.stdout);
     const res = await ctx.client.stream('POST', '/images/load', { query: { quiet }, body, contentType: 'application/x-tar' });
-    await displayJsonMessages(ctx, res);
+    await renderJsonMessages(res, ctx.io.stdout, !quiet);
     return 0;
   },
 };
