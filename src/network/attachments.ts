@@ -17,7 +17,7 @@ export interface ContainerNetInfo {
 }
 
 /** One entry of NetworkingConfig.EndpointsConfig (create) or EndpointConfig (connect). */
-export type EndpointRequest = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string; LinkLocalIPs?: string[] | null } | null; MacAddress?: string; Links?: string[] | null };
+export type EndpointRequest = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null; MacAddress?: string; Links?: string[] | null };
 
 /** An endpoint request → what the attachment records of it (a MAC is checked and normalised). */
 export function endpointConfigOf(e: EndpointRequest | null | undefined): EndpointConfig {
@@ -26,6 +26,7 @@ export function endpointConfigOf(e: EndpointRequest | null | undefined): Endpoin
   const ll = (e?.IPAMConfig?.LinkLocalIPs ?? []).filter(Boolean);
   return {
     ...(ll.length ? { linkLocalIps: ll } : {}),
+    ...(e?.IPAMConfig?.IPv6Address ? { ipv6Address: e.IPAMConfig.IPv6Address } : {}),
     aliases: [...(e?.Aliases ?? [])], ipv4Address: e?.IPAMConfig?.IPv4Address || undefined, ...(mac ? { macAddress: mac } : {}),
     ...(links.length ? { links } : {}),
   };

@@ -62,7 +62,14 @@ export async function planIpv4Config(c: IpamRequestConfig, existing: Cidr[], aut
 }
 
 /** Docker's static-address rules for `--ip` (create, connect, start). */
-export function checkStaticIp(n: NetworkRecord, ip?: string): void {
+export function checkStaticIp(n: NetworkRecord, ip?: string, ip6?: string): void {
+  if (ip6) {
+    // --ip6 / IPAMConfig.IPv6Address: berth's networks have no IPv6 subnet (EnableIPv6 is refused), so no v6
+    // address can be honoured; refused in moby's words instead of dropped.
+    if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
+    if (parseIPv6(ip6) === undefined) throw new InvalidParameterError(`invalid IPv6 address: ${ip6}`);
+    throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${ip6}`);
+  }
   if (!ip) return;
   if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
   const v = parseIPv4(ip);

@@ -250,7 +250,7 @@ export class NetworkService {
     const mode = c.networkMode || 'default';
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return;
     for (const w of wantedNetworks(this.state, c, this.bridgeDisabled)) {
-      checkStaticIp(this.state.networks.get(w.networkId)!, w.ipv4Address);
+      checkStaticIp(this.state.networks.get(w.networkId)!, w.ipv4Address, w.ipv6Address);
       checkLinkLocalSyntax(w.linkLocalIps);
     }
   }
@@ -323,7 +323,7 @@ export class NetworkService {
       for (const w of a.networks) {
         const n = this.state.networks.get(w.networkId);
         if (!n) throw new NotFoundError(`network ${w.networkId} not found`);
-        checkStaticIp(n, w.ipv4Address);
+        checkStaticIp(n, w.ipv4Address, w.ipv6Address);
         linkLocalCidrs(w.linkLocalIps);
       }
       const pn = this.portsNetwork(a);
@@ -430,7 +430,7 @@ export class NetworkService {
       const a = attachmentFor(this.state, c, this.bridgeDisabled);
       if (a.networks.some((w) => w.networkId === n.Id)) throw new ForbiddenError(`endpoint with name ${a.name} already exists in network ${n.Name}`);
       const w = { networkId: n.Id, ...endpointConfigOf(cfg) };
-      checkStaticIp(n, w.ipv4Address);
+      checkStaticIp(n, w.ipv4Address, w.ipv6Address);
       checkLinkLocalSyntax(w.linkLocalIps);
       linkLocalCidrs(w.linkLocalIps);
       let result: ConnectResult | undefined;

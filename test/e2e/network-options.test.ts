@@ -249,6 +249,18 @@ test('--link-local-ip: the addresses are on eth0 (v4 /16, v6 /64), shown in insp
   await ok(['network', 'rm', 'llnet']);
 });
 
+test('--ip6 is refused (berth networks have no IPv6 subnet yet), at create and connect, instead of dropped', async () => {
+  created.subnets.push('10.231.46.0/24');
+  await ok(['network', 'create', '--subnet', '10.231.46.0/24', 'v6less']);
+  await fails(['create', '--network', 'v6less', '--ip6', '2001:db8::33', IMG], /no configured subnet or ip-range contain the IP address 2001:db8::33/);
+  await fails(['create', '--ip6', '2001:db8::33', IMG], /user specified IP address is supported on user defined networks only/);
+  await ok(['create', '--name', 'v6c', IMG, 'true']);
+  await fails(['network', 'connect', '--ip6', '2001:db8::34', 'v6less', 'v6c'], /no configured subnet or ip-range contain the IP address 2001:db8::34/);
+  assert.equal(await inspect('v6c', '{{len .NetworkSettings.Networks}}'), '1');
+  await ok(['rm', '-f', 'v6c']);
+  await ok(['network', 'rm', 'v6less']);
+});
+
 test('nothing of these networks is left on the host', async () => {
   const ids = (await ok(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
   if (ids.length) await ok(['rm', '-f', ...ids], { timeoutMs: 60_000 });

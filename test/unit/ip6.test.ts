@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cidr6Contains, formatCidr6, formatIPv6, isLinkLocal6, parseCidr6, parseIPv6 } from '../../src/network/ip6.js';
-import { checkLinkLocalSyntax, linkLocalCidrs } from '../../src/network/ipam.js';
+import { checkLinkLocalSyntax, checkStaticIp, linkLocalCidrs } from '../../src/network/ipam.js';
+import type { NetworkRecord } from '../../src/network/network-store.js';
 
 test('IPv6 text: parse and format as Go (RFC 5952)', () => {
   for (const [inp, out] of [['2001:db8::1', '2001:db8::1'], ['2001:0DB8:0:0:0:0:0:1', '2001:db8::1'], ['::', '::'], ['::1', '::1'],
@@ -28,4 +29,12 @@ test('LinkLocalIPs: an address at create, a link-local one at start, masks /16 a
   assert.throws(() => checkLinkLocalSyntax(['0.0.0.0']), /invalid link-local IP address: 0\.0\.0\.0/);
   assert.deepEqual(linkLocalCidrs(['169.254.1.1', 'FE80::0001']), ['169.254.1.1/16', 'fe80::1/64']);
   assert.throws(() => linkLocalCidrs(['10.0.0.1']), /^InvalidParameterError: invalid link local IP address: 10\.0\.0\.1$|invalid link local IP address: 10\.0\.0\.1/);
+});
+
+test('an IPv6 address for an endpoint is refused in moby\'s words: berth networks have no IPv6 subnet', () => {
+  const net = (predefined: boolean) => ({ predefined, IPAM: { Config: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1' }] } }) as unknown as NetworkRecord;
+  assert.throws(() => checkStaticIp(net(false), undefined, '2001:db8::33'), /no configured subnet or ip-range contain the IP address 2001:db8::33/);
+  assert.throws(() => checkStaticIp(net(false), undefined, 'nope'), /invalid IPv6 address: nope/);
+  assert.throws(() => checkStaticIp(net(true), undefined, '2001:db8::33'), /supported on user defined networks only/);
+  checkStaticIp(net(false), '10.9.0.5');
 });
