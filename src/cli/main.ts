@@ -25,6 +25,7 @@ const load = {
   commit: () => import('./commands/commit.js').then((m) => m.commands),
   volume: () => import('./commands/volume.js').then((m) => m.commands),
   registry: () => import('./commands/registry.js').then((m) => m.commands),
+  login: () => import('./commands/login.js').then((m) => m.commands),
   context: () => import('./commands/context.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
@@ -54,6 +55,8 @@ const TOP: Record<string, Route> = {
   inspect: r(load.inspect, 'inspect', 'Return low-level information on berth objects'),
   kill: r(load.lifecycle, 'kill', 'Kill one or more running containers'),
   logs: r(load.logs, 'logs', 'Fetch the logs of a container'),
+  login: r(load.login, 'login', 'Authenticate to a registry'),
+  logout: r(load.login, 'logout', 'Log out from a registry'),
   rename: r(load.lifecycle, 'rename', 'Rename a container'),
   restart: r(load.lifecycle, 'restart', 'Restart one or more containers'),
   rm: r(load.lifecycle, 'rm', 'Remove one or more containers'),

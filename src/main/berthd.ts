@@ -9,6 +9,7 @@ import { tlsServerOptions } from '../api/tls-listener.js';
 import { containerRoutes } from '../api/routes/containers.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { systemRoutes } from '../api/routes/system.js';
+import { authRoutes } from '../api/routes/auth.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
@@ -234,10 +235,12 @@ async function run(cfg: DaemonConfig): Promise<void> {
   });
   const commits = new CommitService({ paths, sys, containers, images, events, version: BERTH_VERSION });
   const builds = new BuildService(paths, sys, { containers, images, commits });
+  const distribution = new DistributionService({ images });
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers, containers.streams),
-    ...imageRoutes(images, new DistributionService({ images })),
+    ...imageRoutes(images, distribution),
+    ...authRoutes(distribution),
     ...execRoutes(execs),
     ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
     ...statsRoutes(stats),
