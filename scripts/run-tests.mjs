@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// bin/berth runs the one-file bundle: make it from this build, so the tests drive what users run
+const bundle = spawnSync(process.execPath, [path.join(root, 'scripts', 'bundle-cli.mjs')], { cwd: root, stdio: 'inherit' });
+if (bundle.status !== 0) process.exit(bundle.status ?? 1);
 
 const kind = process.argv[2];
 const filter = process.argv[3];

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { CreateBody } from '../core/container-config.js';
+import { PatternMatcher, parseDockerignore } from '../core/dockerignore.js';
 import { K8sLogParser } from '../core/k8s-log.js';
 import { shortId } from '../core/reference.js';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
@@ -101,6 +102,7 @@ export class BuildExecutor {
   /** Runs the build; returns the final image id. */
   async build(o: BuildOptions, out: BuildOutput): Promise<string> {
     const text = await readDockerfile(o.contextDir, o.dockerfile);
+    await dropIgnoredBuildFiles(o.contextDir, o.dockerfile || 'Dockerfile');
     const df = parseDockerfileInstructions(text);
     await this.loadCache();
     this.stageIds.clear();
@@ -381,11 +383,35 @@ async function readDockerfile(contextDir: string, name: string): Promise<string>
   if (rel.startsWith('../') || rel === '..') throw new InvalidParameterError(`forbidden path outside the build context: ${name}`);
   const p = path.join(contextDir, rel);
   let st;
+  if (!await insideContext(contextDir, rel)) throw new InvalidParameterError(`forbidden path outside the build context: ${name}`);
   try { st = fs.lstatSync(p); } catch { throw new InvalidParameterError(`Cannot locate specified Dockerfile: ${name || 'Dockerfile'}`); }
   if (!st.isFile()) throw new InvalidParameterError(`Cannot locate specified Dockerfile: ${name || 'Dockerfile'}`);
   const text = await fsp.readFile(p, 'utf8');
   if (text.trim() === '') throw new InvalidParameterError(`the Dockerfile (${name || 'Dockerfile'}) cannot be empty`);
   return text;
+}
+
+/**
+ * The docker CLI sends .dockerignore and the Dockerfile even when .dockerignore excludes them; once the
+ * Dockerfile is read they leave the context (moby's removeDockerfile), so `COPY . /` does not take them.
+ */
+/** Whether `rel`'s parent directory, symlinks resolved, is still inside the context (a context may hold links out). */
+async function insideContext(contextDir: string, rel: string): Promise<boolean> {
+  try {
+    const root = await fsp.realpath(contextDir);
+    const parent = await fsp.realpath(path.dirname(path.join(contextDir, rel)));
+    return parent === root || parent.startsWith(`${root}/`);
+  } catch { return false; }
+}
+
+async function dropIgnoredBuildFiles(contextDir: string, dockerfile: string): Promise<void> {
+  let text: string;
+  try { text = await fsp.readFile(path.join(contextDir, '.dockerignore'), 'utf8'); } catch { return; }
+  let pm: PatternMatcher;
+  try { pm = new PatternMatcher(parseDockerignore(text)); } catch { return; }
+  for (const f of ['.dockerignore', path.posix.normalize(dockerfile).replace(/^\/+/, '')]) {
+    if (pm.matches(f) && await insideContext(contextDir, f)) await fsp.rm(path.join(contextDir, f), { force: true });
+  }
 }
 
 export function newContextDirName(): string { return `build-${randomBytes(6).toString('hex')}`; }

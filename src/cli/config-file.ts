@@ -11,10 +11,12 @@
  * (protocol: `get`/`store`/`erase` with the server URL or a JSON record on stdin) and `auths` keeps only
  * an empty entry for the server, as docker writes it. Keys this module does not know are kept on save.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { lazyBuiltin } from '../client/lazy-builtin.js';
+
+const childProcess = lazyBuiltin<typeof import('node:child_process')>('node:child_process');
 
 export const CONFIG_FILE_NAME = 'config.json';
 /** Docker Hub's key in `auths` (docker's registry.IndexServer). */
@@ -75,7 +77,7 @@ export function encodeAuthHeader(a: AuthConfig): string {
 }
 
 const defaultRunner: HelperRunner = (helper, action, input) => {
-  const r = spawnSync(`docker-credential-${helper}`, [action], { input, encoding: 'utf8', timeout: 30_000 });
+  const r = childProcess().spawnSync(`docker-credential-${helper}`, [action], { input, encoding: 'utf8', timeout: 30_000 });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
     const msg = code === 'ENOENT' ? `exec: "docker-credential-${helper}": executable file not found in $PATH` : r.error.message;

@@ -20,11 +20,11 @@ export interface CreateRequest {
   };
 }
 
-function flagErr(value: string, flag: string, msg: string): FlagError {
+export function flagErr(value: string, flag: string, msg: string): FlagError {
   return new FlagError(`invalid argument "${value}" for "${flag}" flag: ${msg}`);
 }
 
-function bytesFlag(p: ParsedArgs, name: string, shown: string): number | undefined {
+export function bytesFlag(p: ParsedArgs, name: string, shown: string): number | undefined {
   const v = str(p, name);
   if (!v) return undefined;
   if (name === 'memory-swap' && v === '-1') return -1;

@@ -6,9 +6,11 @@
  *
  * "default" is never stored: it is the endpoint that -H / DOCKER_HOST / the TLS flags describe.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { lazyBuiltin } from '../client/lazy-builtin.js';
+
+const crypto = lazyBuiltin<typeof import('node:crypto')>('node:crypto');
 
 export const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$/;
 
@@ -31,7 +33,7 @@ export class ContextStore {
   constructor(readonly configDir: string) {}
 
   private id(name: string): string {
-    return crypto.createHash('sha256').update(name).digest('hex');
+    return crypto().createHash('sha256').update(name).digest('hex');
   }
 
   metaDir(name: string): string { return path.join(this.configDir, 'contexts', 'meta', this.id(name)); }

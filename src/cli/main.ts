@@ -27,6 +27,7 @@ const load = {
   registry: () => import('./commands/registry.js').then((m) => m.commands),
   login: () => import('./commands/login.js').then((m) => m.commands),
   context: () => import('./commands/context.js').then((m) => m.commands),
+  build: () => import('./commands/build.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -35,6 +36,7 @@ const r = (loader: Loader, id: string, desc: string): Route => ({ loader, id, de
 const TOP: Record<string, Route> = {
   run: r(load.run, 'run', 'Create and run a new container from an image'),
   exec: r(load.exec, 'exec', 'Execute a command in a running container'),
+  build: r(load.build, 'build', 'Build an image from a Dockerfile'),
   attach: r(load.exec, 'attach', 'Attach local standard input, output, and error streams to a running container'),
   pause: r(load.ops, 'pause', 'Pause all processes within one or more containers'),
   port: r(load.ops, 'port', 'List port mappings or a specific mapping for the container'),
@@ -106,10 +108,14 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
   image: {
     desc: 'Manage images',
     subs: {
-      history: TOP.history!, import: TOP.import!, inspect: r(load.inspect, 'image inspect', 'Display detailed information on one or more images'),
+      build: TOP.build!, history: TOP.history!, import: TOP.import!, inspect: r(load.inspect, 'image inspect', 'Display detailed information on one or more images'),
       ls: r(load.images, 'images', 'List images'), list: r(load.images, 'images', 'List images'),
       prune: r(load.images, 'image prune', 'Remove unused images'), rm: TOP.rmi!, remove: TOP.rmi!, tag: TOP.tag!,
     },
+  },
+  builder: {
+    desc: 'Manage builds',
+    subs: { build: TOP.build! },
   },
   registry: {
     desc: 'Run a registry server',
@@ -178,7 +184,8 @@ function groupHelp(bin: string, name: string): string {
 }
 
 function defaultIO(): CliIO {
-  return { stdout: process.stdout as Writable, stderr: process.stderr as Writable, stdin: process.stdin as Readable, env: process.env };
+  // stdin is a getter: opening it costs ~3 ms, and most commands never read it
+  return { stdout: process.stdout as Writable, stderr: process.stderr as Writable, get stdin() { return process.stdin as Readable; }, env: process.env };
 }
 
 export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {

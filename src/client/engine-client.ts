@@ -8,7 +8,7 @@
  * `DaemonUnreachableError` means nothing answered at the host address.
  */
 import http from 'node:http';
-import https from 'node:https';
+import { lazyBuiltin } from './lazy-builtin.js';
 import type { Duplex, Readable } from 'node:stream';
 
 export const API_VERSION = '1.45';
@@ -160,20 +160,26 @@ export interface WaitHandle {
   cancel(): void;
 }
 
+const https = lazyBuiltin<typeof import('node:https')>('node:https');
+
 export class EngineClient {
   private readonly endpoint: Endpoint;
   private readonly agent: http.Agent;
   /** http or https, per the endpoint */
   private readonly proto: { request: typeof http.request };
   private readonly tlsOptions: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
+  private readonly servername: string | undefined;
 
   constructor(readonly host: string = DEFAULT_HOST, readonly apiVersion: string = API_VERSION, readonly tls?: ClientTls,
     private readonly debug?: (msg: string) => void) {
     const useTls = !!tls && !host.startsWith('unix://') && !host.startsWith('/');
     this.endpoint = parseHost(host, useTls);
     this.tlsOptions = useTls ? { ca: tls!.ca, cert: tls!.cert, key: tls!.key, rejectUnauthorized: tls!.verify } : {};
-    this.agent = useTls ? new https.Agent({ keepAlive: true, ...this.tlsOptions }) : new http.Agent({ keepAlive: true });
-    this.proto = useTls ? https : http;
+    this.agent = useTls ? new (https().Agent)({ keepAlive: true, ...this.tlsOptions }) : new http.Agent({ keepAlive: true });
+    this.proto = useTls ? https() : http;
+    // Without TLS there is no server name to send: an empty one spares http.Agent computing it (its
+    // first isIP() compiles the IPv6 pattern, ~5 ms of every CLI command's start).
+    if (!useTls) this.servername = '';
   }
 
   /** Releases pooled connections so the process can exit. */
@@ -187,6 +193,7 @@ export class EngineClient {
     return {
       ...this.endpoint,
       ...this.tlsOptions,
+      ...(this.servername === undefined ? {} : { servername: this.servername }),
       agent: this.agent,
       method,
       path: `/v${this.apiVersion}${path}${buildQuery(o.query)}`,

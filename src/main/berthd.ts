@@ -14,9 +14,11 @@ import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
 import { commitRoutes } from '../api/routes/commit.js';
+import { archiveRoutes } from '../api/routes/archive.js';
 import { buildRoutes } from '../api/routes/build.js';
 import { BuildService } from '../services/build-service.js';
 import { CommitService } from '../services/commit-service.js';
+import { ArchiveService } from '../services/archive-service.js';
 import { volumeRoutes } from '../api/routes/volumes.js';
 import { VolumeService } from '../services/volumes/volume-service.js';
 import { ContainerMounts } from '../services/volumes/container-mounts.js';
@@ -181,7 +183,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   let containers!: ContainerService;
   const images = new ImageService({
     paths, sys, events,
-    usage: { containersUsingImage: (id: string) => containers.containersUsingImage(id) },
+    usage: { containersUsingImage: (id: string) => containers.queries.containersUsingImage(id) },
   });
   await images.init();
   const volumes = new VolumeService({ paths, sys, events });
@@ -199,7 +201,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     resolveUser,
     mounts: new ContainerMounts(volumes),
   });
-  volumes.setUsers((name) => containers.containersUsingVolume(name));
+  volumes.setUsers((name) => containers.queries.containersUsingVolume(name));
   if (cfg.detachKeys) containers.detachKeys = cfg.detachKeys;
   containers.daemonDefaults = { ulimits: cfg.defaultUlimits, dns: { dns: cfg.dns, dnsSearch: cfg.dnsSearch, dnsOptions: cfg.dnsOptions } };
   if (cfg.logDriver || cfg.logOpts) {
@@ -209,15 +211,15 @@ async function run(cfg: DaemonConfig): Promise<void> {
   }
   await containers.init();
   await volumes.settle(); // running containers have re-taken their volumes: unmount the rest
-  const ids = containers.ids();
+  const ids = containers.queries.ids();
   await networks.init(ids.running, ids.all);
   const conmonExec = new ConmonExec({ paths, runner, sys });
   await conmonExec.sweep(); // session dirs of finished execs; live ones go when they end
   const execs = new ExecService({
-    containers, runtime: conmonExec, events, resolveUser,
+    containers: containers.queries, runtime: conmonExec, events, resolveUser,
     rootfs: (id) => paths.containerRootfs(id), buildProcess: execProcessSpec,
   });
-  const stats = new StatsService({ containers, runner });
+  const stats = new StatsService({ containers: containers.queries, runner });
   containers.setProbeRunner(execProbeRunner(execs));
   // Restart policies act once networking is back: a restarted container needs its network.
   void containers.bootRestarts();
@@ -230,22 +232,24 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const system = new SystemService({
     paths, startedAt: new Date(), runcVersion: () => runcVersion, loggingDriver: containers.defaultLogConfig.Type, warnings,
     debug: cfg.debug, liveRestore: cfg.liveRestore,
-    containerCounts: () => containers.counts(),
+    containerCounts: () => containers.queries.counts(),
     imageCount: () => images.count(),
   });
-  const commits = new CommitService({ paths, sys, containers, images, events, version: BERTH_VERSION });
+  const commits = new CommitService({ paths, sys, containers: containers.queries, lifecycle: containers, images, events, version: BERTH_VERSION });
+  const archives = new ArchiveService({ withFilesystem: (ref, fn) => containers.filesystems.with(ref, fn), sys, resolveUser });
   const builds = new BuildService(paths, sys, { containers, images, commits });
   const distribution = new DistributionService({ images });
   const app = buildApp([
     ...systemRoutes(system, events),
-    ...containerRoutes(containers, containers.streams),
+    ...containerRoutes(containers, containers.queries, containers.streams),
     ...imageRoutes(images, distribution),
     ...authRoutes(distribution),
     ...execRoutes(execs),
-    ...networkRoutes(networks, (ref) => netInfo(containers.get(ref))),
+    ...networkRoutes(networks, (ref) => netInfo(containers.queries.get(ref))),
     ...statsRoutes(stats),
     ...swarmRoutes(),
     ...commitRoutes(commits),
+    ...archiveRoutes(archives),
     ...buildRoutes(builds),
     ...volumeRoutes(volumes),
   ], { debug: cfg.logLevel === 'debug' ? (m) => log(cfg, 'debug', m) : undefined });
@@ -267,7 +271,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     // their restart policies still apply when berthd comes back).
     containers.shutdown();
     if (!cfg.liveRestore) {
-      const running = [...containers.ids().running];
+      const running = [...containers.queries.ids().running];
       log(cfg, 'info', `live-restore is off: stopping ${running.length} running container(s)`);
       await Promise.all(running.map((id) => containers.stop(id).catch((err) => log(cfg, 'warn', `stop ${id}: ${errorMessage(err)}`))));
     }

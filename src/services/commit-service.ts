@@ -13,9 +13,13 @@ import type { Paths } from '../store/paths.js';
 import type { EventBus } from './events.js';
 import { hostPlatform } from './image-service.js';
 
-/** What commit needs of a container (ContainerService). */
+/** What commit reads of a container (ContainerQueries). */
 export interface CommitContainers {
   get(ref: string): { Id: string; Name: string; Image: string; Config: ContainerConfig; State: { Running: boolean; Paused: boolean; Status: string } };
+}
+
+/** What commit does to a container: freeze it while its upper dir is read (ContainerService). */
+export interface CommitLifecycle {
   pause(ref: string): Promise<void>;
   unpause(ref: string): Promise<void>;
 }
@@ -59,6 +63,7 @@ export interface CommitServiceDeps {
   paths: Paths;
   sys: UpperLayerSys;
   containers: CommitContainers;
+  lifecycle: CommitLifecycle;
   images: CommitImages;
   events: EventBus;
   version?: string;
@@ -174,12 +179,12 @@ export class CommitService {
     const own = imageConfigOf(c.Config);
     const config = mergeCommitConfig(applyChanges(o.config ? imageConfigOf(o.config) : own, o.changes ?? []), own);
     const pause = (o.pause ?? true) && c.State.Running && !c.State.Paused;
-    if (pause) await this.d.containers.pause(c.Id);
+    if (pause) await this.d.lifecycle.pause(c.Id);
     let layer;
     try {
       layer = await this.layerOf(c.Id, c.Image);
     } finally {
-      if (pause) await this.d.containers.unpause(c.Id).catch(() => {});
+      if (pause) await this.d.lifecycle.unpause(c.Id).catch(() => {});
     }
     const cmd = c.Config.Cmd == null ? [] : typeof c.Config.Cmd === 'string' ? [c.Config.Cmd] : c.Config.Cmd;
     const id = await this.childImage({

@@ -1,18 +1,19 @@
 // The container service: a thin composition of the rooms in services/containers/ (store, create,
 // start, stop/kill/restart/pause, exits and restart policy, remove/prune, attach, rename/update,
-// list/inspect, live-restore adoption). Its methods are the daemon's container operations.
+// live-restore adoption). Its methods are the daemon's container operations; the read-only side
+// (get, inspect, list, counts) is `queries` (containers/queries.ts), logs and attach are `streams`.
 import { InvalidParameterError } from '../errors.js';
 import type { CreateBody, HostConfig } from '../core/container-config.js';
 import type { DnsSettings, Ulimit } from '../core/create-settings.js';
 import type { Trace } from '../core/trace.js';
 import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
 import { RestartManager } from './restart-manager.js';
-import { volumeNames } from '../core/mounts.js';
 import { Adoption } from './containers/adoption.js';
 import { ContainerStore, type Waiter } from './containers/container-store.js';
 import { ContainerContext, type ContainerServiceDeps } from './containers/context.js';
 import { createContainer } from './containers/create.js';
 import { ExitHandler } from './containers/exits.js';
+import { ContainerFilesystems } from './containers/filesystem.js';
 import { type LogConfigValue } from './log-driver/drivers.js';
 import { rotateLog } from './log-driver/rotation.js';
 import { Remover, type RemoveOptions } from './containers/remover.js';
@@ -20,8 +21,8 @@ import { renameContainer, resizeContainer, updateContainer } from './containers/
 import { Starter } from './containers/starter.js';
 import { ContainerStreams } from './containers/streams.js';
 import { Stopper, type StopOptions } from './containers/stopper.js';
-import type { ContainerRecord } from './containers/types.js';
 import { ContainerViews } from './containers/views.js';
+import { ContainerQueries } from './containers/queries.js';
 
 export type { ContainerServiceDeps } from './containers/context.js';
 export type {
@@ -31,6 +32,7 @@ export { ZERO_TIME, statusText, type ContainerState, type Status } from '../core
 export { logDriver, logLimits, mergeLogConfig, validateLogConfig, type LogConfigValue } from './log-driver/drivers.js';
 export { startFailureExitCode } from './containers/starter.js';
 export { netInfo } from './containers/views.js';
+export { ContainerQueries } from './containers/queries.js';
 
 type WaitResult = { StatusCode: number; Error?: { Message: string } | null };
 
@@ -44,12 +46,15 @@ export class ContainerService {
   set daemonDefaults(v: { ulimits: Ulimit[]; dns: DnsSettings }) { this.ctx.daemonDefaults = v; }
   /** logs and attach (the route files' stream backends) */
   readonly streams: ContainerStreams;
+  /** the read-only side: get, inspect, list, ids, counts, volume and image users */
+  readonly queries: ContainerQueries;
+  /** a container's filesystem for cp and export */
+  readonly filesystems: ContainerFilesystems;
   private readonly ctx: ContainerContext;
   private readonly starter: Starter;
   private readonly exits: ExitHandler;
   private readonly stopper: Stopper;
   private readonly remover: Remover;
-  private readonly views: ContainerViews;
   private readonly adoption: Adoption;
   private probeRunner: ProbeRunner | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -75,7 +80,8 @@ export class ContainerService {
     this.exits = new ExitHandler(ctx);
     this.stopper = new Stopper(ctx, this.exits, this.starter);
     this.remover = new Remover(ctx, this.exits, this.stopper);
-    this.views = new ContainerViews({ store, paths: deps.paths, images: deps.images, health, networks: deps.networks });
+    this.queries = new ContainerQueries(store, new ContainerViews({ store, paths: deps.paths, images: deps.images, health, networks: deps.networks }));
+    this.filesystems = new ContainerFilesystems(ctx);
     this.streams = new ContainerStreams(ctx, this.exits, () => this.detachKeys);
     this.adoption = new Adoption(ctx, this.exits, (id) => this.starter.start(id));
     ctx.ops = {
@@ -110,32 +116,6 @@ export class ContainerService {
     this.ctx.health.stopAll();
   }
 
-  /** Ids of the containers (any state) whose mounts refer to the volume: it is in use while they exist. */
-  containersUsingVolume(name: string): string[] {
-    return this.ctx.store.all().filter((l) => volumeNames(l.rec.MountPoints).includes(name)).map((l) => l.rec.Id);
-  }
-
-  containersUsingImage(imageId: string): { id: string; running: boolean }[] {
-    return this.ctx.store.all().filter((l) => l.rec.Image === imageId)
-      .map((l) => ({ id: l.rec.Id, running: l.rec.State.Running }));
-  }
-
-  /** ids of all containers, and of those running (for networking's reconciliation at start) */
-  ids(): { all: Set<string>; running: Set<string> } {
-    const all = new Set<string>(), running = new Set<string>();
-    for (const l of this.ctx.store.all()) { all.add(l.rec.Id); if (l.rec.State.Running) running.add(l.rec.Id); }
-    return { all, running };
-  }
-
-  counts(): { total: number; running: number; paused: number; stopped: number } {
-    let running = 0, paused = 0;
-    const all = this.ctx.store.all();
-    for (const l of all) {
-      if (l.rec.State.Paused) paused++; else if (l.rec.State.Running) running++;
-    }
-    return { total: all.length, running, paused, stopped: all.length - running - paused };
-  }
-
   create(name: string | undefined, body: CreateBody | undefined): Promise<{ Id: string; Warnings: string[] }> {
     return createContainer(this.ctx, name, body, this.defaultLogConfig);
   }
@@ -164,8 +144,4 @@ export class ContainerService {
     }
     return { result: new Promise((resolve) => live.waiters.push({ condition: cond, resolve })) };
   }
-
-  get(ref: string): ContainerRecord { return this.ctx.store.find(ref).rec; }
-  inspect(ref: string, size = false): Record<string, unknown> { return this.views.inspect(ref, size); }
-  list(opts: { all?: boolean; limit?: number; size?: boolean; filters?: string | null }): Record<string, unknown>[] { return this.views.list(opts); }
 }

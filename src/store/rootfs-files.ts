@@ -7,41 +7,55 @@ import { resolveUserWith, type ResolvedUser } from '../core/user.js';
 /**
  * Paths and files inside an untrusted container rootfs: every path is resolved with the rootfs as "/"
  * (a symlink aimed at ../../../etc/shadow stays inside), and reads refuse symlinks and non-regular files.
- * resolveInRoot (async, for reads) and secureJoin (sync, for the start path's mkdirs) are the same walk.
+ * resolveInRoot (async, for reads) and secureJoin (sync, for the start path's mkdirs) drive one walk, rootWalk.
  */
 
 const MAX_SYMLINKS = 255;
 const MAX_FILE = 16 * 1024 * 1024;
 
 /**
- * Resolve `p` inside `root` as if `root` were "/": symlinks (absolute or relative) are followed but
- * can never climb above root ("securejoin" / FollowSymlinkInScope). Missing components are kept
- * as-is. Returns an absolute host path under root.
+ * The one walk behind resolveInRoot and secureJoin: resolve `p` inside `root` as if `root` were "/".
+ * Symlinks (absolute or relative) are followed but can never climb above root ("securejoin" /
+ * FollowSymlinkInScope, cf. filepath-securejoin, CVE-2018-15664 class): absolute targets are re-rooted,
+ * `..` stops at root. Missing components are kept as-is. The walk yields each host path it needs to
+ * look at and is sent back that path's symlink target (undefined: not a symlink, or missing); the
+ * sync and async drivers below only do that lstat/readlink. Returns an absolute host path under root.
  */
-export async function resolveInRoot(root: string, p: string): Promise<string> {
+function* rootWalk(root: string, p: string): Generator<string, string, string | undefined> {
   const base = path.resolve(root);
-  let todo = p.split('/').filter((c) => c !== '' && c !== '.');
+  const todo = p.split('/').filter((c) => c !== '' && c !== '.');
   const done: string[] = [];
   let links = 0;
   while (todo.length > 0) {
     const c = todo.shift()!;
     if (c === '..') { done.pop(); continue; }
-    const cur = path.join(base, ...done, c);
-    let st: fs.Stats;
-    try {
-      st = await fsp.lstat(cur);
-    } catch {
-      done.push(c);
-      continue;
-    }
-    if (!st.isSymbolicLink()) { done.push(c); continue; }
+    const target = yield path.join(base, ...done, c);
+    if (target === undefined) { done.push(c); continue; }
     if (++links > MAX_SYMLINKS) throw new InvalidParameterError(`too many symlinks resolving ${p}`);
-    const target = await fsp.readlink(cur);
-    const parts = target.split('/').filter((x) => x !== '' && x !== '.');
     if (target.startsWith('/')) done.length = 0;
-    todo = [...parts, ...todo];
+    todo.unshift(...target.split('/').filter((x) => x !== '' && x !== '.'));
   }
   return path.join(base, ...done);
+}
+
+function linkTargetSync(file: string): string | undefined {
+  let st: fs.Stats;
+  try { st = fs.lstatSync(file); } catch { return undefined; }
+  return st.isSymbolicLink() ? fs.readlinkSync(file) : undefined;
+}
+
+async function linkTarget(file: string): Promise<string | undefined> {
+  let st: fs.Stats;
+  try { st = await fsp.lstat(file); } catch { return undefined; }
+  return st.isSymbolicLink() ? fsp.readlink(file) : undefined;
+}
+
+/** rootWalk with async lstat/readlink (reads on the daemon's paths that may wait). */
+export async function resolveInRoot(root: string, p: string): Promise<string> {
+  const walk = rootWalk(root, p);
+  for (let step = walk.next(); ; step = walk.next(await linkTarget(step.value))) {
+    if (step.done) return step.value;
+  }
 }
 
 /** Read a small regular file inside root; undefined when it does not exist. */
@@ -71,31 +85,12 @@ export function resolveUser(rootfs: string, user: string | undefined): Promise<R
   return resolveUserWith((file) => readInRoot(rootfs, file), user);
 }
 
-/**
- * Resolve `unsafe` inside `root` as if root were "/": symlinks are followed but can never lead
- * outside root (absolute targets are re-rooted, `..` stops at root). The result may not exist.
- * Used on untrusted container rootfs trees (cf. filepath-securejoin, CVE-2018-15664 class).
- */
+/** rootWalk with sync lstat/readlink (the start path's mkdirs and copy-up). The result may not exist. */
 export function secureJoin(root: string, unsafe: string): string {
-  const parts = unsafe.split('/').filter((p) => p !== '' && p !== '.');
-  const resolved: string[] = [];
-  let hops = 0;
-  while (parts.length) {
-    const part = parts.shift()!;
-    if (part === '..') { resolved.pop(); continue; }
-    const candidate = path.join(root, ...resolved, part);
-    let st: fs.Stats | undefined;
-    try { st = fs.lstatSync(candidate); } catch { st = undefined; }
-    if (st?.isSymbolicLink()) {
-      if (++hops > 255) throw new Error(`too many symlinks resolving ${unsafe}`);
-      const target = fs.readlinkSync(candidate);
-      if (target.startsWith('/')) resolved.length = 0;
-      parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
-      continue;
-    }
-    resolved.push(part);
+  const walk = rootWalk(root, unsafe);
+  for (let step = walk.next(); ; step = walk.next(linkTargetSync(step.value))) {
+    if (step.done) return step.value;
   }
-  return path.join(root, ...resolved);
 }
 
 /** mkdir -p inside an untrusted root, chowning the directories it creates. */

@@ -28,6 +28,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** How long to wait for /_ping (ms). */
   startTimeoutMs?: number;
+  /** Another build's bin/berthd (bench/ab-run.mjs compares two builds); default this checkout's. */
+  berthd?: string;
 }
 
 export interface Daemon {
@@ -124,7 +126,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const spawnOnce = async () => {
     const log = fs.openSync(logFile, 'a');
     fs.writeSync(log, `--- berthd start ${new Date().toISOString()}\n`);
-    const c = spawn(berthdBin,
+    const c = spawn(opts.berthd ?? berthdBin,
       ['--data-root', dataRoot, '--exec-root', execRoot, '-H', host, '--pidfile', pidfile, ...(opts.args ?? [])],
       { cwd: dir, env: { ...process.env, ...opts.env }, stdio: ['ignore', log, log] });
     fs.closeSync(log);

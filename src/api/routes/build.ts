@@ -18,6 +18,7 @@ export function buildRoutes(svc: BuildBackend): Route[] {
     handler: async (ctx) => {
       const q = ctx.query;
       if (boolParam(q, 'squash')) throw new InvalidParameterError('squash is not supported by this builder');
+      if (boolParam(q, 'pull')) throw new InvalidParameterError('pull is not supported by this builder yet: pull the base image first');
       const cacheFrom = jsonParam<string[]>(q, 'cachefrom') ?? [];
       if (cacheFrom.length) throw new InvalidParameterError('cache-from is not supported by this builder yet');
       const platform = q.get('platform') ?? '';

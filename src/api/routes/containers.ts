@@ -1,5 +1,6 @@
-// Engine API container endpoints: thin handlers (parse → one backend call → write) over two narrow
-// backends, the lifecycle (ContainerService) and the streams (ContainerStreams: logs, attach). The
+// Engine API container endpoints: thin handlers (parse → one backend call → write) over three narrow
+// backends, the lifecycle (ContainerService), the read side (ContainerQueries: list, inspect) and the
+// streams (ContainerStreams: logs, attach). The
 // stream work itself (attach sessions, log batching) is in api/stream/.
 import { InvalidParameterError } from '../../errors.js';
 import type { CreateBody, HostConfig } from '../../core/container-config.js';
@@ -15,9 +16,7 @@ type WaitResult = { StatusCode: number; Error?: { Message: string } | null };
 /** What the container routes need from the lifecycle (ContainerService satisfies it). */
 export interface ContainerBackend {
   create(name: string | undefined, body: CreateBody | undefined): Promise<{ Id: string; Warnings: string[] }>;
-  list(opts: { all?: boolean; limit?: number; size?: boolean; filters?: string | null }): Record<string, unknown>[];
   prune(filters: string | null): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
-  inspect(ref: string, size?: boolean): Record<string, unknown>;
   start(ref: string): Promise<void>;
   stop(ref: string, opts?: StopOptions): Promise<void>;
   restart(ref: string, opts?: StopOptions): Promise<void>;
@@ -31,6 +30,12 @@ export interface ContainerBackend {
   update(ref: string, body: HostConfig | undefined): Promise<{ Warnings: string[] }>;
 }
 
+/** What list and inspect need (ContainerQueries satisfies it). */
+export interface ContainerQueryBackend {
+  list(opts: { all?: boolean; limit?: number; size?: boolean; filters?: string | null }): Record<string, unknown>[];
+  inspect(ref: string, size?: boolean): Record<string, unknown>;
+}
+
 /** What logs and attach need (ContainerStreams satisfies it). */
 export interface ContainerStreamsBackend {
   logs(ref: string, req: LogsRequest): LogsStream;
@@ -42,14 +47,14 @@ function streamContentType(ctx: RouteContext, tty: boolean): string {
   return 'application/vnd.docker.raw-stream';
 }
 
-export function containerRoutes(svc: ContainerBackend, streams: ContainerStreamsBackend): Route[] {
+export function containerRoutes(svc: ContainerBackend, queries: ContainerQueryBackend, streams: ContainerStreamsBackend): Route[] {
   return [
     { method: 'POST', path: '/containers/create', handler: async (ctx) => {
       const body = await ctx.json<CreateBody>();
       sendJson(ctx.res, 201, await svc.create(ctx.query.get('name') || undefined, body));
     } },
     { method: 'GET', path: '/containers/json', handler: (ctx) => {
-      sendJson(ctx.res, 200, svc.list({
+      sendJson(ctx.res, 200, queries.list({
         all: boolParam(ctx.query, 'all'), limit: intParam(ctx.query, 'limit'), size: boolParam(ctx.query, 'size'),
         filters: ctx.query.get('filters'),
       }));
@@ -58,7 +63,7 @@ export function containerRoutes(svc: ContainerBackend, streams: ContainerStreams
       sendJson(ctx.res, 200, await svc.prune(ctx.query.get('filters')));
     } },
     { method: 'GET', path: '/containers/{id}/json', handler: (ctx) => {
-      sendJson(ctx.res, 200, svc.inspect(ctx.params.id!, boolParam(ctx.query, 'size')));
+      sendJson(ctx.res, 200, queries.inspect(ctx.params.id!, boolParam(ctx.query, 'size')));
     } },
     { method: 'POST', path: '/containers/{id}/start', handler: async (ctx) => {
       if (ctx.query.get('checkpoint')) throw new InvalidParameterError('checkpoints are not supported');

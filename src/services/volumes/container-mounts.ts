@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidParameterError, NotFoundError, errorMessage } from '../../errors.js';
 import { ociMounts, parseVolumesFrom, planMountPoints, volumeNames, type ApiMount, type MountPoint, type OciMount } from '../../core/mounts.js';
-import { secureJoin } from '../../store/rootfs-files.js';
+import { secureJoin, secureMkdirAll } from '../../store/rootfs-files.js';
 import type { VolumeService } from './volume-service.js';
 
 export interface MountsCreateInput {
@@ -112,6 +112,47 @@ export class ContainerMounts {
     if (!names) return;
     this.held.delete(id);
     for (const n of names) await this.volumes.release(n, id).catch(() => undefined);
+  }
+
+  /**
+   * cp and export of a stopped container (its rootfs mounted at `rootfs`): its volumes and binds mounted on
+   * their destinations, as a start would, until the returned function undoes it. Nothing runs in the
+   * container meanwhile (the caller holds its lock), so the destinations cannot be swapped under us.
+   */
+  async forCopy(id: string, points: MountPoint[] | undefined, rootfs: string): Promise<() => Promise<void>> {
+    const holder = `cp:${id}`;
+    const taken: string[] = [];
+    const mounted: string[] = [];
+    const undo = async () => {
+      for (const t of mounted.reverse()) await this.volumes.unmountPath(t);
+      for (const n of taken) await this.volumes.release(n, holder).catch(() => undefined);
+    };
+    try {
+      const sorted = [...(points ?? [])].filter((p) => p.Type !== 'tmpfs')
+        .sort((a, b) => a.Destination.split('/').length - b.Destination.split('/').length);
+      for (const p of sorted) {
+        let src = p.Source;
+        if (p.Type === 'volume') {
+          src = await this.volumes.acquire(p.Name!, holder);
+          taken.push(p.Name!);
+          if (p.Subpath) src = secureJoin(src, p.Subpath);
+        }
+        let st: fs.Stats;
+        try { st = await fsp.stat(src); } catch { continue; } // a -v source made at start: nothing in it yet
+        const target = secureJoin(rootfs, p.Destination);
+        if (st.isDirectory()) secureMkdirAll(rootfs, p.Destination, 0, 0);
+        else {
+          secureMkdirAll(rootfs, path.posix.dirname(p.Destination), 0, 0);
+          await (await fsp.open(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW)).close();
+        }
+        await this.volumes.bindPath(src, target, !p.NonRecursive);
+        mounted.push(target);
+      }
+    } catch (err) {
+      await undo();
+      throw err;
+    }
+    return undo;
   }
 
   /** `rm -v` and AutoRemove: the container's anonymous volumes go, unless another container uses them too. */

@@ -13,7 +13,7 @@ import {
 } from '../../core/volumes.js';
 import { readJson, writeFileAtomic } from '../../store/meta/atomic.js';
 import type { Paths } from '../../store/paths.js';
-import type { Sys } from '../../sys/sys.js';
+import { MNT_DETACH, type Sys } from '../../sys/sys.js';
 import type { EventBus } from '../events.js';
 
 /** Container ids that refer to a volume (any state: a stopped container still holds its volumes, as Docker's). */
@@ -254,6 +254,15 @@ export class VolumeService {
       if (this.mounted.has(name)) await this.unmountVolume(name).catch(() => undefined);
       this.d.events.publish('volume', 'unmount', name, { driver: 'local', container: containerId });
     });
+  }
+
+  /** A bind mount of `source` on `target` for cp of a stopped container (ContainerMounts.forCopy). */
+  async bindPath(source: string, target: string, recursive: boolean): Promise<void> {
+    await this.d.sys.mountAsync({ type: 'none', source, target, options: [recursive ? 'rbind' : 'bind'] });
+  }
+
+  async unmountPath(target: string): Promise<void> {
+    await this.d.sys.unmountAsync(target, MNT_DETACH).catch(() => undefined);
   }
 
   private async unmountVolume(name: string): Promise<void> {

@@ -36,6 +36,14 @@ export interface ApplyOptions {
   onRaw?: (chunk: Buffer) => Promise<void> | void;
   /** Abort when free space on the target filesystem falls below this (gzip bombs, L18). Default 64 MiB. */
   minFreeBytes?: number;
+  /** docker cp (PUT /archive): entries land under this root-relative directory, resolved in `root` like them */
+  under?: string;
+  /** false (docker cp): `.wh.` names are plain files, not whiteouts */
+  whiteouts?: boolean;
+  /** refuse to replace an existing directory by a non-directory or the other way round (docker cp's default) */
+  noOverwriteDirNonDir?: boolean;
+  /** copyUIDGID: every entry gets this owner instead of the tar's */
+  owner?: { uid: number; gid: number };
 }
 
 export interface ApplyResult {
@@ -244,11 +252,13 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
       if (typeof byteOffset !== 'number') throw new SystemError('tar-stream did not report header.byteOffset: cannot match PAX xattrs to entries');
       const xattrs = hasher.pax.take(byteOffset);
       try {
-        const rel = cleanEntryPath(h.name);
+        if (opts.owner) { h.uid = opts.owner.uid; h.gid = opts.owner.gid; }
+        const own = cleanEntryPath(h.name);
+        const rel = opts.under ? (own ? `${opts.under}/${own}` : opts.under) : own;
         const base = rel.slice(rel.lastIndexOf('/') + 1);
 
         // Whiteouts
-        if (base.startsWith(WHITEOUT_PREFIX)) {
+        if (opts.whiteouts !== false && base.startsWith(WHITEOUT_PREFIX)) {
           const dirRel = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
           if (base === WHITEOUT_OPAQUE) {
             const dir = r.resolveDir(dirRel, true)!;
@@ -271,11 +281,12 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
           continue;
         }
 
-        if (rel === '') {
+        if (own === '') {
           // The root itself ("./"): take its owner and mode, nothing else.
           if (h.type === 'directory') {
-            fs.lchownSync(root, h.uid, h.gid);
-            fs.chmodSync(root, h.mode & 0o7777);
+            const dir = opts.under ? r.abs(r.resolveDir(opts.under, false) ?? opts.under) : root;
+            fs.lchownSync(dir, h.uid, h.gid);
+            fs.chmodSync(dir, h.mode & 0o7777);
           }
           entry.resume();
           continue;
@@ -284,6 +295,11 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
         const target = r.resolveEntry(rel, true)!;
         const abs = target.abs;
         const existing = lstatOrNull(abs);
+        if (existing && opts.noOverwriteDirNonDir && existing.isDirectory() !== (h.type === 'directory')) {
+          throw new InvalidParameterError(existing.isDirectory()
+            ? `cannot overwrite directory "/${target.rel}" with non-directory "${h.name}"`
+            : `cannot overwrite non-directory "/${target.rel}" with directory "${h.name}"`);
+        }
         if (existing && !(h.type === 'directory' && existing.isDirectory())) removeExisting(abs, existing);
 
         let setMeta = true;
@@ -316,7 +332,8 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
             fs.symlinkSync(h.linkname, abs);
             break;
           case 'link': {
-            const linkRel = cleanEntryPath(h.linkname, 'hardlink target');
+            const linkOwn = cleanEntryPath(h.linkname, 'hardlink target');
+            const linkRel = opts.under && linkOwn ? `${opts.under}/${linkOwn}` : linkOwn;
             const src = linkRel === '' ? null : r.resolveEntry(linkRel, false);
             const srcSt = src ? lstatOrNull(src.abs) : null;
             if (!src || !srcSt) {

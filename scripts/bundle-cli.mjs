@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// Bundles the compiled CLI (dist/src/cli/main.js and everything it imports, command modules included) into
+// one CommonJS file, dist/berth.cjs, which bin/berth runs: one file to read and compile instead of ~40 ES
+// modules through the ESM loader. npm packages stay outside (none is on the CLI's path today). Run after
+// tsc (`npm run build` does both); removes the V8 code cache of the previous bundle (bin/berth writes it
+// anew on the next run).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'dist', 'berth.cjs');
+fs.rmSync(`${out}.cache`, { force: true });
+await build({
+  entryPoints: [path.join(root, 'dist', 'src', 'cli', 'main.js')],
+  outfile: out,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  packages: 'external',
+  logLevel: 'warning',
+});

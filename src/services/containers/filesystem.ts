@@ -1,0 +1,71 @@
+// A container's filesystem as cp and export see it (moby daemon.openContainerFS): for a running container
+// its own root, /proc/<pid>/root, through which the kernel shows its mounts (volumes, binds, tmpfs) too;
+// for a stopped one its overlay mounted for the call, with its volumes and binds mounted on top, under the
+// container's lock so a start waits.
+import path from 'node:path';
+import type { ContainerContext } from './context.js';
+import type { Live } from './container-store.js';
+import type { ContainerRecord } from './types.js';
+
+export interface ContainerFs {
+  rec: ContainerRecord;
+  /** host path of the container's "/" */
+  root: string;
+  running: boolean;
+  /**
+   * Freeze the container's processes while a tar is applied (they cannot swap a path for a symlink
+   * between a lookup and a write: RELIABILITY L21, as podman's cp); the returned function thaws.
+   * A stopped or already paused container is left as it is.
+   */
+  freeze(): Promise<() => Promise<void>>;
+  publish(action: string): void;
+}
+
+export class ContainerFilesystems {
+  constructor(private readonly ctx: ContainerContext) {}
+
+  async with<T>(ref: string, fn: (cfs: ContainerFs) => Promise<T>): Promise<T> {
+    const live = this.ctx.store.find(ref);
+    if (this.isRunning(live)) return fn(this.running(live));
+    return this.ctx.store.locked(live, async () => {
+      if (this.isRunning(live)) return fn(this.running(live));
+      return this.stopped(live, fn);
+    });
+  }
+
+  private isRunning(live: Live): boolean { return live.rec.State.Running && !!live.rec.State.Pid && !live.rec.State.Restarting; }
+
+  private running(live: Live): ContainerFs {
+    const { ctx } = this;
+    const rec = live.rec;
+    return {
+      rec, root: `/proc/${rec.State.Pid}/root`, running: true,
+      freeze: async () => {
+        if (rec.State.Paused || !rec.State.Running) return async () => undefined;
+        await ctx.d.runtime.pause(rec.Id);
+        return async () => { await ctx.d.runtime.resume(rec.Id).catch(() => undefined); };
+      },
+      publish: (action) => ctx.publish(action, rec),
+    };
+  }
+
+  private async stopped<T>(live: Live, fn: (cfs: ContainerFs) => Promise<T>): Promise<T> {
+    const { ctx } = this;
+    const { d } = ctx;
+    const rec = live.rec;
+    const root = d.paths.containerRootfs(rec.Id);
+    const dir = d.paths.containerDir(rec.Id);
+    const mountedHere = !live.mounted;
+    if (mountedHere) await d.sys.mountAsync(d.images.rootfsMount(rec.Image, path.join(dir, 'upper'), path.join(dir, 'work'), root));
+    try {
+      const release = await d.mounts?.forCopy(rec.Id, rec.MountPoints, root);
+      try {
+        return await fn({ rec, root, running: false, freeze: async () => async () => undefined, publish: (a) => ctx.publish(a, rec) });
+      } finally {
+        await release?.();
+      }
+    } finally {
+      if (mountedHere) await d.sys.unmountAsync(root).catch(() => undefined);
+    }
+  }
+}
