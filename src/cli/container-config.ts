@@ -291,7 +291,7 @@ export function buildCreateRequest(p: ParsedArgs, env: Record<string, string | u
     GroupAdd: list(p, 'group-add').length ? list(p, 'group-add') : null,
     IpcMode: str(p, 'ipc'),
     Cgroup: '',
-    Links: null,
+    Links: list(p, 'link').length ? list(p, 'link') : null,
     OomScoreAdj: num(p, 'oom-score-adj'),
     PidMode: str(p, 'pid'),
     Privileged: bool(p, 'privileged'),

@@ -4,7 +4,7 @@ import fsp from 'node:fs/promises';
 import { ForbiddenError, InvalidParameterError, NotFoundError, SystemError } from '../errors.js';
 import type { Paths } from '../store/paths.js';
 import type { Sys } from '../sys/sys.js';
-import { attachmentFor, endpointConfigOf, hostsOf, wantedNetworks, type ContainerNetInfo, type EndpointRequest } from './attachments.js';
+import { attachmentFor, bridgeAddressOf, endpointConfigOf, hostsOf, wantedNetworks, type ContainerNetInfo, type EndpointRequest } from './attachments.js';
 import { bridgeSettings } from './bridge-options.js';
 import { Bridges } from './bridges.js';
 import type { CniRunner } from './cni.js';
@@ -16,7 +16,7 @@ import { checkStaticIp } from './ipam.js';
 import { chainPrefixFor, Iptables } from './iptables.js';
 import { NetState, newId, short } from './net-state.js';
 import { NetnsManager } from './netns.js';
-import { NetworkPaths, NetworkStore, type AttachmentRecord, type NetworkRecord, type SandboxState } from './network-store.js';
+import { NetworkPaths, NetworkStore, type AttachmentRecord, type HostsLink, type NetworkRecord, type SandboxState } from './network-store.js';
 import { IFNAME_RE, NetworkRegistry, type CreateNetworkRequest } from './networks.js';
 import { PortAllocator } from './port-alloc.js';
 import { planPublishRequests, type PortBinding } from './ports.js';
@@ -69,6 +69,8 @@ export interface SetupOptions extends ContainerNetInfo {
   dnsSearch?: string[];
   dnsOptions?: string[];
   extraHosts?: string[];
+  /** legacy links (default bridge): a hosts line per child, at the child's current address */
+  links?: HostsLink[];
   /** the container's hosts file: rewritten in place on connect/disconnect (it is bind-mounted) */
   hostsPath?: string;
   /** the container's resolv.conf: rewritten in place when a connect brings the embedded DNS */
@@ -325,7 +327,7 @@ export class NetworkService {
       a.exposed = Object.keys(o.exposedPorts ?? {}).concat(Object.keys(o.portBindings ?? {}));
       a.hostsPath = o.hostsPath;
       a.resolvConfPath = o.resolvConfPath;
-      a.hostsOptions = { hostname: o.hostname, domainname: o.domainname, extraHosts: o.extraHosts };
+      a.hostsOptions = { hostname: o.hostname, domainname: o.domainname, extraHosts: o.extraHosts, ...(o.links?.length ? { links: o.links } : {}) };
       a.dns = o.dns;
       a.dnsSearch = o.dnsSearch;
       a.dnsOptions = o.dnsOptions;
@@ -357,6 +359,10 @@ export class NetworkService {
         await this.rules.apply().catch(() => undefined);
         await this.dns.refresh().catch(() => undefined);
         throw err;
+      }
+      // As moby addLegacyLinks: containers linking to this one see its new address.
+      for (const p of this.state.attachments.values()) {
+        if (p.hostsOptions?.links?.some((l) => l.containerId === a.containerId)) await this.rewriteHosts(p);
       }
       tr.mark('publish');
       tr.end();
@@ -463,6 +469,9 @@ export class NetworkService {
     // In place (no rename): the file is bind-mounted into the container by inode.
     if (a.hostsPath && a.sandbox) await fsp.writeFile(a.hostsPath, hostsOf(this.state, a)).catch(() => undefined);
   }
+
+  /** A running container's address on the default bridge (legacy links), if it has one. */
+  bridgeAddress(containerId: string): string | undefined { return bridgeAddressOf(this.state, containerId); }
 
   /** The netns of a running container (for --network container:<id>). */
   netnsPathOf(containerId: string): string | undefined {
