@@ -3,18 +3,17 @@
 // streamed (file by file) to POST /build; a Dockerfile from stdin or from outside the context added
 // under a generated name; a tar (or a bare Dockerfile) from stdin or from a URL.
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
+import tar from 'tar-stream';
 import type * as tarTypes from 'tar-stream';
 import { PatternMatcher, keepBuildFiles, parseDockerignore } from '../core/dockerignore.js';
 import { humanSize } from '../core/human.js';
 import { StatusError } from './context.js';
 
-const tar = createRequire(import.meta.url)('tar-stream') as typeof tarTypes;
 
 export const DEFAULT_DOCKERFILE = 'Dockerfile';
 

@@ -22,8 +22,6 @@ export type FieldRule =
   | 'implemented'
   /** the docker CLI's own (Docker's daemon stores and ignores it too) */
   | 'client-side'
-  /** being built by another helper this session (network: MacAddress; clientapi: Links) */
-  | 'in-progress'
   | { refused: string; accepts?: (v: unknown) => boolean };
 
 const NOT_YET = (what: string): FieldRule => ({ refused: `${what} is not supported by berth yet` });
@@ -56,7 +54,7 @@ export const CREATE_FIELDS: { Config: Record<string, FieldRule>; HostConfig: Rec
     DnsSearch: 'implemented', ExtraHosts: 'implemented', GroupAdd: 'implemented', IOMaximumBandwidth: NOT_YET('IOMaximumBandwidth (Windows)'),
     IOMaximumIOps: NOT_YET('IOMaximumIOps (Windows)'), Init: 'implemented', IpcMode: 'implemented',
     Isolation: { refused: 'isolation: berth supports only the default isolation', accepts: (v) => v === '' || v === 'default' },
-    KernelMemoryTCP: NOT_YET('KernelMemoryTCP'), Links: 'in-progress', LogConfig: 'implemented',
+    KernelMemoryTCP: NOT_YET('KernelMemoryTCP'), Links: 'implemented', LogConfig: 'implemented',
     MaskedPaths: NOT_YET('MaskedPaths'), Memory: 'implemented', MemoryReservation: 'implemented', MemorySwap: 'implemented',
     MemorySwappiness: 'implemented', Mounts: 'implemented', NanoCpus: 'implemented', NetworkMode: 'implemented',
     OomKillDisable: 'implemented', OomScoreAdj: NOT_YET('--oom-score-adj'), PidMode: 'implemented', PidsLimit: 'implemented',

@@ -11,6 +11,8 @@ export interface HostsOptions {
   /** --add-host entries, `name:ip`; `host-gateway` is replaced by hostGatewayIp. */
   extraHosts?: string[];
   hostGatewayIp?: string;
+  /** Legacy links (moby addLegacyLinks): written after the container's own lines. */
+  links?: Array<{ ip: string; names: string }>;
 }
 
 export function buildHosts(o: HostsOptions): string {
@@ -25,6 +27,7 @@ export function buildHosts(o: HostsOptions): string {
   lines.push(...extraHostLines(o.extraHosts, o.hostGatewayIp));
   const names = o.domainname ? `${o.hostname}.${o.domainname} ${o.hostname}` : o.hostname;
   for (const ip of o.ips) lines.push(`${ip}\t${names}`);
+  for (const l of o.links ?? []) lines.push(`${l.ip}\t${l.names}`);
   return `${lines.join('\n')}\n`;
 }
 

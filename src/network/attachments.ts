@@ -17,12 +17,18 @@ export interface ContainerNetInfo {
 }
 
 /** One entry of NetworkingConfig.EndpointsConfig (create) or EndpointConfig (connect). */
-export type EndpointRequest = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string };
+export type EndpointRequest = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string; LinkLocalIPs?: string[] | null } | null; MacAddress?: string; Links?: string[] | null };
 
 /** An endpoint request → what the attachment records of it (a MAC is checked and normalised). */
 export function endpointConfigOf(e: EndpointRequest | null | undefined): EndpointConfig {
   const mac = e?.MacAddress ? parseMac(e.MacAddress) : undefined;
-  return { aliases: [...(e?.Aliases ?? [])], ipv4Address: e?.IPAMConfig?.IPv4Address || undefined, ...(mac ? { macAddress: mac } : {}) };
+  const links = (e?.Links ?? []).filter(Boolean);
+  const ll = (e?.IPAMConfig?.LinkLocalIPs ?? []).filter(Boolean);
+  return {
+    ...(ll.length ? { linkLocalIps: ll } : {}),
+    aliases: [...(e?.Aliases ?? [])], ipv4Address: e?.IPAMConfig?.IPv4Address || undefined, ...(mac ? { macAddress: mac } : {}),
+    ...(links.length ? { links } : {}),
+  };
 }
 
 /** The networks a container asks for at create (NetworkMode + EndpointsConfig) → attach list. */
@@ -63,5 +69,25 @@ export function attachmentFor(state: NetState, c: ContainerNetInfo, bridgeDisabl
 /** The hosts file of a container with a sandbox: one line per address it has. */
 export function hostsOf(state: NetState, a: AttachmentRecord): string {
   const ips = a.networks.map((w) => a.sandbox?.endpoints[w.networkId]?.ip).filter((x): x is string => !!x);
-  return buildHosts({ hostname: a.hostsOptions?.hostname ?? short(a.containerId), domainname: a.hostsOptions?.domainname, extraHosts: a.hostsOptions?.extraHosts, hostGatewayIp: state.defaultGateway(), ips });
+  const o = a.hostsOptions;
+  return buildHosts({ hostname: o?.hostname ?? short(a.containerId), domainname: o?.domainname, extraHosts: o?.extraHosts, hostGatewayIp: state.defaultGateway(), ips, links: linkLines(state, a) });
+}
+
+/** The parent's hosts lines of its legacy links: each child's current address on the default bridge. */
+function linkLines(state: NetState, a: AttachmentRecord): Array<{ ip: string; names: string }> {
+  const def = state.defaultBridge();
+  if (!def || !a.sandbox?.endpoints[def.Id]) return [];
+  const out: Array<{ ip: string; names: string }> = [];
+  for (const l of a.hostsOptions?.links ?? []) {
+    const ip = bridgeAddressOf(state, l.containerId);
+    if (ip) out.push({ ip, names: l.names });
+  }
+  return out;
+}
+
+/** A running container's address on the default bridge, if it has one. */
+export function bridgeAddressOf(state: NetState, containerId: string): string | undefined {
+  const def = state.defaultBridge();
+  const sb = state.attachments.get(containerId)?.sandbox;
+  return def && sb?.phase === 'ready' ? sb.endpoints[def.Id]?.ip : undefined;
 }

@@ -1,4 +1,5 @@
 import { SystemError } from '../errors.js';
+import { parseLink } from '../core/links.js';
 import { addRecord, EmbeddedDns, emptyRecords, type DnsRecords } from './dns.js';
 import { cidrContains, parseCidr, parseIPv4 } from './ip.js';
 import type { NetState } from './net-state.js';
@@ -18,6 +19,8 @@ export class DnsServers {
         if (a.sandbox!.phase !== 'ready' || !ep) continue; // names resolve once the container is up
         addRecord(rec, ep.dnsNames, ep.ip);
         if (a.dns?.length) rec.upstreams.set(ep.ip, a.dns);
+        const links = a.networks.find((w) => w.networkId === n.Id)?.links ?? [];
+        if (links.length) rec.clientAliases.set(ep.ip, new Map(links.map(linkAlias)));
       }
       let srv = this.servers.get(n.Id);
       if (!srv) {
@@ -45,3 +48,12 @@ export class DnsServers {
   }
 }
 
+
+function linkAlias(l: string): [string, string] {
+  try {
+    const { name, alias } = parseLink(l);
+    return [alias.toLowerCase(), name.toLowerCase()];
+  } catch {
+    return ['', ''];
+  }
+}

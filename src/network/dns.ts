@@ -21,9 +21,11 @@ export interface DnsRecords {
   reverse: Map<string, string>;
   /** client address → its upstream servers (from --dns) */
   upstreams: Map<string, string[]>;
+  /** client address → its own aliases (`--link name:alias` on this network): lower-case alias → name */
+  clientAliases: Map<string, Map<string, string>>;
 }
 
-export function emptyRecords(): DnsRecords { return { names: new Map(), reverse: new Map(), upstreams: new Map() }; }
+export function emptyRecords(): DnsRecords { return { names: new Map(), reverse: new Map(), upstreams: new Map(), clientAliases: new Map() }; }
 
 export function addRecord(r: DnsRecords, names: string[], ip: string): void {
   for (const n of names) {
@@ -72,11 +74,13 @@ export class EmbeddedDns {
 
   close(): void { try { this.sock?.close(); } catch { /* closed */ } this.sock = undefined; }
 
-  /** Pure answer for a query; undefined = not ours, forward it. */
-  answer(q: dnsPacketTypes.Packet): dnsPacketTypes.Packet | undefined {
+  /** Pure answer for a query from `client`; undefined = not ours, forward it. */
+  answer(q: dnsPacketTypes.Packet, client?: string): dnsPacketTypes.Packet | undefined {
     const question = q.questions?.[0];
     if (!question) return undefined;
-    const name = question.name.toLowerCase().replace(/\.$/, '');
+    const asked = question.name.toLowerCase().replace(/\.$/, '');
+    // A link alias resolves to its target, for the container that made the link only (moby CreateOptionAlias).
+    const name = (client !== undefined ? this.records.clientAliases.get(client)?.get(asked) : undefined) ?? asked;
     const ttl = this.o.ttl ?? 600;
     if (question.type === 'PTR') {
       const ip = name.endsWith('.in-addr.arpa') ? name.slice(0, -'.in-addr.arpa'.length).split('.').reverse().join('.') : '';
@@ -106,7 +110,7 @@ export class EmbeddedDns {
     if (!this.o.isClient(rinfo.address)) return;
     let q: dnsPacketTypes.Packet;
     try { q = dnsPacket.decode(msg); } catch { return; }
-    const a = this.answer(q);
+    const a = this.answer(q, rinfo.address);
     if (a) { this.send(dnsPacket.encode(a), rinfo); return; }
     const ups = this.records.upstreams.get(rinfo.address) ?? this.o.defaultUpstreams();
     const res = await forward(msg, ups, this.o.timeoutMs ?? 2000);

@@ -4,7 +4,7 @@ import fsp from 'node:fs/promises';
 import { ForbiddenError, InvalidParameterError, NotFoundError, SystemError } from '../errors.js';
 import type { Paths } from '../store/paths.js';
 import type { Sys } from '../sys/sys.js';
-import { attachmentFor, endpointConfigOf, hostsOf, wantedNetworks, type ContainerNetInfo, type EndpointRequest } from './attachments.js';
+import { attachmentFor, bridgeAddressOf, endpointConfigOf, hostsOf, wantedNetworks, type ContainerNetInfo, type EndpointRequest } from './attachments.js';
 import { bridgeSettings } from './bridge-options.js';
 import { Bridges } from './bridges.js';
 import type { CniRunner } from './cni.js';
@@ -12,11 +12,11 @@ import { DnsServers } from './dns-servers.js';
 import { Endpoints } from './endpoints.js';
 import { buildHosts, buildResolvConf, upstreamServers } from './etc-files.js';
 import { IpTool } from './ip-tool.js';
-import { checkStaticIp } from './ipam.js';
+import { checkLinkLocalSyntax, checkStaticIp, linkLocalCidrs } from './ipam.js';
 import { chainPrefixFor, Iptables } from './iptables.js';
 import { NetState, newId, short } from './net-state.js';
 import { NetnsManager } from './netns.js';
-import { NetworkPaths, NetworkStore, type AttachmentRecord, type NetworkRecord, type SandboxState } from './network-store.js';
+import { NetworkPaths, NetworkStore, type AttachmentRecord, type HostsLink, type NetworkRecord, type SandboxState } from './network-store.js';
 import { IFNAME_RE, NetworkRegistry, type CreateNetworkRequest } from './networks.js';
 import { PortAllocator } from './port-alloc.js';
 import { planPublishRequests, type PortBinding } from './ports.js';
@@ -69,6 +69,8 @@ export interface SetupOptions extends ContainerNetInfo {
   dnsSearch?: string[];
   dnsOptions?: string[];
   extraHosts?: string[];
+  /** legacy links (default bridge): a hosts line per child, at the child's current address */
+  links?: HostsLink[];
   /** the container's hosts file: rewritten in place on connect/disconnect (it is bind-mounted) */
   hostsPath?: string;
   /** the container's resolv.conf: rewritten in place when a connect brings the embedded DNS */
@@ -134,11 +136,12 @@ export class NetworkService {
     this.ipt = o.iptables ?? new Iptables(this.chainPrefix);
     if (this.ipt.prefix !== this.chainPrefix) throw new SystemError(`iptables chain prefix ${this.ipt.prefix} is not this instance's ${this.chainPrefix}`);
     this.ownerTag = `berth:${this.chainPrefix}:${createHash('sha256').update(o.paths.dataRoot).digest('hex').slice(0, 12)}`;
-    this.bridges = new Bridges(o.ip ?? new IpTool(), this.ownerTag);
+    const ip = o.ip ?? new IpTool();
+    this.bridges = new Bridges(ip, this.ownerTag);
     this.rules = new RuleApplier(this.ipt, this.state);
     this.dns = new DnsServers(this.state, { port: o.dnsPort ?? 53, upstreams: () => upstreamServers(this.hostResolv, o.dns) });
     this.ports = new PortAllocator(this.state, this.ipt);
-    this.endpoints = new Endpoints({ state: this.state, cni: o.cni, bridges: this.bridges, netns: this.netns, store: this.store, np: this.np });
+    this.endpoints = new Endpoints({ state: this.state, cni: o.cni, bridges: this.bridges, netns: this.netns, store: this.store, np: this.np, ip });
     this.registry = new NetworkRegistry({
       state: this.state, store: this.store, bridges: this.bridges, rules: this.rules, dns: this.dns,
       bridgeName: this.bridgeName, bridgeDisabled: this.bridgeDisabled, bip: o.bip ?? DEFAULT_BRIDGE_CIDR,
@@ -246,7 +249,10 @@ export class NetworkService {
   validateCreate(c: ContainerNetInfo): void {
     const mode = c.networkMode || 'default';
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return;
-    for (const w of wantedNetworks(this.state, c, this.bridgeDisabled)) checkStaticIp(this.state.networks.get(w.networkId)!, w.ipv4Address);
+    for (const w of wantedNetworks(this.state, c, this.bridgeDisabled)) {
+      checkStaticIp(this.state.networks.get(w.networkId)!, w.ipv4Address);
+      checkLinkLocalSyntax(w.linkLocalIps);
+    }
   }
 
   /**
@@ -318,6 +324,7 @@ export class NetworkService {
         const n = this.state.networks.get(w.networkId);
         if (!n) throw new NotFoundError(`network ${w.networkId} not found`);
         checkStaticIp(n, w.ipv4Address);
+        linkLocalCidrs(w.linkLocalIps);
       }
       const pn = this.portsNetwork(a);
       // `-p 80` binds the network's host_binding_ipv4 (Docker's DefaultBindingIP).
@@ -325,7 +332,7 @@ export class NetworkService {
       a.exposed = Object.keys(o.exposedPorts ?? {}).concat(Object.keys(o.portBindings ?? {}));
       a.hostsPath = o.hostsPath;
       a.resolvConfPath = o.resolvConfPath;
-      a.hostsOptions = { hostname: o.hostname, domainname: o.domainname, extraHosts: o.extraHosts };
+      a.hostsOptions = { hostname: o.hostname, domainname: o.domainname, extraHosts: o.extraHosts, ...(o.links?.length ? { links: o.links } : {}) };
       a.dns = o.dns;
       a.dnsSearch = o.dnsSearch;
       a.dnsOptions = o.dnsOptions;
@@ -357,6 +364,10 @@ export class NetworkService {
         await this.rules.apply().catch(() => undefined);
         await this.dns.refresh().catch(() => undefined);
         throw err;
+      }
+      // As moby addLegacyLinks: containers linking to this one see its new address.
+      for (const p of this.state.attachments.values()) {
+        if (p.hostsOptions?.links?.some((l) => l.containerId === a.containerId)) await this.rewriteHosts(p);
       }
       tr.mark('publish');
       tr.end();
@@ -420,6 +431,8 @@ export class NetworkService {
       if (a.networks.some((w) => w.networkId === n.Id)) throw new ForbiddenError(`endpoint with name ${a.name} already exists in network ${n.Name}`);
       const w = { networkId: n.Id, ...endpointConfigOf(cfg) };
       checkStaticIp(n, w.ipv4Address);
+      checkLinkLocalSyntax(w.linkLocalIps);
+      linkLocalCidrs(w.linkLocalIps);
       let result: ConnectResult | undefined;
       if (c.running && a.sandbox?.phase === 'ready') {
         await this.endpoints.add(a, w);
@@ -463,6 +476,9 @@ export class NetworkService {
     // In place (no rename): the file is bind-mounted into the container by inode.
     if (a.hostsPath && a.sandbox) await fsp.writeFile(a.hostsPath, hostsOf(this.state, a)).catch(() => undefined);
   }
+
+  /** A running container's address on the default bridge (legacy links), if it has one. */
+  bridgeAddress(containerId: string): string | undefined { return bridgeAddressOf(this.state, containerId); }
 
   /** The netns of a running container (for --network container:<id>). */
   netnsPathOf(containerId: string): string | undefined {

@@ -46,7 +46,16 @@ export interface NetworkRecord {
   predefined?: boolean;
 }
 
-export interface EndpointConfig { aliases: string[]; ipv4Address?: string; /** asked for; the plugin sets it */ macAddress?: string }
+export interface EndpointConfig {
+  aliases: string[]; ipv4Address?: string; /** asked for; the plugin sets it */ macAddress?: string;
+  /** IPAMConfig.LinkLocalIPs: added to the interface after the CNI ADD */
+  linkLocalIps?: string[];
+  /** EndpointSettings.Links (`name:alias`): on a user-defined network, aliases only this container resolves */
+  links?: string[];
+}
+
+/** A legacy link of a container on the default bridge: the child's bridge address goes into its hosts file. */
+export interface HostsLink { containerId: string; names: string }
 
 export interface EndpointState {
   endpointId: string;
@@ -78,7 +87,7 @@ export interface AttachmentRecord {
   hostsPath?: string;
   /** the container's resolv.conf (bind-mounted): rewritten when a connect brings the embedded DNS */
   resolvConfPath?: string;
-  hostsOptions?: { hostname: string; domainname?: string; extraHosts?: string[] };
+  hostsOptions?: { hostname: string; domainname?: string; extraHosts?: string[]; links?: HostsLink[] };
   dns?: string[];
   dnsSearch?: string[];
   dnsOptions?: string[];

@@ -88,3 +88,21 @@ export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 15_00
 export function show(r: CliResult): string {
   return `exit=${r.code}${r.signal ? ` signal=${r.signal}` : ''}${r.timedOut ? ' (timed out)' : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 }
+
+/** The docker CLI against one daemon with assertions: `ok` must exit 0, `fails` non-zero with stderr matching, `inspect` a format. */
+export function dockerChecks(env: () => CliEnv, timeoutMs = 30_000) {
+  const run = (args: string[], opts?: CliOptions) => docker(env(), args, { timeoutMs, ...opts });
+  const ok = async (args: string[], opts?: CliOptions): Promise<CliResult> => {
+    const r = await run(args, opts);
+    if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed: ${show(r)}`);
+    return r;
+  };
+  const fails = async (args: string[], re: RegExp): Promise<CliResult> => {
+    const r = await run(args);
+    if (r.code === 0) throw new Error(`docker ${args.join(' ')} should fail: ${show(r)}`);
+    if (!re.test(r.stderr)) throw new Error(`docker ${args.join(' ')}: stderr does not match ${re}: ${show(r)}`);
+    return r;
+  };
+  const inspect = async (name: string, fmt: string) => (await ok(['inspect', '-f', fmt, name])).stdout.trim();
+  return { run, ok, fails, inspect };
+}

@@ -90,7 +90,7 @@ export function containerRoutes(svc: ContainerBackend, queries: ContainerQueryBa
       const r = await result;
       ctx.res.end(JSON.stringify({ StatusCode: r.StatusCode, Error: r.Error ?? null }));
     } },
-    { method: 'DELETE', path: '/containers/{id}', handler: async (ctx) => {
+    { method: 'DELETE', path: '/containers/{id:.*}', handler: async (ctx) => {
       await svc.remove(ctx.params.id!, { force: boolParam(ctx.query, 'force'), volumes: boolParam(ctx.query, 'v'), link: boolParam(ctx.query, 'link') });
       sendNoContent(ctx.res);
     } },

@@ -16,6 +16,7 @@ import { newLive } from './container-store.js';
 import { mergeLogConfig, validateLogConfig, type LogConfigValue } from '../log-driver/drivers.js';
 import type { ContainerRecord, NetInfo } from './types.js';
 import { netInfo } from './views.js';
+import { registerLinks } from './links.js';
 
 export function nameInUse(name: string, holder: string): ConflictError {
   return new ConflictError(`Conflict. The container name "/${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
@@ -77,6 +78,8 @@ export async function createContainer(ctx: ContainerContext, name: string | unde
     const other = store.find(nm.slice('container:'.length)).rec;
     if (other.Id === id) throw new InvalidParameterError('cannot join own network namespace');
   }
+  const links = registerLinks(store, nm, hc.Links);
+  if (links) rec.Links = links;
   try {
     ctx.d.networks?.validateCreate(netInfo(rec));
   } catch (err) {

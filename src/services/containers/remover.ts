@@ -10,6 +10,7 @@ import type { Live } from './container-store.js';
 import type { ExitHandler } from './exits.js';
 import type { Stopper } from './stopper.js';
 import { dirSize } from './views.js';
+import { unlink } from './links.js';
 
 export interface RemoveOptions { force?: boolean; volumes?: boolean; link?: boolean }
 
@@ -18,8 +19,12 @@ export class Remover {
 
   async remove(ref: string, opts: RemoveOptions = {}, tr?: Trace): Promise<void> {
     const { ctx } = this;
+    if (opts.link) {
+      const { parent } = unlink(ctx.store, ref);
+      await ctx.store.save(ctx.store.find(parent.Id));
+      return;
+    }
     const live = ctx.store.find(ref);
-    if (opts.link) throw new InvalidParameterError('legacy links are not supported');
     await ctx.store.locked(live, async () => {
       const rec = live.rec;
       if (!ctx.store.hasId(rec.Id)) return;

@@ -17,6 +17,8 @@ export interface StartFacts {
   ipcNamespace?: 'host' | { path: string };
   /** daemon.json default-ulimits: the container's own --ulimit of the same name wins */
   defaultUlimits?: Ulimit[];
+  /** legacy links' ALIAS_* variables: the container's own Env wins by name (moby CreateDaemonEnvironment) */
+  linkEnv?: string[];
 }
 
 export interface StartPlan {
@@ -60,7 +62,9 @@ export function planStart(rec: ContainerRecord, f: StartFacts): StartPlan {
   const { mounts, init } = planMounts(rec);
   const args = init ? ['/sbin/docker-init', '--', rec.Path, ...rec.Args] : [rec.Path, ...rec.Args];
   // PATH, HOSTNAME and TERM defaults are buildSpec's (buildEnv); HOME needs the resolved user.
-  const env = [...(rec.Config.Env ?? [])];
+  const own = rec.Config.Env ?? [];
+  const ownNames = new Set(own.map((e) => e.split('=')[0]));
+  const env = [...(f.linkEnv ?? []).filter((e) => !ownNames.has(e.split('=')[0])), ...own];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${f.user.home || '/'}`);
   const groupAdd = groupAddGids(hc.GroupAdd as string[] | undefined);
   const seccompOpt = secOpts.find((s) => s.startsWith('seccomp=') || s.startsWith('seccomp:'));

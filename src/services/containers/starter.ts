@@ -17,6 +17,7 @@ import { allHostDevices, hostDevices } from './run-options.js';
 import { planHostname, planStart, type StartFacts } from './start-plan.js';
 import type { ContainerRecord, SpecBuilderInput } from './types.js';
 import { netInfo } from './views.js';
+import { linkSetup, type LinkSetup } from './links.js';
 
 /** Docker's exit code for a start failure (moby translateContainerdStartErr): 127 not found, 126 cannot run. */
 export function startFailureExitCode(err: unknown): number {
@@ -60,14 +61,16 @@ export class Starter {
     const rec = live.rec;
     assertAllowed('start', rec.State, { id: rec.Id, name: rec.Name });
     const tr = trace(`start ${rec.Id.slice(0, 12)}`);
+    // Before anything is made: a link to a stopped container fails the start with moby's words, unwrapped.
+    const links = linkSetup(this.ctx.store, this.ctx.d.networks, rec);
     try {
-      await this.run(live, tr);
+      await this.run(live, tr, links);
     } catch (err) {
       await this.failed(live, err);
     }
   }
 
-  private async run(live: Live, tr: Trace): Promise<void> {
+  private async run(live: Live, tr: Trace, links: LinkSetup): Promise<void> {
     const { d } = this.ctx;
     const rec = live.rec;
     const id = rec.Id;
@@ -77,9 +80,11 @@ export class Starter {
     const user = await d.resolveUser(rootfs, rec.Config.User || undefined);
     const cwd = rec.Config.WorkingDir || '/';
     if (cwd !== '/') secureMkdirAll(rootfs, cwd, user.uid, user.gid);
-    const { network, netDone, hostname } = await this.beginNetwork(rec);
+    const { network, netDone, hostname } = await this.beginNetwork(rec, links);
     tr.mark('net');
-    const plan = planStart(rec, { rootfs, user, hostname, network, defaultUlimits: this.ctx.daemonDefaults.ulimits, ...this.namespacesAndDevices(rec) });
+    const plan = planStart(rec, {
+      rootfs, user, hostname, network, defaultUlimits: this.ctx.daemonDefaults.ulimits, linkEnv: links.env, ...this.namespacesAndDevices(rec),
+    });
     plan.spec.mounts = [...(plan.spec.mounts ?? []), ...(await d.mounts?.atStart(id, rec.MountPoints, rootfs) ?? [])];
     const spec = d.buildSpec(plan.spec);
     tr.mark('spec');
@@ -118,7 +123,7 @@ export class Starter {
   }
 
   /** The netns for the spec and the etc files; `netDone` settles once interfaces, rules and DNS are up. */
-  private async beginNetwork(rec: ContainerRecord): Promise<{ network: SpecBuilderInput['network']; netDone?: NetDone; hostname: string }> {
+  private async beginNetwork(rec: ContainerRecord, links: LinkSetup): Promise<{ network: SpecBuilderInput['network']; netDone?: NetDone; hostname: string }> {
     const { d } = this.ctx;
     const hostMode = rec.HostConfig.NetworkMode === 'host';
     const joined = this.netContainer(rec);
@@ -142,7 +147,7 @@ export class Starter {
       exposedPorts: rec.Config.ExposedPorts ?? undefined,
       ...effectiveDns({ dns: hc.Dns as string[], dnsSearch: hc.DnsSearch as string[], dnsOptions: hc.DnsOptions as string[] }, this.ctx.daemonDefaults.dns),
       extraHosts: (hc.ExtraHosts as string[] | undefined) ?? undefined, hostsPath: rec.HostsPath,
-      resolvConfPath: rec.ResolvConfPath,
+      resolvConfPath: rec.ResolvConfPath, links: links.hosts,
     });
     // The interfaces are made while runc creates the container; start waits for them (finishNetwork).
     net.done.catch(() => undefined);

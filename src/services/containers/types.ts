@@ -39,7 +39,7 @@ export interface NetworkProvider {
   begin(o: NetInfo & {
     hostname: string; domainname?: string; portBindings?: unknown; publishAllPorts?: boolean;
     exposedPorts?: Record<string, unknown>; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[];
-    extraHosts?: string[]; hostsPath?: string; resolvConfPath?: string;
+    extraHosts?: string[]; hostsPath?: string; resolvConfPath?: string; links?: Array<{ containerId: string; names: string }>;
   }): Promise<{
     network: { mode: 'path'; netnsPath: string } | { mode: 'host' } | { mode: 'none' };
     done: Promise<{ hosts: string; resolvConf: string }>;
@@ -47,12 +47,14 @@ export interface NetworkProvider {
   teardown(id: string): Promise<void>;
   forget(id: string): Promise<void>;
   netnsPathOf(id: string): string | undefined;
+  /** a running container's address on the default bridge (legacy links) */
+  bridgeAddress(id: string): string | undefined;
   settings(c: NetInfo): Record<string, unknown>;
   portSummary(id: string): unknown[];
 }
 export interface NetInfo {
   id: string; name: string; running: boolean; networkMode: string;
-  endpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string } | null>;
+  endpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string; LinkLocalIPs?: string[] | null } | null; MacAddress?: string; Links?: string[] | null } | null>;
   /** Config.MacAddress (deprecated since API 1.44): the primary network's endpoint MAC. */
   macAddress?: string;
 }
@@ -96,7 +98,12 @@ export interface ContainerRecord {
   HostnamePath: string;
   HostsPath: string;
   ResolvConfPath: string;
+  /** legacy links registered at create (default bridge): the child, its name then, and the alias */
+  Links?: LegacyLink[];
   /** binds, volumes and --mount tmpfs (core/mounts.ts); inspect shows them as Mounts */
   MountPoints?: MountPoint[];
 }
 
+
+/** One legacy link of a container: inspect shows it as "/<child name>:/<parent name>/<Alias>". */
+export interface LegacyLink { Id: string; Name: string; Alias: string }

@@ -8,6 +8,7 @@ import { parseFilters, matchLabels, type Filters } from '../../core/filters.js';
 import type { Paths } from '../../store/paths.js';
 import type { HealthMonitor } from '../health-monitor.js';
 import type { ContainerStore } from './container-store.js';
+import { inspectLinks } from './links.js';
 import type { ContainerRecord, ImageProvider, NetInfo, NetworkProvider } from './types.js';
 
 export interface ViewDeps {
@@ -47,7 +48,7 @@ export class ContainerViews {
       ProcessLabel: '',
       AppArmorProfile: '',
       ExecIDs: null,
-      HostConfig: rec.HostConfig,
+      HostConfig: { ...rec.HostConfig, Links: inspectLinks(this.d.store, rec) },
       GraphDriver: {
         Name: 'overlay2',
         Data: { MergedDir: path.join(dir, 'merged'), UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work') },
