@@ -7,7 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+
+let build;
+try {
+  ({ build } = await import('esbuild'));
+} catch {
+  console.error('bundle-cli: esbuild is missing from node_modules (a devDependency): run `npm ci`');
+  process.exit(1);
+}
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'dist', 'berth.cjs');

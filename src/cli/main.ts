@@ -26,6 +26,7 @@ const load = {
   volume: () => import('./commands/volume.js').then((m) => m.commands),
   registry: () => import('./commands/registry.js').then((m) => m.commands),
   context: () => import('./commands/context.js').then((m) => m.commands),
+  archive: () => import('./commands/image-archive.js').then((m) => m.commands),
   build: () => import('./commands/build.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
@@ -54,6 +55,8 @@ const TOP: Record<string, Route> = {
   history: r(load.images, 'history', 'Show the history of an image'),
   import: r(load.images, 'import', 'Import the contents from a tarball to create a filesystem image'),
   inspect: r(load.inspect, 'inspect', 'Return low-level information on berth objects'),
+  load: r(load.archive, 'load', 'Load an image from a tar archive or STDIN'),
+  save: r(load.archive, 'save', 'Save one or more images to a tar archive (streamed to STDOUT by default)'),
   kill: r(load.lifecycle, 'kill', 'Kill one or more running containers'),
   logs: r(load.logs, 'logs', 'Fetch the logs of a container'),
   rename: r(load.lifecycle, 'rename', 'Rename a container'),
@@ -108,6 +111,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       build: TOP.build!, history: TOP.history!, import: TOP.import!, inspect: r(load.inspect, 'image inspect', 'Display detailed information on one or more images'),
       ls: r(load.images, 'images', 'List images'), list: r(load.images, 'images', 'List images'),
       prune: r(load.images, 'image prune', 'Remove unused images'), rm: TOP.rmi!, remove: TOP.rmi!, tag: TOP.tag!,
+      load: TOP.load!, save: TOP.save!,
     },
   },
   builder: {

@@ -8,6 +8,8 @@ import { buildApp, listen, BERTH_VERSION } from '../api/server.js';
 import { tlsServerOptions } from '../api/tls-listener.js';
 import { containerRoutes } from '../api/routes/containers.js';
 import { imageRoutes } from '../api/routes/images.js';
+import { imageArchiveRoutes } from '../api/routes/image-archive.js';
+import { ImageArchiveService } from '../services/image-archive.js';
 import { systemRoutes } from '../api/routes/system.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
@@ -237,10 +239,13 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const commits = new CommitService({ paths, sys, containers: containers.queries, lifecycle: containers, images, events, version: BERTH_VERSION });
   const archives = new ArchiveService({ withFilesystem: (ref, fn) => containers.filesystems.with(ref, fn), sys, resolveUser });
   const builds = new BuildService(paths, sys, { containers, images, commits });
+  const imageArchives = new ImageArchiveService(images, paths, events);
+  await imageArchives.init();
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers, containers.queries, containers.streams),
     ...imageRoutes(images, new DistributionService({ images })),
+    ...imageArchiveRoutes(imageArchives),
     ...execRoutes(execs),
     ...networkRoutes(networks, (ref) => netInfo(containers.queries.get(ref))),
     ...statsRoutes(stats),

@@ -48,6 +48,8 @@ export interface NetworkRecord {
 
 export interface EndpointConfig {
   aliases: string[]; ipv4Address?: string; /** asked for; the plugin sets it */ macAddress?: string;
+  /** IPAMConfig.LinkLocalIPs: added to the interface after the CNI ADD */
+  linkLocalIps?: string[];
   /** EndpointSettings.Links (`name:alias`): on a user-defined network, aliases only this container resolves */
   links?: string[];
 }

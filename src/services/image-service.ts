@@ -459,20 +459,25 @@ export class ImageService {
   }
 
   /**
-   * Record a pulled image (config blob, top layer, the registry's layer blobs) and point `refs` (a tag
-   * and the repo digest) at it; publishes Docker's `pull` event.
+   * Record an image that arrived whole (pull, load: config blob, top layer, a registry's layer blobs) and
+   * point `refs` at it; publishes Docker's `pull` (named after the tag) or `load` (the id) event. `moved`
+   * lists the refs taken from another image.
    */
-  async addPulled(config: Buffer, rec: { topLayer?: string; blobs: string[] }, refs: Reference[]): Promise<{ id: string; created: boolean }> {
+  async addPulled(config: Buffer, rec: { topLayer?: string; blobs: string[] }, refs: Reference[], action: 'pull' | 'load' = 'pull'): Promise<{ id: string; created: boolean; moved: { ref: Reference; from: string }[] }> {
     return this.exclusive(async () => {
       const { image, created } = await this.store.create(config, rec);
       if (!created && rec.blobs.some((b) => !image.blobs?.includes(b))) {
         image.blobs = [...new Set([...(image.blobs ?? []), ...rec.blobs])];
         await this.store.save(image);
       }
-      for (const r of refs) await this.store.addRef(image.id, r);
+      const moved: { ref: Reference; from: string }[] = [];
+      for (const r of refs) {
+        const from = await this.store.addRef(image.id, r);
+        if (from) moved.push({ ref: r, from });
+      }
       const tagged = refs.find((r) => r.digest === undefined) ?? refs[0];
-      this.publish('pull', image.id, tagged ? familiarString(tagged) : image.id);
-      return { id: image.id, created };
+      this.publish(action, image.id, action === 'pull' && tagged ? familiarString(tagged) : image.id);
+      return { id: image.id, created, moved };
     });
   }
 

@@ -257,3 +257,16 @@ function tail(file: string, bytes = 4000): string {
     return buf.subarray(Math.max(0, buf.length - bytes)).toString('utf8');
   } catch { return '(no log)'; }
 }
+
+/** What an image operation can leave in a data root: blobs, ingests, layers, links, image records, tmp/. */
+export function storeListing(dataRoot: string): Record<string, string[]> {
+  const ls = (p: string) => (fs.existsSync(p) ? fs.readdirSync(p).sort() : []);
+  return {
+    blobs: ls(path.join(dataRoot, 'content', 'blobs', 'sha256')),
+    ingest: ls(path.join(dataRoot, 'content', 'ingest')),
+    layers: ls(path.join(dataRoot, 'layers')),
+    links: ls(path.join(dataRoot, 'l')),
+    images: ls(path.join(dataRoot, 'images')),
+    tmp: ls(path.join(dataRoot, 'tmp')),
+  };
+}
