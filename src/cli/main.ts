@@ -29,6 +29,7 @@ const load = {
   context: () => import('./commands/context.js').then((m) => m.commands),
   archive: () => import('./commands/image-archive.js').then((m) => m.commands),
   build: () => import('./commands/build.js').then((m) => m.commands),
+  cp: () => import('./commands/cp.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -52,6 +53,7 @@ const TOP: Record<string, Route> = {
   create: r(load.run, 'create', 'Create a new container'),
   commit: r(load.commit, 'commit', "Create a new image from a container's changes"),
   diff: r(load.commit, 'diff', "Inspect changes to files or directories on a container's filesystem"),
+  cp: r(load.cp, 'cp', 'Copy files/folders between a container and the local filesystem'),
   events: r(load.system, 'events', 'Get real time events from the server'),
   history: r(load.images, 'history', 'Show the history of an image'),
   import: r(load.images, 'import', 'Import the contents from a tarball to create a filesystem image'),
@@ -81,7 +83,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       ps: r(load.ps, 'ps', 'List containers'), prune: r(load.lifecycle, 'container prune', 'Remove all stopped containers'),
       rename: TOP.rename!, restart: TOP.restart!, rm: TOP.rm!, remove: TOP.rm!, run: TOP.run!, start: TOP.start!,
       stop: TOP.stop!, wait: TOP.wait!, attach: TOP.attach!, exec: TOP.exec!, pause: TOP.pause!, port: TOP.port!,
-      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!, commit: TOP.commit!, diff: TOP.diff!,
+      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!, commit: TOP.commit!, diff: TOP.diff!, cp: TOP.cp!,
     },
   },
   network: {

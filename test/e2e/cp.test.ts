@@ -107,7 +107,7 @@ test('archive API: HEAD stats with Go file modes, GET streams a tar with the sta
   await ok('docker', ['rm', '-f', 'api-cp']);
 });
 
-for (const cli of ['docker'] as const) {
+for (const cli of ['docker', 'berth'] as const) {
   for (const state of ['running', 'stopped'] as const) {
     test(`${cli} cp both ways on a ${state} container: a file, a directory, dir/., into an existing dir and to a new name`, async () => {
       const name = `cp-${cli}-${state}`;
