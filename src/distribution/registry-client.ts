@@ -234,7 +234,8 @@ function rawRequest(url: URL, o: { method: string; headers: Record<string, strin
     req.setTimeout(IDLE_MS, () => req.destroy(new UnavailableError(`${url.host}: timeout after ${IDLE_MS / 1000}s`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err instanceof UnavailableError || err.name === 'AbortError') { reject(err); return; }
-      if (err.code === 'EPROTO' || /wrong version number|packet length too long/.test(err.message)) {
+      // OpenSSL's codes for a TLS hello answered in plain HTTP
+      if (err.code === 'EPROTO' || err.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || err.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
         reject(new UnavailableError(`Get "${url.origin}/v2/": http: server gave HTTP response to HTTPS client`, { cause: err }));
         return;
       }
