@@ -66,6 +66,13 @@ export interface BuildOutput {
   aux(value: unknown): Promise<void>;
   /** True once the client went away: the build stops at the next step. */
   readonly cancelled: boolean;
+  /** Aborted when the client goes away: a running step is stopped and removed. */
+  readonly signal?: AbortSignal;
+}
+
+/** The client went away mid-build. */
+export class BuildCancelledError extends InvalidParameterError {
+  constructor() { super('build cancelled: the client went away'); }
 }
 
 /** A RUN that exited non-zero: Docker's message, and the code for errorDetail. */
@@ -121,7 +128,7 @@ export class BuildExecutor {
       if (i < 0) throw new InvalidParameterError(`failed to reach build target ${o.target} in Dockerfile`);
       last = i;
     }
-    const stages = df.stages.slice(0, last + 1);
+    const stages = neededStages(df.stages, last, (w) => processWord(w, envLookup([...meta].map(([k, x]) => `${k}=${x}`))));
     const total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
     const results: (string | undefined)[] = [];
     let step = 0;
@@ -129,7 +136,7 @@ export class BuildExecutor {
     for (const stage of stages) {
       const st = await this.from(stage, meta, results, out, ++step, total);
       for (const ins of stage.instructions) {
-        if (out.cancelled) throw new InvalidParameterError('build cancelled: the client went away');
+        if (out.cancelled) throw new BuildCancelledError();
         step++;
         await out.stream(`Step ${step}/${total} : ${ins.original}\n`);
         await this.step(ins, st, o, buildArgs, used, results, df.stages, out);
@@ -296,14 +303,20 @@ export class BuildExecutor {
       WorkingDir: st.config.WorkingDir ?? '', User: st.config.User ?? '', Labels: {},
       HostConfig: { ...(o.hostConfig ?? {}) },
     };
+    if (out.cancelled) throw new BuildCancelledError();
     const { Id } = await this.d.containers.create(undefined, body);
     await out.stream(` ---> Running in ${shortId(Id)}\n`);
     let ok = false;
+    const tail = new LogTail(this.d.containerLog(Id), (text) => out.stream(text));
+    const onAbort = () => { void this.d.containers.remove(Id, { force: true }).catch(() => {}); };
+    out.signal?.addEventListener('abort', onAbort);
     try {
       const w = this.d.containers.wait(Id, 'next-exit');
       await this.d.containers.start(Id);
+      tail.start();
       const { StatusCode } = await w.result;
-      await this.relayLog(Id, out);
+      await tail.stop();
+      if (out.cancelled) throw new BuildCancelledError();
       if (StatusCode !== 0) {
         throw new BuildStepError(`The command '${cmd.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
       }
@@ -313,19 +326,13 @@ export class BuildExecutor {
       st.image = id;
       ok = true;
     } finally {
-      if (ok ? o.rm !== false : (o.forceRm || o.rm !== false)) {
+      out.signal?.removeEventListener('abort', onAbort);
+      await tail.stop();
+      if (out.cancelled || (ok ? o.rm !== false : (o.forceRm || o.rm !== false))) {
         await this.d.containers.remove(Id, { force: true }).catch(() => {});
         await out.stream(` ---> Removed intermediate container ${shortId(Id)}\n`);
       }
     }
-  }
-
-  /** The step's output, stdout and stderr as they were written, after the process exited. */
-  private async relayLog(id: string, out: BuildOutput): Promise<void> {
-    let text = '';
-    const p = new K8sLogParser((e) => { text += e.data.toString('utf8'); });
-    try { p.push(await fsp.readFile(this.d.containerLog(id))); } catch { /* no output */ }
-    if (text) await out.stream(text);
   }
 
   private async copy(ins: InstructionOf<'COPY'> | InstructionOf<'ADD'>, st: StageState, o: BuildOptions,
@@ -373,6 +380,75 @@ export class BuildExecutor {
   }
 }
 
+/**
+ * Only the stages the target needs (BuildKit's rule; the classic builder ran every stage before it):
+ * the target, the stages its FROM names and those its COPY --from names, transitively.
+ */
+export function neededStages(stages: Stage[], target: number, expand: (w: string) => string): Stage[] {
+  const byName = new Map(stages.filter((s) => s.name).map((s) => [s.name!, s.index]));
+  const need = new Set<number>();
+  const visit = (i: number) => {
+    if (need.has(i)) return;
+    need.add(i);
+    const st = stages[i]!;
+    const base = byName.get(expand(st.from.image).toLowerCase());
+    if (base !== undefined && base < i) visit(base);
+    for (const ins of st.instructions) {
+      if (ins.kind !== 'COPY' || ins.from === undefined) continue;
+      const f = expand(ins.from).toLowerCase();
+      const dep = /^\d+$/.test(f) ? Number(f) : byName.get(f);
+      if (dep !== undefined && dep < i) visit(dep);
+    }
+  };
+  visit(target);
+  return stages.filter((s) => need.has(s.index));
+}
+
+/**
+ * Follows a RUN container's k8s-file log while the step runs, so its output reaches the client as it
+ * comes (polled: conmon appends, and the file is the container's only output channel).
+ */
+class LogTail {
+  private offset = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private reading: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private readonly parser: K8sLogParser;
+  private text = '';
+
+  constructor(private readonly file: string, private readonly emit: (text: string) => Promise<void>) {
+    this.parser = new K8sLogParser((e) => { this.text += e.data.toString('utf8'); });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => { this.reading = this.reading.then(() => this.read()); }, 100);
+  }
+
+  private async read(): Promise<void> {
+    let fh;
+    try { fh = await fsp.open(this.file, 'r'); } catch { return; }
+    try {
+      for (;;) {
+        const buf = Buffer.alloc(64 * 1024);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
+        if (bytesRead === 0) break;
+        this.offset += bytesRead;
+        this.parser.push(buf.subarray(0, bytesRead));
+      }
+    } finally { await fh.close(); }
+    if (this.text) { const t = this.text; this.text = ''; await this.emit(t); }
+  }
+
+  /** Stops polling and sends what is left (idempotent). */
+  async stop(): Promise<void> {
+    if (this.stopped) return this.reading;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.reading = this.reading.then(() => this.read());
+    return this.reading;
+  }
+}
+
 function command(ins: CommandForm, shell: string[]): string[] {
   return ins.form === 'exec' ? [...ins.args] : [...shell, ins.command];
 }
@@ -391,10 +467,6 @@ async function readDockerfile(contextDir: string, name: string): Promise<string>
   return text;
 }
 
-/**
- * The docker CLI sends .dockerignore and the Dockerfile even when .dockerignore excludes them; once the
- * Dockerfile is read they leave the context (moby's removeDockerfile), so `COPY . /` does not take them.
- */
 /** Whether `rel`'s parent directory, symlinks resolved, is still inside the context (a context may hold links out). */
 async function insideContext(contextDir: string, rel: string): Promise<boolean> {
   try {
@@ -404,6 +476,10 @@ async function insideContext(contextDir: string, rel: string): Promise<boolean> 
   } catch { return false; }
 }
 
+/**
+ * The docker CLI sends .dockerignore and the Dockerfile even when .dockerignore excludes them; once the
+ * Dockerfile is read they leave the context (moby's removeDockerfile), so `COPY . /` does not take them.
+ */
 async function dropIgnoredBuildFiles(contextDir: string, dockerfile: string): Promise<void> {
   let text: string;
   try { text = await fsp.readFile(path.join(contextDir, '.dockerignore'), 'utf8'); } catch { return; }

@@ -247,13 +247,16 @@ export function buildCreateRequest(p: ParsedArgs, env: Record<string, string | u
   const networkMode = networks[0] ?? 'default';
   const endpoints: Record<string, unknown> = {};
   const aliases = list(p, 'network-alias');
-  if (networks.length || aliases.length || str(p, 'ip') || str(p, 'ip6') || list(p, 'link').length) {
+  const linkLocal = list(p, 'link-local-ip');
+  if (networks.length || aliases.length || str(p, 'ip') || str(p, 'ip6') || list(p, 'link').length || linkLocal.length) {
     const first = networks[0] ?? 'default';
     for (const n of networks.length ? networks : [first]) {
       const ep: Record<string, unknown> = {};
       if (n === first) {
         if (aliases.length) ep.Aliases = aliases;
-        if (str(p, 'ip') || str(p, 'ip6')) ep.IPAMConfig = { IPv4Address: str(p, 'ip') || undefined, IPv6Address: str(p, 'ip6') || undefined };
+        if (str(p, 'ip') || str(p, 'ip6') || linkLocal.length) {
+          ep.IPAMConfig = { IPv4Address: str(p, 'ip') || undefined, IPv6Address: str(p, 'ip6') || undefined, LinkLocalIPs: linkLocal.length ? linkLocal : undefined };
+        }
         if (list(p, 'link').length) ep.Links = list(p, 'link');
       }
       endpoints[n] = ep;

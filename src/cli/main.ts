@@ -25,10 +25,12 @@ const load = {
   commit: () => import('./commands/commit.js').then((m) => m.commands),
   volume: () => import('./commands/volume.js').then((m) => m.commands),
   registry: () => import('./commands/registry.js').then((m) => m.commands),
+  login: () => import('./commands/login.js').then((m) => m.commands),
   context: () => import('./commands/context.js').then((m) => m.commands),
   archive: () => import('./commands/image-archive.js').then((m) => m.commands),
   dist: () => import('./commands/distribution.js').then((m) => m.commands),
   build: () => import('./commands/build.js').then((m) => m.commands),
+  cp: () => import('./commands/cp.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -52,6 +54,7 @@ const TOP: Record<string, Route> = {
   create: r(load.run, 'create', 'Create a new container'),
   commit: r(load.commit, 'commit', "Create a new image from a container's changes"),
   diff: r(load.commit, 'diff', "Inspect changes to files or directories on a container's filesystem"),
+  cp: r(load.cp, 'cp', 'Copy files/folders between a container and the local filesystem'),
   events: r(load.system, 'events', 'Get real time events from the server'),
   history: r(load.images, 'history', 'Show the history of an image'),
   import: r(load.images, 'import', 'Import the contents from a tarball to create a filesystem image'),
@@ -62,6 +65,8 @@ const TOP: Record<string, Route> = {
   save: r(load.archive, 'save', 'Save one or more images to a tar archive (streamed to STDOUT by default)'),
   kill: r(load.lifecycle, 'kill', 'Kill one or more running containers'),
   logs: r(load.logs, 'logs', 'Fetch the logs of a container'),
+  login: r(load.login, 'login', 'Authenticate to a registry'),
+  logout: r(load.login, 'logout', 'Log out from a registry'),
   rename: r(load.lifecycle, 'rename', 'Rename a container'),
   restart: r(load.lifecycle, 'restart', 'Restart one or more containers'),
   rm: r(load.lifecycle, 'rm', 'Remove one or more containers'),
@@ -81,7 +86,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       ps: r(load.ps, 'ps', 'List containers'), prune: r(load.lifecycle, 'container prune', 'Remove all stopped containers'),
       rename: TOP.rename!, restart: TOP.restart!, rm: TOP.rm!, remove: TOP.rm!, run: TOP.run!, start: TOP.start!,
       stop: TOP.stop!, wait: TOP.wait!, attach: TOP.attach!, exec: TOP.exec!, pause: TOP.pause!, port: TOP.port!,
-      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!, commit: TOP.commit!, diff: TOP.diff!,
+      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!, commit: TOP.commit!, diff: TOP.diff!, cp: TOP.cp!,
     },
   },
   network: {

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { familiarName, fullString, normalize, parseNormalized, type Reference } from '../core/reference.js';
 import type { PlatformWanted } from '../core/manifest.js';
-import { InvalidParameterError, NotFoundError } from '../errors.js';
+import { InvalidParameterError, NotFoundError, UnauthorizedError } from '../errors.js';
 import type { ImageService } from '../services/image-service.js';
 import { pushImage } from './push.js';
 import { pullImage, type ProgressSink, type PullStore } from './pull.js';
@@ -52,7 +52,20 @@ export function decodeRegistryAuth(header: string | undefined): RegistryCredenti
   return out;
 }
 
-/** Pull (and, later, push and login) over the registry client, writing into the image service's stores. */
+/** POST /auth's AuthConfig: credentials and the registry they are for (empty = Docker Hub). */
+export interface RegistryLogin extends RegistryCredentials {
+  serveraddress?: string;
+}
+
+/** The registry host of a login's server address (`https://index.docker.io/v1/` and empty mean Docker Hub). */
+export function loginDomain(serverAddress: string | undefined): string {
+  if (!serverAddress) return 'docker.io';
+  const host = serverAddress.replace(/^https?:\/\//, '').split('/')[0]!;
+  if (!host) throw new InvalidParameterError(`unable to parse server address: ${serverAddress}`);
+  return ['index.docker.io', 'registry-1.docker.io', 'docker.io'].includes(host) ? 'docker.io' : host.toLowerCase();
+}
+
+/** Pull, push and login over the registry client, writing into the image service's stores. */
 export class DistributionService {
   constructor(private readonly deps: DistributionDeps) {}
 
@@ -82,6 +95,16 @@ export class DistributionService {
   isNameOnly(fromImage: string, tag: string): boolean {
     const base = parseNormalized(fromImage);
     return !tag && base.tag === undefined && base.digest === undefined;
+  }
+
+  /** POST /auth: the credentials must open the registry's /v2/ (basic, or a token from its realm). */
+  async login(a: RegistryLogin): Promise<{ identityToken: string }> {
+    const { serveraddress, ...creds } = a;
+    const endpoint = endpointFor(loginDomain(serveraddress), this.deps.insecureRegistries);
+    const client = new RegistryClient(endpoint, creds);
+    const status = await client.ping([200, 401]);
+    if (status === 401) throw new UnauthorizedError(`login attempt to ${endpoint.base}/v2/ failed with status: 401 Unauthorized`);
+    return { identityToken: '' };
   }
 
   /** POST /images/{name}/push: the tag `name:tag`; no tag at all (docker push -a) pushes every local tag of the repository. */

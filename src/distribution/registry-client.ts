@@ -75,6 +75,12 @@ export class RegistryClient {
       const ch = parseChallenge(String(res.headers['www-authenticate'] ?? ''));
       res.resume();
       if (ch) this.challenge = ch;
+      if (ch?.scheme === 'basic' && !this.creds.username) {
+        // docker's wording (Go's url.Error around distribution's ErrNoBasicAuthCredentials); not a 401, so
+        // the docker CLI does not turn it into a login prompt.
+        const m = o.method ?? 'GET';
+        throw new SystemError(`${m[0]}${m.slice(1).toLowerCase()} "${this.endpoint.base}${path}": no basic auth credentials`);
+      }
       const auth = await this.authorize(o.scope, o.signal);
       if (auth) res = await this.send(path, o, auth);
     }
@@ -139,10 +145,11 @@ export class RegistryClient {
     });
   }
 
-  /** GET /v2/ to learn the auth scheme and check credentials (docker login). */
-  async ping(): Promise<void> {
-    const res = await this.request('/v2/', { scope: '', ok: [200] });
+  /** GET /v2/ to learn the auth scheme and check credentials (docker login); the final status. */
+  async ping(ok: number[] = [200]): Promise<number> {
+    const res = await this.request('/v2/', { scope: '', ok });
     res.resume();
+    return res.statusCode ?? 0;
   }
 
   async getManifest(repo: string, ref: string, signal?: AbortSignal): Promise<{ body: Buffer; mediaType: string; digest?: string }> {
@@ -241,7 +248,8 @@ function rawRequest(url: URL, o: { method: string; headers: Record<string, strin
     req.setTimeout(IDLE_MS, () => req.destroy(new UnavailableError(`${url.host}: timeout after ${IDLE_MS / 1000}s`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err instanceof UnavailableError || err.name === 'AbortError') { reject(err); return; }
-      if (err.code === 'EPROTO' || /wrong version number|packet length too long/.test(err.message)) {
+      // OpenSSL's codes for a TLS hello answered in plain HTTP
+      if (err.code === 'EPROTO' || err.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || err.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
         reject(new UnavailableError(`Get "${url.origin}/v2/": http: server gave HTTP response to HTTPS client`, { cause: err }));
         return;
       }
@@ -278,8 +286,9 @@ export function registryError(status: number, text: string, what: string): Error
     msg = (doc.errors ?? []).map((e) => `${(e.code ?? '').toLowerCase().replace(/_/g, ' ')}: ${e.message ?? ''}`.replace(/^: /, '')).join('; ');
   } catch { msg = text.trim().slice(0, 200); }
   const detail = msg || `status ${status}`;
-  if (status === 401) return new UnauthorizedError(`unauthorized: ${detail}`);
-  if (status === 403) return new ForbiddenError(`denied: ${detail}`);
+  // A body-less answer (HEAD) gets the spec's default message for its code, as docker's client does.
+  if (status === 401) return new UnauthorizedError(`unauthorized: ${msg || 'authentication required'}`);
+  if (status === 403) return new ForbiddenError(`denied: ${msg || 'requested access to the resource is denied'}`);
   if (status === 404) return new NotFoundError(`${what}: ${detail}`);
   if (status === 400 || status === 415) return new InvalidParameterError(`${what}: ${detail}`);
   if (status === 429 || status >= 500) return new UnavailableError(`${what}: ${detail}`);

@@ -11,6 +11,7 @@ import { imageRoutes } from '../api/routes/images.js';
 import { imageArchiveRoutes } from '../api/routes/image-archive.js';
 import { ImageArchiveService } from '../services/image-archive.js';
 import { systemRoutes } from '../api/routes/system.js';
+import { authRoutes } from '../api/routes/auth.js';
 import { execRoutes } from '../api/routes/exec.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { swarmRoutes } from '../api/routes/swarm.js';
@@ -241,10 +242,12 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const builds = new BuildService(paths, sys, { containers, images, commits });
   const imageArchives = new ImageArchiveService(images, paths, events);
   await imageArchives.init();
+  const distribution = new DistributionService({ images });
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers, containers.queries, containers.streams),
-    ...imageRoutes(images, new DistributionService({ images })),
+    ...imageRoutes(images, distribution),
+    ...authRoutes(distribution),
     ...imageArchiveRoutes(imageArchives),
     ...execRoutes(execs),
     ...networkRoutes(networks, (ref) => netInfo(containers.queries.get(ref))),

@@ -17,13 +17,16 @@ export interface ContainerNetInfo {
 }
 
 /** One entry of NetworkingConfig.EndpointsConfig (create) or EndpointConfig (connect). */
-export type EndpointRequest = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string; Links?: string[] | null };
+export type EndpointRequest = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null; MacAddress?: string; Links?: string[] | null };
 
 /** An endpoint request → what the attachment records of it (a MAC is checked and normalised). */
 export function endpointConfigOf(e: EndpointRequest | null | undefined): EndpointConfig {
   const mac = e?.MacAddress ? parseMac(e.MacAddress) : undefined;
   const links = (e?.Links ?? []).filter(Boolean);
+  const ll = (e?.IPAMConfig?.LinkLocalIPs ?? []).filter(Boolean);
   return {
+    ...(ll.length ? { linkLocalIps: ll } : {}),
+    ...(e?.IPAMConfig?.IPv6Address ? { ipv6Address: e.IPAMConfig.IPv6Address } : {}),
     aliases: [...(e?.Aliases ?? [])], ipv4Address: e?.IPAMConfig?.IPv4Address || undefined, ...(mac ? { macAddress: mac } : {}),
     ...(links.length ? { links } : {}),
   };

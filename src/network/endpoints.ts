@@ -1,7 +1,8 @@
 import { ForbiddenError } from '../errors.js';
 import { bridgeExists, type Bridges } from './bridges.js';
 import { CniError, parseAddResult, type CniRunner } from './cni.js';
-import { cniConfigFor } from './ipam.js';
+import { cniConfigFor, linkLocalCidrs } from './ipam.js';
+import type { IpTool } from './ip-tool.js';
 import { newId, short, type NetState } from './net-state.js';
 import type { NetnsManager } from './netns.js';
 import type { AttachmentRecord, EndpointConfig, NetworkPaths, NetworkStore, SandboxState } from './network-store.js';
@@ -12,7 +13,7 @@ import type { AttachmentRecord, EndpointConfig, NetworkPaths, NetworkStore, Sand
  */
 export class Endpoints {
   constructor(private readonly d: {
-    state: NetState; cni: CniRunner; bridges: Bridges; netns: NetnsManager; store: NetworkStore; np: NetworkPaths;
+    state: NetState; cni: CniRunner; bridges: Bridges; netns: NetnsManager; store: NetworkStore; np: NetworkPaths; ip: IpTool;
   }) {}
 
   cniConfig(networkId: string, staticIp = false): Record<string, unknown> {
@@ -36,8 +37,16 @@ export class Endpoints {
         throw err;
       });
     const r = parseAddResult(res ?? {}, ifname);
+    // Recorded before the addresses go on, so a failure below is undone with the rest of the sandbox.
+    const ll = linkLocalCidrs(w.linkLocalIps);
     const dnsNames = n.predefined ? [] : [a.name, ...w.aliases, short(a.containerId)].filter((x, k, arr) => x && arr.indexOf(x) === k);
     sb.endpoints[n.Id] = { endpointId: newId(), ifname, ip: r.ip, prefixLen: r.prefixLen, gateway: r.gateway, mac: r.mac, dnsNames };
+    try {
+      for (const cidr of ll) await this.d.ip.exec({ op: 'add-addr', dev: ifname, cidr }, sb.netnsPath);
+    } catch (err) {
+      await this.del(a, n.Id, true); // a connect must not leave the half-made interface behind
+      throw err;
+    }
   }
 
   async del(a: AttachmentRecord, networkId: string, netnsAlive: boolean, sb: SandboxState = a.sandbox!): Promise<void> {

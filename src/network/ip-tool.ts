@@ -32,8 +32,9 @@ export function ipArgs(o: IpOp): string[] {
 export class IpTool {
   constructor(private readonly runner: ProcessRunner = posixRunner, private readonly bin = 'ip') {}
 
-  /** Runs one operation; rejects with the program's failure. */
-  async exec(o: IpOp): Promise<string> {
+  /** Runs one operation (inside the network namespace at `netnsPath` when given); rejects with the program's failure. */
+  async exec(o: IpOp, netnsPath?: string): Promise<string> {
+    if (netnsPath) return (await this.runner.run('nsenter', [`--net=${netnsPath}`, '--', this.bin, ...ipArgs(o)])).stdout;
     return (await this.runner.run(this.bin, ipArgs(o))).stdout;
   }
 }

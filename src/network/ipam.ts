@@ -1,5 +1,6 @@
 import { ForbiddenError, InvalidParameterError } from '../errors.js';
 import { bridgeSettings } from './bridge-options.js';
+import { formatIPv6, isLinkLocal6, parseIPv6 } from './ip6.js';
 import { bridgeConfig } from './cni.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIPv4, lastAddress, parseCidr, parseIPv4, type Cidr } from './ip.js';
 import type { IpamConfigEntry, NetworkRecord } from './network-store.js';
@@ -61,7 +62,14 @@ export async function planIpv4Config(c: IpamRequestConfig, existing: Cidr[], aut
 }
 
 /** Docker's static-address rules for `--ip` (create, connect, start). */
-export function checkStaticIp(n: NetworkRecord, ip?: string): void {
+export function checkStaticIp(n: NetworkRecord, ip?: string, ip6?: string): void {
+  if (ip6) {
+    // --ip6 / IPAMConfig.IPv6Address: berth's networks have no IPv6 subnet (EnableIPv6 is refused), so no v6
+    // address can be honoured; refused in moby's words instead of dropped.
+    if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
+    if (parseIPv6(ip6) === undefined) throw new InvalidParameterError(`invalid IPv6 address: ${ip6}`);
+    throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${ip6}`);
+  }
   if (!ip) return;
   if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
   const v = parseIPv4(ip);
@@ -69,6 +77,31 @@ export function checkStaticIp(n: NetworkRecord, ip?: string): void {
   if (!cidrContains(parseCidr(n.IPAM.Config[0]!.Subnet)!, v)) {
     throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${ip}`);
   }
+}
+
+/** Create-time check of IPAMConfig.LinkLocalIPs (moby EndpointIPAMConfig.Validate): each must be an address. */
+export function checkLinkLocalSyntax(ips: string[] | undefined): void {
+  for (const ip of ips ?? []) {
+    const v4 = parseIPv4(ip);
+    const v6 = parseIPv6(ip);
+    if ((v4 === undefined && v6 === undefined) || v4 === 0 || v6 === 0n) {
+      throw new InvalidParameterError(`invalid endpoint settings:\ninvalid link-local IP address: ${ip}`);
+    }
+  }
+}
+
+/**
+ * Start-time (moby CreateEndpoint): each link-local address must be link-local unicast (169.254.0.0/16, fe80::/10);
+ * the interface gets it with libnetwork's masks, /16 and /64.
+ */
+export function linkLocalCidrs(ips: string[] | undefined): string[] {
+  return (ips ?? []).map((ip) => {
+    const v4 = parseIPv4(ip);
+    if (v4 !== undefined && v4 >>> 16 === 0xa9fe) return `${ip}/16`;
+    const v6 = parseIPv6(ip);
+    if (v6 !== undefined && isLinkLocal6(v6)) return `${formatIPv6(v6)}/64`;
+    throw new InvalidParameterError(`invalid link local IP address: ${ip}`);
+  });
 }
 
 /** The CNI config of a bridge network; `staticIp`: the ADD asks for an address (it may lie outside --ip-range). */

@@ -12,7 +12,7 @@ import { DnsServers } from './dns-servers.js';
 import { Endpoints } from './endpoints.js';
 import { buildHosts, buildResolvConf, upstreamServers } from './etc-files.js';
 import { IpTool } from './ip-tool.js';
-import { checkStaticIp } from './ipam.js';
+import { checkLinkLocalSyntax, checkStaticIp, linkLocalCidrs } from './ipam.js';
 import { chainPrefixFor, Iptables } from './iptables.js';
 import { NetState, newId, short } from './net-state.js';
 import { NetnsManager } from './netns.js';
@@ -136,11 +136,12 @@ export class NetworkService {
     this.ipt = o.iptables ?? new Iptables(this.chainPrefix);
     if (this.ipt.prefix !== this.chainPrefix) throw new SystemError(`iptables chain prefix ${this.ipt.prefix} is not this instance's ${this.chainPrefix}`);
     this.ownerTag = `berth:${this.chainPrefix}:${createHash('sha256').update(o.paths.dataRoot).digest('hex').slice(0, 12)}`;
-    this.bridges = new Bridges(o.ip ?? new IpTool(), this.ownerTag);
+    const ip = o.ip ?? new IpTool();
+    this.bridges = new Bridges(ip, this.ownerTag);
     this.rules = new RuleApplier(this.ipt, this.state);
     this.dns = new DnsServers(this.state, { port: o.dnsPort ?? 53, upstreams: () => upstreamServers(this.hostResolv, o.dns) });
     this.ports = new PortAllocator(this.state, this.ipt);
-    this.endpoints = new Endpoints({ state: this.state, cni: o.cni, bridges: this.bridges, netns: this.netns, store: this.store, np: this.np });
+    this.endpoints = new Endpoints({ state: this.state, cni: o.cni, bridges: this.bridges, netns: this.netns, store: this.store, np: this.np, ip });
     this.registry = new NetworkRegistry({
       state: this.state, store: this.store, bridges: this.bridges, rules: this.rules, dns: this.dns,
       bridgeName: this.bridgeName, bridgeDisabled: this.bridgeDisabled, bip: o.bip ?? DEFAULT_BRIDGE_CIDR,
@@ -248,7 +249,10 @@ export class NetworkService {
   validateCreate(c: ContainerNetInfo): void {
     const mode = c.networkMode || 'default';
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return;
-    for (const w of wantedNetworks(this.state, c, this.bridgeDisabled)) checkStaticIp(this.state.networks.get(w.networkId)!, w.ipv4Address);
+    for (const w of wantedNetworks(this.state, c, this.bridgeDisabled)) {
+      checkStaticIp(this.state.networks.get(w.networkId)!, w.ipv4Address, w.ipv6Address);
+      checkLinkLocalSyntax(w.linkLocalIps);
+    }
   }
 
   /**
@@ -319,7 +323,8 @@ export class NetworkService {
       for (const w of a.networks) {
         const n = this.state.networks.get(w.networkId);
         if (!n) throw new NotFoundError(`network ${w.networkId} not found`);
-        checkStaticIp(n, w.ipv4Address);
+        checkStaticIp(n, w.ipv4Address, w.ipv6Address);
+        linkLocalCidrs(w.linkLocalIps);
       }
       const pn = this.portsNetwork(a);
       // `-p 80` binds the network's host_binding_ipv4 (Docker's DefaultBindingIP).
@@ -425,7 +430,9 @@ export class NetworkService {
       const a = attachmentFor(this.state, c, this.bridgeDisabled);
       if (a.networks.some((w) => w.networkId === n.Id)) throw new ForbiddenError(`endpoint with name ${a.name} already exists in network ${n.Name}`);
       const w = { networkId: n.Id, ...endpointConfigOf(cfg) };
-      checkStaticIp(n, w.ipv4Address);
+      checkStaticIp(n, w.ipv4Address, w.ipv6Address);
+      checkLinkLocalSyntax(w.linkLocalIps);
+      linkLocalCidrs(w.linkLocalIps);
       let result: ConnectResult | undefined;
       if (c.running && a.sandbox?.phase === 'ready') {
         await this.endpoints.add(a, w);

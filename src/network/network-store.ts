@@ -47,7 +47,9 @@ export interface NetworkRecord {
 }
 
 export interface EndpointConfig {
-  aliases: string[]; ipv4Address?: string; /** asked for; the plugin sets it */ macAddress?: string;
+  aliases: string[]; ipv4Address?: string; /** --ip6: refused (no IPv6 subnets yet), kept only to be checked */ ipv6Address?: string; /** asked for; the plugin sets it */ macAddress?: string;
+  /** IPAMConfig.LinkLocalIPs: added to the interface after the CNI ADD */
+  linkLocalIps?: string[];
   /** EndpointSettings.Links (`name:alias`): on a user-defined network, aliases only this container resolves */
   links?: string[];
 }

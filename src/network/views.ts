@@ -16,8 +16,9 @@ export function containerNetworkSettings(state: NetState, a: AttachmentRecord | 
     if (!n) continue;
     const ep = sb?.endpoints[n.Id];
     const aliases = w.aliases ?? [];
+    const ipam = { ...(w.ipv4Address ? { IPv4Address: w.ipv4Address } : {}), ...(w.linkLocalIps?.length ? { LinkLocalIPs: w.linkLocalIps } : {}) };
     networks[n.Name] = {
-      IPAMConfig: w.ipv4Address ? { IPv4Address: w.ipv4Address } : null, Links: w.links?.length ? w.links : null,
+      IPAMConfig: Object.keys(ipam).length ? ipam : null, Links: w.links?.length ? w.links : null,
       Aliases: aliases.length ? aliases : null, MacAddress: ep?.mac ?? w.macAddress ?? '', DriverOpts: null, GwPriority: 0, NetworkID: n.Id,
       EndpointID: ep?.endpointId ?? '', Gateway: ep?.gateway ?? '', IPAddress: ep?.ip ?? '', IPPrefixLen: ep?.prefixLen ?? 0,
       IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: ep?.dnsNames.length ? ep.dnsNames : null,

@@ -1,23 +1,71 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import { HtpasswdAuth } from './htpasswd.js';
 import type { RegistryAuth } from './server.js';
 
-/** `berth registry serve --config FILE`: JSON; unknown keys are refused, never ignored. */
+/**
+ * `berth registry serve --config FILE`: JSON; unknown keys are refused, never ignored. Relative paths are
+ * taken from the config file's directory.
+ *
+ *   { "readOnly": false,
+ *     "auth": { "htpasswd": { "realm": "berth-registry", "path": "htpasswd" } },
+ *     "tls": { "certificate": "cert.pem", "key": "key.pem" } }
+ */
 export interface RegistryConfig {
   readOnly: boolean;
   auth?: RegistryAuth;
+  tls?: { cert: Buffer; key: Buffer };
 }
+
+type Doc = Record<string, unknown>;
 
 export function loadRegistryConfig(file: string | undefined): RegistryConfig {
   if (!file) return { readOnly: false };
-  let doc: Record<string, unknown>;
+  const fail = (msg: string): never => { throw new Error(`registry config ${file}: ${msg}`); };
+  let doc: Doc;
   try {
-    doc = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    doc = JSON.parse(fs.readFileSync(file, 'utf8')) as Doc;
   } catch (err) {
-    throw new Error(`registry config ${file}: ${(err as Error).message}`);
+    return fail((err as Error).message);
   }
-  for (const k of Object.keys(doc)) {
-    if (k !== 'readOnly') throw new Error(`registry config ${file}: unknown key ${JSON.stringify(k)}`);
+  if (!isObject(doc)) fail('not a JSON object');
+  const dir = path.dirname(path.resolve(file));
+  const read = (key: string, p: unknown): Buffer => {
+    if (typeof p !== 'string' || p === '') return fail(`${key} must be a file path`);
+    try { return fs.readFileSync(path.resolve(dir, p)); } catch (err) { return fail(`${key}: ${(err as Error).message}`); }
+  };
+  onlyKeys(doc, ['readOnly', 'auth', 'tls'], '', fail);
+  if (doc.readOnly !== undefined && typeof doc.readOnly !== 'boolean') fail('readOnly must be a boolean');
+  const cfg: RegistryConfig = { readOnly: doc.readOnly === true };
+  if (doc.auth !== undefined) {
+    const auth = objectAt(doc.auth, 'auth', fail);
+    onlyKeys(auth, ['htpasswd'], 'auth.', fail);
+    if (auth.htpasswd === undefined) fail('auth needs htpasswd (the only kind berth registry has)');
+    const h = objectAt(auth.htpasswd, 'auth.htpasswd', fail);
+    onlyKeys(h, ['realm', 'path'], 'auth.htpasswd.', fail);
+    if (h.realm !== undefined && typeof h.realm !== 'string') fail('auth.htpasswd.realm must be a string');
+    const text = read('auth.htpasswd.path', h.path).toString('utf8');
+    try {
+      cfg.auth = HtpasswdAuth.parse(text, (h.realm as string | undefined) || 'berth-registry', String(h.path));
+    } catch (err) { fail((err as Error).message); }
   }
-  if (doc.readOnly !== undefined && typeof doc.readOnly !== 'boolean') throw new Error(`registry config ${file}: readOnly must be a boolean`);
-  return { readOnly: doc.readOnly === true };
+  if (doc.tls !== undefined) {
+    const t = objectAt(doc.tls, 'tls', fail);
+    onlyKeys(t, ['certificate', 'key'], 'tls.', fail);
+    cfg.tls = { cert: read('tls.certificate', t.certificate), key: read('tls.key', t.key) };
+  }
+  return cfg;
+}
+
+function isObject(v: unknown): v is Doc {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function objectAt(v: unknown, key: string, fail: (m: string) => never): Doc {
+  if (!isObject(v)) fail(`${key} must be an object`);
+  return v as Doc;
+}
+
+function onlyKeys(doc: Doc, allowed: string[], prefix: string, fail: (m: string) => never): void {
+  for (const k of Object.keys(doc)) if (!allowed.includes(k)) fail(`unknown key ${JSON.stringify(prefix + k)}`);
 }

@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { isDigestString } from '../core/manifest.js';
@@ -13,13 +14,15 @@ import { MAX_MANIFEST_BYTES, RegistryStorage } from './storage.js';
  */
 export interface RegistryAuth {
   /** Undefined when the request may proceed; otherwise the WWW-Authenticate challenge to send with a 401. */
-  check(req: IncomingMessage): string | undefined;
+  check(req: IncomingMessage): Promise<string | undefined>;
 }
 
 export interface RegistryOptions {
   storage: RegistryStorage;
   auth?: RegistryAuth;
   readOnly?: boolean;
+  /** PEM certificate chain and key: serve HTTPS instead of HTTP. */
+  tls?: { cert: Buffer; key: Buffer };
   log?: (line: string) => void;
 }
 
@@ -214,13 +217,13 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
     const c: Ctx = { req, res, url, name: '', rest: '' };
     if (p === '/v2/' || p === '/v2') {
       if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED');
-      authorize(req, false);
+      await authorize(req, false);
       sendJson(res, 200, {});
       return;
     }
     if (p === '/v2/_catalog') {
       if (method !== 'GET') throw new RegistryError('UNSUPPORTED');
-      authorize(req, false);
+      await authorize(req, false);
       await catalog(c);
       return;
     }
@@ -239,12 +242,12 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
       : what === 'tags/list' ? 'tags' : c.rest === '' ? 'uploads' : 'upload';
     const route = routes.find((r) => r.kind === kind && r.method === method);
     if (!route) throw new RegistryError('UNSUPPORTED');
-    authorize(req, route.write);
+    await authorize(req, route.write);
     await route.handler(c);
   }
 
-  function authorize(req: IncomingMessage, write: boolean): void {
-    const challenge = opts.auth?.check(req);
+  async function authorize(req: IncomingMessage, write: boolean): Promise<void> {
+    const challenge = await opts.auth?.check(req);
     if (challenge !== undefined) throw Object.assign(new RegistryError('UNAUTHORIZED'), { challenge });
     if (write && opts.readOnly) throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');
   }
@@ -325,7 +328,10 @@ export async function serveRegistry(opts: RegistryOptions, addr: string): Promis
   const m = /^(.*):(\d+)$/.exec(addr);
   if (!m) throw new Error(`invalid address ${JSON.stringify(addr)}: want HOST:PORT`);
   const host = m[1]!.replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 }, registryHandler(opts));
+  const serverOpts = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 };
+  const server = opts.tls
+    ? https.createServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, registryHandler(opts))
+    : http.createServer(serverOpts, registryHandler(opts));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(Number(m[2]), host, () => { server.off('error', reject); resolve(); });

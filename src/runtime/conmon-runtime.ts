@@ -184,6 +184,8 @@ export class ConmonRuntime {
   }
 
   async start(id: string): Promise<void> {
+    // A size asked before start must reach the pty before the process looks at it.
+    await this.ctlWriter.flush(path.join(this.paths.bundle(id), 'ctl'));
     if (await this.startThroughFifo(id)) return;
     try {
       await this.runc.start(id);

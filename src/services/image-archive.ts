@@ -18,7 +18,7 @@ import {
 } from '../core/reference.js';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { ImageRecord } from '../store/images/image-store.js';
-import { chainIds } from '../store/layers/layer-store.js';
+import { chainIds, DiffIdMismatchError } from '../store/layers/layer-store.js';
 import type { Paths } from '../store/paths.js';
 import { requireCjs } from '../sys/cjs.js';
 import type { EventBus } from './events.js';
@@ -383,7 +383,7 @@ export class ImageArchiveService {
       });
     } catch (err) {
       await ingest?.abort();
-      if (err instanceof InvalidParameterError && /diffID mismatch/.test(err.message)) {
+      if (err instanceof DiffIdMismatchError) {
         throw new ArchiveError(`invalid archive: layer ${name}: ${err.message}`, { cause: err });
       }
       throw err;

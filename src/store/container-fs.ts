@@ -92,7 +92,11 @@ export class ContainerTree {
     const follow = !!o.followFinal || trailing;
     const fds: number[] = [this.rootFd];
     const names: string[] = [];
-    const closeAll = (keep?: number) => { for (const fd of fds) if (fd !== this.rootFd && fd !== keep) fs.closeSync(fd); };
+    const closed = new Set<number>();
+    // Idempotent: an error path may run it after a success path already did.
+    const closeAll = (keep?: number) => {
+      for (const fd of fds) if (fd !== this.rootFd && fd !== keep && !closed.has(fd)) { closed.add(fd); fs.closeSync(fd); }
+    };
     let todo = pathParts(p);
     let links = hops;
     try {
@@ -104,11 +108,12 @@ export class ContainerTree {
           // A trailing `..` left a directory on the stack: hand back it and its parent.
           const dirFd = fds.pop()!;
           const name = names.pop()!;
+          closed.add(dirFd);
           fs.closeSync(dirFd);
           return this.finish(fds, names, name, follow, todo, closeAll, o, links);
         }
         if (c === '..') {
-          if (fds.length > 1) { fs.closeSync(fds.pop()!); names.pop(); }
+          if (fds.length > 1) { const fd = fds.pop()!; closed.add(fd); fs.closeSync(fd); names.pop(); }
           continue;
         }
         const top = fds[fds.length - 1]!;
@@ -123,13 +128,15 @@ export class ContainerTree {
         if (st.isSymbolicLink()) {
           if (++links > MAX_SYMLINKS) throw new InvalidParameterError(`too many levels of symbolic links: ${p}`);
           const target = fs.readlinkSync(at(top, c));
-          if (target.startsWith('/')) { closeAll(); fds.length = 1; names.length = 0; }
+          if (target.startsWith('/')) { closeAll(); closed.clear(); fds.length = 1; names.length = 0; }
           todo = [...pathParts(target), ...todo];
           continue;
         }
         if (!st.isDirectory()) throw Object.assign(new Error(`${names.concat(c).join('/')}: not a directory`), { code: 'ENOTDIR' });
         // ELOOP/ENOTDIR here: swapped between the lstat and the open; never followed.
-        fds.push(fs.openSync(at(top, c), O_DIR));
+        const fd = fs.openSync(at(top, c), O_DIR);
+        closed.delete(fd); // a number reused after an earlier close
+        fds.push(fd);
         names.push(c);
       }
     } catch (err) {

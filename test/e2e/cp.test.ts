@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { api, startDaemon, type Daemon } from '../helpers/daemon.js';
@@ -107,7 +108,7 @@ test('archive API: HEAD stats with Go file modes, GET streams a tar with the sta
   await ok('docker', ['rm', '-f', 'api-cp']);
 });
 
-for (const cli of ['docker'] as const) {
+for (const cli of ['docker', 'berth'] as const) {
   for (const state of ['running', 'stopped'] as const) {
     test(`${cli} cp both ways on a ${state} container: a file, a directory, dir/., into an existing dir and to a new name`, async () => {
       const name = `cp-${cli}-${state}`;
@@ -237,3 +238,75 @@ for (const cli of ['docker'] as const) {
     await ok(cli, ['rm', '-f', name]);
   });
 }
+
+test('hostile symlinks: links to /etc, ../../.., a host path, and one swapped in a race loop never make cp read or write a host file', async () => {
+  const victim = fs.mkdtempSync(path.join(tmp, 'victim-'));
+  fs.writeFileSync(path.join(victim, 'secret'), 'host secret\n');
+  const before = hostTree(victim);
+  const depth = '../'.repeat(12);
+  const name = 'cp-hostile';
+  await ok('docker', ['run', '-d', '--name', name, IMG, 'sh', '-c',
+    `ln -s /etc /etcl && ln -s ${depth}${victim.slice(1)} /upv && ln -s ${victim} /hostv && ` +
+    // the race: /race flips between a directory with a file and a symlink to the host's victim dir
+    `while true; do rm -rf /race; mkdir /race; echo inside > /race/f; rm -rf /race; ln -s ${victim} /race; done`]);
+  await ok('docker', ['exec', name, 'test', '-L', '/hostv']);
+  const payload = path.join(tmp, 'hostile-payload');
+  fs.writeFileSync(payload, 'payload\n');
+  for (const cli of ['docker', 'berth'] as const) {
+    // planted links: reads find nothing outside, writes land inside the container
+    for (const p of ['/upv/secret', '/hostv/secret']) {
+      const r = await run(cli, ['cp', `${name}:${p}`, '-']);
+      assert.ok(!r.stdout.includes('host secret'), `${cli} cp ${p} read the host file: ${show(r)}`);
+    }
+    await ok(cli, ['cp', payload, `${name}:/etcl/`]);
+    assert.equal((await ok('docker', ['exec', name, 'cat', '/etc/hostile-payload'])).stdout, 'payload\n');
+    for (const p of ['/upv/', '/hostv/', '/upv/x', '/hostv/x']) await run(cli, ['cp', payload, `${name}:${p}`]);
+    // the race, both directions
+    for (let i = 0; i < 15; i++) {
+      const r = await run(cli, ['cp', `${name}:/race/f`, '-']);
+      assert.ok(!r.stdout.includes('host secret'), `${cli} cp out of /race read the host file: ${show(r)}`);
+      const rd = await run(cli, ['cp', `${name}:/race/.`, '-']);
+      assert.ok(!rd.stdout.includes('host secret'), `${cli} cp out of /race/. read the host file: ${show(rd)}`);
+      await run(cli, ['cp', payload, `${name}:/race/`]);
+      await run(cli, ['cp', payload, `${name}:/race/in-${i}`]);
+    }
+  }
+  assert.deepEqual(hostTree(victim), before, 'the host victim dir is untouched');
+  assert.equal(fs.statSync(path.join(victim, 'secret')).mode & 0o777, 0o644);
+  await ok('docker', ['rm', '-f', name]);
+});
+
+test('PUT /archive with a malformed tar, ".." entries, absolute names and links out is refused or confined', async () => {
+  const victim = fs.mkdtempSync(path.join(tmp, 'victim-put-'));
+  const name = 'cp-badtar';
+  await ok('docker', ['run', '-d', '--name', name, IMG, 'sleep', '600']);
+  const put = (body: Buffer) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request({ socketPath: d.socket, method: 'PUT', path: `/containers/${name}/archive?path=/tmp`, headers: { 'content-type': 'application/x-tar' } }, (res) => {
+      let b = '';
+      res.on('data', (c) => { b += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const mk = (entries: string[][]) => {
+    const stage = fs.mkdtempSync(path.join(tmp, 'badtar-'));
+    const out = path.join(stage, 't.tar');
+    // python's tarfile writes exactly the names given (GNU tar would strip them)
+    const py = `import tarfile,io,sys\nt=tarfile.open(sys.argv[1],'w')\nfor kind,n,x in ${JSON.stringify(entries)}:\n  i=tarfile.TarInfo(n)\n  if kind=='f':\n    d=x.encode(); i.size=len(d); t.addfile(i,io.BytesIO(d))\n  else:\n    i.type=tarfile.SYMTYPE if kind=='s' else tarfile.LNKTYPE; i.linkname=x; t.addfile(i)\nt.close()\n`;
+    assert.equal(spawnSync('python3', ['-c', py, out]).status, 0);
+    return fs.readFileSync(out);
+  };
+  const dotdot = await put(mk([['f', '../../../../' + victim.slice(1) + '/dotdot', 'x']]));
+  assert.equal(dotdot.status, 400, dotdot.body);
+  const abs = await put(mk([['f', `${victim}/abs`, 'x']]));
+  assert.ok(abs.status === 200 || abs.status === 400, abs.body);
+  const link = await put(mk([['s', 'out', victim], ['f', 'out/through', 'x']]));
+  assert.ok(link.status === 200 || link.status === 400, link.body);
+  const hard = await put(mk([['h', 'grab', `../../../../${victim.slice(1)}/x`]]));
+  assert.equal(hard.status, 400, hard.body);
+  const junk = await put(Buffer.concat([Buffer.from('not a tar at all'), Buffer.alloc(1000, 7)]));
+  assert.equal(junk.status, 400, junk.body);
+  assert.deepEqual(fs.readdirSync(victim), [], 'nothing was written outside the container');
+  await ok('docker', ['rm', '-f', name]);
+});

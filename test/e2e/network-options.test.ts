@@ -227,6 +227,40 @@ test('MacAddress: --mac-address, per endpoint at create and connect, shown in in
   await ok(['network', 'rm', 'macnet']);
 });
 
+test('--link-local-ip: the addresses are on eth0 (v4 /16, v6 /64), shown in inspect, also on connect; bad ones refused', async () => {
+  created.subnets.push('10.231.45.0/24');
+  await ok(['network', 'create', '--subnet', '10.231.45.0/24', 'llnet']);
+  await ok(['run', '-d', '--name', 'llc', '--network', 'llnet', '--link-local-ip', '169.254.10.10', '--link-local-ip', 'fe80::10', IMG, 'sleep', '300']);
+  const addrs = (await ok(['exec', 'llc', 'ip', 'addr', 'show', 'eth0'])).stdout;
+  assert.match(addrs, /inet 169\.254\.10\.10\/16 /, addrs);
+  assert.match(addrs, /inet6 fe80::10\/64 /, addrs);
+  assert.equal(await inspect('llc', '{{json .NetworkSettings.Networks.llnet.IPAMConfig.LinkLocalIPs}}'), '["169.254.10.10","fe80::10"]');
+  // on the default bridge too (no static address rule for link-local ones), and on connect
+  const def = await ok(['run', '--rm', '--link-local-ip', '169.254.10.11', IMG, 'ip', '-4', 'addr', 'show', 'eth0']);
+  assert.match(def.stdout, /inet 169\.254\.10\.11\/16 /, def.stdout);
+  await ok(['run', '-d', '--name', 'llx', IMG, 'sleep', '300']);
+  await ok(['network', 'connect', '--link-local-ip', '169.254.10.12', 'llnet', 'llx']);
+  assert.match((await ok(['exec', 'llx', 'ip', '-4', 'addr', 'show', 'eth1'])).stdout, /inet 169\.254\.10\.12\/16 /);
+  // not an address: the create fails; an address that is not link-local: the start fails, in moby's words
+  await fails(['create', '--link-local-ip', 'nope', IMG], /invalid link-local IP address: nope/);
+  await fails(['run', '--name', 'llbad', '--link-local-ip', '10.1.2.3', IMG, 'true'], /invalid link local IP address: 10\.1\.2\.3/);
+  await fails(['network', 'connect', '--link-local-ip', '10.1.2.3', 'llnet', 'llbad'], /invalid link local IP address: 10\.1\.2\.3/);
+  await ok(['rm', '-f', 'llc', 'llx', 'llbad']);
+  await ok(['network', 'rm', 'llnet']);
+});
+
+test('--ip6 is refused (berth networks have no IPv6 subnet yet), at create and connect, instead of dropped', async () => {
+  created.subnets.push('10.231.46.0/24');
+  await ok(['network', 'create', '--subnet', '10.231.46.0/24', 'v6less']);
+  await fails(['create', '--network', 'v6less', '--ip6', '2001:db8::33', IMG], /no configured subnet or ip-range contain the IP address 2001:db8::33/);
+  await fails(['create', '--ip6', '2001:db8::33', IMG], /user specified IP address is supported on user defined networks only/);
+  await ok(['create', '--name', 'v6c', IMG, 'true']);
+  await fails(['network', 'connect', '--ip6', '2001:db8::34', 'v6less', 'v6c'], /no configured subnet or ip-range contain the IP address 2001:db8::34/);
+  assert.equal(await inspect('v6c', '{{len .NetworkSettings.Networks}}'), '1');
+  await ok(['rm', '-f', 'v6c']);
+  await ok(['network', 'rm', 'v6less']);
+});
+
 test('nothing of these networks is left on the host', async () => {
   const ids = (await ok(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
   if (ids.length) await ok(['rm', '-f', ...ids], { timeoutMs: 60_000 });

@@ -77,6 +77,38 @@ test('ps for top: through the runner; a failure names ps and carries its stderr'
   assert.deepEqual(r.calls[0]!.args, ['-o', 'x']);
 });
 
+test('the ctl writer replaces a resize still waiting its turn by the newest one; flush waits for both', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-'));
+  const fifo = path.join(dir, 'ctl');
+  await posixRunner.run('mkfifo', [fifo]);
+  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    let unread = 0;
+    const sys = new (class extends RecordingSys { override fifoUnread(): number { return unread; } })();
+    const w = new CtlWriter(sys, 5000);
+    const buf = Buffer.alloc(64);
+    const first = w.send(fifo, '1 24 80\n');
+    await first;
+    unread = 8; // conmon has not read the first yet
+    void w.send(fifo, '1 40 120\n');
+    void w.send(fifo, '1 41 120\n');
+    const flushed = w.flush(fifo);
+    let done = false;
+    void flushed.then(() => { done = true; });
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(done, false, 'flush waits while the fifo holds an unread message');
+    assert.equal(buf.toString('utf8', 0, fs.readSync(reader, buf)), '1 24 80\n');
+    unread = 0;
+    await flushed;
+    assert.equal(buf.toString('utf8', 0, fs.readSync(reader, buf)), '1 41 120\n', 'only the newest size is written');
+    await w.send(fifo, '2 0 0\n');
+    assert.equal(buf.toString('utf8', 0, fs.readSync(reader, buf)), '2 0 0\n');
+  } finally {
+    fs.closeSync(reader);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the ctl writer waits for the fifo to drain through Sys (no ioctl of its own)', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-'));
   const fifo = path.join(dir, 'ctl');

@@ -41,10 +41,11 @@ export function buildRoutes(svc: BuildBackend): Route[] {
       }
       const quiet = boolParam(q, 'q');
       const out = jsonProgressResponse(ctx.res);
-      let cancelled = false;
-      ctx.res.on('close', () => { if (!ctx.res.writableFinished) cancelled = true; });
+      const abort = new AbortController();
+      ctx.res.on('close', () => { if (!ctx.res.writableFinished) abort.abort(); });
       const output = {
-        get cancelled() { return cancelled; },
+        get cancelled() { return abort.signal.aborted; },
+        signal: abort.signal,
         stream: async (text: string) => { if (!quiet) await out.send({ stream: text }); },
         aux: async (value: unknown) => { await out.aux(value); },
       };

@@ -12,7 +12,7 @@ const serve: Command = {
     flags: [
       { name: 'addr', kind: 'string', desc: 'Address to listen on (HOST:PORT)', default: '0.0.0.0:5000' },
       { name: 'root', kind: 'string', desc: 'Storage directory', default: '/var/lib/berth-registry' },
-      { name: 'config', kind: 'string', desc: 'Configuration file (JSON: auth.htpasswd, readOnly)' },
+      { name: 'config', kind: 'string', desc: 'Configuration file (JSON: readOnly, auth.htpasswd, tls)' },
       { name: 'read-only', kind: 'bool', desc: 'Refuse every write (push, delete)' },
       { name: 'quiet', short: 'q', kind: 'bool', desc: 'Do not log requests' },
     ],
@@ -27,10 +27,11 @@ const serve: Command = {
     const reg = await serveRegistry({
       storage,
       ...(cfg.auth ? { auth: cfg.auth } : {}),
+      ...(cfg.tls ? { tls: cfg.tls } : {}),
       readOnly: bool(p, 'read-only') || cfg.readOnly,
       ...(quiet ? {} : { log: (l: string) => ctx.err(`${new Date().toISOString()} ${l}\n`) }),
     }, str(p, 'addr'));
-    ctx.err(`berth registry listening on ${reg.address} (root ${root})\n`);
+    ctx.err(`berth registry listening on ${cfg.tls ? 'https' : 'http'}://${reg.address} (root ${root})\n`);
     await new Promise<void>((resolve) => {
       const stop = () => { void reg.close().then(() => storage.close()).then(resolve); };
       process.once('SIGTERM', stop);

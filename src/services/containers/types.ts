@@ -54,7 +54,7 @@ export interface NetworkProvider {
 }
 export interface NetInfo {
   id: string; name: string; running: boolean; networkMode: string;
-  endpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; MacAddress?: string; Links?: string[] | null } | null>;
+  endpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null; MacAddress?: string; Links?: string[] | null } | null>;
   /** Config.MacAddress (deprecated since API 1.44): the primary network's endpoint MAC. */
   macAddress?: string;
 }

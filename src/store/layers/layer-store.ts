@@ -9,6 +9,9 @@ import { fsyncDir, writeFileAtomic } from '../meta/atomic.js';
 import type { Paths } from '../paths.js';
 import { applyLayerTar, type LayerApplySys } from './tar-apply.js';
 
+/** A layer whose content does not hash to the diffID it was given: callers tell it from other bad input by type. */
+export class DiffIdMismatchError extends InvalidParameterError {}
+
 /**
  * Unpacked layers, one overlay lower dir each.
  *
@@ -143,7 +146,7 @@ export class LayerStore {
     try {
       const res = await applyLayerTar(input, path.join(tmp, 'diff'), { sys: this.sys, onRaw: opts.onRaw });
       if (opts.expectedDiffId && opts.expectedDiffId !== res.diffId) {
-        throw new InvalidParameterError(`layer diffID mismatch: got ${res.diffId}, expected ${opts.expectedDiffId}`);
+        throw new DiffIdMismatchError(`layer diffID mismatch: got ${res.diffId}, expected ${opts.expectedDiffId}`);
       }
       const chainId = chainIdOf(parent, res.diffId);
       const existing = this.layers.get(chainId);

@@ -1,0 +1,121 @@
+// berthd against Debian's docker-registry (github.com/docker/distribution), the registry most private
+// "warehouses" run: on loopback, without and with htpasswd auth, through the real docker CLI (login, tag,
+// push, rmi, pull, run) and berth login.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import bcrypt from 'bcryptjs';
+import { startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
+import { berth, docker, show, type CliEnv, type CliResult } from '../helpers/cli.js';
+import { busyboxTar } from '../helpers/fixtures.js';
+
+const BIN = '/usr/bin/docker-registry';
+let d: Daemon;
+let tmp: string;
+const procs: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** docker-registry serve CONFIG on a free loopback port, ready once /v2/ answers (200 or 401). */
+async function startDistribution(name: string, auth: boolean): Promise<string> {
+  const port = await freePort();
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const authYaml = auth ? `auth:\n  htpasswd:\n    realm: e2e\n    path: ${path.join(tmp, 'htpasswd')}\n` : '';
+  fs.writeFileSync(path.join(dir, 'config.yml'), `version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: ${path.join(dir, 'data')}
+http:
+  addr: 127.0.0.1:${port}
+${authYaml}`);
+  const p = spawn(BIN, ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  procs.push(p);
+  await waitFor(async () => {
+    if (p.exitCode !== null) throw new Error(`docker-registry exited: ${err}`);
+    const r = await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined);
+    return r && (r.status === 200 || r.status === 401) ? true : undefined;
+  }, 15_000);
+  return `127.0.0.1:${port}`;
+}
+
+async function ok(run: Promise<CliResult>, what: string): Promise<CliResult> {
+  const r = await run;
+  assert.equal(r.code, 0, `${what} failed: ${show(r)}\n${d.logTail()}`);
+  return r;
+}
+
+function cliEnv(name: string): { dir: string; env: CliEnv } {
+  const dir = path.join(tmp, `cfg-${name}`);
+  fs.mkdirSync(dir, { recursive: true });
+  return { dir, env: { ...d.env, DOCKER_CONFIG: dir } };
+}
+
+/** tag, push, rmi, pull, run, rmi: the walk-through a user does. */
+async function roundTrip(env: CliEnv, name: string): Promise<void> {
+  await ok(docker(env, ['tag', 'local/bb:dist', name]), 'tag');
+  const push = await ok(docker(env, ['push', name]), 'push');
+  assert.match(push.stdout, /: digest: sha256:[a-f0-9]{64} size: \d+/);
+  const id = JSON.parse((await ok(docker(env, ['image', 'inspect', name]), 'inspect')).stdout)[0].Id;
+  await ok(docker(env, ['rmi', name]), 'rmi');
+  const pull = await ok(docker(env, ['pull', name]), 'pull');
+  // local/bb:dist keeps the image (and its layer), so the pull fetches the manifest and config only.
+  assert.match(pull.stdout, new RegExp(`Digest: sha256:[a-f0-9]{64}\nStatus: (Downloaded newer image|Image is up to date) for ${name.replace(/\./g, '\\.')}`));
+  assert.equal(JSON.parse((await ok(docker(env, ['image', 'inspect', name]), 'inspect')).stdout)[0].Id, id, 'the config digest survives');
+  assert.equal((await ok(docker(env, ['run', '--rm', '--network', 'none', name]), 'run')).stdout, 'distribution\n');
+  await ok(docker(env, ['rmi', name]), 'rmi');
+}
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-distreg-'));
+  fs.writeFileSync(path.join(tmp, 'htpasswd'), `alice:${bcrypt.hashSync('s3cret', 6).replace(/^\$2b\$/, '$2y$')}\n`);
+  d = await startDaemon({ args: ['-b', 'none'] });
+  await ok(docker(cliEnv('setup').env, ['import', '--change', 'CMD ["echo","distribution"]', await busyboxTar(), 'local/bb:dist']), 'import');
+});
+
+after(async () => {
+  for (const p of procs) p.kill('SIGTERM');
+  if (d) await d.cleanup();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('docker-registry without auth: docker tag, push, rmi, pull, run', { skip: !fs.existsSync(BIN) && 'docker-registry is not installed' }, async () => {
+  const host = await startDistribution('open', false);
+  await roundTrip(cliEnv('open').env, `${host}/e2e/open:v1`);
+});
+
+test('docker-registry with htpasswd: refused without login, docker login then the walk-through, berth login too', { skip: !fs.existsSync(BIN) && 'docker-registry is not installed' }, async () => {
+  const host = await startDistribution('auth', true);
+  const { env } = cliEnv('auth');
+  await ok(docker(env, ['tag', 'local/bb:dist', `${host}/e2e/auth:v0`]), 'tag');
+  const anon = await docker(env, ['push', `${host}/e2e/auth:v0`]);
+  assert.notEqual(anon.code, 0, show(anon));
+  assert.match(anon.stdout + anon.stderr, /no basic auth credentials/);
+  await ok(docker(env, ['rmi', `${host}/e2e/auth:v0`]), 'rmi');
+
+  const wrong = await docker(env, ['login', host, '-u', 'alice', '-p', 'nope']);
+  assert.equal(wrong.code, 1, show(wrong));
+  assert.match(wrong.stderr, new RegExp(`login attempt to http://${host}/v2/ failed with status: 401 Unauthorized`));
+  assert.match((await ok(docker(env, ['login', host, '-u', 'alice', '--password-stdin'], { input: 's3cret\n' }), 'login')).stdout, /Login Succeeded/);
+  await roundTrip(env, `${host}/e2e/auth:v1`);
+  await ok(docker(env, ['logout', host]), 'logout');
+
+  // berth login stores what the docker CLI then sends.
+  const b = cliEnv('auth-berth');
+  assert.match((await ok(berth(b.env, ['login', host, '-u', 'alice', '--password-stdin'], { input: 's3cret\n' }), 'berth login')).stdout, /Login Succeeded/);
+  await roundTrip(b.env, `${host}/e2e/berth:v1`);
+});
