@@ -149,7 +149,7 @@ function plan(p: CopyPlan): Item[] {
     for (const rel of found) named.push({ rel, ...statOf(p, rel)! });
   }
   const intoDir = p.dest.endsWith('/') || p.dest.endsWith('/.') || p.destIsDir || wildcard || named.length + heredocs.length > 1;
-  for (const h of heredocs) items.push({ name: path.posix.join(dest0, h.name), body: Buffer.from(h.content) });
+  for (const h of heredocs) items.push({ name: intoDir ? path.posix.join(dest0, h.name) : dest0, body: Buffer.from(h.content) });
   for (const n of named) {
     if (n.st.isDirectory()) { walkInto(p, n.rel, dest0, items); continue; }
     const target = intoDir ? path.posix.join(dest0, path.posix.basename(n.rel)) : dest0;
