@@ -10,12 +10,13 @@ import type { CreateBody } from '../core/container-config.js';
 import { PatternMatcher, parseDockerignore } from '../core/dockerignore.js';
 import { K8sLogParser } from '../core/k8s-log.js';
 import { shortId } from '../core/reference.js';
+import { chownIdsWith } from '../core/user.js';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { ChildImageOptions } from '../services/commit-service.js';
 import type { ImageConfigJson, ImageContainerConfig } from '../store/images/image-store.js';
 import { writeFileAtomic } from '../store/meta/atomic.js';
 import { parseDockerfileInstructions, type CommandForm, type Instruction, type InstructionOf, type Stage } from './instructions.js';
-import { mergedStat, packSources, type CopyPlan } from './copy.js';
+import { mergedStat, packSources, readMergedFile, type CopyPlan } from './copy.js';
 import { heredocFileContent, heredocRun, PIPES_DIR } from './heredoc.js';
 import { envLookup, processWord, processWords } from './shell-lex.js';
 
@@ -346,6 +347,12 @@ export class BuildExecutor {
     }
   }
 
+  /** --chown by name: the destination image's account files, read through its layers. */
+  private chownIds(chown: string, image: string | undefined): Promise<{ uid: number; gid: number }> {
+    const roots = image ? this.d.images.lowerDirs(image) : [];
+    return chownIdsWith(async (file) => readMergedFile(roots, file), chown);
+  }
+
   private async copy(ins: InstructionOf<'COPY'> | InstructionOf<'ADD'>, st: StageState, o: BuildOptions,
     results: (string | undefined)[], all: Stage[], out: BuildOutput): Promise<void> {
     const env = this.env(st);
@@ -372,7 +379,7 @@ export class BuildExecutor {
       roots: srcRoots, layered: from !== undefined,
       sources: ins.sources.map((s) => (s.kind === 'path' ? { kind: 'path' as const, path: processWord(s.path, env) } : { ...s, content: heredocFileContent(s, env) })),
       dest: processWord(ins.dest, env), workdir: st.config.WorkingDir || '/',
-      chown: ins.chown ? processWord(ins.chown, env) : undefined, chmod: ins.chmod,
+      ...(ins.chown ? { owner: await this.chownIds(processWord(ins.chown, env), st.image) } : {}), chmod: ins.chmod,
       extract: ins.kind === 'ADD',
     };
     if (st.image) {
