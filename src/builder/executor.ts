@@ -10,12 +10,14 @@ import type { CreateBody } from '../core/container-config.js';
 import { PatternMatcher, parseDockerignore } from '../core/dockerignore.js';
 import { K8sLogParser } from '../core/k8s-log.js';
 import { shortId } from '../core/reference.js';
+import { chownIdsWith } from '../core/user.js';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { ChildImageOptions } from '../services/commit-service.js';
 import type { ImageConfigJson, ImageContainerConfig } from '../store/images/image-store.js';
 import { writeFileAtomic } from '../store/meta/atomic.js';
 import { parseDockerfileInstructions, type CommandForm, type Instruction, type InstructionOf, type Stage } from './instructions.js';
-import { mergedStat, packSources, type CopyPlan } from './copy.js';
+import { mergedStat, packSources, readMergedFile, type CopyPlan } from './copy.js';
+import { heredocFileContent, heredocRun, PIPES_DIR } from './heredoc.js';
 import { envLookup, processWord, processWords } from './shell-lex.js';
 
 export interface BuildContainers {
@@ -289,12 +291,13 @@ export class BuildExecutor {
   }
 
   private async run(ins: InstructionOf<'RUN'>, st: StageState, o: BuildOptions, out: BuildOutput): Promise<void> {
-    if (ins.heredocs.length) throw new InvalidParameterError('RUN with a heredoc is not supported by this builder yet');
     if (ins.mounts.length || ins.network || ins.security) throw new InvalidParameterError('RUN --mount, --network and --security need BuildKit; this builder refuses them');
-    const cmd = command(ins, st.shell);
+    const here = ins.heredocs.length && ins.form === 'shell' ? heredocRun(ins.command, ins.heredocs) : undefined;
+    const cmd = here ? [...st.shell, here.arg] : command(ins, st.shell);
     const args = [...st.args].map(([k, v]) => `${k}=${v}`);
     const createdBy = `${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${cmd.join(' ')}`;
-    const key = this.key([st.image ?? 'scratch', 'run', createdBy, st.config]);
+    // A `#!` script is not in the command line: its body keys the step.
+    const key = this.key([st.image ?? 'scratch', 'run', createdBy, st.config, ...(here?.script ? [here.script.data] : [])]);
     const hit = this.cached(o, key);
     if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
     if (!st.image) throw new InvalidParameterError('RUN needs a base image: FROM scratch has no shell');
@@ -304,7 +307,15 @@ export class BuildExecutor {
       HostConfig: { ...(o.hostConfig ?? {}) },
     };
     if (out.cancelled) throw new BuildCancelledError();
-    const { Id } = await this.d.containers.create(undefined, body);
+    const pipes = here?.script ? await writePipesDir(o.contextDir, here.script) : undefined;
+    if (pipes) body.HostConfig = { ...body.HostConfig, Binds: [...(body.HostConfig?.Binds ?? []), `${pipes}:${PIPES_DIR}:ro`] };
+    let Id: string;
+    try {
+      ({ Id } = await this.d.containers.create(undefined, body));
+    } catch (err) {
+      if (pipes) await fsp.rm(pipes, { recursive: true, force: true });
+      throw err;
+    }
     await out.stream(` ---> Running in ${shortId(Id)}\n`);
     let ok = false;
     const tail = new LogTail(this.d.containerLog(Id), (text) => out.stream(text));
@@ -332,7 +343,14 @@ export class BuildExecutor {
         await this.d.containers.remove(Id, { force: true }).catch(() => {});
         await out.stream(` ---> Removed intermediate container ${shortId(Id)}\n`);
       }
+      if (pipes) await fsp.rm(pipes, { recursive: true, force: true });
     }
+  }
+
+  /** --chown by name: the destination image's account files, read through its layers. */
+  private chownIds(chown: string, image: string | undefined): Promise<{ uid: number; gid: number }> {
+    const roots = image ? this.d.images.lowerDirs(image) : [];
+    return chownIdsWith(async (file) => readMergedFile(roots, file), chown);
   }
 
   private async copy(ins: InstructionOf<'COPY'> | InstructionOf<'ADD'>, st: StageState, o: BuildOptions,
@@ -359,9 +377,9 @@ export class BuildExecutor {
     if (ins.kind === 'COPY' && ins.parents) throw new InvalidParameterError('COPY --parents needs BuildKit; this builder refuses it');
     const plan: CopyPlan = {
       roots: srcRoots, layered: from !== undefined,
-      sources: ins.sources.map((s) => (s.kind === 'path' ? { kind: 'path' as const, path: processWord(s.path, env) } : s)),
+      sources: ins.sources.map((s) => (s.kind === 'path' ? { kind: 'path' as const, path: processWord(s.path, env) } : { ...s, content: heredocFileContent(s, env) })),
       dest: processWord(ins.dest, env), workdir: st.config.WorkingDir || '/',
-      chown: ins.chown ? processWord(ins.chown, env) : undefined, chmod: ins.chmod,
+      ...(ins.chown ? { owner: await this.chownIds(processWord(ins.chown, env), st.image) } : {}), chmod: ins.chmod,
       extract: ins.kind === 'ADD',
     };
     if (st.image) {
@@ -447,6 +465,16 @@ class LogTail {
     this.reading = this.reading.then(() => this.read());
     return this.reading;
   }
+}
+
+/** A `#!` heredoc's script in a dir beside the context, bind-mounted read-only at /dev/pipes. */
+async function writePipesDir(contextDir: string, script: { name: string; data: string }): Promise<string> {
+  if (script.name.includes('/') || script.name === '.' || script.name === '..') throw new InvalidParameterError(`invalid heredoc name for a script: ${script.name}`);
+  const dir = `${contextDir}-pipes-${randomBytes(4).toString('hex')}`;
+  await fsp.mkdir(dir, { mode: 0o755 });
+  await fsp.writeFile(path.join(dir, script.name), script.data, { mode: 0o755 });
+  await fsp.chmod(path.join(dir, script.name), 0o755);
+  return dir;
 }
 
 function command(ins: CommandForm, shell: string[]): string[] {

@@ -4,7 +4,7 @@ import { Transform } from 'node:stream';
 import { MT, type Descriptor } from '../core/manifest.js';
 import type { Reference } from '../core/reference.js';
 import { InvalidParameterError } from '../errors.js';
-import { endpointFor, RegistryClient, type RegistryCredentials } from './registry-client.js';
+import { RegistryClient, type RegistryCredentials, type RegistryEndpoint } from './registry-client.js';
 import type { ProgressSink } from './pull.js';
 
 /** What a push reads: the image's config and, per layer, the blob kept for it. */
@@ -25,8 +25,8 @@ const short = (d: string) => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
  * lacks it, then the config, then an OCI manifest under the tag. Layers are the pulled blobs (gzip) where
  * kept, otherwise the uncompressed layer tars (digest = diffID).
  */
-export async function pushImage(src: PushSource, ref: Reference & { tag: string }, opts: { credentials?: RegistryCredentials; insecureRegistries?: readonly string[] }, out: ProgressSink & { aux(v: unknown): Promise<void> }): Promise<string> {
-  const client = new RegistryClient(endpointFor(ref.domain, opts.insecureRegistries), opts.credentials ?? {});
+export async function pushImage(src: PushSource, ref: Reference & { tag: string }, opts: { credentials?: RegistryCredentials; endpoint: RegistryEndpoint }, out: ProgressSink & { aux(v: unknown): Promise<void> }): Promise<string> {
+  const client = new RegistryClient(opts.endpoint, opts.credentials ?? {});
   const repo = ref.path;
   const layers: Descriptor[] = [];
   for (let i = 0; i < src.diffIds.length; i++) {
