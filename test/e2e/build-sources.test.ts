@@ -73,3 +73,41 @@ test('an unknown --chown name fails the build in the classic builder\'s words', 
   assert.notEqual(r.code, 0, show(r));
   assert.match(r.stderr, /can't find uid for user app: open \/etc\/passwd: no such file or directory/, show(r));
 });
+
+test('FROM --platform and the platform args: honoured where the store has the platform, refused otherwise', async () => {
+  const r0 = await docker(d.env, ['import', '--platform', 'linux/arm64', '--change', 'CMD ["sh"]', await busyboxTar(), 'bb:arm64'], { timeoutMs: 60_000 });
+  assert.equal(r0.code, 0, show(r0));
+  const ctx = context('platform', [
+    'ARG BASE=busybox:local',
+    'FROM --platform=$BUILDPLATFORM $BASE AS tools',
+    'ARG BUILDPLATFORM',
+    'ARG TARGETARCH',
+    'ARG BASE',
+    'RUN echo "$BUILDPLATFORM $TARGETARCH [$TARGETOS] $BASE" > /out',
+    'FROM --platform=linux/arm64 scratch AS empty',
+    'COPY f /f',
+    'FROM --platform=linux/arm64 bb:arm64',
+    'COPY --from=tools /out /out',
+    'COPY --from=empty /f /f',
+  ], { f: 'x' });
+  await ok(build(['-t', 'plat:arm', '--platform', 'linux/amd64', ctx]));
+  const arch = await ok(docker(d.env, ['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', 'plat:arm']));
+  assert.equal(arch.stdout.trim(), 'linux/arm64');
+  const out = await ok(berth(d.env, ['create', '--name', 'plat-c', 'plat:arm']));
+  assert.equal(out.code, 0);
+  const cp = await ok(docker(d.env, ['cp', 'plat-c:/out', '-']));
+  assert.match(cp.stdout, /linux\/amd64 amd64 \[\] busybox:local\n/, 'BUILDPLATFORM, TARGETARCH and the meta ARG where declared; TARGETOS not declared');
+  await ok(berth(d.env, ['rm', 'plat-c']));
+  const ctx2 = context('platform-empty', ['FROM --platform=linux/arm64 scratch', 'COPY f /f'], { f: 'x' });
+  await ok(build(['-t', 'plat:scratch', ctx2]));
+  assert.equal((await ok(docker(d.env, ['image', 'inspect', '-f', '{{.Architecture}}', 'plat:scratch']))).stdout.trim(), 'arm64');
+
+  const bad = context('platform-bad', ['FROM --platform=linux/arm64 busybox:local', 'RUN true']);
+  const r = await build([bad]);
+  assert.notEqual(r.code, 0, show(r));
+  assert.match(r.stderr, /image with reference busybox:local was found but does not match the specified platform: wanted linux\/arm64, actual: linux\/amd64/, show(r));
+  const bad2 = context('platform-bad2', ['FROM bb:arm64', 'RUN true']);
+  const r2 = await build(['--platform', 'linux/amd64', bad2]);
+  assert.notEqual(r2.code, 0, show(r2));
+  assert.match(r2.stderr, /image with reference bb:arm64 was found but does not match the specified platform: wanted linux\/amd64, actual: linux\/arm64/, show(r2));
+});
