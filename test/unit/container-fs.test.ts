@@ -37,6 +37,7 @@ async function tarEntries(tree: ContainerTree, p: string, rebase: string): Promi
   out.pipe(extract as unknown as NodeJS.WritableStream);
   const r = tree.resolve(p);
   try { await packPath(tree, r, out, { rebase }); } finally { r.close(); }
+  out.end();
   await reading;
   return seen;
 }
