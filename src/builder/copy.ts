@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type * as tarTypes from 'tar-stream';
 import { InvalidParameterError, NotImplementedError } from '../errors.js';
+import { resolveInView } from '../store/rootfs-files.js';
 import { requireCjs } from '../sys/cjs.js';
 import type { CopySource } from './instructions.js';
 
@@ -21,7 +22,8 @@ export interface CopyPlan {
   sources: CopySource[];
   dest: string;
   workdir: string;
-  chown?: string;
+  /** --chown resolved to ids (root when absent). */
+  owner?: { uid: number; gid: number };
   chmod?: string;
   /** ADD: local tar archives are unpacked into the destination. */
   extract: boolean;
@@ -149,7 +151,7 @@ function plan(p: CopyPlan): Item[] {
     for (const rel of found) named.push({ rel, ...statOf(p, rel)! });
   }
   const intoDir = p.dest.endsWith('/') || p.dest.endsWith('/.') || p.destIsDir || wildcard || named.length + heredocs.length > 1;
-  for (const h of heredocs) items.push({ name: path.posix.join(dest0, h.name), body: Buffer.from(h.content) });
+  for (const h of heredocs) items.push({ name: intoDir ? path.posix.join(dest0, h.name) : dest0, body: Buffer.from(h.content) });
   for (const n of named) {
     if (n.st.isDirectory()) { walkInto(p, n.rel, dest0, items); continue; }
     const target = intoDir ? path.posix.join(dest0, path.posix.basename(n.rel)) : dest0;
@@ -159,13 +161,16 @@ function plan(p: CopyPlan): Item[] {
   return items.map((i) => ({ ...i, name: i.name.replace(/^\/+/, '') })).filter((i) => i.name !== '' || i.archive);
 }
 
-function owner(chown: string | undefined): { uid: number; gid: number } {
-  if (!chown) return { uid: 0, gid: 0 };
-  const [u, g] = chown.split(':');
-  if (!/^\d+$/.test(u ?? '') || (g !== undefined && !/^\d+$/.test(g))) {
-    throw new NotImplementedError(`--chown=${chown}: user and group names are not supported yet, use numeric ids`);
-  }
-  return { uid: Number(u), gid: Number(g ?? u) };
+/** A small regular file seen through an image's layers (topmost first), symlinks kept inside the image. */
+export function readMergedFile(roots: string[], p: string): string | undefined {
+  const resolved = resolveInView(p, (v) => {
+    const s = mergedStat(roots, v);
+    return s?.st.isSymbolicLink() ? fs.readlinkSync(s.abs) : undefined;
+  });
+  const s = mergedStat(roots, resolved);
+  if (!s || !s.st.isFile()) return undefined;
+  if (s.st.size > 16 * 1024 * 1024) throw new InvalidParameterError(`${p} in the image is too large`);
+  return fs.readFileSync(s.abs, 'utf8');
 }
 
 /**
@@ -174,7 +179,7 @@ function owner(chown: string | undefined): { uid: number; gid: number } {
  */
 export async function packSources(p: CopyPlan): Promise<{ hash: string; pack: () => Readable }> {
   const items = plan(p);
-  const own = owner(p.chown);
+  const own = p.owner ?? { uid: 0, gid: 0 };
   const chmod = p.chmod === undefined ? undefined : parseInt(p.chmod, 8);
   if (p.chmod !== undefined && (!/^[0-7]{3,4}$/.test(p.chmod))) throw new InvalidParameterError(`invalid chmod parameter: ${p.chmod}`);
   const h = createHash('sha256');

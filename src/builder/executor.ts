@@ -9,13 +9,18 @@ import path from 'node:path';
 import type { CreateBody } from '../core/container-config.js';
 import { PatternMatcher, parseDockerignore } from '../core/dockerignore.js';
 import { K8sLogParser } from '../core/k8s-log.js';
+import { platformString, type PlatformWanted } from '../core/manifest.js';
 import { shortId } from '../core/reference.js';
+import { chownIdsWith } from '../core/user.js';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { ChildImageOptions } from '../services/commit-service.js';
+import { hostPlatform, parsePlatform } from '../services/image-service.js';
 import type { ImageConfigJson, ImageContainerConfig } from '../store/images/image-store.js';
 import { writeFileAtomic } from '../store/meta/atomic.js';
 import { parseDockerfileInstructions, type CommandForm, type Instruction, type InstructionOf, type Stage } from './instructions.js';
-import { mergedStat, packSources, type CopyPlan } from './copy.js';
+import { mergedStat, packSources, readMergedFile, type CopyPlan } from './copy.js';
+import { platformArgs, platformMatches } from './platform.js';
+import { heredocFileContent, heredocRun, PIPES_DIR } from './heredoc.js';
 import { envLookup, processWord, processWords } from './shell-lex.js';
 
 export interface BuildContainers {
@@ -58,6 +63,8 @@ export interface BuildOptions {
   rm?: boolean;
   forceRm?: boolean;
   hostConfig?: CreateBody['HostConfig'];
+  /** The request's target platform (TARGETPLATFORM, and what FROM lines must match); the host's when unset. */
+  platform?: string;
 }
 
 /** Where the executor writes the classic builder's lines. */
@@ -82,6 +89,10 @@ export class BuildStepError extends InvalidParameterError {
 
 interface StageState {
   image: string | undefined;
+  /** The global scope (meta ARGs and the platform args): what a stage's value-less ARG takes. */
+  meta: Map<string, string>;
+  /** FROM --platform of a scratch stage: the platform its images get. */
+  platform?: PlatformWanted;
   config: ImageContainerConfig;
   /** ARGs declared in this stage with their values (build args applied). */
   args: Map<string, string>;
@@ -116,7 +127,8 @@ export class BuildExecutor {
     const buildArgs = new Map<string, string>();
     for (const [k, v] of Object.entries(o.buildArgs)) if (v !== null) buildArgs.set(k, v);
     const used = new Set<string>();
-    const meta = new Map<string, string>();
+    const target = parsePlatform(o.platform || undefined);
+    const meta = platformArgs(hostPlatform(), target);
     for (const a of df.metaArgs) for (const { key, value } of a.args) {
       used.add(key);
       const v = buildArgs.get(key) ?? (value === undefined ? undefined : processWord(value, envLookup([...meta].map(([k, x]) => `${k}=${x}`))));
@@ -134,7 +146,7 @@ export class BuildExecutor {
     let step = 0;
     let final: string | undefined;
     for (const stage of stages) {
-      const st = await this.from(stage, meta, results, out, ++step, total);
+      const st = await this.from(stage, meta, o.platform, out, ++step, total);
       for (const ins of stage.instructions) {
         if (out.cancelled) throw new BuildCancelledError();
         step++;
@@ -168,14 +180,17 @@ export class BuildExecutor {
     return final!;
   }
 
-  private async from(stage: Stage, meta: Map<string, string>, results: (string | undefined)[], out: BuildOutput, step: number, total: number): Promise<StageState> {
+  private async from(stage: Stage, meta: Map<string, string>, platform: string | undefined, out: BuildOutput, step: number, total: number): Promise<StageState> {
     await out.stream(`Step ${step}/${total} : ${stage.from.original}\n`);
-    if (stage.from.platform) {
-      throw new InvalidParameterError('FROM --platform is not supported by this builder: build for the host platform');
-    }
     const name = processWord(stage.from.image, envLookup([...meta].map(([k, v]) => `${k}=${v}`)));
-    const st: StageState = { image: undefined, config: {}, args: new Map(), shell: DEFAULT_SHELL };
-    if (name.toLowerCase() === 'scratch') { await out.stream(' ---> \n'); return st; }
+    const st: StageState = { image: undefined, meta, config: {}, args: new Map(), shell: DEFAULT_SHELL };
+    const wanted = stage.from.platform !== undefined ? processWord(stage.from.platform, envLookup([...meta].map(([k, v]) => `${k}=${v}`))) : platform;
+    const want = wanted ? parsePlatform(wanted) : undefined;
+    if (name.toLowerCase() === 'scratch') {
+      if (want) st.platform = want;
+      await out.stream(' ---> \n');
+      return st;
+    }
     const id = this.stageIds.get(name.toLowerCase());
     let img;
     try {
@@ -183,6 +198,11 @@ export class BuildExecutor {
     } catch (err) {
       if (err instanceof NotFoundError) throw new NotFoundError(`pull access denied for ${name}, repository does not exist or may require 'docker login': no registry to pull from (${err.message})`);
       throw err;
+    }
+    if (want && !platformMatches(want, img.config)) {
+      // berth's builder does not pull: a base image of another platform is refused, as moby's lookup words it.
+      const have = img.config.architecture ? platformString({ os: img.config.os || 'linux', architecture: img.config.architecture, ...(img.config.variant ? { variant: img.config.variant } : {}) }) : 'nil';
+      throw new NotFoundError(`image with reference ${name} was found but does not match the specified platform: wanted ${platformString(want)}, actual: ${have}`);
     }
     st.image = img.id;
     st.config = structuredClone(img.config.config ?? {});
@@ -224,7 +244,8 @@ export class BuildExecutor {
       case 'ARG':
         for (const { key, value } of ins.args) {
           used.add(key);
-          const v = buildArgs.get(key) ?? (value === undefined ? undefined : word(value));
+          // A value-less ARG takes the global scope's value (an ARG before FROM, or a platform arg).
+          const v = buildArgs.get(key) ?? (value === undefined ? st.meta.get(key) : word(value));
           if (v !== undefined) st.args.set(key, v); else st.args.delete(key);
         }
         break;
@@ -280,21 +301,22 @@ export class BuildExecutor {
 
   private async metaCommit(st: StageState, kind: string, rest: string, o: BuildOptions, out?: BuildOutput): Promise<string> {
     const createdBy = `${st.shell.join(' ')} #(nop)  ${kind} ${rest}`;
-    const key = this.key([st.image ?? 'scratch', 'meta', createdBy, st.config]);
+    const key = this.key([st.image ?? scratchKey(st), 'meta', createdBy, st.config]);
     const hit = this.cached(o, key);
     if (hit) { await out?.stream(' ---> Using cache\n'); return hit; }
-    const id = await this.d.commits.childImage({ parent: st.image, config: structuredClone(st.config), history: { created_by: createdBy } });
+    const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy } });
     this.cache[key] = id;
     return id;
   }
 
   private async run(ins: InstructionOf<'RUN'>, st: StageState, o: BuildOptions, out: BuildOutput): Promise<void> {
-    if (ins.heredocs.length) throw new InvalidParameterError('RUN with a heredoc is not supported by this builder yet');
     if (ins.mounts.length || ins.network || ins.security) throw new InvalidParameterError('RUN --mount, --network and --security need BuildKit; this builder refuses them');
-    const cmd = command(ins, st.shell);
+    const here = ins.heredocs.length && ins.form === 'shell' ? heredocRun(ins.command, ins.heredocs) : undefined;
+    const cmd = here ? [...st.shell, here.arg] : command(ins, st.shell);
     const args = [...st.args].map(([k, v]) => `${k}=${v}`);
     const createdBy = `${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${cmd.join(' ')}`;
-    const key = this.key([st.image ?? 'scratch', 'run', createdBy, st.config]);
+    // A `#!` script is not in the command line: its body keys the step.
+    const key = this.key([st.image ?? scratchKey(st), 'run', createdBy, st.config, ...(here?.script ? [here.script.data] : [])]);
     const hit = this.cached(o, key);
     if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
     if (!st.image) throw new InvalidParameterError('RUN needs a base image: FROM scratch has no shell');
@@ -304,7 +326,15 @@ export class BuildExecutor {
       HostConfig: { ...(o.hostConfig ?? {}) },
     };
     if (out.cancelled) throw new BuildCancelledError();
-    const { Id } = await this.d.containers.create(undefined, body);
+    const pipes = here?.script ? await writePipesDir(o.contextDir, here.script) : undefined;
+    if (pipes) body.HostConfig = { ...body.HostConfig, Binds: [...(body.HostConfig?.Binds ?? []), `${pipes}:${PIPES_DIR}:ro`] };
+    let Id: string;
+    try {
+      ({ Id } = await this.d.containers.create(undefined, body));
+    } catch (err) {
+      if (pipes) await fsp.rm(pipes, { recursive: true, force: true });
+      throw err;
+    }
     await out.stream(` ---> Running in ${shortId(Id)}\n`);
     let ok = false;
     const tail = new LogTail(this.d.containerLog(Id), (text) => out.stream(text));
@@ -321,7 +351,7 @@ export class BuildExecutor {
         throw new BuildStepError(`The command '${cmd.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
       }
       const layer = await this.d.commits.layerOf(Id, st.image);
-      const id = await this.d.commits.childImage({ parent: st.image, config: structuredClone(st.config), history: { created_by: createdBy }, ...(layer ? { layer } : {}) });
+      const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, ...(layer ? { layer } : {}) });
       this.cache[key] = id;
       st.image = id;
       ok = true;
@@ -332,7 +362,14 @@ export class BuildExecutor {
         await this.d.containers.remove(Id, { force: true }).catch(() => {});
         await out.stream(` ---> Removed intermediate container ${shortId(Id)}\n`);
       }
+      if (pipes) await fsp.rm(pipes, { recursive: true, force: true });
     }
+  }
+
+  /** --chown by name: the destination image's account files, read through its layers. */
+  private chownIds(chown: string, image: string | undefined): Promise<{ uid: number; gid: number }> {
+    const roots = image ? this.d.images.lowerDirs(image) : [];
+    return chownIdsWith(async (file) => readMergedFile(roots, file), chown);
   }
 
   private async copy(ins: InstructionOf<'COPY'> | InstructionOf<'ADD'>, st: StageState, o: BuildOptions,
@@ -359,9 +396,9 @@ export class BuildExecutor {
     if (ins.kind === 'COPY' && ins.parents) throw new InvalidParameterError('COPY --parents needs BuildKit; this builder refuses it');
     const plan: CopyPlan = {
       roots: srcRoots, layered: from !== undefined,
-      sources: ins.sources.map((s) => (s.kind === 'path' ? { kind: 'path' as const, path: processWord(s.path, env) } : s)),
+      sources: ins.sources.map((s) => (s.kind === 'path' ? { kind: 'path' as const, path: processWord(s.path, env) } : { ...s, content: heredocFileContent(s, env) })),
       dest: processWord(ins.dest, env), workdir: st.config.WorkingDir || '/',
-      chown: ins.chown ? processWord(ins.chown, env) : undefined, chmod: ins.chmod,
+      ...(ins.chown ? { owner: await this.chownIds(processWord(ins.chown, env), st.image) } : {}), chmod: ins.chmod,
       extract: ins.kind === 'ADD',
     };
     if (st.image) {
@@ -370,11 +407,11 @@ export class BuildExecutor {
     }
     const { hash, pack } = await packSources(plan);
     const createdBy = `${st.shell.join(' ')} #(nop) ${ins.kind} ${hash} in ${plan.dest} `;
-    const key = this.key([st.image ?? 'scratch', 'copy', createdBy, st.config]);
+    const key = this.key([st.image ?? scratchKey(st), 'copy', createdBy, st.config]);
     const hit = this.cached(o, key);
     if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
     const layer = await this.d.images.applyLayer(pack(), st.image);
-    const id = await this.d.commits.childImage({ parent: st.image, config: structuredClone(st.config), history: { created_by: createdBy }, layer });
+    const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, layer });
     this.cache[key] = id;
     st.image = id;
   }
@@ -447,6 +484,25 @@ class LogTail {
     this.reading = this.reading.then(() => this.read());
     return this.reading;
   }
+}
+
+/** A `#!` heredoc's script in a dir beside the context, bind-mounted read-only at /dev/pipes. */
+async function writePipesDir(contextDir: string, script: { name: string; data: string }): Promise<string> {
+  if (script.name.includes('/') || script.name === '.' || script.name === '..') throw new InvalidParameterError(`invalid heredoc name for a script: ${script.name}`);
+  const dir = `${contextDir}-pipes-${randomBytes(4).toString('hex')}`;
+  await fsp.mkdir(dir, { mode: 0o755 });
+  await fsp.writeFile(path.join(dir, script.name), script.data, { mode: 0o755 });
+  await fsp.chmod(path.join(dir, script.name), 0o755);
+  return dir;
+}
+
+/** A scratch stage's images take its FROM --platform (else the host's, in CommitService). */
+function scratchPlatform(st: StageState): { platform?: PlatformWanted } {
+  return !st.image && st.platform ? { platform: st.platform } : {};
+}
+
+function scratchKey(st: StageState): string {
+  return st.platform ? `scratch:${platformString(st.platform)}` : 'scratch';
 }
 
 function command(ins: CommandForm, shell: string[]): string[] {

@@ -15,6 +15,8 @@ export interface LexOptions {
   escape?: string;
   /** Keep unset variables as written (`$X`, `${X:-y}`): used to find heredoc names. */
   skipUnsetEnv?: boolean;
+  /** Quotes are plain characters (buildkit's SkipProcessQuotes): heredoc bodies COPY expands. */
+  skipProcessQuotes?: boolean;
 }
 
 export interface LexResult {
@@ -49,7 +51,7 @@ export function processWords(word: string, env: EnvLookup, opts: LexOptions = {}
 }
 
 export function lex(word: string, env: EnvLookup, opts: LexOptions = {}): LexResult {
-  const l = new Lexer(word, env, opts.escape ?? '\\', opts.skipUnsetEnv ?? false);
+  const l = new Lexer(word, env, opts.escape ?? '\\', opts.skipUnsetEnv ?? false, opts.skipProcessQuotes ?? false);
   const [value, words] = l.processStopOn([]);
   return { value, words, matched: l.matched, unmatched: l.unmatched };
 }
@@ -75,7 +77,8 @@ class Lexer {
   private pos = 0;
   readonly matched = new Set<string>();
   readonly unmatched = new Set<string>();
-  constructor(private readonly s: string, private readonly env: EnvLookup, private readonly esc: string, private readonly skipUnset: boolean) {}
+  constructor(private readonly s: string, private readonly env: EnvLookup, private readonly esc: string, private readonly skipUnset: boolean,
+    private readonly skipQuotes: boolean) {}
 
   private peek(): string | undefined { return this.s[this.pos]; }
   private next(): string | undefined { return this.s[this.pos++]; }
@@ -93,7 +96,7 @@ class Lexer {
     while (this.pos < this.s.length) {
       const ch = this.peek()!;
       if (stops.includes(ch)) { this.pos++; return [result, words.get()]; }
-      if (ch === "'" || ch === '"' || ch === '$') {
+      if (ch === '$' || (!this.skipQuotes && (ch === "'" || ch === '"'))) {
         const tmp = ch === "'" ? this.singleQuote() : ch === '"' ? this.doubleQuote() : this.dollar();
         result += tmp;
         if (ch === '$') words.addString(tmp); else words.addRawString(tmp);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { InvalidParameterError } from '../errors.js';
 import { parseDefaultUlimits, type Ulimit } from '../core/create-settings.js';
+import { registryServiceConfig, type RegistryServiceConfig } from '../core/registry-config.js';
 
 /** berthd settings: flags merged with daemon.json (a key set in both is an error, as dockerd). */
 export interface DaemonConfig {
@@ -46,6 +47,13 @@ export interface DaemonConfig {
   tlsCaCert?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** daemon.json insecure-registries and registry-mirrors, as given */
+  insecureRegistries?: string[];
+  registryMirrors?: string[];
+  /** ... validated and resolved as dockerd's registry service config (what `docker info` shows) */
+  registry: RegistryServiceConfig;
+  /** Warnings loading the configuration gave (dockerd logs them at start). */
+  warnings: string[];
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -61,6 +69,8 @@ export const DEFAULTS: DaemonConfig = {
   defaultUlimits: [],
   tls: false,
   tlsVerify: false,
+  registry: registryServiceConfig({}).config,
+  warnings: [],
 };
 
 /** daemon.json keys berth understands now, mapped to config fields. Unknown keys are rejected. */
@@ -71,6 +81,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | null> = {
   'live-restore': 'liveRestore', 'debug': 'debug',
   'dns': 'dns', 'dns-search': 'dnsSearch', 'dns-opts': 'dnsOptions', 'default-ulimits': 'defaultUlimits',
   'tls': 'tls', 'tlsverify': 'tlsVerify', 'tlscacert': 'tlsCaCert', 'tlscert': 'tlsCert', 'tlskey': 'tlsKey',
+  'insecure-registries': 'insecureRegistries', 'registry-mirrors': 'registryMirrors',
 };
 
 /**
@@ -79,8 +90,6 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | null> = {
  * accepted (`"storage-driver": "overlay2"`, `"experimental": false`).
  */
 export const REFUSED_FILE_KEYS: Record<string, { accepts?: (v: unknown) => boolean; message: string }> = {
-  'insecure-registries': { message: 'insecure-registries is not supported yet: berth has no registry client (pull/push arrive with it)' },
-  'registry-mirrors': { message: 'registry-mirrors is not supported yet: berth has no registry client (pull/push arrive with it)' },
   'runtimes': { message: 'runtimes is not supported: berth runs containers with runc only' },
   'default-runtime': { accepts: (v) => v === 'runc', message: 'default-runtime: berth runs containers with runc only' },
   'storage-driver': { accepts: (v) => v === 'overlay2', message: 'storage-driver: berth supports overlay2 only' },
@@ -136,7 +145,7 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
   for (const [k, r] of Object.entries(REFUSED_FILE_KEYS)) {
     if (k in file && !(r.accepts?.(file[k]) ?? false)) throw new InvalidParameterError(r.message);
   }
-  const cfg: DaemonConfig = { ...DEFAULTS, configFile };
+  const cfg: DaemonConfig = { ...DEFAULTS, configFile, warnings: [] };
   for (const [k, field] of Object.entries(FILE_KEYS)) {
     if (field && k in file) (cfg as unknown as Record<string, unknown>)[field] = file[k];
   }
@@ -160,6 +169,9 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
     if (!isIp(ip)) throw new InvalidParameterError(`${ip} is not an ip address`);
   }
   cfg.defaultUlimits = parseDefaultUlimits(file['default-ulimits']);
+  const reg = registryServiceConfig({ mirrors: cfg.registryMirrors, insecure: cfg.insecureRegistries });
+  cfg.registry = reg.config;
+  cfg.warnings.push(...reg.warnings);
   if (flags.bridge) cfg.bridge = flags.bridge;
   if (flags.bip) cfg.bip = flags.bip;
   if (flags.group) cfg.group = flags.group;

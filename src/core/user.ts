@@ -115,3 +115,27 @@ export async function resolveUserWith(read: AccountFileReader, user: string | un
   }
   return result;
 }
+
+/**
+ * COPY/ADD `--chown=user[:group]` with the classic builder's rules and words (moby parseChownFlag):
+ * numbers are taken as they are, names are looked up in the destination image's /etc/passwd and
+ * /etc/group, and a lone user is also the group name (`--chown=app` is app:app).
+ */
+export async function chownIdsWith(read: AccountFileReader, chown: string): Promise<{ uid: number; gid: number }> {
+  const parts = chown.split(':');
+  if (parts.length > 2) throw new InvalidParameterError(`invalid chown string format: ${chown}`);
+  const userStr = parts[0]!;
+  const groupStr = parts.length === 1 ? userStr : parts[1]!;
+  const lookup = async (kind: 'user' | 'group', name: string): Promise<number> => {
+    const n = numericArg(name.replace(/^\+/, ''));
+    if (n !== undefined) return n;
+    const file = kind === 'user' ? '/etc/passwd' : '/etc/group';
+    const prefix = kind === 'user' ? `can't find uid for user ${name}` : `can't find gid for group ${name}`;
+    const text = await read(file);
+    if (text === undefined) throw new InvalidParameterError(`${prefix}: open ${file}: no such file or directory`);
+    const id = kind === 'user' ? parsePasswd(text).find((u) => u.name === name)?.uid : parseGroup(text).find((g) => g.name === name)?.gid;
+    if (id === undefined) throw new InvalidParameterError(`${prefix}: no such ${kind}: ${name}`);
+    return id;
+  };
+  return { uid: await lookup('user', userStr), gid: await lookup('group', groupStr) };
+}

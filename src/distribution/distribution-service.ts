@@ -5,7 +5,8 @@ import { InvalidParameterError, NotFoundError, UnauthorizedError } from '../erro
 import type { ImageService } from '../services/image-service.js';
 import { pushImage } from './push.js';
 import { pullImage, type ProgressSink, type PullStore } from './pull.js';
-import { endpointFor, RegistryClient, type RegistryCredentials } from './registry-client.js';
+import { RegistryClient, type RegistryCredentials, type RegistryEndpoint } from './registry-client.js';
+import { tryEndpoints } from './registry-hosts.js';
 
 /** The image service's stores as a pull sees them. */
 export function pullStoreFor(images: ImageService): PullStore {
@@ -27,9 +28,15 @@ export function pullStoreFor(images: ImageService): PullStore {
   };
 }
 
+/** Where a registry's requests go (RegistryHosts: mirrors, insecure registries, certs.d). */
+export interface EndpointResolver {
+  pullEndpoints(domain: string): Promise<RegistryEndpoint[]>;
+  pushEndpoints(domain: string): Promise<RegistryEndpoint[]>;
+}
+
 export interface DistributionDeps {
   images: ImageService;
-  insecureRegistries?: readonly string[];
+  hosts: EndpointResolver;
 }
 
 /** X-Registry-Auth as the docker CLI sends it: base64url JSON of an AuthConfig (empty or `{}` = anonymous). */
@@ -81,12 +88,12 @@ export class DistributionService {
 
   /** One tag or digest; a name alone (`allTags`, as moby without a tag) pulls every tag the registry lists. */
   async pull(ref: Reference, opts: { platform: PlatformWanted; credentials: RegistryCredentials; signal?: AbortSignal; allTags?: boolean }, out: ProgressSink): Promise<void> {
-    const insecure = this.deps.insecureRegistries ? { insecureRegistries: this.deps.insecureRegistries } : {};
     const signal = opts.signal ? { signal: opts.signal } : {};
-    const one = (r: Reference) => pullImage(pullStoreFor(this.deps.images), { ref: r, platform: opts.platform, credentials: opts.credentials, ...insecure, ...signal }, out);
+    const endpoints = await this.deps.hosts.pullEndpoints(ref.domain);
+    const one = (r: Reference) => tryEndpoints(endpoints, (endpoint) =>
+      pullImage(pullStoreFor(this.deps.images), { ref: r, platform: opts.platform, credentials: opts.credentials, endpoint, ...signal }, out), opts.signal);
     if (!opts.allTags) { await one(ref); return; }
-    const client = new RegistryClient(endpointFor(ref.domain, this.deps.insecureRegistries), opts.credentials);
-    const tags = await client.listTags(ref.path, opts.signal);
+    const tags = await tryEndpoints(endpoints, (e) => new RegistryClient(e, opts.credentials).listTags(ref.path, opts.signal), opts.signal);
     if (tags.length === 0) throw new NotFoundError(`no tags found for ${ref.domain}/${ref.path}`);
     for (const tag of tags) await one({ domain: ref.domain, path: ref.path, tag });
   }
@@ -100,10 +107,11 @@ export class DistributionService {
   /** POST /auth: the credentials must open the registry's /v2/ (basic, or a token from its realm). */
   async login(a: RegistryLogin): Promise<{ identityToken: string }> {
     const { serveraddress, ...creds } = a;
-    const endpoint = endpointFor(loginDomain(serveraddress), this.deps.insecureRegistries);
-    const client = new RegistryClient(endpoint, creds);
-    const status = await client.ping([200, 401]);
-    if (status === 401) throw new UnauthorizedError(`login attempt to ${endpoint.base}/v2/ failed with status: 401 Unauthorized`);
+    const endpoints = await this.deps.hosts.pushEndpoints(loginDomain(serveraddress));
+    await tryEndpoints(endpoints, async (endpoint) => {
+      const status = await new RegistryClient(endpoint, creds).ping([200, 401]);
+      if (status === 401) throw new UnauthorizedError(`login attempt to ${endpoint.base}/v2/ failed with status: 401 Unauthorized`);
+    });
     return { identityToken: '' };
   }
 
@@ -124,14 +132,18 @@ export class DistributionService {
       return { ref, img: images.get(fullString(ref)) };
     });
     await out.status(`The push refers to repository [${base.domain}/${base.path}]`);
+    const endpoints = await this.deps.hosts.pushEndpoints(base.domain);
     for (const { ref, img } of todo) {
       const config = await images.content.get(img.id);
-      await pushImage({
-        config, diffIds: img.config.rootfs.diff_ids, ...(img.blobs ? { blobs: img.blobs } : {}),
+      // Repositories of this registry the image came from or went to hold its blobs: mount from them.
+      const mountFrom = [...new Set(img.repoDigests.map((r) => normalize(r)).filter((r) => r.domain === base.domain && r.path !== base.path).map((r) => r.path))];
+      const digest = await tryEndpoints(endpoints, (endpoint) => pushImage({
+        config, diffIds: img.config.rootfs.diff_ids, ...(img.blobs ? { blobs: img.blobs } : {}), mountFrom,
         hasBlob: (d) => images.content.has(d),
         blobSize: (d) => images.content.size(d),
         readBlob: (d) => images.content.createReadStream(d) as Readable,
-      }, ref, { credentials: opts.credentials, ...(this.deps.insecureRegistries ? { insecureRegistries: this.deps.insecureRegistries } : {}) }, out);
+      }, ref, { credentials: opts.credentials, endpoint }, out));
+      await images.addDigestRef(img.id, { domain: base.domain, path: base.path, digest });
     }
   }
 }

@@ -8,7 +8,7 @@ import {
 import { familiarString, type Reference } from '../core/reference.js';
 import { chainIds } from '../store/layers/layer-store.js';
 import { InvalidParameterError, NotFoundError, NotImplementedError } from '../errors.js';
-import { endpointFor, RegistryClient, type RegistryCredentials } from './registry-client.js';
+import { RegistryClient, type RegistryCredentials, type RegistryEndpoint } from './registry-client.js';
 
 /**
  * Pull one image from a registry into the local stores (docker pull): manifest (an index resolved to this
@@ -49,7 +49,8 @@ export interface PullOptions {
   ref: Reference;
   platform: PlatformWanted;
   credentials?: RegistryCredentials;
-  insecureRegistries?: readonly string[];
+  /** Where to pull from (RegistryHosts.pullEndpoints gives them in dockerd's order). */
+  endpoint: RegistryEndpoint;
   signal?: AbortSignal;
   /** Downloads at once (dockerd's max-concurrent-downloads, default 3). */
   concurrency?: number;
@@ -78,7 +79,7 @@ function parse(body: Buffer, mediaType: string) {
 export async function pullImage(store: PullStore, opts: PullOptions, out: ProgressSink): Promise<{ id: string; digest: string }> {
   const { ref } = opts;
   const repo = ref.path;
-  const client = new RegistryClient(endpointFor(ref.domain, opts.insecureRegistries), opts.credentials ?? {});
+  const client = new RegistryClient(opts.endpoint, opts.credentials ?? {});
   const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
   const signal = opts.signal;
 

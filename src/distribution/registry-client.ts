@@ -18,20 +18,32 @@ export interface RegistryCredentials {
   registrytoken?: string;
 }
 
+/** TLS for an https endpoint: verification (off for an insecure registry), extra CAs, a client certificate. */
+export interface RegistryTls {
+  rejectUnauthorized: boolean;
+  /** The system roots plus certs.d's `*.crt` (unset: Node's default roots). */
+  ca?: string[];
+  cert?: string;
+  key?: string;
+}
+
 export interface RegistryEndpoint {
   /** The registry's name in references (`127.0.0.1:5000`, `docker.io`). */
   domain: string;
-  /** Where requests go (`http://127.0.0.1:5000`). */
+  /** Where requests go (`http://127.0.0.1:5000`, a mirror's URL with its path prefix). */
   base: string;
+  /** A registry-mirrors entry (any failure moves on to the next endpoint). */
+  mirror?: boolean;
+  tls?: RegistryTls;
 }
 
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
-
-/** Docker's rules: docker.io is registry-1.docker.io; loopback (and `insecure`) hosts speak plain http. */
-export function endpointFor(domain: string, insecure: readonly string[] = []): RegistryEndpoint {
-  if (domain === 'docker.io') return { domain, base: 'https://registry-1.docker.io' };
-  const plain = LOOPBACK.test(domain) || insecure.includes(domain) || insecure.includes(domain.replace(/:\d+$/, ''));
-  return { domain, base: `${plain ? 'http' : 'https'}://${domain}` };
+const failures = new WeakSet<object>();
+const answered = new WeakSet<RegistryEndpoint>();
+/** Whether the endpoint has answered a request (so it speaks its scheme: no plain-http retry after). */
+export function endpointAnswered(e: RegistryEndpoint): boolean { return answered.has(e); }
+/** Whether `err` is a request that got no HTTP answer (connect, TLS, reset): dockerd moves on to its next endpoint. */
+export function isTransportFailure(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && failures.has(err);
 }
 
 export interface RequestOptions {
@@ -84,6 +96,7 @@ export class RegistryClient {
       const auth = await this.authorize(o.scope, o.signal);
       if (auth) res = await this.send(path, o, auth);
     }
+    answered.add(this.endpoint);
     const status = res.statusCode ?? 0;
     if ((o.ok ?? [200]).includes(status)) return res;
     const text = await readText(res).catch(() => '');
@@ -126,7 +139,8 @@ export class RegistryClient {
       const b = this.basic();
       if (b) headers.Authorization = b;
     }
-    const res = await rawRequest(url, { method, headers, ...(body ? { body } : {}), ...(signal ? { signal } : {}) });
+    // The token server is reached with the registry's TLS settings, as dockerd's transport does.
+    const res = await rawRequest(url, { method, headers, ...(body ? { body } : {}), ...(signal ? { signal } : {}), ...(this.endpoint.tls ? { tls: this.endpoint.tls } : {}) });
     const text = await readText(res);
     if (res.statusCode !== 200) throw registryError(res.statusCode ?? 0, text, `token from ${url.origin}${url.pathname}`);
     let tok: { token?: string; access_token?: string };
@@ -142,6 +156,7 @@ export class RegistryClient {
     if (auth) headers.Authorization = auth;
     return rawRequest(new URL(this.endpoint.base + path), {
       method: o.method ?? 'GET', headers, ...(o.body ? { body: o.body } : {}), ...(o.signal ? { signal: o.signal } : {}),
+      ...(this.endpoint.tls ? { tls: this.endpoint.tls } : {}),
     });
   }
 
@@ -189,33 +204,52 @@ export class RegistryClient {
     return res.statusCode === 200 ? Number(res.headers['content-length'] ?? 0) : undefined;
   }
 
-  /** Cross-repository mount; true when the registry linked it (201), false when it opened an upload instead. */
-  async mountBlob(repo: string, digest: string, from: string): Promise<boolean> {
-    const res = await this.request(`/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, {
-      method: 'POST', scope: `repository:${repo}:pull,push repository:${from}:pull`, ok: [201, 202], body: Buffer.alloc(0),
-    });
+  /**
+   * POST a blob upload session; with `mount`, a cross-repository mount. 201: the registry linked the blob
+   * (mounted); 202: a session to upload into (a mount the registry could not do opens one too).
+   */
+  async startUpload(repo: string, mount?: { digest: string; from: string }): Promise<{ mounted: true } | { mounted: false; location: string }> {
+    const q = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : '';
+    const scope = mount ? `repository:${repo}:pull,push repository:${mount.from}:pull` : `repository:${repo}:pull,push`;
+    const res = await this.request(`/v2/${repo}/blobs/uploads/${q}`, { method: 'POST', scope, ok: mount ? [201, 202] : [202], body: Buffer.alloc(0) });
     res.resume();
-    if (res.statusCode === 202) {
-      const loc = res.headers.location;
-      if (loc) await this.request(this.relative(loc), { method: 'DELETE', scope: `repository:${repo}:pull,push`, ok: [204, 404] }).then((r) => r.resume()).catch(() => {});
-      return false;
-    }
-    return true;
+    if (res.statusCode === 201) return { mounted: true };
+    const loc = res.headers.location;
+    if (!loc) throw new SystemError(`registry ${this.endpoint.domain}: upload without a Location`);
+    return { mounted: false, location: loc };
   }
 
-  /** Upload one blob: POST for a session, then a single PUT with the whole body (monolithic). */
-  async uploadBlob(repo: string, digest: string, size: number, body: () => Readable): Promise<void> {
+  /** Drop an upload session we will not use (best effort). */
+  async cancelUpload(repo: string, location: string): Promise<void> {
+    await this.request(this.relative(location), { method: 'DELETE', scope: `repository:${repo}:pull,push`, ok: [204, 404] }).then((r) => r.resume()).catch(() => {});
+  }
+
+  /**
+   * Upload one blob as docker's client does: the body streamed in one PATCH (a chunk covering the whole
+   * blob, with its Content-Range, so registries that take chunked uploads only accept it too), then a PUT
+   * with the digest and no body to close the session. `location` is a session already opened (a mount
+   * answered 202); otherwise one is opened.
+   */
+  async uploadBlob(repo: string, digest: string, size: number, body: () => Readable, location?: string): Promise<void> {
     const scope = `repository:${repo}:pull,push`;
-    const start = await this.request(`/v2/${repo}/blobs/uploads/`, { method: 'POST', scope, ok: [202], body: Buffer.alloc(0) });
-    start.resume();
-    const loc = start.headers.location;
-    if (!loc) throw new SystemError(`registry ${this.endpoint.domain}: upload without a Location`);
+    let loc = location;
+    if (!loc) {
+      const s = await this.startUpload(repo);
+      if (s.mounted) return;
+      loc = s.location;
+    }
+    if (size > 0) {
+      const patch = await this.request(this.relative(loc), {
+        method: 'PATCH', scope, ok: [202, 204], body: body(),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size), 'Content-Range': `0-${size - 1}` },
+      });
+      patch.resume();
+      const next = patch.headers.location;
+      if (next) loc = next;
+    }
     const url = new URL(loc, this.endpoint.base);
     url.searchParams.set('digest', digest);
-    const res = await this.request(url.pathname + url.search, {
-      method: 'PUT', scope, ok: [201, 204], body: body(),
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
-    });
+    const res = await this.request(url.pathname + url.search, { method: 'PUT', scope, ok: [201, 204], body: Buffer.alloc(0) });
     res.resume();
   }
 
@@ -235,25 +269,41 @@ export class RegistryClient {
   }
 }
 
-function rawRequest(url: URL, o: { method: string; headers: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal }): Promise<IncomingMessage> {
-  const mod = url.protocol === 'https:' ? https : http;
+/** Node's certificate-check codes, and Go's crypto/x509 words for them (what docker users know). */
+const X509_UNKNOWN_CA = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']);
+
+function transportMessage(url: URL, err: NodeJS.ErrnoException): string {
+  const what = `Get "${url.origin}${url.pathname}"`;
+  const code = err.code ?? '';
+  // OpenSSL's codes for a TLS hello answered in plain HTTP
+  if (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return `Get "${url.origin}/v2/": http: server gave HTTP response to HTTPS client`;
+  if (X509_UNKNOWN_CA.has(code)) return `${what}: tls: failed to verify certificate: x509: certificate signed by unknown authority`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `${what}: tls: failed to verify certificate: x509: certificate has expired or is not yet valid`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${what}: tls: failed to verify certificate: x509: certificate is not valid for ${url.hostname} (${err.message})`;
+  return `${what}: ${code} ${err.message}`.replace(/\s+/g, ' ').trim();
+}
+
+function rawRequest(url: URL, o: { method: string; headers: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal; tls?: RegistryTls }): Promise<IncomingMessage> {
+  const secure = url.protocol === 'https:';
+  const mod = secure ? https : http;
+  // Per-request TLS options: the agent keys its sockets by them, so one agent serves every registry.
+  const t = secure ? o.tls : undefined;
+  const tlsOpts = t ? { rejectUnauthorized: t.rejectUnauthorized, ...(t.ca ? { ca: t.ca } : {}), ...(t.cert ? { cert: t.cert, key: t.key } : {}) } : {};
   return new Promise((resolve, reject) => {
     const headers = { ...o.headers };
     if (Buffer.isBuffer(o.body)) headers['Content-Length'] = String(o.body.length);
-    const req = mod.request(url, { method: o.method, headers, agent: url.protocol === 'https:' ? agents.https : agents.http, ...(o.signal ? { signal: o.signal } : {}) }, (res) => {
+    const req = mod.request(url, { method: o.method, headers, agent: secure ? agents.https : agents.http, ...tlsOpts, ...(o.signal ? { signal: o.signal } : {}) }, (res) => {
       // A body that stalls fails instead of hanging the pull.
       res.setTimeout?.(IDLE_MS, () => res.destroy(new UnavailableError(`${url.host}: no data for ${IDLE_MS / 1000}s`)));
       resolve(res);
     });
     req.setTimeout(IDLE_MS, () => req.destroy(new UnavailableError(`${url.host}: timeout after ${IDLE_MS / 1000}s`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err instanceof UnavailableError || err.name === 'AbortError') { reject(err); return; }
-      // OpenSSL's codes for a TLS hello answered in plain HTTP
-      if (err.code === 'EPROTO' || err.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || err.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
-        reject(new UnavailableError(`Get "${url.origin}/v2/": http: server gave HTTP response to HTTPS client`, { cause: err }));
-        return;
-      }
-      reject(new UnavailableError(`Get "${url.origin}${url.pathname}": ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim(), { cause: err }));
+      if (err.name === 'AbortError') { reject(err); return; }
+      const e = err instanceof UnavailableError ? err : new UnavailableError(transportMessage(url, err), { cause: err });
+      failures.add(e);
+      reject(e);
     });
     if (!o.body || Buffer.isBuffer(o.body)) req.end(o.body);
     else {

@@ -43,6 +43,7 @@ import { posixRunner } from '../sys/process-runner.js';
 import { EventBus } from '../services/events.js';
 import { ImageService } from '../services/image-service.js';
 import { DistributionService } from '../distribution/distribution-service.js';
+import { RegistryHosts } from '../distribution/registry-hosts.js';
 import { SystemService } from '../services/system-service.js';
 import { Paths } from '../store/paths.js';
 import { LinuxSys } from '../sys/linux-sys.js';
@@ -164,6 +165,7 @@ function socketGid(cfg: DaemonConfig): number | undefined {
 
 async function run(cfg: DaemonConfig): Promise<void> {
   if (process.getuid && process.getuid() !== 0) throw new Error('berthd needs to be started with root privileges');
+  for (const w of cfg.warnings) log(cfg, 'warn', w);
   for (const h of cfg.hosts) {
     const tcp = tcpHostCheck(h, !!cfg.unsafeTcp, cfg.tlsVerify);
     if (tcp.refuse) throw new Error(tcp.refuse);
@@ -233,16 +235,20 @@ async function run(cfg: DaemonConfig): Promise<void> {
   for (const w of warnings) log(cfg, 'warn', w);
   const system = new SystemService({
     paths, startedAt: new Date(), runcVersion: () => runcVersion, loggingDriver: containers.defaultLogConfig.Type, warnings,
-    debug: cfg.debug, liveRestore: cfg.liveRestore,
+    debug: cfg.debug, liveRestore: cfg.liveRestore, registry: cfg.registry,
     containerCounts: () => containers.queries.counts(),
     imageCount: () => images.count(),
   });
   const commits = new CommitService({ paths, sys, containers: containers.queries, lifecycle: containers, images, events, version: BERTH_VERSION });
-  const archives = new ArchiveService({ withFilesystem: (ref, fn) => containers.filesystems.with(ref, fn), sys, resolveUser });
+  const archives = new ArchiveService({
+    withFilesystem: (ref, fn) => containers.filesystems.with(ref, fn), withLayers: (ref, fn) => containers.filesystems.withLayers(ref, fn), sys, resolveUser,
+  });
   const builds = new BuildService(paths, sys, { containers, images, commits });
   const imageArchives = new ImageArchiveService(images, paths, events);
   await imageArchives.init();
-  const distribution = new DistributionService({ images });
+  // certs.d beside daemon.json (default /etc/berth/certs.d), then Docker's, for certificates set up for dockerd
+  const hosts = new RegistryHosts(cfg.registry, [path.join(path.dirname(path.resolve(cfg.configFile)), 'certs.d'), '/etc/docker/certs.d']);
+  const distribution = new DistributionService({ images, hosts });
   const app = buildApp([
     ...systemRoutes(system, events),
     ...containerRoutes(containers, containers.queries, containers.streams),

@@ -69,7 +69,9 @@ export function attachmentFor(state: NetState, c: ContainerNetInfo, bridgeDisabl
 
 /** The hosts file of a container with a sandbox: one line per address it has. */
 export function hostsOf(state: NetState, a: AttachmentRecord): string {
-  const ips = a.networks.map((w) => a.sandbox?.endpoints[w.networkId]?.ip).filter((x): x is string => !!x);
+  // moby: one line per address, IPv4 and IPv6 of each network
+  const ips = a.networks.flatMap((w) => { const ep = a.sandbox?.endpoints[w.networkId]; return ep ? [ep.ip, ep.ip6] : []; })
+    .filter((x): x is string => !!x);
   const o = a.hostsOptions;
   return buildHosts({ hostname: o?.hostname ?? short(a.containerId), domainname: o?.domainname, extraHosts: o?.extraHosts, hostGatewayIp: state.defaultGateway(), ips, links: linkLines(state, a) });
 }

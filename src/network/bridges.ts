@@ -5,7 +5,8 @@ import { SystemError } from '../errors.js';
 import { bridgeSettings } from './bridge-options.js';
 import type { Cidr } from './ip.js';
 import type { IpTool } from './ip-tool.js';
-import type { NetworkRecord } from './network-store.js';
+import { v4Config, v6Config, type NetworkRecord } from './network-store.js';
+import { parseIPv6, type Cidr6 } from './ip6.js';
 
 /** What create names a user network's bridge: `berth-` + 9 hex of the network id. */
 export const USER_BRIDGE_RE = /^berth-[0-9a-f]{9}$/;
@@ -33,6 +34,21 @@ export async function hostRoutes(): Promise<Array<Cidr & { dev: string }>> {
   return out;
 }
 
+/** The host's IPv6 routes (from /proc/net/ipv6_route), so auto-picked IPv6 subnets avoid the host's own networks. */
+export async function hostRoutes6(): Promise<Array<Cidr6 & { dev: string }>> {
+  const t = await fsp.readFile('/proc/net/ipv6_route', 'utf8').catch(() => '');
+  const out: Array<Cidr6 & { dev: string }> = [];
+  for (const line of t.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    const prefix = parseInt(f[1]!, 16);
+    if (prefix === 0 || f[9] === 'lo') continue; // default and local routes are not networks
+    const base = parseIPv6(f[0]!.match(/.{4}/g)!.join(':'));
+    if (base !== undefined) out.push({ base, prefix, dev: f[9]! });
+  }
+  return out;
+}
+
 /**
  * The Linux bridge devices of bridge networks. `ownerTag` is written as the ifalias of every bridge made
  * here: the orphan sweep deletes only devices carrying exactly this tag, never another daemon's.
@@ -43,7 +59,7 @@ export class Bridges {
   /** The bridge exists with its gateway address before any container joins (DNS listens there). */
   async ensure(n: NetworkRecord): Promise<void> {
     const dev = n.bridge!;
-    const c = n.IPAM.Config[0]!;
+    const c = v4Config(n);
     const prefix = c.Subnet.split('/')[1];
     if (!bridgeExists(dev)) {
       await this.ip.exec({ op: 'add-bridge', dev }).catch((err: Error) => {
@@ -52,6 +68,14 @@ export class Bridges {
     }
     const addrs = await this.ip.exec({ op: 'show-addr', dev, family: 4 });
     if (!addrs.includes(` ${c.Gateway}/`)) await this.ip.exec({ op: 'add-addr', dev, cidr: `${c.Gateway}/${prefix}` });
+    const c6 = v6Config(n);
+    if (c6) {
+      // A bridge made with IPv6 disabled (default.disable_ipv6=1) refuses the address; the gateway goes on
+      // without DAD, so it is usable at once (the CNI plugin would otherwise add it tentative).
+      await fsp.writeFile(`/proc/sys/net/ipv6/conf/${dev}/disable_ipv6`, '0');
+      const addrs6 = await this.ip.exec({ op: 'show-addr', dev, family: 6 });
+      if (!addrs6.includes(` ${c6.Gateway}/`)) await this.ip.exec({ op: 'add-addr', dev, cidr: `${c6.Gateway}/${c6.Subnet.split('/')[1]}`, nodad: true });
+    }
     // The alias cannot be given to `ip link add` (ignored there), so it follows at once; an existing device
     // with a tag keeps it (the default bridge may be shared by daemons of one prefix).
     if (!n.bridgeExternal && (await bridgeOwner(dev)) === '') await this.ip.exec({ op: 'set-alias', dev, alias: this.ownerTag });
@@ -83,9 +107,10 @@ export class Bridges {
   async remove(n: NetworkRecord): Promise<void> {
     if (!n.bridge || !bridgeExists(n.bridge)) return;
     if (!n.bridgeExternal) { await this.ip.exec({ op: 'del-link', dev: n.bridge }).catch(() => undefined); return; }
-    // The user's bridge stays; only the gateway address berth gave it goes.
-    const c = n.IPAM.Config[0];
-    if (c) await this.ip.exec({ op: 'del-addr', dev: n.bridge, cidr: `${c.Gateway}/${c.Subnet.split('/')[1]}` }).catch(() => undefined);
+    // The user's bridge stays; only the gateway addresses berth gave it go.
+    for (const c of [v4Config(n), v6Config(n)]) {
+      if (c) await this.ip.exec({ op: 'del-addr', dev: n.bridge, cidr: `${c.Gateway}/${c.Subnet.split('/')[1]}` }).catch(() => undefined);
+    }
   }
 
   /**

@@ -39,6 +39,9 @@ export function cniEnv(inv: CniInvocation): Record<string, string> {
   return env;
 }
 
+/** One host-local range (a range set of one). */
+export interface HostLocalRange { subnet: string; gateway: string; rangeStart?: string; rangeEnd?: string }
+
 export interface BridgeNetworkSpec {
   /** CNI network name: berth uses the network id, so host-local's lease dir is <ipamDir>/<id>. */
   name: string;
@@ -52,6 +55,10 @@ export interface BridgeNetworkSpec {
   mtu?: number;
   /** Default route via the gateway; off for --internal networks (no way out). */
   defaultRoute: boolean;
+  /** A dual-stack network's IPv6 range: host-local then hands out one address of each family. */
+  range6?: HostLocalRange;
+  /** Addresses the ADD asks for (--ip, --ip6), one per family, as host-local's `args.cni.ips`. */
+  ips?: string[];
 }
 
 export function bridgeConfig(s: BridgeNetworkSpec): Record<string, unknown> {
@@ -71,11 +78,13 @@ export function bridgeConfig(s: BridgeNetworkSpec): Record<string, unknown> {
     ipam: {
       type: 'host-local',
       dataDir: s.ipamDataDir,
-      ranges: [[range]],
-      routes: s.defaultRoute ? [{ dst: '0.0.0.0/0' }] : [],
+      ranges: s.range6 ? [[range], [{ ...s.range6 }]] : [[range]],
+      routes: s.defaultRoute ? [{ dst: '0.0.0.0/0' }, ...(s.range6 ? [{ dst: '::/0' }] : [])] : [],
     },
   };
   if (s.mtu) conf.mtu = s.mtu;
+  // host-local 1.1 takes one address in CNI_ARGS IP; the config's args take one per range set
+  if (s.ips?.length) conf.args = { cni: { ips: s.ips } };
   return conf;
 }
 
@@ -90,15 +99,27 @@ export interface CniResult {
   ips?: Array<{ interface?: number; address: string; gateway?: string }>;
 }
 
-/** The container-side interface and its first IPv4 address from an ADD result. */
-export function parseAddResult(r: CniResult, ifname: string): { ip: string; prefixLen: number; gateway: string; mac: string; hostVeth?: string } {
+export interface AddResult {
+  ip: string; prefixLen: number; gateway: string; mac: string; hostVeth?: string;
+  /** the IPv6 address of a dual-stack network */
+  ip6?: string; prefixLen6?: number; gateway6?: string;
+}
+
+/** The container-side interface, its IPv4 address and (dual stack) its IPv6 address from an ADD result. */
+export function parseAddResult(r: CniResult, ifname: string): AddResult {
   const ifs = r.interfaces ?? [];
   const idx = ifs.findIndex((i) => i.name === ifname && i.sandbox);
-  const ipEntry = (r.ips ?? []).find((e) => e.interface === idx && !e.address.includes(':')) ?? (r.ips ?? [])[0];
+  const ipEntry = (r.ips ?? []).find((e) => e.interface === idx && !e.address.includes(':')) ?? (r.ips ?? []).find((e) => !e.address.includes(':'));
   if (!ipEntry) throw new SystemError(`cni: no address in result for ${ifname}`);
   const [ip, prefix] = ipEntry.address.split('/');
+  const v6 = (r.ips ?? []).find((e) => e.interface === idx && e.address.includes(':')) ?? (r.ips ?? []).find((e) => e.address.includes(':'));
   const hostVeth = ifs.find((i) => !i.sandbox && i.name.startsWith('veth'))?.name;
-  return { ip: ip!, prefixLen: Number(prefix), gateway: ipEntry.gateway ?? '', mac: idx >= 0 ? ifs[idx]!.mac ?? '' : '', hostVeth };
+  const out: AddResult = { ip: ip!, prefixLen: Number(prefix), gateway: ipEntry.gateway ?? '', mac: idx >= 0 ? ifs[idx]!.mac ?? '' : '', hostVeth };
+  if (v6) {
+    const [a6, p6] = v6.address.split('/');
+    Object.assign(out, { ip6: a6!, prefixLen6: Number(p6), gateway6: v6.gateway ?? '' });
+  }
+  return out;
 }
 
 /** CNI's well-known error codes (spec §"Error"); 100+ are plugin-specific, 999 is the plugins' catch-all. */

@@ -3,6 +3,7 @@ import { parseLink } from '../core/links.js';
 import { addRecord, EmbeddedDns, emptyRecords, type DnsRecords } from './dns.js';
 import { cidrContains, parseCidr, parseIPv4 } from './ip.js';
 import type { NetState } from './net-state.js';
+import { v4Config } from './network-store.js';
 
 /** One embedded DNS server per user-defined bridge network, listening on its gateway. */
 export class DnsServers {
@@ -18,15 +19,18 @@ export class DnsServers {
         const ep = a.sandbox!.endpoints[n.Id];
         if (a.sandbox!.phase !== 'ready' || !ep) continue; // names resolve once the container is up
         addRecord(rec, ep.dnsNames, ep.ip);
+        if (ep.ip6) addRecord(rec, ep.dnsNames, ep.ip6);
         if (a.dns?.length) rec.upstreams.set(ep.ip, a.dns);
         const links = a.networks.find((w) => w.networkId === n.Id)?.links ?? [];
         if (links.length) rec.clientAliases.set(ep.ip, new Map(links.map(linkAlias)));
       }
       let srv = this.servers.get(n.Id);
       if (!srv) {
-        const subnet = parseCidr(n.IPAM.Config[0]!.Subnet)!;
+        // Containers query over IPv4 (resolv.conf names the IPv4 gateway), also on a dual-stack network.
+        const c = v4Config(n);
+        const subnet = parseCidr(c.Subnet)!;
         srv = new EmbeddedDns({
-          address: n.IPAM.Config[0]!.Gateway, port: this.o.port,
+          address: c.Gateway, port: this.o.port,
           isClient: (ip) => { const v = parseIPv4(ip); return v !== undefined && cidrContains(subnet, v); },
           defaultUpstreams: this.o.upstreams,
         });

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { requireCjs } from '../sys/cjs.js';
 import type * as dnsPacketTypes from 'dns-packet';
+import { formatIPv6, parseIPv6, parseReverseName6, reverseName6 } from './ip6.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
 const dnsPacket = requireCjs('dns-packet') as typeof dnsPacketTypes;
@@ -9,15 +10,16 @@ const dnsPacket = requireCjs('dns-packet') as typeof dnsPacketTypes;
  * The embedded DNS server of one user-defined network. Docker serves 127.0.0.11 inside each container's
  * namespace; berth serves the network's gateway address on the host instead (one UDP socket per network, no
  * per-container thread or setns), and writes that address as the containers' only nameserver. It answers
- * A queries for container names, network aliases and short ids on this network (all addresses, rotated
- * per query: round robin for shared aliases), PTR for the containers' addresses, and forwards everything
+ * A (and, on a dual-stack network, AAAA) queries for container names, network aliases and short ids on this
+ * network (all addresses, rotated per query: round robin for shared aliases), PTR for the containers'
+ * addresses (in-addr.arpa and ip6.arpa), and forwards everything
  * else to upstream resolvers (the container's --dns servers, else the host's). Only clients inside the
  * network's subnet are answered, so one network cannot look into another.
  */
 export interface DnsRecords {
-  /** lower-case name → addresses */
+  /** lower-case name → addresses (IPv4 and IPv6; A and AAAA answers pick their family) */
   names: Map<string, string[]>;
-  /** address → name (for PTR) */
+  /** address (IPv6 in Go's text) → name (for PTR) */
   reverse: Map<string, string>;
   /** client address → its upstream servers (from --dns) */
   upstreams: Map<string, string[]>;
@@ -38,7 +40,17 @@ export function addRecord(r: DnsRecords, names: string[], ip: string): void {
   if (names[0] && !r.reverse.has(ip)) r.reverse.set(ip, names[0]);
 }
 
-export function reverseName(ip: string): string { return `${ip.split('.').reverse().join('.')}.in-addr.arpa`; }
+export function reverseName(ip: string): string {
+  const v6 = parseIPv6(ip);
+  return v6 !== undefined ? reverseName6(v6) : `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+}
+
+/** A PTR query name → the address it asks about ('' when it is neither in-addr.arpa nor ip6.arpa). */
+function reverseAddress(name: string): string {
+  if (name.endsWith('.in-addr.arpa')) return name.slice(0, -'.in-addr.arpa'.length).split('.').reverse().join('.');
+  const v6 = parseReverseName6(name);
+  return v6 !== undefined ? formatIPv6(v6) : '';
+}
 
 export interface DnsServerOptions {
   address: string;
@@ -83,17 +95,20 @@ export class EmbeddedDns {
     const name = (client !== undefined ? this.records.clientAliases.get(client)?.get(asked) : undefined) ?? asked;
     const ttl = this.o.ttl ?? 600;
     if (question.type === 'PTR') {
-      const ip = name.endsWith('.in-addr.arpa') ? name.slice(0, -'.in-addr.arpa'.length).split('.').reverse().join('.') : '';
-      const host = this.records.reverse.get(ip);
+      const host = this.records.reverse.get(reverseAddress(name));
       if (!host) return undefined;
       return this.reply(q, [{ type: 'PTR', name: question.name, ttl, data: host }]);
     }
-    const ips = this.records.names.get(name);
-    if (!ips) return undefined;
-    if (question.type === 'A' || (question.type as string) === 'ANY') {
+    const all = this.records.names.get(name);
+    if (!all) return undefined;
+    const want = question.type as string;
+    if (want === 'A' || want === 'AAAA' || want === 'ANY') {
+      const ips = want === 'ANY' ? all : all.filter((ip) => ip.includes(':') === (want === 'AAAA'));
+      // a known name without records of that family: NOERROR, no answers (not NXDOMAIN)
+      if (!ips.length) return this.reply(q, []);
       const start = this.rr++ % ips.length;
       const rotated = [...ips.slice(start), ...ips.slice(0, start)];
-      return this.reply(q, rotated.map((ip) => ({ type: 'A' as const, name: question.name, ttl, data: ip })));
+      return this.reply(q, rotated.map((ip) => ({ type: ip.includes(':') ? 'AAAA' as const : 'A' as const, name: question.name, ttl, data: ip })));
     }
     return this.reply(q, []); // a known name without records of that type: NOERROR, no answers (not NXDOMAIN)
   }

@@ -16,8 +16,8 @@ export class Endpoints {
     state: NetState; cni: CniRunner; bridges: Bridges; netns: NetnsManager; store: NetworkStore; np: NetworkPaths; ip: IpTool;
   }) {}
 
-  cniConfig(networkId: string, staticIp = false): Record<string, unknown> {
-    return cniConfigFor(this.d.state.networks.get(networkId)!, this.d.np.ipamDir, staticIp);
+  cniConfig(networkId: string, statics: { ip4?: string; ip6?: string } = {}): Record<string, unknown> {
+    return cniConfigFor(this.d.state.networks.get(networkId)!, this.d.np.ipamDir, statics);
   }
 
   async add(a: AttachmentRecord, w: { networkId: string } & EndpointConfig): Promise<void> {
@@ -29,18 +29,22 @@ export class Endpoints {
     const ifname = `eth${i}`;
     if (!bridgeExists(n.bridge!)) await this.d.bridges.ensure(n); // deleted behind our back
     const args: Record<string, string> = {};
-    if (w.ipv4Address) args.IP = w.ipv4Address;
     if (w.macAddress) args.MAC = w.macAddress;
-    const res = await this.d.cni.exec('bridge', { command: 'ADD', containerId: a.containerId, netns: sb.netnsPath, ifname, args }, this.cniConfig(n.Id, !!w.ipv4Address))
+    // --ip/--ip6 go in the config (host-local's args.cni.ips: one per family), not CNI_ARGS (one address only)
+    const statics = { ip4: w.ipv4Address, ip6: w.ipv6Address };
+    const res = await this.d.cni.exec('bridge', { command: 'ADD', containerId: a.containerId, netns: sb.netnsPath, ifname, args }, this.cniConfig(n.Id, statics))
       .catch((err: unknown) => {
-        if (w.ipv4Address && err instanceof CniError && err.failure === 'address-unavailable') throw new ForbiddenError(`Address already in use`, { cause: err });
+        if ((w.ipv4Address || w.ipv6Address) && err instanceof CniError && err.failure === 'address-unavailable') throw new ForbiddenError(`Address already in use`, { cause: err });
         throw err;
       });
     const r = parseAddResult(res ?? {}, ifname);
     // Recorded before the addresses go on, so a failure below is undone with the rest of the sandbox.
     const ll = linkLocalCidrs(w.linkLocalIps);
     const dnsNames = n.predefined ? [] : [a.name, ...w.aliases, short(a.containerId)].filter((x, k, arr) => x && arr.indexOf(x) === k);
-    sb.endpoints[n.Id] = { endpointId: newId(), ifname, ip: r.ip, prefixLen: r.prefixLen, gateway: r.gateway, mac: r.mac, dnsNames };
+    sb.endpoints[n.Id] = {
+      endpointId: newId(), ifname, ip: r.ip, prefixLen: r.prefixLen, gateway: r.gateway, mac: r.mac, dnsNames,
+      ...(r.ip6 ? { ip6: r.ip6, prefixLen6: r.prefixLen6, gateway6: r.gateway6 } : {}),
+    };
     try {
       for (const cidr of ll) await this.d.ip.exec({ op: 'add-addr', dev: ifname, cidr }, sb.netnsPath);
     } catch (err) {

@@ -8,7 +8,8 @@ export type IpOp =
   | { op: 'add-bridge'; dev: string }
   | { op: 'del-link'; dev: string }
   | { op: 'show-addr'; dev: string; family: 4 | 6 }
-  | { op: 'add-addr'; dev: string; cidr: string }
+  /** nodad: an IPv6 address usable at once (no tentative phase a bind would fail in) */
+  | { op: 'add-addr'; dev: string; cidr: string; nodad?: boolean }
   | { op: 'del-addr'; dev: string; cidr: string }
   | { op: 'set-alias'; dev: string; alias: string }
   | { op: 'set-mac'; dev: string; mac: string }
@@ -20,7 +21,7 @@ export function ipArgs(o: IpOp): string[] {
     case 'add-bridge': return ['link', 'add', 'name', o.dev, 'type', 'bridge'];
     case 'del-link': return ['link', 'del', o.dev];
     case 'show-addr': return ['-o', `-${o.family}`, 'addr', 'show', 'dev', o.dev];
-    case 'add-addr': return ['addr', 'add', o.cidr, 'dev', o.dev];
+    case 'add-addr': return ['addr', 'add', o.cidr, 'dev', o.dev, ...(o.nodad ? ['nodad'] : [])];
     case 'del-addr': return ['addr', 'del', o.cidr, 'dev', o.dev];
     case 'set-alias': return ['link', 'set', 'dev', o.dev, 'alias', o.alias];
     case 'set-mac': return ['link', 'set', 'dev', o.dev, 'address', o.mac];

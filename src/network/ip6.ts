@@ -75,3 +75,17 @@ export function cidrs6Overlap(a: Cidr6, b: Cidr6): boolean { return cidr6Contain
 
 /** fe80::/10 */
 export function isLinkLocal6(v: bigint): boolean { return v >> 118n === 0x3fan; }
+
+export function lastAddress6(c: Cidr6): bigint { return c.base | (ALL ^ mask6(c.prefix)); }
+
+/** The PTR name of an address: nibbles in reverse under ip6.arpa. */
+export function reverseName6(v: bigint): string {
+  return `${v.toString(16).padStart(32, '0').split('').reverse().join('.')}.ip6.arpa`;
+}
+
+/** `…ip6.arpa` (32 nibbles) → the address, else undefined. */
+export function parseReverseName6(name: string): bigint | undefined {
+  const m = /^((?:[0-9a-f]\.){32})ip6\.arpa$/i.exec(name);
+  if (!m) return undefined;
+  return BigInt(`0x${m[1]!.split('.').filter(Boolean).reverse().join('')}`);
+}

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { ForbiddenError, InvalidParameterError } from '../errors.js';
 import { bridgeSettings } from './bridge-options.js';
-import { formatIPv6, isLinkLocal6, parseIPv6 } from './ip6.js';
-import { bridgeConfig } from './cni.js';
+import { cidr6Contains, cidrs6Overlap, formatCidr6, formatIPv6, isLinkLocal6, lastAddress6, parseCidr6, parseIPv6, type Cidr6 } from './ip6.js';
+import { bridgeConfig, type HostLocalRange } from './cni.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIPv4, lastAddress, parseCidr, parseIPv4, type Cidr } from './ip.js';
-import type { IpamConfigEntry, NetworkRecord } from './network-store.js';
+import { v4Config, v6Config, type IpamConfigEntry, type NetworkRecord } from './network-store.js';
 
 /**
  * Address management of bridge networks, pure: subnets picked from pools, a create request's IPAM config
@@ -61,20 +62,105 @@ export async function planIpv4Config(c: IpamRequestConfig, existing: Cidr[], aut
   return { Subnet: formatCidr(subnet), Gateway: formatIPv4(gateway), ...(range ? { IPRange: range } : {}) };
 }
 
-/** Docker's static-address rules for `--ip` (create, connect, start). */
+const isV6Entry = (c: IpamRequestConfig) => [c.Subnet, c.Gateway, c.IPRange].some((x) => x?.includes(':'));
+
+/**
+ * A create request's IPAM.Config split by family: one IPv4 entry (possibly empty: the subnet is picked) and,
+ * with EnableIPv6, one IPv6 entry (empty: picked from the IPv6 pools). An IPv6 subnet without EnableIPv6 is
+ * refused: older dockerd kept it in inspect and gave no container an IPv6 address (taken and ignored).
+ */
+export function ipamFamilies(cfgs: IpamRequestConfig[], enableIPv6: boolean): { v4: IpamRequestConfig; v6?: IpamRequestConfig } {
+  const v6s = cfgs.filter(isV6Entry);
+  const v4s = cfgs.filter((c) => !isV6Entry(c));
+  if (v4s.length > 1) throw new InvalidParameterError('berth supports one IPv4 subnet per network');
+  if (v6s.length > 1) throw new InvalidParameterError('berth supports one IPv6 subnet per network');
+  if (v6s.length && !enableIPv6) {
+    throw new InvalidParameterError(`invalid network config: IPv6 subnet ${v6s[0]!.Subnet || v6s[0]!.Gateway || v6s[0]!.IPRange} given but IPv6 is not enabled (--ipv6)`);
+  }
+  return { v4: v4s[0] ?? {}, ...(enableIPv6 ? { v6: v6s[0] ?? {} } : {}) };
+}
+
+/** A create request's IPv6 config → the record's entry (as planIpv4Config; the gateway defaults to the first address). */
+export async function planIpv6Config(c: IpamRequestConfig, existing: Cidr6[], auto: () => Promise<Cidr6>): Promise<IpamConfigEntry> {
+  let subnet: Cidr6;
+  if (c.Subnet) {
+    const s = parseCidr6(c.Subnet);
+    if (!s) throw new InvalidParameterError(`invalid subnet ${c.Subnet} : invalid CIDR address: ${c.Subnet}`);
+    subnet = s;
+    if (existing.some((o) => cidrs6Overlap(o, subnet))) {
+      throw new ForbiddenError('invalid pool request: Pool overlaps with other one on this address space');
+    }
+  } else {
+    if (c.Gateway || c.IPRange) throw new InvalidParameterError('invalid network config: a gateway or ip-range requires a subnet');
+    subnet = await auto();
+  }
+  if (subnet.prefix > 126) throw new InvalidParameterError(`subnet ${formatCidr6(subnet)} is too small`);
+  let gateway = subnet.base + 1n;
+  if (c.Gateway) {
+    const g = parseIPv6(c.Gateway);
+    if (g === undefined) throw new InvalidParameterError(`invalid gateway address ${c.Gateway}`);
+    if (!cidr6Contains(subnet, g)) throw new ForbiddenError(`no matching subnet for gateway ${c.Gateway}`);
+    gateway = g;
+  }
+  let range: string | undefined;
+  if (c.IPRange) {
+    const r = parseCidr6(c.IPRange);
+    if (!r) throw new InvalidParameterError(`invalid ip-range ${c.IPRange}`);
+    if (!cidr6Contains(subnet, r.base) || r.prefix < subnet.prefix) throw new ForbiddenError(`no matching subnet for range ${c.IPRange}`);
+    range = formatCidr6(r);
+  }
+  return { Subnet: formatCidr6(subnet), Gateway: formatIPv6(gateway), ...(range ? { IPRange: range } : {}) };
+}
+
+/** The first block of the IPv6 pools that overlaps nothing in `used`. */
+export function pickSubnet6(used: Cidr6[], pools: Array<{ base: string; size: number }>): Cidr6 {
+  for (const pool of pools) {
+    const base = parseCidr6(pool.base);
+    if (!base || pool.size < base.prefix || pool.size > 128) continue;
+    const step = 1n << BigInt(128 - pool.size);
+    const end = lastAddress6(base);
+    // a /48 pool holds 65536 /64s: the walk skips blocks inside a used subnet in one step
+    for (let a = base.base; a <= end;) {
+      const c = { base: a, prefix: pool.size };
+      const hit = used.find((u) => cidrs6Overlap(u, c));
+      if (!hit) return c;
+      a = hit.prefix < pool.size ? lastAddress6(hit) + 1n : a + step;
+    }
+  }
+  throw new ForbiddenError('could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
+}
+
+/**
+ * moby's deriveULABaseNetwork: a ULA /48 (fd00::/8 plus a 40-bit Global ID from sha256 of a stable id), split into
+ * /64s. dockerd seeds it with its engine id; berth with its owner tag (bridge prefix and data root), stable per
+ * instance and different between instances on one host.
+ */
+export function ulaPool(seed: string): { base: string; size: number } {
+  const sha = createHash('sha256').update(seed).digest();
+  const gid = sha.readBigUInt64BE(0) & ((1n << 40n) - 1n);
+  return { base: formatCidr6({ base: (0xfdn << 120n) | (gid << 80n), prefix: 48 }), size: 64 };
+}
+
+/** The IPv6 pools for auto-picked subnets: daemon.json's IPv6 default-address-pools, else the instance's ULA /48 (as moby). */
+export function ipv6Pools(pools: Array<{ base: string; size: number }>, seed: string): Array<{ base: string; size: number }> {
+  const v6 = pools.filter((p) => p.base.includes(':'));
+  return v6.length ? v6 : [ulaPool(seed)];
+}
+
+/** Docker's static-address rules for `--ip` and `--ip6` (create, connect, start). */
 export function checkStaticIp(n: NetworkRecord, ip?: string, ip6?: string): void {
+  if ((ip || ip6) && n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
   if (ip6) {
-    // --ip6 / IPAMConfig.IPv6Address: berth's networks have no IPv6 subnet (EnableIPv6 is refused), so no v6
-    // address can be honoured; refused in moby's words instead of dropped.
-    if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
-    if (parseIPv6(ip6) === undefined) throw new InvalidParameterError(`invalid IPv6 address: ${ip6}`);
-    throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${ip6}`);
+    const v = parseIPv6(ip6);
+    if (v === undefined) throw new InvalidParameterError(`invalid IPv6 address: ${ip6}`);
+    const c6 = v6Config(n);
+    // a network without IPv6 has no subnet that could contain it: moby's words for both cases
+    if (!c6 || !cidr6Contains(parseCidr6(c6.Subnet)!, v)) throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${ip6}`);
   }
   if (!ip) return;
-  if (n.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
   const v = parseIPv4(ip);
   if (v === undefined) throw new InvalidParameterError(`invalid IPv4 address: ${ip}`);
-  if (!cidrContains(parseCidr(n.IPAM.Config[0]!.Subnet)!, v)) {
+  if (!cidrContains(parseCidr(v4Config(n).Subnet)!, v)) {
     throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${ip}`);
   }
 }
@@ -104,21 +190,35 @@ export function linkLocalCidrs(ips: string[] | undefined): string[] {
   });
 }
 
-/** The CNI config of a bridge network; `staticIp`: the ADD asks for an address (it may lie outside --ip-range). */
-export function cniConfigFor(n: NetworkRecord, ipamDataDir: string, staticIp = false): Record<string, unknown> {
-  const c = n.IPAM.Config[0]!;
+/**
+ * The CNI config of a bridge network: one host-local range set per family. `statics`: the addresses the ADD
+ * asks for (--ip, --ip6); a static address may lie outside --ip-range (Docker allows it), so that family's
+ * range is then the whole subnet.
+ */
+export function cniConfigFor(n: NetworkRecord, ipamDataDir: string, statics: { ip4?: string; ip6?: string } = {}): Record<string, unknown> {
+  const c = v4Config(n);
   const subnet = parseCidr(c.Subnet)!;
   let rangeStart: string | undefined, rangeEnd: string | undefined;
-  if (c.IPRange && !staticIp) {
-    // A static --ip may lie outside --ip-range (Docker allows it): then the whole subnet is the range.
+  if (c.IPRange && !statics.ip4) {
     const r = parseCidr(c.IPRange)!;
     rangeStart = formatIPv4(Math.max(r.base, subnet.base + 1));
     rangeEnd = formatIPv4(Math.min(lastAddress(r), lastAddress(subnet) - 1));
   }
+  let range6: HostLocalRange | undefined;
+  const c6 = v6Config(n);
+  if (c6) {
+    range6 = { subnet: c6.Subnet, gateway: c6.Gateway };
+    if (c6.IPRange && !statics.ip6) {
+      const s6 = parseCidr6(c6.Subnet)!, r6 = parseCidr6(c6.IPRange)!;
+      range6.rangeStart = formatIPv6(r6.base > s6.base ? r6.base : s6.base + 1n);
+      range6.rangeEnd = formatIPv6(lastAddress6(r6));
+    }
+  }
+  const ips = [statics.ip4, statics.ip6].filter((x): x is string => !!x);
   const { mtu } = bridgeSettings(n.Options);
   return bridgeConfig({
     name: n.Id, bridge: n.bridge!, subnet: c.Subnet, gateway: c.Gateway, rangeStart, rangeEnd,
-    ipamDataDir, defaultRoute: !n.Internal, ...(mtu ? { mtu } : {}),
+    ipamDataDir, defaultRoute: !n.Internal, ...(mtu ? { mtu } : {}), ...(range6 ? { range6 } : {}), ...(ips.length ? { ips } : {}),
   });
 }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import { parseCidr, type Cidr } from './ip.js';
-import type { AttachmentRecord, NetworkRecord } from './network-store.js';
+import { parseCidr6, type Cidr6 } from './ip6.js';
+import { v4Config, v6Config, type AttachmentRecord, type NetworkRecord } from './network-store.js';
 
 export const newId = (): string => randomBytes(32).toString('hex');
 export const short = (id: string): string => id.slice(0, 12);
@@ -54,10 +55,14 @@ export class NetState {
 
   bridgeNetworks(): NetworkRecord[] { return [...this.networks.values()].filter((n) => n.Driver === 'bridge'); }
 
-  bridgeSubnets(): Cidr[] { return this.bridgeNetworks().map((n) => parseCidr(n.IPAM.Config[0]!.Subnet)!); }
+  bridgeSubnets(): Cidr[] { return this.bridgeNetworks().map((n) => parseCidr(v4Config(n).Subnet)!); }
+
+  bridgeSubnets6(): Cidr6[] {
+    return this.bridgeNetworks().map((n) => v6Config(n)).filter((c) => c !== undefined).map((c) => parseCidr6(c.Subnet)!);
+  }
 
   /** The predefined `bridge` network, when there is one. */
   defaultBridge(): NetworkRecord | undefined { return [...this.networks.values()].find((n) => n.predefined && n.Driver === 'bridge'); }
 
-  defaultGateway(): string | undefined { return this.defaultBridge()?.IPAM.Config[0]?.Gateway; }
+  defaultGateway(): string | undefined { const d = this.defaultBridge(); return d ? v4Config(d).Gateway : undefined; }
 }

@@ -12,11 +12,11 @@ import { DnsServers } from './dns-servers.js';
 import { Endpoints } from './endpoints.js';
 import { buildHosts, buildResolvConf, upstreamServers } from './etc-files.js';
 import { IpTool } from './ip-tool.js';
-import { checkLinkLocalSyntax, checkStaticIp, linkLocalCidrs } from './ipam.js';
+import { checkLinkLocalSyntax, checkStaticIp, ipv6Pools, linkLocalCidrs } from './ipam.js';
 import { chainPrefixFor, Iptables } from './iptables.js';
 import { NetState, newId, short } from './net-state.js';
 import { NetnsManager } from './netns.js';
-import { NetworkPaths, NetworkStore, type AttachmentRecord, type HostsLink, type NetworkRecord, type SandboxState } from './network-store.js';
+import { NetworkPaths, NetworkStore, v4Config, type AttachmentRecord, type HostsLink, type NetworkRecord, type SandboxState } from './network-store.js';
 import { IFNAME_RE, NetworkRegistry, type CreateNetworkRequest } from './networks.js';
 import { PortAllocator } from './port-alloc.js';
 import { planPublishRequests, type PortBinding } from './ports.js';
@@ -50,7 +50,7 @@ export interface NetworkServiceOptions {
   bridgeName?: string;
   /** daemon.json `bip`: the default bridge's gateway/prefix, e.g. 172.30.0.1/16 */
   bip?: string;
-  /** daemon.json `default-address-pools` */
+  /** daemon.json `default-address-pools` (IPv4 bases for every network, IPv6 bases for dual-stack ones) */
   pools?: Array<{ base: string; size: number }>;
   /** daemon.json `dns`: upstreams when a container has no --dns */
   dns?: string[];
@@ -145,7 +145,7 @@ export class NetworkService {
     this.registry = new NetworkRegistry({
       state: this.state, store: this.store, bridges: this.bridges, rules: this.rules, dns: this.dns,
       bridgeName: this.bridgeName, bridgeDisabled: this.bridgeDisabled, bip: o.bip ?? DEFAULT_BRIDGE_CIDR,
-      pools: o.pools ?? DEFAULT_POOLS, ownerTag: this.ownerTag,
+      pools: o.pools ?? DEFAULT_POOLS, pools6: ipv6Pools(o.pools ?? [], this.ownerTag), ownerTag: this.ownerTag,
     });
   }
 
@@ -211,7 +211,8 @@ export class NetworkService {
     for (const [netId, leases] of await this.store.leases()) {
       if (!this.state.networks.has(netId)) { await fsp.rm(this.np.ipamNetworkDir(netId), { recursive: true, force: true }); continue; }
       for (const l of leases) {
-        if (claimed.has(l.containerId) && this.state.attachments.get(l.containerId)?.sandbox?.endpoints[netId]?.ip === l.ip) continue;
+        const ep = claimed.has(l.containerId) ? this.state.attachments.get(l.containerId)?.sandbox?.endpoints[netId] : undefined;
+        if (ep && (ep.ip === l.ip || ep.ip6 === l.ip)) continue;
         // An orphan lease: let the plugin release it (DEL without a netns is allowed by the CNI spec).
         await this.o.cni.exec('bridge', { command: 'DEL', containerId: l.containerId, netns: '', ifname: 'eth0' }, this.endpoints.cniConfig(netId))
           .catch(() => fsp.rm(`${this.np.ipamNetworkDir(netId)}/${l.ip}`, { force: true }));
@@ -372,7 +373,7 @@ export class NetworkService {
       tr.mark('publish');
       tr.end();
       const first = this.state.networks.get(a.networks[0]!.networkId)!;
-      const embedded = first.predefined ? undefined : first.IPAM.Config[0]!.Gateway;
+      const embedded = first.predefined ? undefined : v4Config(first).Gateway;
       return {
         network: { mode: 'path', netnsPath: sb.netnsPath },
         hosts: hostsOf(this.state, a),
@@ -446,7 +447,7 @@ export class NetworkService {
         await this.publish(); await this.rewriteHosts(a);
         // As dockerd: joining a user-defined network switches the container to the embedded DNS.
         if (!hadEmbedded && !n.predefined && a.resolvConfPath) {
-          const conf = buildResolvConf({ hostResolvConf: this.hostResolv, dns: a.dns ?? this.o.dns, dnsSearch: a.dnsSearch, dnsOptions: a.dnsOptions, embeddedDns: n.IPAM.Config[0]!.Gateway });
+          const conf = buildResolvConf({ hostResolvConf: this.hostResolv, dns: a.dns ?? this.o.dns, dnsSearch: a.dnsSearch, dnsOptions: a.dnsOptions, embeddedDns: v4Config(n).Gateway });
           await fsp.writeFile(a.resolvConfPath, conf).catch(() => undefined);
         }
       }

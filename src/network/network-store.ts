@@ -27,6 +27,14 @@ export class NetworkPaths {
 
 export interface IpamConfigEntry { Subnet: string; Gateway: string; IPRange?: string }
 
+/** A bridge network's IPv4 entry (every bridge network has one; it comes first in IPAM.Config). */
+export function v4Config(n: NetworkRecord): IpamConfigEntry { return n.IPAM.Config.find((c) => !c.Subnet.includes(':'))!; }
+
+/** A dual-stack network's IPv6 entry (EnableIPv6 and an IPv6 subnet), else undefined. */
+export function v6Config(n: NetworkRecord): IpamConfigEntry | undefined {
+  return n.EnableIPv6 ? n.IPAM.Config.find((c) => c.Subnet.includes(':')) : undefined;
+}
+
 export interface NetworkRecord {
   Id: string;
   Name: string;
@@ -47,7 +55,7 @@ export interface NetworkRecord {
 }
 
 export interface EndpointConfig {
-  aliases: string[]; ipv4Address?: string; /** --ip6: refused (no IPv6 subnets yet), kept only to be checked */ ipv6Address?: string; /** asked for; the plugin sets it */ macAddress?: string;
+  aliases: string[]; ipv4Address?: string; /** --ip6: on a dual-stack network */ ipv6Address?: string; /** asked for; the plugin sets it */ macAddress?: string;
   /** IPAMConfig.LinkLocalIPs: added to the interface after the CNI ADD */
   linkLocalIps?: string[];
   /** EndpointSettings.Links (`name:alias`): on a user-defined network, aliases only this container resolves */
@@ -63,6 +71,10 @@ export interface EndpointState {
   ip: string;
   prefixLen: number;
   gateway: string;
+  /** the IPv6 address, prefix length and gateway on a dual-stack network */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   mac: string;
   dnsNames: string[];
 }
@@ -137,7 +149,8 @@ export class NetworkStore {
       const dir = this.np.ipamNetworkDir(net);
       const list: Array<{ ip: string; containerId: string }> = [];
       for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
-        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
+        // one file per address, named by it (v4 or v6); last_reserved_ip.N and lock are host-local's own
+        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f) && !/^[0-9a-f]*:[0-9a-f:]*$/.test(f)) continue;
         const text = await fsp.readFile(path.join(dir, f), 'utf8').catch(() => '');
         list.push({ ip: f, containerId: text.split(/\r?\n/)[0]!.trim() });
       }

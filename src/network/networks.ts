@@ -1,10 +1,10 @@
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../errors.js';
 import { matchLabels, parseFilters, parseTimestamp } from '../core/filters.js';
-import { checkBridgeOptions, OPT_BRIDGE_NAME } from './bridge-options.js';
-import { bridgeExists, bridgeOwner, hostRoutes, isBridge, type Bridges } from './bridges.js';
+import { bridgeSettings, checkBridgeOptions, OPT_BRIDGE_NAME, OPT_ICC } from './bridge-options.js';
+import { bridgeExists, bridgeOwner, hostRoutes, hostRoutes6, isBridge, type Bridges } from './bridges.js';
 import type { DnsServers } from './dns-servers.js';
 import { cidrsOverlap, formatCidr, formatIPv4 } from './ip.js';
-import { parseBip, pickSubnet, planIpv4Config } from './ipam.js';
+import { ipamFamilies, parseBip, pickSubnet, pickSubnet6, planIpv4Config, planIpv6Config } from './ipam.js';
 import { newId, short, type NetState } from './net-state.js';
 import type { NetworkRecord, NetworkStore } from './network-store.js';
 import type { RuleApplier } from './rules.js';
@@ -16,6 +16,8 @@ export interface CreateNetworkRequest {
   Internal?: boolean;
   Attachable?: boolean;
   EnableIPv6?: boolean;
+  /** API 1.47+ (the docker CLI sends it for --ipv4); berth networks always have IPv4 */
+  EnableIPv4?: boolean;
   IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; IPRange?: string; Gateway?: string }> | null; Options?: Record<string, string> | null } | null;
   Options?: Record<string, string> | null;
   Labels?: Record<string, string> | null;
@@ -29,6 +31,8 @@ export interface NetworkRegistryOptions {
   /** The default bridge's device, or 'none' for no default bridge network. */
   bridgeName: string; bridgeDisabled: boolean; bip: string;
   pools: Array<{ base: string; size: number }>;
+  /** where auto-picked IPv6 subnets come from (ipv6Pools: daemon.json's, else the instance's ULA /48) */
+  pools6: Array<{ base: string; size: number }>;
   ownerTag: string;
 }
 
@@ -93,14 +97,16 @@ export class NetworkRegistry {
     if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
     if ([...this.state.networks.values()].some((n) => n.Name === name)) throw new ConflictError(`network with name ${name} already exists`);
-    if (req.EnableIPv6) throw new InvalidParameterError('IPv6 networks are not supported by berth');
+    if (req.EnableIPv4 === false) throw new InvalidParameterError('IPv6-only networks (--ipv4=false) are not supported by berth');
     const opts = req.Options ?? {};
     checkBridgeOptions(opts);
-    const cfgs = req.IPAM?.Config ?? [];
-    if (cfgs.length > 1) throw new InvalidParameterError('berth supports one IPv4 subnet per network');
-    const routes = () => hostRoutes();
-    const cfg = await planIpv4Config(cfgs[0] ?? {}, this.state.bridgeSubnets(),
-      async () => pickSubnet([...this.state.bridgeSubnets(), ...(await routes())], this.o.pools));
+    const fam = ipamFamilies(req.IPAM?.Config ?? [], !!req.EnableIPv6);
+    const cfg = await planIpv4Config(fam.v4, this.state.bridgeSubnets(),
+      async () => pickSubnet([...this.state.bridgeSubnets(), ...(await hostRoutes())], this.o.pools));
+    const cfg6 = fam.v6 && await planIpv6Config(fam.v6, this.state.bridgeSubnets6(),
+      async () => pickSubnet6([...this.state.bridgeSubnets6(), ...(await hostRoutes6())], this.o.pools6));
+    // berth's rules filter IPv4 only so far: a closed network would still pass IPv6 between its containers
+    if (cfg6 && !bridgeSettings(opts).icc) throw new InvalidParameterError(`${OPT_ICC}=false is not supported by berth on an IPv6 network yet`);
     let id = newId();
     // Another daemon's bridges are named the same way: an auto name that exists on the host is skipped.
     while (!opts[OPT_BRIDGE_NAME] && bridgeExists(`berth-${id.slice(0, 9)}`)) id = newId();
@@ -114,8 +120,9 @@ export class NetworkRegistry {
     const external = owner !== undefined && !owner.startsWith('berth:');
     if (external && !isBridge(bridge)) throw new ConflictError(`device ${bridge} exists and is not a bridge`);
     return newRecord(name, 'bridge', {
-      Id: id, Internal: !!req.Internal, Attachable: !!req.Attachable,
-      IPAM: { Driver: req.IPAM?.Driver || 'default', Options: req.IPAM?.Options ?? null, Config: [cfg] },
+      Id: id, Internal: !!req.Internal, Attachable: !!req.Attachable, EnableIPv6: !!cfg6,
+      // IPv4 first, then IPv6, as moby's inspect lists them
+      IPAM: { Driver: req.IPAM?.Driver || 'default', Options: req.IPAM?.Options ?? null, Config: cfg6 ? [cfg, cfg6] : [cfg] },
       Options: opts, Labels: req.Labels ?? {}, bridge, ...(external ? { bridgeExternal: true } : {}),
     });
   }

@@ -2,12 +2,13 @@ import { bridgeSettings } from './bridge-options.js';
 import type { Iptables, EndpointPorts, NetworkRuleSpec } from './iptables.js';
 import { planRules } from './iptables.js';
 import type { NetState } from './net-state.js';
+import { v4Config } from './network-store.js';
 
 /** What the rule plan needs of the networks and of the running containers' published ports (pure). */
 export function ruleInputs(state: NetState): { nets: NetworkRuleSpec[]; eps: EndpointPorts[] } {
   const nets: NetworkRuleSpec[] = state.bridgeNetworks().map((n) => {
     const { masquerade, icc } = bridgeSettings(n.Options);
-    return { bridge: n.bridge!, subnet: n.IPAM.Config[0]!.Subnet, internal: n.Internal, masquerade, icc };
+    return { bridge: n.bridge!, subnet: v4Config(n).Subnet, internal: n.Internal, masquerade, icc };
   });
   const eps: EndpointPorts[] = [];
   for (const a of state.attachments.values()) {

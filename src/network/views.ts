@@ -16,12 +16,16 @@ export function containerNetworkSettings(state: NetState, a: AttachmentRecord | 
     if (!n) continue;
     const ep = sb?.endpoints[n.Id];
     const aliases = w.aliases ?? [];
-    const ipam = { ...(w.ipv4Address ? { IPv4Address: w.ipv4Address } : {}), ...(w.linkLocalIps?.length ? { LinkLocalIPs: w.linkLocalIps } : {}) };
+    const ipam = {
+      ...(w.ipv4Address ? { IPv4Address: w.ipv4Address } : {}), ...(w.ipv6Address ? { IPv6Address: w.ipv6Address } : {}),
+      ...(w.linkLocalIps?.length ? { LinkLocalIPs: w.linkLocalIps } : {}),
+    };
     networks[n.Name] = {
       IPAMConfig: Object.keys(ipam).length ? ipam : null, Links: w.links?.length ? w.links : null,
       Aliases: aliases.length ? aliases : null, MacAddress: ep?.mac ?? w.macAddress ?? '', DriverOpts: null, GwPriority: 0, NetworkID: n.Id,
       EndpointID: ep?.endpointId ?? '', Gateway: ep?.gateway ?? '', IPAddress: ep?.ip ?? '', IPPrefixLen: ep?.prefixLen ?? 0,
-      IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: ep?.dnsNames.length ? ep.dnsNames : null,
+      IPv6Gateway: ep?.gateway6 ?? '', GlobalIPv6Address: ep?.ip6 ?? '', GlobalIPv6PrefixLen: ep?.prefixLen6 ?? 0,
+      DNSNames: ep?.dnsNames.length ? ep.dnsNames : null,
     };
   }
   const def = state.defaultBridge();
@@ -29,8 +33,8 @@ export function containerNetworkSettings(state: NetState, a: AttachmentRecord | 
   return {
     Bridge: '', SandboxID: sb?.sandboxId ?? '', SandboxKey: sb?.netnsPath ?? '', HairpinMode: false,
     LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: ports, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-    EndpointID: dep?.endpointId ?? '', Gateway: dep?.gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-    IPAddress: dep?.ip ?? '', IPPrefixLen: dep?.prefixLen ?? 0, IPv6Gateway: '', MacAddress: dep?.mac ?? '', Networks: networks,
+    EndpointID: dep?.endpointId ?? '', Gateway: dep?.gateway ?? '', GlobalIPv6Address: dep?.ip6 ?? '', GlobalIPv6PrefixLen: dep?.prefixLen6 ?? 0,
+    IPAddress: dep?.ip ?? '', IPPrefixLen: dep?.prefixLen ?? 0, IPv6Gateway: dep?.gateway6 ?? '', MacAddress: dep?.mac ?? '', Networks: networks,
   };
 }
 
@@ -54,11 +58,14 @@ export function networkResource(state: NetState, n: NetworkRecord, withContainer
   if (withContainers) {
     for (const a of state.activeEndpoints(n.Id)) {
       const ep = a.sandbox!.endpoints[n.Id]!;
-      containers[a.containerId] = { Name: a.name, EndpointID: ep.endpointId, MacAddress: ep.mac, IPv4Address: `${ep.ip}/${ep.prefixLen}`, IPv6Address: '' };
+      containers[a.containerId] = {
+        Name: a.name, EndpointID: ep.endpointId, MacAddress: ep.mac, IPv4Address: `${ep.ip}/${ep.prefixLen}`,
+        IPv6Address: ep.ip6 ? `${ep.ip6}/${ep.prefixLen6}` : '',
+      };
     }
   }
   return {
-    Name: n.Name, Id: n.Id, Created: n.Created, Scope: 'local', Driver: n.Driver, EnableIPv4: n.Driver === 'bridge', EnableIPv6: false,
+    Name: n.Name, Id: n.Id, Created: n.Created, Scope: 'local', Driver: n.Driver, EnableIPv4: n.Driver === 'bridge', EnableIPv6: !!n.EnableIPv6,
     IPAM: n.IPAM, Internal: n.Internal, Attachable: n.Attachable, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
     Containers: containers, Options: n.Options, Labels: n.Labels,
   };

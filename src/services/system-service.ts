@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
 import type { Paths } from '../store/paths.js';
+import { registryServiceConfig, type RegistryServiceConfig } from '../core/registry-config.js';
 
 export interface SystemDeps {
   paths: Paths;
@@ -18,6 +19,8 @@ export interface SystemDeps {
   debug?: boolean;
   /** daemon.json live-restore */
   liveRestore?: boolean;
+  /** daemon.json insecure-registries and registry-mirrors, resolved */
+  registry?: RegistryServiceConfig;
 }
 
 /** statfs f_type → the name dockerd's fsmagic table gives it ("Backing Filesystem" in info). */
@@ -90,7 +93,7 @@ export class SystemService {
       LoggingDriver: this.d.loggingDriver ?? 'json-file', CgroupDriver: 'cgroupfs', CgroupVersion: cg, NEventsListener: 0,
       KernelVersion: os.release(), OperatingSystem: osRelease(), OSVersion: '', OSType: 'linux',
       Architecture: os.machine(), IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+      RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], ...(this.d.registry ?? registryServiceConfig({}).config) },
       NCPU: os.cpus().length, MemTotal: os.totalmem(), GenericResources: null,
       DockerRootDir: this.d.paths.dataRoot, HttpProxy: process.env.HTTP_PROXY ?? '', HttpsProxy: process.env.HTTPS_PROXY ?? '',
       NoProxy: process.env.NO_PROXY ?? '', Name: os.hostname(), Labels: [], ExperimentalBuild: false,

@@ -85,6 +85,17 @@ export function resolveUser(rootfs: string, user: string | undefined): Promise<R
   return resolveUserWith((file) => readInRoot(rootfs, file), user);
 }
 
+/**
+ * rootWalk over a view that is not one directory (an image's layers): `readlink` is given each
+ * in-image absolute path and returns its symlink target. Returns the resolved in-image path.
+ */
+export function resolveInView(p: string, readlink: (inImage: string) => string | undefined): string {
+  const walk = rootWalk('/', p);
+  for (let step = walk.next(); ; step = walk.next(readlink(step.value))) {
+    if (step.done) return step.value;
+  }
+}
+
 /** rootWalk with sync lstat/readlink (the start path's mkdirs and copy-up). The result may not exist. */
 export function secureJoin(root: string, unsafe: string): string {
   const walk = rootWalk(root, unsafe);

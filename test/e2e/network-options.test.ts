@@ -249,7 +249,7 @@ test('--link-local-ip: the addresses are on eth0 (v4 /16, v6 /64), shown in insp
   await ok(['network', 'rm', 'llnet']);
 });
 
-test('--ip6 is refused (berth networks have no IPv6 subnet yet), at create and connect, instead of dropped', async () => {
+test('--ip6 on a network without IPv6 is refused in moby\'s words, at create and connect, instead of dropped', async () => {
   created.subnets.push('10.231.46.0/24');
   await ok(['network', 'create', '--subnet', '10.231.46.0/24', 'v6less']);
   await fails(['create', '--network', 'v6less', '--ip6', '2001:db8::33', IMG], /no configured subnet or ip-range contain the IP address 2001:db8::33/);

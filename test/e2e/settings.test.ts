@@ -53,10 +53,11 @@ function berthdRefuses(args: string[]): { code: number | null; out: string; dir:
   return { code: r.status, out: `${r.stdout}${r.stderr}`, dir: left.join(',') };
 }
 
-test('daemon.json registry keys and unknown keys stop berthd with a clear message', () => {
+test('daemon.json: bad registry values and unknown keys stop berthd with a clear message', () => {
   for (const [conf, re] of [
-    [{ 'insecure-registries': ['myreg:5000'] }, /insecure-registries is not supported yet/],
-    [{ 'registry-mirrors': ['https://mirror.example'] }, /registry-mirrors is not supported yet/],
+    [{ 'insecure-registries': ['my_reg:5000'] }, /insecure registry my_reg:5000 is not valid: invalid host "my_reg"/],
+    [{ 'registry-mirrors': ['mirror.example'] }, /invalid mirror: no scheme specified for "mirror.example": must use either 'https:\/\/' or 'http:\/\/'/],
+    [{ 'registry-mirrors': ['https://u:pw@mirror.example'] }, /invalid mirror: username\/password not allowed in URI "https:\/\/u:xxxxx@mirror.example"/],
     [{ 'no-such-option': true }, /the following directives don't match any configuration option: no-such-option/],
   ] as const) {
     const f = path.join(cfgDir, 'bad.json');

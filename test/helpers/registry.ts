@@ -8,8 +8,9 @@ import type { WrittenImage } from './oci-layout.js';
 
 export interface TestRegistry { proc: ChildProcess; base: string; port: number; host: string; stop(): void }
 
-export async function startRegistry(rootDir: string, extra: string[] = []): Promise<TestRegistry> {
-  const p = spawn(path.join(repoRoot, 'bin', 'berth'), ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', rootDir, '-q', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** `ip` is the address to listen on (a free port is taken); `base` is plain http (TLS servers: build it from `host`). */
+export async function startRegistry(rootDir: string, extra: string[] = [], ip = '127.0.0.1'): Promise<TestRegistry> {
+  const p = spawn(path.join(repoRoot, 'bin', 'berth'), ['registry', 'serve', '--addr', `${ip}:0`, '--root', rootDir, '-q', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const port = await new Promise<number>((resolve, reject) => {
     p.stderr!.on('data', (c: Buffer) => {
@@ -19,7 +20,7 @@ export async function startRegistry(rootDir: string, extra: string[] = []): Prom
     });
     p.on('exit', (code) => reject(new Error(`registry exited ${code}: ${err}`)));
   });
-  return { proc: p, base: `http://127.0.0.1:${port}`, port, host: `127.0.0.1:${port}`, stop: () => { p.kill('SIGTERM'); } };
+  return { proc: p, base: `http://${ip}:${port}`, port, host: `${ip}:${port}`, stop: () => { p.kill('SIGTERM'); } };
 }
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

@@ -31,7 +31,7 @@ test('LinkLocalIPs: an address at create, a link-local one at start, masks /16 a
   assert.throws(() => linkLocalCidrs(['10.0.0.1']), /^InvalidParameterError: invalid link local IP address: 10\.0\.0\.1$|invalid link local IP address: 10\.0\.0\.1/);
 });
 
-test('an IPv6 address for an endpoint is refused in moby\'s words: berth networks have no IPv6 subnet', () => {
+test('an IPv6 address for an endpoint of a network without IPv6 is refused in moby\'s words', () => {
   const net = (predefined: boolean) => ({ predefined, IPAM: { Config: [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1' }] } }) as unknown as NetworkRecord;
   assert.throws(() => checkStaticIp(net(false), undefined, '2001:db8::33'), /no configured subnet or ip-range contain the IP address 2001:db8::33/);
   assert.throws(() => checkStaticIp(net(false), undefined, 'nope'), /invalid IPv6 address: nope/);

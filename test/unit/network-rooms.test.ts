@@ -73,6 +73,8 @@ test('cniConfigFor: the ip-range narrows host-local unless an address is asked f
   const n = newRecord('u', 'bridge', { IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: '10.5.0.0/24', Gateway: '10.5.0.1', IPRange: '10.5.0.128/25' }] }, bridge: 'b', Options: { 'com.docker.network.driver.mtu': '1400' } });
   const range = (c: Record<string, unknown>) => ((c.ipam as { ranges: Array<Array<Record<string, string>>> }).ranges[0]![0]);
   assert.deepEqual(range(cniConfigFor(n, '/d')), { subnet: '10.5.0.0/24', gateway: '10.5.0.1', rangeStart: '10.5.0.128', rangeEnd: '10.5.0.254' });
-  assert.deepEqual(range(cniConfigFor(n, '/d', true)), { subnet: '10.5.0.0/24', gateway: '10.5.0.1' });
+  assert.deepEqual(range(cniConfigFor(n, '/d', { ip4: '10.5.0.9' })), { subnet: '10.5.0.0/24', gateway: '10.5.0.1' });
+  assert.deepEqual(cniConfigFor(n, '/d', { ip4: '10.5.0.9' }).args, { cni: { ips: ['10.5.0.9'] } });
+  assert.equal(cniConfigFor(n, '/d').args, undefined);
   assert.equal(cniConfigFor(n, '/d').mtu, 1400);
 });

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import bcrypt from 'bcryptjs';
 import { RegistryClient, parseChallenge } from '../../src/distribution/registry-client.js';
 import { DistributionService, decodeRegistryAuth, loginDomain } from '../../src/distribution/distribution-service.js';
+import { RegistryHosts } from '../../src/distribution/registry-hosts.js';
 import type { ImageService } from '../../src/services/image-service.js';
 import { UnauthorizedError } from '../../src/errors.js';
 import { HtpasswdAuth } from '../../src/registry/htpasswd.js';
@@ -100,7 +101,7 @@ test('basic flow: a Basic challenge is answered once with the credentials; no cr
 });
 
 test('POST /auth login: basic and token registries, with docker wording for a refusal', async () => {
-  const dist = (insecure: string[] = []) => new DistributionService({ images: {} as ImageService, insecureRegistries: insecure });
+  const dist = () => new DistributionService({ images: {} as ImageService, hosts: new RegistryHosts(undefined, []) });
   const r = await tokenRegistry();
   const b = await serve((req, res) => {
     const ok = req.headers.authorization === basic('bob', 'secret');

@@ -10,9 +10,12 @@ import { swarmRoutes, NOT_IN_SWARM, NOT_MANAGER } from '../../src/api/routes/swa
 const file = (o: unknown) => (p: string) => (p === '/c.json' ? JSON.stringify(o) : undefined);
 const load = (o: unknown, flags: Record<string, unknown> = {}) => loadConfig({ 'config-file': '/c.json', ...flags }, file(o));
 
-test('daemon.json: registry keys and other unsupported dockerd keys are refused, not ignored', () => {
-  assert.throws(() => load({ 'insecure-registries': ['r:5000'] }), /insecure-registries is not supported yet/);
-  assert.throws(() => load({ 'registry-mirrors': ['https://m'] }), /registry-mirrors is not supported yet/);
+test('daemon.json: unsupported dockerd keys are refused, not ignored; registry keys are taken and checked', () => {
+  const c = load({ 'insecure-registries': ['r:5000', '10.0.0.0/8'], 'registry-mirrors': ['https://m'] });
+  assert.equal(c.registry.IndexConfigs['r:5000']?.Secure, false);
+  assert.deepEqual(c.registry.Mirrors, ['https://m/']);
+  assert.throws(() => load({ 'registry-mirrors': ['m:5000'] }), /invalid mirror: no scheme specified for "m:5000"/);
+  assert.throws(() => load({ 'insecure-registries': 'r:5000' }), /insecure-registries must be a list of strings/);
   assert.throws(() => load({ runtimes: { x: { path: '/x' } } }), /runc only/);
   assert.throws(() => load({ 'storage-driver': 'vfs' }), /overlay2 only/);
   assert.doesNotThrow(() => load({ 'storage-driver': 'overlay2', experimental: false }));

@@ -129,6 +129,10 @@ const info: Command = {
       const regs = Object.keys(i.RegistryConfig?.IndexConfigs ?? {}).filter((k) => i.RegistryConfig.IndexConfigs[k].Secure === false);
       for (const r of [...regs, ...((i.RegistryConfig?.InsecureRegistryCIDRs ?? []) as string[])]) L.push(`  ${r}`);
     }
+    if (i.RegistryConfig?.Mirrors?.length) {
+      L.push(' Registry Mirrors:');
+      for (const m of i.RegistryConfig.Mirrors as string[]) L.push(`  ${m}`);
+    }
     L.push(` Live Restore Enabled: ${Boolean(i.LiveRestoreEnabled)}`, '');
     ctx.out(L.join('\n'));
     for (const w of (i.Warnings ?? []) as string[]) ctx.err(`${w}\n`);

@@ -89,7 +89,15 @@ export class Starter {
     const spec = d.buildSpec(plan.spec);
     tr.mark('spec');
     // A log from an earlier run stays; conmon appends, as Docker's json-file does across restarts.
-    const { pid } = await d.runtime.create({ id, name: rec.Name.slice(1), spec, ...plan.create });
+    let pid: number;
+    try {
+      ({ pid } = await d.runtime.create({ id, name: rec.Name.slice(1), spec, ...plan.create }));
+    } catch (err) {
+      // A failed network setup removes the netns while runc is joining it: its "lstat .../netns/<id>" would hide
+      // the cause (a taken --ip/--ip6 is "Address already in use").
+      const netErr = netDone ? await netDone.then(() => undefined, (e: unknown) => e) : undefined;
+      throw netErr ?? err;
+    }
     tr.mark('create');
     if (netDone) {
       await this.finishNetwork(rec, netDone);

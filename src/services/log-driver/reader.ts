@@ -1,6 +1,7 @@
 import zlib from 'node:zlib';
 import fs from 'node:fs';
-import { K8sLogParser, dockerTimestamp, type LogEntry } from '../../core/k8s-log.js';
+import { K8sLogParser, dockerTimestamp, scanK8sRecords, type LogEntry, type LogStreamId, type RecordFn } from '../../core/k8s-log.js';
+import { StreamRuns } from '../../core/log-runs.js';
 
 export interface LogOptions {
   stdout: boolean;
@@ -16,6 +17,10 @@ export interface LogOptions {
 }
 
 export interface LogSink {
+  /**
+   * A run of one stream's bytes: consecutive output of that stream, as many lines as came together (a
+   * frame's worth, not a line). Memory the sink may keep.
+   */
   write(stream: 'stdout' | 'stderr', data: Buffer): boolean | void;
   /** true once the client went away */
   closed(): boolean;
@@ -33,19 +38,56 @@ export interface FollowSignals {
   removed?: Promise<void>;
 }
 
-/** One read's size. */
+/** The largest read. A stream's read buffer starts small and grows to this while reads fill it. */
 const CHUNK = 1 << 20;
-/**
- * The one buffer every reader's reads land in: read and copy-out are synchronous, so readers never
- * share it across an await. The parser gets an exact-size copy (its entries are views into what it is
- * given), so an empty pass allocates nothing and a small one little.
- */
-let scratch: Buffer | undefined;
+const FIRST_READ = 64 * 1024;
 /** fs.watch can miss events (and the file may not exist yet): poll this often as a backstop. */
 const POLL_MS = 250;
 
-function format(e: LogEntry, timestamps: boolean): Buffer {
-  return timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(e.timeNs)} `), e.data]) : e.data;
+/**
+ * One stream's read buffer, reused across reads: bytes not consumed (a record cut by the read) move to
+ * its front and the next read lands after them. It starts small and doubles while reads fill it, up to
+ * CHUNK (beyond that only for a single record bigger than the buffer).
+ */
+class ReadBuffer {
+  private buf = Buffer.allocUnsafeSlow(FIRST_READ);
+  private held = 0;
+
+  read(fd: number, pos: number): number {
+    if (this.held === this.buf.length) this.grow();
+    const room = this.buf.length - this.held;
+    const n = fs.readSync(fd, this.buf, this.held, room, pos);
+    this.held += n;
+    if (n === room && this.buf.length < CHUNK) this.grow();
+    return n;
+  }
+
+  /** Hands the held bytes to `feed`; keeps what it did not consume. */
+  consume(feed: (buf: Buffer, from: number, to: number) => number): void {
+    const used = feed(this.buf, 0, this.held);
+    if (used > 0) {
+      this.buf.copyWithin(0, used, this.held);
+      this.held -= used;
+    }
+  }
+
+  /** Bytes from elsewhere (a decompressed file), through the same buffer. */
+  append(data: Buffer, feed: (buf: Buffer, from: number, to: number) => number): void {
+    for (let at = 0; at < data.length;) {
+      if (this.held === this.buf.length) this.grow();
+      const n = Math.min(data.length - at, this.buf.length - this.held);
+      data.copy(this.buf, this.held, at, at + n);
+      this.held += n;
+      at += n;
+      this.consume(feed);
+    }
+  }
+
+  private grow(): void {
+    const bigger = Buffer.allocUnsafeSlow(this.buf.length * 2);
+    this.buf.copy(bigger, 0, 0, this.held);
+    this.buf = bigger;
+  }
 }
 
 /** Why a stream ended: 'removed' means its container went away (a sink still holding output drops it). */
@@ -54,7 +96,8 @@ export type LogEnd = 'done' | 'client-gone' | 'removed';
 /**
  * Stream a container's k8s-file log to `sink` with Docker's logs semantics.
  * Memory stays bounded: reads go through one reused buffer, and nothing more is read while the sink
- * is not draining. The follow loop only wakes on an event (file change, poll timer, stop, removal,
+ * is not draining. What the sink gets are runs (consecutive bytes of one stream, many lines each), not
+ * lines: each is memory the sink may keep. The follow loop only wakes on an event (file change, poll timer, stop, removal,
  * client gone), so it cannot spin however the container's state changes under it.
  */
 export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, signals: FollowSignals): Promise<LogEnd> {
@@ -83,9 +126,60 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     (sinceNs === undefined || e.timeNs >= sinceNs) &&
     (untilNs === undefined || e.timeNs <= untilNs);
 
-  let pending: LogEntry[] = [];
   const tail = opts.tail !== undefined && opts.tail >= 0 ? opts.tail : -1;
+  // Plain `logs` (no timestamps, no since/until, no tail) needs no entries: records go from the read
+  // buffer straight into per-stream runs, one frame per run instead of one per line.
+  const plain = !opts.timestamps && sinceNs === undefined && untilNs === undefined && tail < 0;
+  const out: [LogStreamId, Buffer][] = [];
+  const runs = new StreamRuns((sid, data) => { out.push([sid, data]); });
+
+  // The entries path: every record parsed (time included) and partials joined, as Docker filters them.
+  let pending: LogEntry[] = [];
   const parser = new K8sLogParser((e) => { if (wanted(e)) pending.push(e); });
+  // The plain path's partial records (P): held until their line ends or the other stream speaks,
+  // exactly when the entries path would hand the joined entry out.
+  let held: { sid: LogStreamId; parts: Buffer[] } | undefined;
+  const wantSid = (sid: LogStreamId) => (sid === 1 ? opts.stdout : opts.stderr);
+  const releaseHeld = () => {
+    if (held && wantSid(held.sid)) for (const p of held.parts) runs.add(held.sid, p, 0, p.length);
+    held = undefined;
+  };
+  // The plain path moves each record's data down over the headers in the read buffer itself (bytes only
+  // ever move left, to where the scan has passed), so a read's same-stream records end up contiguous
+  // and go to the runs in one copy: one memmove per line, no allocation.
+  let w = 0;
+  let segStart = 0;
+  let seg: LogStreamId = 1;
+  let segBuf: Buffer | undefined;
+  const endSeg = () => {
+    if (w > segStart) runs.add(seg, segBuf!, segStart, w);
+    segStart = w;
+  };
+  const plainRecord: RecordFn = (buf, sid, partial, _tf, _tt, from, to) => {
+    if (partial) {
+      endSeg();
+      if (held && held.sid !== sid) releaseHeld();
+      (held ??= { sid, parts: [] }).parts.push(Buffer.from(buf.subarray(from, to)));
+      return;
+    }
+    if (held) { endSeg(); releaseHeld(); }
+    if (!wantSid(sid)) return;
+    if (sid !== seg) { endSeg(); seg = sid; }
+    buf.copyWithin(w, from, to);
+    w += to - from;
+  };
+  /** What the read buffer's bytes go to; answers how many it consumed (the rest is an unfinished record). */
+  const feed = plain
+    ? (buf: Buffer, from: number, to: number) => {
+      segBuf = buf;
+      w = segStart = from;
+      const used = scanK8sRecords(buf, from, to, plainRecord);
+      endSeg();
+      return used;
+    }
+    : (buf: Buffer, from: number, to: number) => { parser.push(Buffer.from(buf.subarray(from, to))); return to; };
+  const flushPartial = () => { if (plain) releaseHeld(); else parser.flushPartial(); };
+  const rbuf = new ReadBuffer();
 
   let fd: number | undefined;
   let pos = 0;
@@ -93,7 +187,9 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   // Compressed files are the oldest: parse them whole first.
   while (files[0]?.endsWith('.gz')) {
     const gz = files.shift()!;
-    try { parser.push(zlib.gunzipSync(fs.readFileSync(gz))); } catch { /* rotated away or corrupt: skip */ }
+    let data: Buffer | undefined;
+    try { data = zlib.gunzipSync(fs.readFileSync(gz)); } catch { /* rotated away or corrupt: skip */ }
+    if (data) rbuf.append(data, feed);
     if (tail >= 0 && pending.length > tail) pending = pending.slice(-tail);
   }
   const openNext = (): boolean => {
@@ -106,27 +202,42 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     return false;
   };
   openNext();
+  /** Reads one batch (a read buffer's worth, or 4096 entries); answers the bytes read, 0 at EOF. */
   const readAvailable = (): number => {
     if (fd === undefined) return 0;
-    scratch ??= Buffer.allocUnsafeSlow(CHUNK);
     let total = 0;
     for (;;) {
-      const n = fs.readSync(fd, scratch, 0, CHUNK, pos);
+      const n = rbuf.read(fd, pos);
       if (n <= 0) break;
       pos += n;
       total += n;
-      parser.push(Buffer.from(scratch.subarray(0, n)));
+      rbuf.consume(feed);
+      if (plain) return total; // the caller writes the runs out between reads
       if (tail >= 0 && pending.length > tail * 2 + 1024) pending = pending.slice(-tail);
       if (tail < 0 && pending.length >= 4096) return total; // let the caller flush in batches
     }
     return total;
   };
+  let tsNs = -1n;
+  let ts = Buffer.alloc(0);
   const flush = async () => {
     for (const e of pending) {
-      if (gone()) return;
-      if (sink.write(e.stream, format(e, opts.timestamps)) === false) await drain();
+      const sid: LogStreamId = e.stream === 'stderr' ? 2 : 1;
+      if (opts.timestamps) {
+        // conmon stamps a whole read's records alike: format each distinct time once
+        if (e.timeNs !== tsNs) { tsNs = e.timeNs; ts = Buffer.from(`${dockerTimestamp(e.timeNs)} `, 'latin1'); }
+        runs.add(sid, ts, 0, ts.length);
+      }
+      runs.add(sid, e.data, 0, e.data.length);
     }
     pending = [];
+    runs.flush();
+    for (let i = 0; i < out.length; i++) {
+      if (gone()) break;
+      const [sid, data] = out[i]!;
+      if (sink.write(sid === 2 ? 'stderr' : 'stdout', data) === false) await drain();
+    }
+    out.length = 0;
     if (!gone() && sink.flush?.() === false) await drain();
   };
   const end = (): LogEnd => (removed ? 'removed' : sink.closed() ? 'client-gone' : 'done');
@@ -144,7 +255,7 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     }
     if (!opts.follow) {
       // the container's last output without a newline is still output
-      parser.flushPartial();
+      flushPartial();
       if (tail < 0) await flush();
     }
     if (tail >= 0) {
@@ -161,7 +272,7 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
       let ino: number | undefined;
       try { ino = fs.statSync(file).ino; } catch { ino = undefined; }
       if (ino !== undefined && ino !== fs.fstatSync(fd).ino) {
-        readAvailable();
+        while (readAvailable() > 0) { /* the old file to its end */ }
         fs.closeSync(fd);
         try { fd = fs.openSync(file, 'r'); pos = 0; } catch { fd = undefined; }
       }
@@ -170,13 +281,13 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     try {
       while (!gone()) {
         openIfNeeded();
-        readAvailable();
+        while (readAvailable() > 0 && !gone()) await flush();
         await flush();
         if (gone()) break;
         if (stopped) {
           // Drain what conmon wrote before exiting, then stop.
-          readAvailable();
-          parser.flushPartial();
+          while (readAvailable() > 0 && !gone()) await flush();
+          flushPartial();
           await flush();
           break;
         }

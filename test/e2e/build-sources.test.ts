@@ -1,0 +1,113 @@
+// Where COPY/ADD take their owners and sources from, built with the real docker CLI (classic API)
+// against berthd: --chown by name from the image's account files.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { berth, docker, show, type CliResult } from '../helpers/cli.js';
+import { busyboxTar } from '../helpers/fixtures.js';
+
+let d: Daemon;
+let root: string;
+const env = () => ({ ...d.env, DOCKER_BUILDKIT: '0' });
+
+async function ok(r: Promise<CliResult>): Promise<CliResult> {
+  const x = await r;
+  assert.equal(x.code, 0, show(x));
+  return x;
+}
+
+function context(name: string, lines: string[], files: Record<string, string> = {}): string {
+  const p = path.join(root, name);
+  fs.mkdirSync(p, { recursive: true });
+  fs.writeFileSync(path.join(p, 'Dockerfile'), lines.join('\n') + '\n');
+  for (const [f, body] of Object.entries(files)) fs.writeFileSync(path.join(p, f), body);
+  return p;
+}
+
+const build = (args: string[]) => docker(env(), ['build', ...args], { timeoutMs: 120_000 });
+const sh = async (image: string, script: string) => (await ok(berth(d.env, ['run', '--rm', image, 'sh', '-c', script]))).stdout;
+
+before(async () => {
+  d = await startDaemon();
+  await ok(berth(d.env, ['import', '--change', 'CMD ["sh"]', await busyboxTar(), 'busybox:local'], { timeoutMs: 60_000 }));
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-bsrc-'));
+});
+
+after(async () => {
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+  if (!d) return;
+  const leftovers = await d.cleanup();
+  if (leftovers.length) console.error(`build-sources: swept leftovers: ${leftovers.join(', ')}`);
+});
+
+test('COPY/ADD --chown by name: resolved from the image\'s /etc/passwd and /etc/group, also from a later layer', async () => {
+  const ctx = context('chown', [
+    'FROM busybox:local',
+    'COPY --chown=app f /f1',
+    'COPY --chown=app:nogroup f /f2',
+    'ADD --chown=nobody:app f /f3',
+    'RUN echo "svc:x:555:556::/:/bin/sh" >> /etc/passwd && echo "svcgrp:x:557:" >> /etc/group',
+    'ARG WHO=svc',
+    'COPY --chown=${WHO}:svcgrp f /f4',
+  ], { f: 'data\n' });
+  await ok(build(['-t', 'chown:names', ctx]));
+  assert.equal(await sh('chown:names', 'stat -c "%u:%g %n" /f1 /f2 /f3 /f4'), '1000:1000 /f1\n1000:65534 /f2\n65534:1000 /f3\n555:557 /f4\n');
+});
+
+test('an unknown --chown name fails the build in the classic builder\'s words', async () => {
+  for (const [spec, message] of [
+    ['bob', "can't find uid for user bob: no such user: bob"],
+    ['nobody', "can't find gid for group nobody: no such group: nobody"],
+    ['root:staff', "can't find gid for group staff: no such group: staff"],
+  ]) {
+    const ctx = context(`bad-${spec.replace(':', '-')}`, ['FROM busybox:local', `COPY --chown=${spec} f /f`], { f: 'x' });
+    const r = await build([ctx]);
+    assert.notEqual(r.code, 0, show(r));
+    assert.ok(r.stderr.includes(message), show(r));
+  }
+  const scratch = context('bad-scratch', ['FROM scratch', 'COPY --chown=app f /f'], { f: 'x' });
+  const r = await build([scratch]);
+  assert.notEqual(r.code, 0, show(r));
+  assert.match(r.stderr, /can't find uid for user app: open \/etc\/passwd: no such file or directory/, show(r));
+});
+
+test('FROM --platform and the platform args: honoured where the store has the platform, refused otherwise', async () => {
+  const r0 = await docker(d.env, ['import', '--platform', 'linux/arm64', '--change', 'CMD ["sh"]', await busyboxTar(), 'bb:arm64'], { timeoutMs: 60_000 });
+  assert.equal(r0.code, 0, show(r0));
+  const ctx = context('platform', [
+    'ARG BASE=busybox:local',
+    'FROM --platform=$BUILDPLATFORM $BASE AS tools',
+    'ARG BUILDPLATFORM',
+    'ARG TARGETARCH',
+    'ARG BASE',
+    'RUN echo "$BUILDPLATFORM $TARGETARCH [$TARGETOS] $BASE" > /out',
+    'FROM --platform=linux/arm64 scratch AS empty',
+    'COPY f /f',
+    'FROM --platform=linux/arm64 bb:arm64',
+    'COPY --from=tools /out /out',
+    'COPY --from=empty /f /f',
+  ], { f: 'x' });
+  await ok(build(['-t', 'plat:arm', '--platform', 'linux/amd64', ctx]));
+  const arch = await ok(docker(d.env, ['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', 'plat:arm']));
+  assert.equal(arch.stdout.trim(), 'linux/arm64');
+  const out = await ok(berth(d.env, ['create', '--name', 'plat-c', 'plat:arm']));
+  assert.equal(out.code, 0);
+  const cp = await ok(docker(d.env, ['cp', 'plat-c:/out', '-']));
+  assert.match(cp.stdout, /linux\/amd64 amd64 \[\] busybox:local\n/, 'BUILDPLATFORM, TARGETARCH and the meta ARG where declared; TARGETOS not declared');
+  await ok(berth(d.env, ['rm', 'plat-c']));
+  const ctx2 = context('platform-empty', ['FROM --platform=linux/arm64 scratch', 'COPY f /f'], { f: 'x' });
+  await ok(build(['-t', 'plat:scratch', ctx2]));
+  assert.equal((await ok(docker(d.env, ['image', 'inspect', '-f', '{{.Architecture}}', 'plat:scratch']))).stdout.trim(), 'arm64');
+
+  const bad = context('platform-bad', ['FROM --platform=linux/arm64 busybox:local', 'RUN true']);
+  const r = await build([bad]);
+  assert.notEqual(r.code, 0, show(r));
+  assert.match(r.stderr, /image with reference busybox:local was found but does not match the specified platform: wanted linux\/arm64, actual: linux\/amd64/, show(r));
+  const bad2 = context('platform-bad2', ['FROM bb:arm64', 'RUN true']);
+  const r2 = await build(['--platform', 'linux/amd64', bad2]);
+  assert.notEqual(r2.code, 0, show(r2));
+  assert.match(r2.stderr, /image with reference bb:arm64 was found but does not match the specified platform: wanted linux\/amd64, actual: linux\/arm64/, show(r2));
+});
