@@ -18,7 +18,8 @@ import { hostPlatform, parsePlatform } from '../services/image-service.js';
 import type { ImageConfigJson, ImageContainerConfig } from '../store/images/image-store.js';
 import { writeFileAtomic } from '../store/meta/atomic.js';
 import { parseDockerfileInstructions, type CommandForm, type Instruction, type InstructionOf, type Stage } from './instructions.js';
-import { mergedStat, packSources, readMergedFile, type CopyPlan } from './copy.js';
+import { mergedStat, packSources, readMergedFile, type CopyPlan, type PlanSource } from './copy.js';
+import { downloadSource, isHttpSource } from './download.js';
 import { platformArgs, platformMatches } from './platform.js';
 import { heredocFileContent, heredocRun, PIPES_DIR } from './heredoc.js';
 import { envLookup, processWord, processWords } from './shell-lex.js';
@@ -394,26 +395,50 @@ export class BuildExecutor {
     if (ins.link) throw new InvalidParameterError(`${ins.kind} --link needs BuildKit; this builder refuses it`);
     if (ins.excludes.length) throw new InvalidParameterError(`${ins.kind} --exclude needs BuildKit; this builder refuses it`);
     if (ins.kind === 'COPY' && ins.parents) throw new InvalidParameterError('COPY --parents needs BuildKit; this builder refuses it');
-    const plan: CopyPlan = {
-      roots: srcRoots, layered: from !== undefined,
-      sources: ins.sources.map((s) => (s.kind === 'path' ? { kind: 'path' as const, path: processWord(s.path, env) } : { ...s, content: heredocFileContent(s, env) })),
-      dest: processWord(ins.dest, env), workdir: st.config.WorkingDir || '/',
-      ...(ins.chown ? { owner: await this.chownIds(processWord(ins.chown, env), st.image) } : {}), chmod: ins.chmod,
-      extract: ins.kind === 'ADD',
-    };
-    if (st.image) {
-      const d = mergedStat(this.d.images.lowerDirs(st.image), path.posix.resolve(plan.workdir, plan.dest));
-      plan.destIsDir = d?.st.isDirectory() ?? false;
+    const sources = ins.sources.map((s) => (s.kind === 'path' ? { kind: 'path' as const, path: processWord(s.path, env) } : { ...s, content: heredocFileContent(s, env) }));
+    const urls = sources.filter((s) => s.kind === 'path' && isHttpSource(s.path));
+    if (urls.length && (ins.kind === 'COPY' || from !== undefined)) throw new InvalidParameterError("source can't be a URL for COPY");
+    const checksum = ins.kind === 'ADD' ? ins.checksum : undefined;
+    if (checksum !== undefined) {
+      if (sources.length !== 1) throw new InvalidParameterError("checksum can't be specified for multiple sources");
+      if (!urls.length) throw new InvalidParameterError("checksum can't be specified for non-HTTP(S) sources");
     }
-    const { hash, pack } = await packSources(plan);
-    const createdBy = `${st.shell.join(' ')} #(nop) ${ins.kind} ${hash} in ${plan.dest} `;
-    const key = this.key([st.image ?? scratchKey(st), 'copy', createdBy, st.config]);
-    const hit = this.cached(o, key);
-    if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
-    const layer = await this.d.images.applyLayer(pack(), st.image);
-    const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, layer });
-    this.cache[key] = id;
-    st.image = id;
+    const dlDir = urls.length ? `${o.contextDir}-add-${randomBytes(4).toString('hex')}` : undefined;
+    try {
+      let planSources: PlanSource[] = sources;
+      if (dlDir) {
+        await fsp.mkdir(dlDir, { mode: 0o700 });
+        let n = 0;
+        planSources = [];
+        for (const s of sources) {
+          if (s.kind === 'path' && isHttpSource(s.path)) {
+            const dl = await downloadSource(s.path, path.join(dlDir, String(n++)), { ...(checksum !== undefined ? { checksum: processWord(checksum, env) } : {}), ...(out.signal ? { signal: out.signal } : {}) });
+            planSources.push({ kind: 'download', ...dl });
+          } else planSources.push(s);
+        }
+      }
+      const plan: CopyPlan = {
+        roots: srcRoots, layered: from !== undefined, sources: planSources,
+        dest: processWord(ins.dest, env), workdir: st.config.WorkingDir || '/',
+        ...(ins.chown ? { owner: await this.chownIds(processWord(ins.chown, env), st.image) } : {}), chmod: ins.chmod,
+        extract: ins.kind === 'ADD',
+      };
+      if (st.image) {
+        const d = mergedStat(this.d.images.lowerDirs(st.image), path.posix.resolve(plan.workdir, plan.dest));
+        plan.destIsDir = d?.st.isDirectory() ?? false;
+      }
+      const { hash, pack } = await packSources(plan);
+      const createdBy = `${st.shell.join(' ')} #(nop) ${ins.kind} ${hash} in ${plan.dest} `;
+      const key = this.key([st.image ?? scratchKey(st), 'copy', createdBy, st.config]);
+      const hit = this.cached(o, key);
+      if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
+      const layer = await this.d.images.applyLayer(pack(), st.image);
+      const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, layer });
+      this.cache[key] = id;
+      st.image = id;
+    } finally {
+      if (dlDir) await fsp.rm(dlDir, { recursive: true, force: true });
+    }
   }
 }
 

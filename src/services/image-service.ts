@@ -342,6 +342,11 @@ export class ImageService {
     await this.exclusive(() => this.tagImage(img.id, newRef));
   }
 
+  /** After a push, as dockerd: `repo@<manifest digest>` names the image (and where its blobs are, for mounts). */
+  async addDigestRef(id: string, ref: Reference & { digest: string }): Promise<void> {
+    await this.exclusive(async () => { await this.store.addRef(id, ref); });
+  }
+
   private async tagImage(id: string, ref: Reference): Promise<void> {
     await this.store.addRef(id, ref);
     this.publish('tag', id, familiarString(ref));
