@@ -1,6 +1,6 @@
 import { Transform, type Readable } from 'node:stream';
 import { applyChanges } from '../core/dockerfile-change.js';
-import { matchLabels, parseTimestamp, type Filters } from '../core/filters.js';
+import { boolFilter, matchLabels, parseTimestamp, type Filters } from '../core/filters.js';
 import { compareVersions } from '../core/version-compare.js';
 import {
   familiarName, familiarString, fullName, fullString, normalize, parse, parseNormalized, repoTagReference, shortId,
@@ -684,19 +684,4 @@ function isSingleReference(refs: Reference[]): boolean {
   }
   single ??= refs[0]!;
   return canonical.size === 1 && canonical.has(fullName(single));
-}
-
-function boolFilter(f: Filters, key: string): boolean | undefined {
-  const vals = f.get(key);
-  if (!vals || vals.length === 0) return undefined;
-  let out: boolean | undefined;
-  for (const v of vals) {
-    const s = v.toLowerCase();
-    let b: boolean;
-    if (s === 'true' || s === '1') b = true;
-    else if (s === 'false' || s === '0') b = false;
-    else throw new InvalidParameterError(`invalid filter '${key}=${v}'`);
-    out = out === undefined ? b : out || b;
-  }
-  return out;
 }
