@@ -11,6 +11,7 @@ import path from 'node:path';
 import { api, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 import { docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
+import { chainPrefixFor, Iptables } from '../../src/network/iptables.js';
 
 const IMG = 'busybox:net6';
 let d: Daemon;
@@ -177,6 +178,55 @@ test('refused instead of ignored: a v6 subnet without --ipv6, --ipv4=false, an o
   assert.equal(r.status, 400, r.body);
   assert.match(JSON.parse(r.body).message, /too small/);
   assert.equal((await dk(['network', 'inspect', 'n6bad'])).code, 1);
+});
+
+test('--aux-address of both families is never handed out and shows in inspect; other drivers\' and swarm fields are refused', async () => {
+  await ok(['network', 'create', '--ipv6', '--subnet', '10.232.63.0/29', '--aux-address', 'h4=10.232.63.2',
+    '--subnet', 'fd00:b8:63::/64', '--ip-range', 'fd00:b8:63::/126', '--aux-address', 'h6=fd00:b8:63::2', 'n6aux']);
+  created.bridges.push(`berth-${(await netId('n6aux')).slice(0, 9)}`);
+  created.prefixes.push('fd00:b8:63:');
+  const cfg = JSON.parse((await ok(['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'n6aux'])).stdout) as Array<{ AuxiliaryAddresses?: Record<string, string> }>;
+  assert.deepEqual(cfg.map((c) => c.AuxiliaryAddresses), [{ h4: '10.232.63.2' }, { h6: 'fd00:b8:63::2' }]);
+  await ok(['run', '-d', '--name', 'c6aux', '--network', 'n6aux', IMG, 'sleep', '300']);
+  // the range fd00:b8:63::/126 holds ::1 (gateway), ::2 (aux), ::3; the /29 holds .1 (gateway), .2 (aux), .3-.6
+  assert.equal(await inspect('c6aux', '{{.NetworkSettings.Networks.n6aux.IPAddress}} {{.NetworkSettings.Networks.n6aux.GlobalIPv6Address}}'), '10.232.63.3 fd00:b8:63::3');
+  await fails(['run', '--rm', '--network', 'n6aux', '--ip6', 'fd00:b8:63::2', IMG, 'true'], /Address already in use/);
+  // a daemon restart keeps the reservation (reconcile does not take it for an orphan lease)
+  await ok(['rm', '-f', 'c6aux']);
+  await d.restart();
+  await ok(['run', '--rm', '--network', 'n6aux', IMG, 'true']);
+  assert.ok(fs.existsSync(path.join(d.dataRoot, 'networks', 'ipam', await netId('n6aux'), 'fd00:b8:63::2')));
+  await ok(['network', 'rm', 'n6aux']);
+  await fails(['network', 'create', '--ipam-driver', 'foo', 'n6bad'], /plugin "foo" not found/);
+  await fails(['network', 'create', '--ipam-opt', 'a=b', 'n6bad'], /IPAM driver options are not supported/);
+  await fails(['network', 'create', '--scope', 'swarm', 'n6bad'], /network scope swarm is not supported/);
+  await fails(['network', 'create', '--ingress', 'n6bad'], /ingress networks need a swarm/);
+  await fails(['network', 'create', '--config-only', 'n6bad'], /config-only networks/);
+  assert.equal((await dk(['network', 'inspect', 'n6bad'])).code, 1);
+});
+
+test('daemon.json: IPv6 default-address-pools feed --ipv6 networks; ipv6/fixed-cidr-v6 for the default bridge are refused at start', async () => {
+  const dir = fs.mkdtempSync('/tmp/bt6-');
+  const conf = path.join(dir, 'daemon.json');
+  fs.writeFileSync(conf, JSON.stringify({ 'default-address-pools': [{ base: '10.233.0.0/16', size: 24 }, { base: 'fd00:b8:70::/56', size: 64 }], ip6tables: true, ipv6: false }));
+  const d2 = await startDaemon({ args: ['-b', 'none', '--config-file', conf] });
+  try {
+    const c = (args: string[]) => docker(d2.env, args, { timeoutMs: 30_000 });
+    assert.equal((await c(['network', 'create', '--ipv6', 'p6a'])).code, 0);
+    assert.equal((await c(['network', 'create', '--ipv6', 'p6b'])).code, 0);
+    const subnets = (await c(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', 'p6a', 'p6b'])).stdout.trim().split('\n').map((l) => l.trim());
+    assert.deepEqual(subnets, ['10.233.0.0/24 fd00:b8:70::/64', '10.233.1.0/24 fd00:b8:70:1::/64']);
+    created.prefixes.push('fd00:b8:70:');
+    assert.equal((await c(['network', 'rm', 'p6a', 'p6b'])).code, 0);
+  } finally {
+    await d2.cleanup();
+    await Iptables.v6(chainPrefixFor('none')).removeAll(); // its chains: only this test gave a -b none daemon IPv6
+  }
+  for (const bad of [{ ipv6: true }, { 'fixed-cidr-v6': 'fd00:b8:71::/64' }, { 'default-address-pools': [{ base: 'fd00:b8:70::', size: 64 }] }]) {
+    fs.writeFileSync(conf, JSON.stringify(bad));
+    await assert.rejects(startDaemon({ args: ['-b', 'none', '--config-file', conf] }), /the default bridge network has no IPv6 in berth|invalid base pool/, JSON.stringify(bad));
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('teardown leaves nothing: no v6 address, route, lease or ip6tables rule of these networks', async () => {
