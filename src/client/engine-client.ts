@@ -385,6 +385,9 @@ export class EngineClient {
   imageRemove(name: string, query: Query): Promise<Array<Record<string, string>>> {
     return this.json('DELETE', `/images/${encName(name)}`, { query });
   }
+  buildPrune(query: Query): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }> {
+    return this.json('POST', '/build/prune', { query });
+  }
   imagePrune(query: Query): Promise<{ ImagesDeleted: Array<Record<string, string>> | null; SpaceReclaimed: number }> {
     return this.json('POST', '/images/prune', { query });
   }
