@@ -154,13 +154,16 @@ export class AttachSocket implements AttachConnection {
   private closeCbs: (() => void)[] = [];
   private dataCbs: ((stream: 1 | 2, data: Buffer) => void)[] = [];
   private queued: [1 | 2, Buffer][] = [];
+  private destroyed = false;
+  /** inside a 'data' callback: node-unix-socket panics (aborting berthd) if destroyed from there */
+  private dispatching = false;
 
   constructor(private readonly sock: SeqpacketSocket, private readonly queueUntilRead: boolean) {
     sock.on('error', () => this.fireClose());
     sock.on('close', () => this.fireClose());
     sock.on('end', () => this.fireClose());
     sock.on('data', (buf: Buffer) => {
-      if (buf.length < 1) return;
+      if (buf.length < 1 || this.destroyed) return;
       const stream = buf[0] === 2 ? 1 : buf[0] === 3 ? 2 : 0;
       if (stream === 0) return;
       if (this.dataCbs.length === 0) {
@@ -168,7 +171,12 @@ export class AttachSocket implements AttachConnection {
         return;
       }
       const payload = buf.subarray(1);
-      for (const cb of this.dataCbs) cb(stream, payload);
+      this.dispatching = true;
+      try {
+        for (const cb of this.dataCbs) cb(stream, payload);
+      } finally {
+        this.dispatching = false;
+      }
     });
   }
 
@@ -205,8 +213,11 @@ export class AttachSocket implements AttachConnection {
   end(): void { if (!this.closed) this.sock.end(); }
 
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
     this.queued = [];
-    this.sock.destroy();
+    // A client dropped for falling behind is dropped from within our own 'data' callback.
+    if (this.dispatching) setImmediate(() => this.sock.destroy()); else this.sock.destroy();
     this.fireClose();
   }
 }

@@ -192,7 +192,7 @@ const builderPrune: Command = {
     const all = bool(p, 'all');
     const warning = all ? 'WARNING! This will remove all build cache.' : 'WARNING! This will remove all dangling build cache.';
     if (!bool(p, 'force') && !(await confirm(ctx, warning))) throw new StatusError('', 1);
-    const r = await ctx.client.buildPrune({ all: all || undefined, filters: filtersParam(list(p, 'filter')) });
+    const r = await ctx.client.images.buildPrune({ all: all || undefined, filters: filtersParam(list(p, 'filter')) });
     let out = '';
     if (r.CachesDeleted?.length) out += `Deleted build cache objects:\n${r.CachesDeleted.map((id) => `${id}\n`).join('')}\n`;
     ctx.out(`${out}Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
