@@ -126,7 +126,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
   },
   builder: {
     desc: 'Manage builds',
-    subs: { build: TOP.build! },
+    subs: { build: TOP.build!, prune: r(load.build, 'builder prune', 'Remove build cache') },
   },
   registry: {
     desc: 'Run a registry server',

@@ -244,7 +244,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const archives = new ArchiveService({
     withFilesystem: (ref, fn) => containers.filesystems.with(ref, fn), withLayers: (ref, fn) => containers.filesystems.withLayers(ref, fn), sys, resolveUser,
   });
-  const builds = new BuildService(paths, sys, { containers, images, commits });
+  const builds = new BuildService(paths, sys, { containers, images, commits }, images);
   const imageArchives = new ImageArchiveService(images, paths, events);
   await imageArchives.init();
   // certs.d beside daemon.json (default /etc/berth/certs.d), then Docker's, for certificates set up for dockerd
