@@ -15,11 +15,14 @@ import type { CopySource } from './instructions.js';
 
 const tar = requireCjs('tar-stream') as typeof tarTypes;
 
+/** A source as the plan sees it: an ADD URL arrives already downloaded (download.ts). */
+export type PlanSource = CopySource | { kind: 'download'; url: string; name: string; abs: string };
+
 export interface CopyPlan {
   /** The context dir, or an image's layer dirs topmost first (`layered`). */
   roots: string[];
   layered: boolean;
-  sources: CopySource[];
+  sources: PlanSource[];
   dest: string;
   workdir: string;
   /** --chown resolved to ids (root when absent). */
@@ -93,7 +96,7 @@ function globRe(pattern: string): RegExp {
 /** Source paths (root-relative, "/x/y") a source pattern names; confined to the context. */
 function expandSource(plan: CopyPlan, src: string): string[] {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(src)) {
-    throw new NotImplementedError(`ADD from a URL is not supported yet: ${src}`);
+    throw new NotImplementedError(`ADD from a ${src.slice(0, src.indexOf(':'))} URL is not supported: ${src}`);
   }
   const norm = path.posix.normalize(`/${src}`);
   if (path.posix.normalize(src).startsWith('../')) throw new InvalidParameterError(`forbidden path outside the build context: ${src} ()`);
@@ -140,9 +143,11 @@ function plan(p: CopyPlan): Item[] {
   const items: Item[] = [];
   const named: { rel: string; abs: string; st: fs.Stats }[] = [];
   const heredocs: { name: string; content: string }[] = [];
+  const downloads: { url: string; name: string; abs: string }[] = [];
   let wildcard = false;
   for (const s of p.sources) {
     if (s.kind === 'heredoc') { heredocs.push({ name: s.name, content: s.content }); continue; }
+    if (s.kind === 'download') { downloads.push(s); continue; }
     if (/[*?[]/.test(s.path)) wildcard = true;
     const found = expandSource(p, s.path);
     if (found.length === 0) {
@@ -150,8 +155,13 @@ function plan(p: CopyPlan): Item[] {
     }
     for (const rel of found) named.push({ rel, ...statOf(p, rel)! });
   }
-  const intoDir = p.dest.endsWith('/') || p.dest.endsWith('/.') || p.destIsDir || wildcard || named.length + heredocs.length > 1;
+  const intoDir = p.dest.endsWith('/') || p.dest.endsWith('/.') || p.destIsDir || wildcard || named.length + heredocs.length + downloads.length > 1;
   for (const h of heredocs) items.push({ name: intoDir ? path.posix.join(dest0, h.name) : dest0, body: Buffer.from(h.content) });
+  for (const dl of downloads) {
+    if (intoDir && dl.name === '') throw new InvalidParameterError(`cannot determine a file name for ${dl.url}: give ADD a destination file name`);
+    // Downloads are never unpacked, as the classic builder.
+    items.push({ name: intoDir ? path.posix.join(dest0, dl.name) : dest0, abs: dl.abs, st: fs.lstatSync(dl.abs) });
+  }
   for (const n of named) {
     if (n.st.isDirectory()) { walkInto(p, n.rel, dest0, items); continue; }
     const target = intoDir ? path.posix.join(dest0, path.posix.basename(n.rel)) : dest0;

@@ -9,14 +9,18 @@ import path from 'node:path';
 import type { CreateBody } from '../core/container-config.js';
 import { PatternMatcher, parseDockerignore } from '../core/dockerignore.js';
 import { K8sLogParser } from '../core/k8s-log.js';
+import { platformString, type PlatformWanted } from '../core/manifest.js';
 import { shortId } from '../core/reference.js';
 import { chownIdsWith } from '../core/user.js';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { ChildImageOptions } from '../services/commit-service.js';
+import { hostPlatform, parsePlatform } from '../services/image-service.js';
 import type { ImageConfigJson, ImageContainerConfig } from '../store/images/image-store.js';
 import { writeFileAtomic } from '../store/meta/atomic.js';
 import { parseDockerfileInstructions, type CommandForm, type Instruction, type InstructionOf, type Stage } from './instructions.js';
-import { mergedStat, packSources, readMergedFile, type CopyPlan } from './copy.js';
+import { mergedStat, packSources, readMergedFile, type CopyPlan, type PlanSource } from './copy.js';
+import { downloadSource, isHttpSource } from './download.js';
+import { platformArgs, platformMatches } from './platform.js';
 import { heredocFileContent, heredocRun, PIPES_DIR } from './heredoc.js';
 import { envLookup, processWord, processWords } from './shell-lex.js';
 
@@ -60,6 +64,8 @@ export interface BuildOptions {
   rm?: boolean;
   forceRm?: boolean;
   hostConfig?: CreateBody['HostConfig'];
+  /** The request's target platform (TARGETPLATFORM, and what FROM lines must match); the host's when unset. */
+  platform?: string;
 }
 
 /** Where the executor writes the classic builder's lines. */
@@ -84,6 +90,10 @@ export class BuildStepError extends InvalidParameterError {
 
 interface StageState {
   image: string | undefined;
+  /** The global scope (meta ARGs and the platform args): what a stage's value-less ARG takes. */
+  meta: Map<string, string>;
+  /** FROM --platform of a scratch stage: the platform its images get. */
+  platform?: PlatformWanted;
   config: ImageContainerConfig;
   /** ARGs declared in this stage with their values (build args applied). */
   args: Map<string, string>;
@@ -118,7 +128,8 @@ export class BuildExecutor {
     const buildArgs = new Map<string, string>();
     for (const [k, v] of Object.entries(o.buildArgs)) if (v !== null) buildArgs.set(k, v);
     const used = new Set<string>();
-    const meta = new Map<string, string>();
+    const target = parsePlatform(o.platform || undefined);
+    const meta = platformArgs(hostPlatform(), target);
     for (const a of df.metaArgs) for (const { key, value } of a.args) {
       used.add(key);
       const v = buildArgs.get(key) ?? (value === undefined ? undefined : processWord(value, envLookup([...meta].map(([k, x]) => `${k}=${x}`))));
@@ -136,7 +147,7 @@ export class BuildExecutor {
     let step = 0;
     let final: string | undefined;
     for (const stage of stages) {
-      const st = await this.from(stage, meta, results, out, ++step, total);
+      const st = await this.from(stage, meta, o.platform, out, ++step, total);
       for (const ins of stage.instructions) {
         if (out.cancelled) throw new BuildCancelledError();
         step++;
@@ -170,14 +181,17 @@ export class BuildExecutor {
     return final!;
   }
 
-  private async from(stage: Stage, meta: Map<string, string>, results: (string | undefined)[], out: BuildOutput, step: number, total: number): Promise<StageState> {
+  private async from(stage: Stage, meta: Map<string, string>, platform: string | undefined, out: BuildOutput, step: number, total: number): Promise<StageState> {
     await out.stream(`Step ${step}/${total} : ${stage.from.original}\n`);
-    if (stage.from.platform) {
-      throw new InvalidParameterError('FROM --platform is not supported by this builder: build for the host platform');
-    }
     const name = processWord(stage.from.image, envLookup([...meta].map(([k, v]) => `${k}=${v}`)));
-    const st: StageState = { image: undefined, config: {}, args: new Map(), shell: DEFAULT_SHELL };
-    if (name.toLowerCase() === 'scratch') { await out.stream(' ---> \n'); return st; }
+    const st: StageState = { image: undefined, meta, config: {}, args: new Map(), shell: DEFAULT_SHELL };
+    const wanted = stage.from.platform !== undefined ? processWord(stage.from.platform, envLookup([...meta].map(([k, v]) => `${k}=${v}`))) : platform;
+    const want = wanted ? parsePlatform(wanted) : undefined;
+    if (name.toLowerCase() === 'scratch') {
+      if (want) st.platform = want;
+      await out.stream(' ---> \n');
+      return st;
+    }
     const id = this.stageIds.get(name.toLowerCase());
     let img;
     try {
@@ -185,6 +199,11 @@ export class BuildExecutor {
     } catch (err) {
       if (err instanceof NotFoundError) throw new NotFoundError(`pull access denied for ${name}, repository does not exist or may require 'docker login': no registry to pull from (${err.message})`);
       throw err;
+    }
+    if (want && !platformMatches(want, img.config)) {
+      // berth's builder does not pull: a base image of another platform is refused, as moby's lookup words it.
+      const have = img.config.architecture ? platformString({ os: img.config.os || 'linux', architecture: img.config.architecture, ...(img.config.variant ? { variant: img.config.variant } : {}) }) : 'nil';
+      throw new NotFoundError(`image with reference ${name} was found but does not match the specified platform: wanted ${platformString(want)}, actual: ${have}`);
     }
     st.image = img.id;
     st.config = structuredClone(img.config.config ?? {});
@@ -226,7 +245,8 @@ export class BuildExecutor {
       case 'ARG':
         for (const { key, value } of ins.args) {
           used.add(key);
-          const v = buildArgs.get(key) ?? (value === undefined ? undefined : word(value));
+          // A value-less ARG takes the global scope's value (an ARG before FROM, or a platform arg).
+          const v = buildArgs.get(key) ?? (value === undefined ? st.meta.get(key) : word(value));
           if (v !== undefined) st.args.set(key, v); else st.args.delete(key);
         }
         break;
@@ -282,10 +302,10 @@ export class BuildExecutor {
 
   private async metaCommit(st: StageState, kind: string, rest: string, o: BuildOptions, out?: BuildOutput): Promise<string> {
     const createdBy = `${st.shell.join(' ')} #(nop)  ${kind} ${rest}`;
-    const key = this.key([st.image ?? 'scratch', 'meta', createdBy, st.config]);
+    const key = this.key([st.image ?? scratchKey(st), 'meta', createdBy, st.config]);
     const hit = this.cached(o, key);
     if (hit) { await out?.stream(' ---> Using cache\n'); return hit; }
-    const id = await this.d.commits.childImage({ parent: st.image, config: structuredClone(st.config), history: { created_by: createdBy } });
+    const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy } });
     this.cache[key] = id;
     return id;
   }
@@ -297,7 +317,7 @@ export class BuildExecutor {
     const args = [...st.args].map(([k, v]) => `${k}=${v}`);
     const createdBy = `${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${cmd.join(' ')}`;
     // A `#!` script is not in the command line: its body keys the step.
-    const key = this.key([st.image ?? 'scratch', 'run', createdBy, st.config, ...(here?.script ? [here.script.data] : [])]);
+    const key = this.key([st.image ?? scratchKey(st), 'run', createdBy, st.config, ...(here?.script ? [here.script.data] : [])]);
     const hit = this.cached(o, key);
     if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
     if (!st.image) throw new InvalidParameterError('RUN needs a base image: FROM scratch has no shell');
@@ -332,7 +352,7 @@ export class BuildExecutor {
         throw new BuildStepError(`The command '${cmd.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
       }
       const layer = await this.d.commits.layerOf(Id, st.image);
-      const id = await this.d.commits.childImage({ parent: st.image, config: structuredClone(st.config), history: { created_by: createdBy }, ...(layer ? { layer } : {}) });
+      const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, ...(layer ? { layer } : {}) });
       this.cache[key] = id;
       st.image = id;
       ok = true;
@@ -375,26 +395,50 @@ export class BuildExecutor {
     if (ins.link) throw new InvalidParameterError(`${ins.kind} --link needs BuildKit; this builder refuses it`);
     if (ins.excludes.length) throw new InvalidParameterError(`${ins.kind} --exclude needs BuildKit; this builder refuses it`);
     if (ins.kind === 'COPY' && ins.parents) throw new InvalidParameterError('COPY --parents needs BuildKit; this builder refuses it');
-    const plan: CopyPlan = {
-      roots: srcRoots, layered: from !== undefined,
-      sources: ins.sources.map((s) => (s.kind === 'path' ? { kind: 'path' as const, path: processWord(s.path, env) } : { ...s, content: heredocFileContent(s, env) })),
-      dest: processWord(ins.dest, env), workdir: st.config.WorkingDir || '/',
-      ...(ins.chown ? { owner: await this.chownIds(processWord(ins.chown, env), st.image) } : {}), chmod: ins.chmod,
-      extract: ins.kind === 'ADD',
-    };
-    if (st.image) {
-      const d = mergedStat(this.d.images.lowerDirs(st.image), path.posix.resolve(plan.workdir, plan.dest));
-      plan.destIsDir = d?.st.isDirectory() ?? false;
+    const sources = ins.sources.map((s) => (s.kind === 'path' ? { kind: 'path' as const, path: processWord(s.path, env) } : { ...s, content: heredocFileContent(s, env) }));
+    const urls = sources.filter((s) => s.kind === 'path' && isHttpSource(s.path));
+    if (urls.length && (ins.kind === 'COPY' || from !== undefined)) throw new InvalidParameterError("source can't be a URL for COPY");
+    const checksum = ins.kind === 'ADD' ? ins.checksum : undefined;
+    if (checksum !== undefined) {
+      if (sources.length !== 1) throw new InvalidParameterError("checksum can't be specified for multiple sources");
+      if (!urls.length) throw new InvalidParameterError("checksum can't be specified for non-HTTP(S) sources");
     }
-    const { hash, pack } = await packSources(plan);
-    const createdBy = `${st.shell.join(' ')} #(nop) ${ins.kind} ${hash} in ${plan.dest} `;
-    const key = this.key([st.image ?? 'scratch', 'copy', createdBy, st.config]);
-    const hit = this.cached(o, key);
-    if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
-    const layer = await this.d.images.applyLayer(pack(), st.image);
-    const id = await this.d.commits.childImage({ parent: st.image, config: structuredClone(st.config), history: { created_by: createdBy }, layer });
-    this.cache[key] = id;
-    st.image = id;
+    const dlDir = urls.length ? `${o.contextDir}-add-${randomBytes(4).toString('hex')}` : undefined;
+    try {
+      let planSources: PlanSource[] = sources;
+      if (dlDir) {
+        await fsp.mkdir(dlDir, { mode: 0o700 });
+        let n = 0;
+        planSources = [];
+        for (const s of sources) {
+          if (s.kind === 'path' && isHttpSource(s.path)) {
+            const dl = await downloadSource(s.path, path.join(dlDir, String(n++)), { ...(checksum !== undefined ? { checksum: processWord(checksum, env) } : {}), ...(out.signal ? { signal: out.signal } : {}) });
+            planSources.push({ kind: 'download', ...dl });
+          } else planSources.push(s);
+        }
+      }
+      const plan: CopyPlan = {
+        roots: srcRoots, layered: from !== undefined, sources: planSources,
+        dest: processWord(ins.dest, env), workdir: st.config.WorkingDir || '/',
+        ...(ins.chown ? { owner: await this.chownIds(processWord(ins.chown, env), st.image) } : {}), chmod: ins.chmod,
+        extract: ins.kind === 'ADD',
+      };
+      if (st.image) {
+        const d = mergedStat(this.d.images.lowerDirs(st.image), path.posix.resolve(plan.workdir, plan.dest));
+        plan.destIsDir = d?.st.isDirectory() ?? false;
+      }
+      const { hash, pack } = await packSources(plan);
+      const createdBy = `${st.shell.join(' ')} #(nop) ${ins.kind} ${hash} in ${plan.dest} `;
+      const key = this.key([st.image ?? scratchKey(st), 'copy', createdBy, st.config]);
+      const hit = this.cached(o, key);
+      if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
+      const layer = await this.d.images.applyLayer(pack(), st.image);
+      const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, layer });
+      this.cache[key] = id;
+      st.image = id;
+    } finally {
+      if (dlDir) await fsp.rm(dlDir, { recursive: true, force: true });
+    }
   }
 }
 
@@ -475,6 +519,15 @@ async function writePipesDir(contextDir: string, script: { name: string; data: s
   await fsp.writeFile(path.join(dir, script.name), script.data, { mode: 0o755 });
   await fsp.chmod(path.join(dir, script.name), 0o755);
   return dir;
+}
+
+/** A scratch stage's images take its FROM --platform (else the host's, in CommitService). */
+function scratchPlatform(st: StageState): { platform?: PlatformWanted } {
+  return !st.image && st.platform ? { platform: st.platform } : {};
+}
+
+function scratchKey(st: StageState): string {
+  return st.platform ? `scratch:${platformString(st.platform)}` : 'scratch';
 }
 
 function command(ins: CommandForm, shell: string[]): string[] {

@@ -56,6 +56,7 @@ const TOP: Record<string, Route> = {
   diff: r(load.commit, 'diff', "Inspect changes to files or directories on a container's filesystem"),
   cp: r(load.cp, 'cp', 'Copy files/folders between a container and the local filesystem'),
   events: r(load.system, 'events', 'Get real time events from the server'),
+  export: r(load.archive, 'export', "Export a container's filesystem as a tar archive"),
   history: r(load.images, 'history', 'Show the history of an image'),
   import: r(load.images, 'import', 'Import the contents from a tarball to create a filesystem image'),
   inspect: r(load.inspect, 'inspect', 'Return low-level information on berth objects'),
@@ -86,7 +87,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
       ps: r(load.ps, 'ps', 'List containers'), prune: r(load.lifecycle, 'container prune', 'Remove all stopped containers'),
       rename: TOP.rename!, restart: TOP.restart!, rm: TOP.rm!, remove: TOP.rm!, run: TOP.run!, start: TOP.start!,
       stop: TOP.stop!, wait: TOP.wait!, attach: TOP.attach!, exec: TOP.exec!, pause: TOP.pause!, port: TOP.port!,
-      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!, commit: TOP.commit!, diff: TOP.diff!, cp: TOP.cp!,
+      stats: TOP.stats!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!, commit: TOP.commit!, diff: TOP.diff!, cp: TOP.cp!, export: TOP.export!,
     },
   },
   network: {

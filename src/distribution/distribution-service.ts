@@ -135,12 +135,15 @@ export class DistributionService {
     const endpoints = await this.deps.hosts.pushEndpoints(base.domain);
     for (const { ref, img } of todo) {
       const config = await images.content.get(img.id);
-      await tryEndpoints(endpoints, (endpoint) => pushImage({
-        config, diffIds: img.config.rootfs.diff_ids, ...(img.blobs ? { blobs: img.blobs } : {}),
+      // Repositories of this registry the image came from or went to hold its blobs: mount from them.
+      const mountFrom = [...new Set(img.repoDigests.map((r) => normalize(r)).filter((r) => r.domain === base.domain && r.path !== base.path).map((r) => r.path))];
+      const digest = await tryEndpoints(endpoints, (endpoint) => pushImage({
+        config, diffIds: img.config.rootfs.diff_ids, ...(img.blobs ? { blobs: img.blobs } : {}), mountFrom,
         hasBlob: (d) => images.content.has(d),
         blobSize: (d) => images.content.size(d),
         readBlob: (d) => images.content.createReadStream(d) as Readable,
       }, ref, { credentials: opts.credentials, endpoint }, out));
+      await images.addDigestRef(img.id, { domain: base.domain, path: base.path, digest });
     }
   }
 }

@@ -16,13 +16,19 @@ export interface PushSource {
   hasBlob(digest: string): Promise<boolean>;
   blobSize(digest: string): Promise<number>;
   readBlob(digest: string): Readable;
+  /** Repositories of the same registry that hold this image's blobs (its RepoDigests there), to mount from. */
+  mountFrom?: string[];
 }
+
+/** dockerd's limit on mount attempts per layer. */
+const MAX_MOUNTS = 3;
 
 const short = (d: string) => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
 
 /**
- * docker push of one tag: each layer blob is checked with HEAD and uploaded (monolithic) when the registry
- * lacks it, then the config, then an OCI manifest under the tag. Layers are the pulled blobs (gzip) where
+ * docker push of one tag: each layer blob is checked with HEAD; one the registry lacks is mounted from
+ * another repository of the registry that has it (dockerd's cross-repository mount, up to 3 tries) or
+ * uploaded (PATCH + PUT, as docker's client), then the config, then an OCI manifest under the tag. Layers are the pulled blobs (gzip) where
  * kept, otherwise the uncompressed layer tars (digest = diffID).
  */
 export async function pushImage(src: PushSource, ref: Reference & { tag: string }, opts: { credentials?: RegistryCredentials; endpoint: RegistryEndpoint }, out: ProgressSink & { aux(v: unknown): Promise<void> }): Promise<string> {
@@ -41,13 +47,23 @@ export async function pushImage(src: PushSource, ref: Reference & { tag: string 
   for (const l of [...layers].reverse()) {
     const id = short(l.digest);
     if ((await client.statBlob(repo, l.digest, scope)) === l.size) { await out.status('Layer already exists', id); continue; }
+    let session: string | undefined;
+    let mountedFrom: string | undefined;
+    for (const from of (src.mountFrom ?? []).filter((r) => r !== repo).slice(0, MAX_MOUNTS)) {
+      const m = await client.startUpload(repo, { digest: l.digest, from });
+      if (m.mounted) { mountedFrom = from; break; }
+      // The registry could not mount from there and opened a session instead: keep one, drop the rest.
+      if (session) await client.cancelUpload(repo, session);
+      session = m.location;
+    }
+    if (mountedFrom) { await out.status(`Mounted from ${mountedFrom}`, id); continue; }
     let sent = 0;
     await client.uploadBlob(repo, l.digest, l.size, () => {
       const counter = new Transform({ transform(c: Buffer, _e, cb) { sent += c.length; out.progress(id, 'Pushing', sent, l.size); cb(null, c); } });
       const s = src.readBlob(l.digest);
       s.on('error', (err) => counter.destroy(err));
       return s.pipe(counter);
-    });
+    }, session);
     await out.status('Pushed', id);
   }
   const configDigest = `sha256:${createHash('sha256').update(src.config).digest('hex')}`;

@@ -204,33 +204,52 @@ export class RegistryClient {
     return res.statusCode === 200 ? Number(res.headers['content-length'] ?? 0) : undefined;
   }
 
-  /** Cross-repository mount; true when the registry linked it (201), false when it opened an upload instead. */
-  async mountBlob(repo: string, digest: string, from: string): Promise<boolean> {
-    const res = await this.request(`/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, {
-      method: 'POST', scope: `repository:${repo}:pull,push repository:${from}:pull`, ok: [201, 202], body: Buffer.alloc(0),
-    });
+  /**
+   * POST a blob upload session; with `mount`, a cross-repository mount. 201: the registry linked the blob
+   * (mounted); 202: a session to upload into (a mount the registry could not do opens one too).
+   */
+  async startUpload(repo: string, mount?: { digest: string; from: string }): Promise<{ mounted: true } | { mounted: false; location: string }> {
+    const q = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : '';
+    const scope = mount ? `repository:${repo}:pull,push repository:${mount.from}:pull` : `repository:${repo}:pull,push`;
+    const res = await this.request(`/v2/${repo}/blobs/uploads/${q}`, { method: 'POST', scope, ok: mount ? [201, 202] : [202], body: Buffer.alloc(0) });
     res.resume();
-    if (res.statusCode === 202) {
-      const loc = res.headers.location;
-      if (loc) await this.request(this.relative(loc), { method: 'DELETE', scope: `repository:${repo}:pull,push`, ok: [204, 404] }).then((r) => r.resume()).catch(() => {});
-      return false;
-    }
-    return true;
+    if (res.statusCode === 201) return { mounted: true };
+    const loc = res.headers.location;
+    if (!loc) throw new SystemError(`registry ${this.endpoint.domain}: upload without a Location`);
+    return { mounted: false, location: loc };
   }
 
-  /** Upload one blob: POST for a session, then a single PUT with the whole body (monolithic). */
-  async uploadBlob(repo: string, digest: string, size: number, body: () => Readable): Promise<void> {
+  /** Drop an upload session we will not use (best effort). */
+  async cancelUpload(repo: string, location: string): Promise<void> {
+    await this.request(this.relative(location), { method: 'DELETE', scope: `repository:${repo}:pull,push`, ok: [204, 404] }).then((r) => r.resume()).catch(() => {});
+  }
+
+  /**
+   * Upload one blob as docker's client does: the body streamed in one PATCH (a chunk covering the whole
+   * blob, with its Content-Range, so registries that take chunked uploads only accept it too), then a PUT
+   * with the digest and no body to close the session. `location` is a session already opened (a mount
+   * answered 202); otherwise one is opened.
+   */
+  async uploadBlob(repo: string, digest: string, size: number, body: () => Readable, location?: string): Promise<void> {
     const scope = `repository:${repo}:pull,push`;
-    const start = await this.request(`/v2/${repo}/blobs/uploads/`, { method: 'POST', scope, ok: [202], body: Buffer.alloc(0) });
-    start.resume();
-    const loc = start.headers.location;
-    if (!loc) throw new SystemError(`registry ${this.endpoint.domain}: upload without a Location`);
+    let loc = location;
+    if (!loc) {
+      const s = await this.startUpload(repo);
+      if (s.mounted) return;
+      loc = s.location;
+    }
+    if (size > 0) {
+      const patch = await this.request(this.relative(loc), {
+        method: 'PATCH', scope, ok: [202, 204], body: body(),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size), 'Content-Range': `0-${size - 1}` },
+      });
+      patch.resume();
+      const next = patch.headers.location;
+      if (next) loc = next;
+    }
     const url = new URL(loc, this.endpoint.base);
     url.searchParams.set('digest', digest);
-    const res = await this.request(url.pathname + url.search, {
-      method: 'PUT', scope, ok: [201, 204], body: body(),
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
-    });
+    const res = await this.request(url.pathname + url.search, { method: 'PUT', scope, ok: [201, 204], body: Buffer.alloc(0) });
     res.resume();
   }
 

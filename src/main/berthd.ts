@@ -240,7 +240,9 @@ async function run(cfg: DaemonConfig): Promise<void> {
     imageCount: () => images.count(),
   });
   const commits = new CommitService({ paths, sys, containers: containers.queries, lifecycle: containers, images, events, version: BERTH_VERSION });
-  const archives = new ArchiveService({ withFilesystem: (ref, fn) => containers.filesystems.with(ref, fn), sys, resolveUser });
+  const archives = new ArchiveService({
+    withFilesystem: (ref, fn) => containers.filesystems.with(ref, fn), withLayers: (ref, fn) => containers.filesystems.withLayers(ref, fn), sys, resolveUser,
+  });
   const builds = new BuildService(paths, sys, { containers, images, commits });
   const imageArchives = new ImageArchiveService(images, paths, events);
   await imageArchives.init();

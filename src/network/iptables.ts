@@ -149,6 +149,59 @@ export function planRules(networks: NetworkRuleSpec[], endpoints: EndpointPorts[
 }
 
 /**
+ * IPv6 (ip6tables) for dual-stack networks: the same filter policy as IPv4 (replies in, intra-network per icc,
+ * isolation between berth networks, outbound, nothing else into a bridge; internal networks closed) and the
+ * outbound MASQUERADE, as dockerd does with ip6tables. No DNAT: ports are published on IPv4 only. The CNI bridge
+ * plugin turns on net.ipv6.conf.all.forwarding for an IPv6 gateway, so without these the host would route IPv6
+ * between networks and from outside into them.
+ *
+ *   nat    POSTROUTING -j <prefix>-POSTROUTING: masquerade outbound
+ *   filter FORWARD (inserted first) -j <prefix>-FORWARD
+ */
+const BASE_CHAINS6: Record<string, string[]> = { nat: ['POSTROUTING'], filter: ['FORWARD'] };
+
+export function chains6For(prefix: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [table, bases] of Object.entries(BASE_CHAINS6)) out[table] = bases.map((b) => `${prefix}-${b}`);
+  return out;
+}
+
+export function jumps6For(prefix: string): Array<{ table: string; chain: string; rule: string[]; insert?: boolean }> {
+  return [
+    { table: 'nat', chain: 'POSTROUTING', rule: ['-j', `${prefix}-POSTROUTING`] },
+    { table: 'filter', chain: 'FORWARD', rule: ['-j', `${prefix}-FORWARD`], insert: true },
+  ];
+}
+
+/** The ip6tables-restore input (this instance's nat and filter chains) for the dual-stack networks' IPv6 subnets. */
+export function planRules6(networks: NetworkRuleSpec[], prefix = DEFAULT_CHAIN_PREFIX): string {
+  const F = `${prefix}-FORWARD`;
+  const nat: string[] = [];
+  const filter: string[] = [];
+  const sorted = [...networks].sort((a, b) => a.bridge.localeCompare(b.bridge));
+  const open = sorted.filter((x) => !x.internal);
+  for (const n of open) if (n.masquerade) nat.push(`-A ${prefix}-POSTROUTING -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`);
+  for (const n of sorted.filter((x) => x.internal)) {
+    filter.push(`-A ${F} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
+    filter.push(`-A ${F} -i ${n.bridge} -j DROP`);
+    filter.push(`-A ${F} -o ${n.bridge} -j DROP`);
+  }
+  for (const n of open) filter.push(`-A ${F} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+  filter.push(`-A ${F} -o ${BRIDGE_WILDCARD} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`);
+  const outside = sorted.filter((x) => !matchesWildcard(x.bridge));
+  for (const n of open) {
+    filter.push(`-A ${F} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
+    filter.push(`-A ${F} -i ${n.bridge} -o ${BRIDGE_WILDCARD} -j DROP`);
+    for (const m of outside) if (m.bridge !== n.bridge) filter.push(`-A ${F} -i ${n.bridge} -o ${m.bridge} -j DROP`);
+    filter.push(`-A ${F} -i ${n.bridge} -j ACCEPT`);
+  }
+  for (const n of open) filter.push(`-A ${F} -o ${n.bridge} -j DROP`);
+  const chains = chains6For(prefix);
+  const table = (name: string, rules: string[]) => [`*${name}`, ...chains[name]!.map((c) => `:${c} - [0:0]`), ...rules, 'COMMIT'].join('\n');
+  return `${table('nat', nat)}\n${table('filter', filter)}\n`;
+}
+
+/**
  * Host ports published by OTHER berth instances, from `iptables-save -t nat`: the DNAT rules in their
  * `<prefix>-DNAT` chains. berth publishes with DNAT alone (no proxy socket holds the port), so a probe
  * bind cannot see another daemon's ports; this can.
@@ -171,14 +224,24 @@ export function parseForeignPublished(natSave: string, ownPrefix: string): Array
 
 /** Applies plans for one instance's chain prefix. `iptables` resolves to the host's backend (nft here); berth never mixes backends. */
 export class Iptables {
-  constructor(readonly prefix = DEFAULT_CHAIN_PREFIX, private readonly bin = 'iptables', private readonly runner: ProcessRunner = posixRunner) {
+  private readonly chains: Record<string, string[]>;
+  private readonly jumps: ReturnType<typeof jumpsFor>;
+  private readonly empty: string;
+
+  /** `family` 6: ip6tables with the IPv6 chains (chains6For); `bin` then defaults to ip6tables. */
+  constructor(readonly prefix = DEFAULT_CHAIN_PREFIX, private readonly bin = 'iptables', private readonly runner: ProcessRunner = posixRunner, readonly family: 4 | 6 = 4) {
     chainsFor(prefix); // reject a prefix whose chain names iptables would refuse
+    this.chains = family === 6 ? chains6For(prefix) : chainsFor(prefix);
+    this.jumps = family === 6 ? jumps6For(prefix) : jumpsFor(prefix);
+    this.empty = family === 6 ? planRules6([], prefix) : planRules([], [], prefix);
   }
+
+  static v6(prefix = DEFAULT_CHAIN_PREFIX, runner: ProcessRunner = posixRunner): Iptables { return new Iptables(prefix, 'ip6tables', runner, 6); }
 
   async ensureJumps(): Promise<void> {
     // Chains must exist before a jump to them can be added: an empty restore declares them.
-    await this.restore(planRules([], [], this.prefix));
-    for (const j of jumpsFor(this.prefix)) {
+    await this.restore(this.empty);
+    for (const j of this.jumps) {
       try {
         await this.runner.run(this.bin, ['-w', '-t', j.table, '-C', j.chain, ...j.rule]);
       } catch {
@@ -201,7 +264,7 @@ export class Iptables {
       await this.runner.run(`${this.bin}-restore`, ['-w', '--noflush'], { input: text });
     } catch (e) {
       const detail = (e as { stderr?: string }).stderr?.trim() || (e as Error).message;
-      throw new SystemError(`iptables-restore: ${detail}`, { cause: e });
+      throw new SystemError(`${this.bin}-restore: ${detail}`, { cause: e });
     }
   }
 
@@ -210,12 +273,12 @@ export class Iptables {
    * non-empty chain). Other instances' chains and jumps are left alone.
    */
   async removeAll(): Promise<void> {
-    for (const j of jumpsFor(this.prefix)) {
+    for (const j of this.jumps) {
       for (let i = 0; i < 8; i++) {
         try { await this.runner.run(this.bin, ['-w', '-t', j.table, '-D', j.chain, ...j.rule]); } catch { break; }
       }
     }
-    for (const [table, chains] of Object.entries(chainsFor(this.prefix))) {
+    for (const [table, chains] of Object.entries(this.chains)) {
       for (const c of chains) { try { await this.runner.run(this.bin, ['-w', '-t', table, '-F', c]); } catch { /* absent */ } }
       for (const c of chains) { try { await this.runner.run(this.bin, ['-w', '-t', table, '-X', c]); } catch { /* absent */ } }
     }

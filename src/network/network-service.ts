@@ -40,6 +40,8 @@ export interface NetworkServiceOptions {
   cni: CniRunner;
   /** Must use this instance's chain prefix (chainPrefixFor(bridgeName)); built from it when absent. */
   iptables?: Iptables;
+  /** The same for ip6tables (dual-stack networks); Iptables.v6(prefix) when absent. */
+  ip6tables?: Iptables;
   /** Runs `ip` (bridges); the real one when absent. */
   ip?: IpTool;
   /**
@@ -138,7 +140,9 @@ export class NetworkService {
     this.ownerTag = `berth:${this.chainPrefix}:${createHash('sha256').update(o.paths.dataRoot).digest('hex').slice(0, 12)}`;
     const ip = o.ip ?? new IpTool();
     this.bridges = new Bridges(ip, this.ownerTag);
-    this.rules = new RuleApplier(this.ipt, this.state);
+    const ipt6 = o.ip6tables ?? Iptables.v6(this.chainPrefix);
+    if (ipt6.prefix !== this.chainPrefix || ipt6.family !== 6) throw new SystemError(`ip6tables chain prefix ${ipt6.prefix} is not this instance's ${this.chainPrefix}`);
+    this.rules = new RuleApplier(this.ipt, this.state, ipt6);
     this.dns = new DnsServers(this.state, { port: o.dnsPort ?? 53, upstreams: () => upstreamServers(this.hostResolv, o.dns) });
     this.ports = new PortAllocator(this.state, this.ipt);
     this.endpoints = new Endpoints({ state: this.state, cni: o.cni, bridges: this.bridges, netns: this.netns, store: this.store, np: this.np, ip });

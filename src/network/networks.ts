@@ -1,6 +1,6 @@
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../errors.js';
 import { matchLabels, parseFilters, parseTimestamp } from '../core/filters.js';
-import { bridgeSettings, checkBridgeOptions, OPT_BRIDGE_NAME, OPT_ICC } from './bridge-options.js';
+import { checkBridgeOptions, OPT_BRIDGE_NAME } from './bridge-options.js';
 import { bridgeExists, bridgeOwner, hostRoutes, hostRoutes6, isBridge, type Bridges } from './bridges.js';
 import type { DnsServers } from './dns-servers.js';
 import { cidrsOverlap, formatCidr, formatIPv4 } from './ip.js';
@@ -105,8 +105,6 @@ export class NetworkRegistry {
       async () => pickSubnet([...this.state.bridgeSubnets(), ...(await hostRoutes())], this.o.pools));
     const cfg6 = fam.v6 && await planIpv6Config(fam.v6, this.state.bridgeSubnets6(),
       async () => pickSubnet6([...this.state.bridgeSubnets6(), ...(await hostRoutes6())], this.o.pools6));
-    // berth's rules filter IPv4 only so far: a closed network would still pass IPv6 between its containers
-    if (cfg6 && !bridgeSettings(opts).icc) throw new InvalidParameterError(`${OPT_ICC}=false is not supported by berth on an IPv6 network yet`);
     let id = newId();
     // Another daemon's bridges are named the same way: an auto name that exists on the host is skipped.
     while (!opts[OPT_BRIDGE_NAME] && bridgeExists(`berth-${id.slice(0, 9)}`)) id = newId();

@@ -1,8 +1,8 @@
 import { bridgeSettings } from './bridge-options.js';
 import type { Iptables, EndpointPorts, NetworkRuleSpec } from './iptables.js';
-import { planRules } from './iptables.js';
+import { planRules, planRules6 } from './iptables.js';
 import type { NetState } from './net-state.js';
-import { v4Config } from './network-store.js';
+import { v4Config, v6Config } from './network-store.js';
 
 /** What the rule plan needs of the networks and of the running containers' published ports (pure). */
 export function ruleInputs(state: NetState): { nets: NetworkRuleSpec[]; eps: EndpointPorts[] } {
@@ -22,21 +22,48 @@ export function ruleInputs(state: NetState): { nets: NetworkRuleSpec[]; eps: End
   return { nets, eps };
 }
 
-/** Makes this instance's iptables chains match the state (one restore; skipped when nothing changed). */
+/** The dual-stack networks as ip6tables' plan sees them (their IPv6 subnets). */
+export function ruleInputs6(state: NetState): NetworkRuleSpec[] {
+  return state.bridgeNetworks().flatMap((n) => {
+    const c6 = v6Config(n);
+    if (!c6) return [];
+    const { masquerade, icc } = bridgeSettings(n.Options);
+    return [{ bridge: n.bridge!, subnet: c6.Subnet, internal: n.Internal, masquerade, icc }];
+  });
+}
+
+/**
+ * Makes this instance's iptables chains match the state (one restore; skipped when nothing changed), and its
+ * ip6tables chains once a dual-stack network exists: a daemon without IPv6 networks never touches ip6tables.
+ */
 export class RuleApplier {
   private applied?: string;
-  constructor(private readonly ipt: Iptables, private readonly state: NetState) {}
+  private applied6?: string;
+  private jumps6 = false;
+  constructor(private readonly ipt: Iptables, private readonly state: NetState, private readonly ipt6?: Iptables) {}
 
   async apply(): Promise<void> {
     const { nets, eps } = ruleInputs(this.state);
     const text = planRules(nets, eps, this.ipt.prefix);
-    if (text === this.applied) return; // most starts publish nothing: skip the restore
-    await this.ipt.restore(text);
-    this.applied = text;
+    if (text !== this.applied) { // most starts publish nothing: skip the restore
+      await this.ipt.restore(text);
+      this.applied = text;
+    }
+    const nets6 = ruleInputs6(this.state);
+    if (!this.ipt6 || (!nets6.length && !this.jumps6)) return;
+    if (!this.jumps6) { await this.ipt6.ensureJumps(); this.jumps6 = true; }
+    const text6 = planRules6(nets6, this.ipt6.prefix);
+    if (text6 === this.applied6) return;
+    await this.ipt6.restore(text6);
+    this.applied6 = text6;
   }
 
   async removeAll(): Promise<void> {
     await this.ipt.removeAll();
     this.applied = undefined;
+    // ip6tables may be missing on a host that never had a dual-stack network
+    await this.ipt6?.removeAll().catch(() => undefined);
+    this.applied6 = undefined;
+    this.jumps6 = false;
   }
 }

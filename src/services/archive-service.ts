@@ -1,11 +1,13 @@
-// docker cp through the API (moby daemon/archive.go, archive_unix.go): HEAD/GET/PUT /containers/{id}/archive.
+// docker cp through the API (moby daemon/archive.go, archive_unix.go): HEAD/GET/PUT /containers/{id}/archive;
+// docker export (daemon/export.go): GET /containers/{id}/export.
 // Paths are resolved in the container's tree, its mounts included (services/containers/filesystem.ts), by
 // store/container-fs.ts, which never lets the kernel follow a container's symlink; a PUT goes through the
 // confined layer applier under the container's freeze.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { formatGoTime, localGoTime } from '../core/go-time.js';
-import { InvalidParameterError, NotFoundError, SystemError } from '../errors.js';
+import { ConflictError, InvalidParameterError, NotFoundError, SystemError } from '../errors.js';
 import { ContainerTree, packPath, statPath, type PathStat } from '../store/container-fs.js';
 import { applyLayerTar } from '../store/layers/tar-apply.js';
 import type { Sys } from '../sys/sys.js';
@@ -18,6 +20,8 @@ export interface PathStatJson { name: string; size: number; mode: number; mtime:
 export interface ArchiveServiceDeps {
   /** runs fn with the container's filesystem reachable (ContainerService.filesystems.with) */
   withFilesystem<T>(ref: string, fn: (cfs: ContainerFs) => Promise<T>): Promise<T>;
+  /** runs fn with the container's own layers mounted, without its mounts (ContainerService.filesystems.withLayers) */
+  withLayers<T>(ref: string, fn: (root: string, cfs: Pick<ContainerFs, 'rec' | 'publish'>) => Promise<T>): Promise<T>;
   sys: Sys;
   resolveUser: UserResolver;
 }
@@ -96,6 +100,36 @@ export class ArchiveService {
         await thaw();
       }
       cfs.publish('extract-to-dir');
+    });
+  }
+
+  /**
+   * GET /containers/{id}/export (moby containerExport): the container's layers flattened, its volumes and
+   * binds left out, entries named relative to "/" as Docker's archive.Tar writes them. `begin` is called
+   * before the first byte and returns where the tar goes.
+   */
+  export(ref: string, begin: () => Writable): Promise<void> {
+    return this.d.withLayers(ref, async (root, cfs) => {
+      let tree: ContainerTree;
+      try { tree = ContainerTree.open(root); } catch (err) {
+        throw new SystemError(`cannot open the filesystem of container ${ref}: ${(err as Error).message}`, { cause: err });
+      }
+      try {
+        // A container that exited between the choice of its mounted root and the open leaves the bare
+        // directory (root sits in the container's own directory): never exported as an empty tar.
+        if (fs.fstatSync(tree.rootFd).dev === fs.statSync(path.dirname(root)).dev) {
+          throw new ConflictError(`container ${ref} stopped while its export began; try again`);
+        }
+        const r = tree.resolve('/');
+        try {
+          await packPath(tree, r, begin(), { rebase: '.', contentsOnly: true });
+        } finally {
+          r.close();
+        }
+      } finally {
+        tree.close();
+      }
+      cfs.publish('export');
     });
   }
 

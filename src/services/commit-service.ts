@@ -57,6 +57,8 @@ export interface ChildImageOptions {
   layer?: { chainId: string; diffId: string };
   tags?: readonly Reference[];
   version?: string;
+  /** The platform of a parentless image (FROM --platform=... scratch); the host's when unset. */
+  platform?: { os: string; architecture: string; variant?: string };
 }
 
 export interface CommitServiceDeps {
@@ -116,7 +118,7 @@ export function mergeCommitConfig(user: ImageContainerConfig, base: ImageContain
 
 /** moby image.NewChildImage: the parent's config with one more history entry (and diffID, unless empty). */
 export function childImageConfig(parent: ImageConfigJson | undefined, o: ChildImageOptions, created: string): ImageConfigJson {
-  const platform = parent?.architecture ? { architecture: parent.architecture, os: parent.os, variant: parent.variant } : hostPlatform();
+  const platform = parent?.architecture ? { architecture: parent.architecture, os: parent.os, variant: parent.variant } : o.platform ?? hostPlatform();
   const h: ImageHistoryEntry = { created, ...o.history };
   if (o.author) h.author = o.author;
   if (o.comment) h.comment = o.comment;

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { applyChanges } from '../core/dockerfile-change.js';
 import { matchLabels, parseTimestamp, type Filters } from '../core/filters.js';
 import { compareVersions } from '../core/version-compare.js';
@@ -16,6 +16,8 @@ import type { LayerApplySys } from '../store/layers/tar-apply.js';
 import type { Paths } from '../store/paths.js';
 import type { Mount } from '../sys/sys.js';
 import type { EventBus } from './events.js';
+import { fetchImportSource, importUrl } from './import-source.js';
+import type { ProgressSink } from '../distribution/pull.js';
 
 /** Supplied by the container service: which containers were created from an image (full `sha256:` id). */
 export interface ImageUsage {
@@ -69,9 +71,10 @@ export interface ImportOptions {
   message?: string;
   /** os[/arch[/variant]]; default: this host. */
   platform?: string;
-  /** What the comment names as the source ("-" for the request body). */
-  src?: string;
 }
+
+/** Where an import's tar comes from: the request body, or a URL the daemon fetches. */
+export type ImportSource = { body: Readable } | { url: string; signal?: AbortSignal };
 
 export interface ImportResult {
   id: string;
@@ -312,6 +315,11 @@ export class ImageService {
     await this.exclusive(() => this.tagImage(img.id, newRef));
   }
 
+  /** After a push, as dockerd: `repo@<manifest digest>` names the image (and where its blobs are, for mounts). */
+  async addDigestRef(id: string, ref: Reference & { digest: string }): Promise<void> {
+    await this.exclusive(async () => { await this.store.addRef(id, ref); });
+  }
+
   private async tagImage(id: string, ref: Reference): Promise<void> {
     await this.store.addRef(id, ref);
     this.publish('tag', id, familiarString(ref));
@@ -482,15 +490,34 @@ export class ImageService {
   }
 
   /**
-   * POST /images/create?fromSrc=-: import a rootfs tar (plain or gzip) as a one-layer image.
-   * Parameters are validated before the body is read.
+   * POST /images/create?fromSrc=: import a rootfs tar (plain or gzip) as a one-layer image, from the request
+   * body (`-`) or a URL (moby's "Downloading from", then "Importing" progress). Parameters are checked
+   * before the body is read or the URL fetched.
    */
-  async importImage(stream: Readable, opts: ImportOptions = {}): Promise<ImportResult> {
+  async importImage(source: ImportSource, opts: ImportOptions = {}, out?: ProgressSink): Promise<ImportResult> {
     const newRef = opts.repo ? repoTagReference(opts.repo, opts.tag) : undefined;
     const platform = parsePlatform(opts.platform);
     const containerConfig: ImageContainerConfig = applyChanges({}, opts.changes ?? []);
-    const comment = opts.message || `Imported from ${opts.src ?? '-'}`;
+    const comment = opts.message || `Imported from ${'url' in source ? source.url : '-'}`;
+    if ('url' in source) {
+      const u = importUrl(source.url);
+      const got = await fetchImportSource(u, source.signal);
+      await out?.status(`Downloading from ${u.href}`);
+      let current = 0;
+      const counted = new Transform({
+        transform(c: Buffer, _e, cb) { current += c.length; out?.progress('', 'Importing', current, got.size); cb(null, c); },
+      });
+      got.body.on('error', (err) => counted.destroy(err));
+      try {
+        return await this.importLayer(got.body.pipe(counted), platform, containerConfig, comment, newRef);
+      } finally {
+        got.body.destroy();
+      }
+    }
+    return this.importLayer(source.body, platform, containerConfig, comment, newRef);
+  }
 
+  private async importLayer(stream: Readable, platform: ReturnType<typeof parsePlatform>, containerConfig: ImageContainerConfig, comment: string, newRef: Reference | undefined): Promise<ImportResult> {
     let ingest: IngestWriter | undefined;
     if (this.keepLayerTars) ingest = await this.content.ingest();
     let applied;

@@ -318,13 +318,22 @@ async function addEntry(pack: tarTypes.Pack, name: string, st: fs.Stats, linknam
     header.devminor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
   } else if (st.isFIFO()) header.type = 'fifo';
   else return; // sockets are not archived (Go's archive/tar cannot either)
+  // Every entry's stream gets an error listener: a reader going away destroys the pack, and with it the
+  // entry being written, whose 'error' would otherwise be unhandled (and end the daemon).
   if (header.type !== 'file' || !fh || !header.size) {
-    await new Promise<void>((resolve, reject) => pack.entry(header as tarTypes.Header, (err) => err ? reject(err) : resolve()));
+    // A regular file's entry waits for its body to end, even an empty one: it gets an empty buffer.
+    const body = header.type === 'file' ? Buffer.alloc(0) : undefined;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error | null) => (err ? reject(err) : resolve());
+      const entry = body ? pack.entry(header as tarTypes.Header, body, done) : pack.entry(header as tarTypes.Header, done);
+      (entry as unknown as NodeJS.EventEmitter).on('error', reject);
+    });
     return;
   }
   const size = header.size;
   await new Promise<void>((resolve, reject) => {
     const entry = pack.entry(header as tarTypes.Header, (err) => err ? reject(err) : resolve());
+    (entry as unknown as NodeJS.EventEmitter).on('error', reject);
     void (async () => {
       const buf = Buffer.allocUnsafe(Math.min(CHUNK, size));
       let left = size;

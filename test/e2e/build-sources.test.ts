@@ -1,8 +1,13 @@
 // Where COPY/ADD take their owners and sources from, built with the real docker CLI (classic API)
-// against berthd: --chown by name from the image's account files.
+// against berthd: --chown by name from the image's account files, FROM --platform, and ADD from http URLs
+// served by a loopback server the test starts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
@@ -11,6 +16,9 @@ import { busyboxTar } from '../helpers/fixtures.js';
 
 let d: Daemon;
 let root: string;
+let server: http.Server;
+let base: string;
+const served = new Map<string, { body: string | Buffer; headers?: Record<string, string>; status?: number }>();
 const env = () => ({ ...d.env, DOCKER_BUILDKIT: '0' });
 
 async function ok(r: Promise<CliResult>): Promise<CliResult> {
@@ -34,9 +42,17 @@ before(async () => {
   d = await startDaemon();
   await ok(berth(d.env, ['import', '--change', 'CMD ["sh"]', await busyboxTar(), 'busybox:local'], { timeoutMs: 60_000 }));
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'bt-bsrc-'));
+  server = http.createServer((req, res) => {
+    const f = served.get(req.url ?? '');
+    res.writeHead(f?.status ?? (f ? 200 : 404), f?.headers ?? {});
+    res.end(f ? f.body : 'nope\n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
 after(async () => {
+  server?.close();
   if (root) fs.rmSync(root, { recursive: true, force: true });
   if (!d) return;
   const leftovers = await d.cleanup();
@@ -72,4 +88,87 @@ test('an unknown --chown name fails the build in the classic builder\'s words', 
   const r = await build([scratch]);
   assert.notEqual(r.code, 0, show(r));
   assert.match(r.stderr, /can't find uid for user app: open \/etc\/passwd: no such file or directory/, show(r));
+});
+
+test('FROM --platform and the platform args: honoured where the store has the platform, refused otherwise', async () => {
+  const r0 = await docker(d.env, ['import', '--platform', 'linux/arm64', '--change', 'CMD ["sh"]', await busyboxTar(), 'bb:arm64'], { timeoutMs: 60_000 });
+  assert.equal(r0.code, 0, show(r0));
+  const ctx = context('platform', [
+    'ARG BASE=busybox:local',
+    'FROM --platform=$BUILDPLATFORM $BASE AS tools',
+    'ARG BUILDPLATFORM',
+    'ARG TARGETARCH',
+    'ARG BASE',
+    'RUN echo "$BUILDPLATFORM $TARGETARCH [$TARGETOS] $BASE" > /out',
+    'FROM --platform=linux/arm64 scratch AS empty',
+    'COPY f /f',
+    'FROM --platform=linux/arm64 bb:arm64',
+    'COPY --from=tools /out /out',
+    'COPY --from=empty /f /f',
+  ], { f: 'x' });
+  await ok(build(['-t', 'plat:arm', '--platform', 'linux/amd64', ctx]));
+  const arch = await ok(docker(d.env, ['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', 'plat:arm']));
+  assert.equal(arch.stdout.trim(), 'linux/arm64');
+  const out = await ok(berth(d.env, ['create', '--name', 'plat-c', 'plat:arm']));
+  assert.equal(out.code, 0);
+  const cp = await ok(docker(d.env, ['cp', 'plat-c:/out', '-']));
+  assert.match(cp.stdout, /linux\/amd64 amd64 \[\] busybox:local\n/, 'BUILDPLATFORM, TARGETARCH and the meta ARG where declared; TARGETOS not declared');
+  await ok(berth(d.env, ['rm', 'plat-c']));
+  const ctx2 = context('platform-empty', ['FROM --platform=linux/arm64 scratch', 'COPY f /f'], { f: 'x' });
+  await ok(build(['-t', 'plat:scratch', ctx2]));
+  assert.equal((await ok(docker(d.env, ['image', 'inspect', '-f', '{{.Architecture}}', 'plat:scratch']))).stdout.trim(), 'arm64');
+
+  const bad = context('platform-bad', ['FROM --platform=linux/arm64 busybox:local', 'RUN true']);
+  const r = await build([bad]);
+  assert.notEqual(r.code, 0, show(r));
+  assert.match(r.stderr, /image with reference busybox:local was found but does not match the specified platform: wanted linux\/arm64, actual: linux\/amd64/, show(r));
+  const bad2 = context('platform-bad2', ['FROM bb:arm64', 'RUN true']);
+  const r2 = await build(['--platform', 'linux/amd64', bad2]);
+  assert.notEqual(r2.code, 0, show(r2));
+  assert.match(r2.stderr, /image with reference bb:arm64 was found but does not match the specified platform: wanted linux\/amd64, actual: linux\/arm64/, show(r2));
+});
+
+test('ADD from an http URL: name from the path or Content-Disposition, mode 0600, Last-Modified mtime, --checksum, no unpacking', async () => {
+  const lastModified = 'Wed, 21 Oct 2015 07:28:00 GMT';
+  served.set('/files/hello.txt', { body: 'hello\n', headers: { 'Last-Modified': lastModified } });
+  served.set('/files/plain', { body: 'plain\n' });
+  served.set('/named/', { body: 'named\n', headers: { 'Content-Disposition': 'attachment; filename="from-header.txt"' } });
+  // gzip magic: a local ADD would unpack this; a downloaded one stays a file.
+  served.set('/files/a.tar.gz', { body: zlib.gzipSync(fs.readFileSync(await busyboxTar()).subarray(0, 10240)) });
+  const sum = `sha256:${createHash('sha256').update('hello\n').digest('hex')}`;
+  const ctx = context('url', [
+    'FROM busybox:local',
+    `ADD ${base}/files/hello.txt /dl/`,
+    `ADD --chown=app ${base}/files/plain /plain`,
+    `ADD ${base}/named/ /dl/`,
+    `ARG SUM=${sum}`,
+    `ADD --checksum=$SUM ${base}/files/hello.txt /checked`,
+    `ADD ${base}/files/a.tar.gz /dl/`,
+  ]);
+  const r = await ok(build(['-t', 'url:1', ctx]));
+  assert.match(r.stdout, /Successfully tagged url:1/);
+  assert.equal(await sh('url:1', 'cd / && stat -c "%a %u:%g %Y %n" dl/hello.txt plain dl/from-header.txt checked dl/a.tar.gz && cat dl/hello.txt plain dl/from-header.txt'),
+    `600 0:0 1445412480 dl/hello.txt\n600 1000:1000 0 plain\n600 0:0 0 dl/from-header.txt\n600 0:0 1445412480 checked\n600 0:0 0 dl/a.tar.gz\nhello\nplain\nnamed\n`);
+
+  // The same bytes and headers: the step is cached; a changed body re-runs it.
+  const again = await ok(build(['-t', 'url:1', ctx]));
+  assert.equal((again.stdout.match(/Using cache/g) ?? []).length, 6, show(again));
+  served.set('/files/plain', { body: 'changed\n' });
+  await ok(build(['-t', 'url:2', ctx]));
+  assert.equal(await sh('url:2', 'cat /plain'), 'changed\n');
+});
+
+test('ADD URL errors: an HTTP error status, a wrong --checksum, COPY of a URL, --checksum on a local file', async () => {
+  const cases: [string[], RegExp][] = [
+    [[`ADD ${base}/missing.txt /x`], new RegExp(`failed to GET ${base}/missing.txt with status 404 Not Found: nope`)],
+    [[`ADD --checksum=sha256:${'0'.repeat(64)} ${base}/files/hello.txt /x`], new RegExp(`digest mismatch sha256:[0-9a-f]{64}: sha256:${'0'.repeat(64)}`)],
+    [[`COPY ${base}/files/hello.txt /x`], /source can't be a URL for COPY/],
+    [[`ADD --checksum=sha256:${'0'.repeat(64)} f /x`], /checksum can't be specified for non-HTTP\(S\) sources/],
+  ];
+  for (const [i, [lines, re]] of cases.entries()) {
+    const ctx = context(`url-bad-${i}`, ['FROM busybox:local', ...lines], { f: 'x' });
+    const r = await build([ctx]);
+    assert.notEqual(r.code, 0, show(r));
+    assert.match(r.stderr, re, show(r));
+  }
 });

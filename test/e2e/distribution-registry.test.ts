@@ -27,14 +27,14 @@ async function freePort(): Promise<number> {
 }
 
 /** docker-registry serve CONFIG on a free loopback port, ready once /v2/ answers (200 or 401). */
-async function startDistribution(name: string, auth: boolean): Promise<string> {
+async function startDistribution(name: string, auth: boolean, logs?: { text: string }): Promise<string> {
   const port = await freePort();
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir, { recursive: true });
   const authYaml = auth ? `auth:\n  htpasswd:\n    realm: e2e\n    path: ${path.join(tmp, 'htpasswd')}\n` : '';
   fs.writeFileSync(path.join(dir, 'config.yml'), `version: 0.1
 log:
-  level: warn
+  level: ${logs ? 'info' : 'warn'}
 storage:
   filesystem:
     rootdirectory: ${path.join(dir, 'data')}
@@ -43,7 +43,7 @@ http:
 ${authYaml}`);
   const p = spawn(BIN, ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  p.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  p.stderr!.on('data', (c: Buffer) => { err += c.toString(); if (logs) logs.text += c.toString(); });
   procs.push(p);
   await waitFor(async () => {
     if (p.exitCode !== null) throw new Error(`docker-registry exited: ${err}`);
@@ -118,4 +118,30 @@ test('docker-registry with htpasswd: refused without login, docker login then th
   const b = cliEnv('auth-berth');
   assert.match((await ok(berth(b.env, ['login', host, '-u', 'alice', '--password-stdin'], { input: 's3cret\n' }), 'berth login')).stdout, /Login Succeeded/);
   await roundTrip(b.env, `${host}/e2e/berth:v1`);
+});
+
+test('push to docker-registry: blobs it has are skipped, blobs another repository has are mounted, the rest go up as PATCH + PUT', { skip: !fs.existsSync(BIN) && 'docker-registry is not installed' }, async () => {
+  const logs = { text: '' };
+  const host = await startDistribution('complete', false, logs);
+  const { env } = cliEnv('complete');
+  await ok(docker(env, ['tag', 'local/bb:dist', `${host}/e2e/a:v1`]), 'tag');
+  const first = await ok(docker(env, ['push', `${host}/e2e/a:v1`]), 'push');
+  assert.match(first.stdout, /: Pushed\n/);
+  // docker's upload: the body in a PATCH, the digest in a body-less PUT
+  assert.match(logs.text, /http\.request\.method=PATCH[^\n]*http\.request\.uri="\/v2\/e2e\/a\/blobs\/uploads\//);
+  const again = await ok(docker(env, ['push', `${host}/e2e/a:v1`]), 'push again');
+  assert.match(again.stdout, /: Layer already exists\n/);
+  assert.doesNotMatch(again.stdout, /Pushed/);
+  // After the push the image has e2e/a's digest (as dockerd records it), so pushing it elsewhere mounts.
+  const insp = JSON.parse((await ok(docker(env, ['image', 'inspect', 'local/bb:dist']), 'inspect')).stdout)[0];
+  assert.ok(insp.RepoDigests.some((r: string) => r.startsWith(`${host}/e2e/a@sha256:`)), insp.RepoDigests.join(','));
+  await ok(docker(env, ['tag', 'local/bb:dist', `${host}/e2e/b:v1`]), 'tag');
+  const mounted = await ok(docker(env, ['push', `${host}/e2e/b:v1`]), 'push b');
+  assert.match(mounted.stdout, /: Mounted from e2e\/a\n/);
+  assert.doesNotMatch(mounted.stdout, /: Pushed\n/);
+  assert.match(logs.text, /http\.request\.method=POST[^\n]*http\.request\.uri="\/v2\/e2e\/b\/blobs\/uploads\/\?mount=sha256%3A[a-f0-9]{64}&from=e2e%2Fa"/);
+  await ok(docker(env, ['rmi', `${host}/e2e/a:v1`, `${host}/e2e/b:v1`]), 'rmi');
+  await ok(docker(env, ['pull', `${host}/e2e/b:v1`]), 'pull b');
+  assert.equal((await ok(docker(env, ['run', '--rm', '--network', 'none', `${host}/e2e/b:v1`]), 'run')).stdout, 'distribution\n');
+  await ok(docker(env, ['rmi', `${host}/e2e/b:v1`]), 'rmi');
 });

@@ -110,6 +110,29 @@ test('IPv6 between two containers: ping6 by address, AAAA from the embedded DNS,
   assert.match(p, /fd00:b8:60::33/, p);
 });
 
+test('ip6tables: no IPv6 between two networks, enable_icc=false closes IPv6 inside one, outbound IPv6 is masqueraded unless disabled', async () => {
+  const a6 = await inspect('c6a', '{{.NetworkSettings.Networks.n6.GlobalIPv6Address}}');
+  await ok(['network', 'create', '--ipv6', '--subnet', '10.232.62.0/24', '--subnet', 'fd00:b8:62::/64',
+    '-o', 'com.docker.network.bridge.enable_icc=false', '-o', 'com.docker.network.bridge.enable_ip_masquerade=false', 'n6closed']);
+  const closedBr = `berth-${(await netId('n6closed')).slice(0, 9)}`;
+  created.bridges.push(closedBr);
+  await ok(['run', '-d', '--name', 'c6c', '--network', 'n6closed', '--ip6', 'fd00:b8:62::10', IMG, 'sleep', '300']);
+  await ok(['run', '-d', '--name', 'c6d', '--network', 'n6closed', '--ip6', 'fd00:b8:62::11', IMG, 'sleep', '300']);
+  // the host routes IPv6 between bridges (the CNI plugin enabled forwarding): only the rules keep networks apart
+  assert.notEqual((await dk(['exec', 'c6c', 'ping6', '-c1', '-W2', a6])).code, 0, 'n6closed reached n6 over IPv6');
+  assert.notEqual((await dk(['exec', 'c6a', 'ping6', '-c1', '-W2', 'fd00:b8:62::10'])).code, 0, 'n6 reached n6closed over IPv6');
+  assert.notEqual((await dk(['exec', 'c6c', 'ping6', '-c1', '-W2', 'fd00:b8:62::11'])).code, 0, 'icc=false let IPv6 through');
+  assert.notEqual((await dk(['exec', 'c6c', 'ping', '-c1', '-W2', await inspect('c6d', '{{.NetworkSettings.Networks.n6closed.IPAddress}}')])).code, 0);
+  // on the open network both families flow (checked above for IPv6); the gateway answers on both
+  await ok(['exec', 'c6c', 'ping6', '-c1', '-W5', 'fd00:b8:62::1']);
+  const nat = sh('ip6tables-save', ['-t', 'nat']);
+  assert.match(nat, /-s fd00:b8:60::\/64 ! -o berth-\S+ -j MASQUERADE/, nat);
+  assert.doesNotMatch(nat, /fd00:b8:62::/, nat);
+  await ok(['rm', '-f', 'c6c', 'c6d']);
+  await ok(['network', 'rm', 'n6closed']);
+  assert.doesNotMatch(sh('ip6tables-save', []), new RegExp(closedBr));
+});
+
 test('--ip6 refused in moby\'s words: outside the subnet, taken, and on connect; connect --ip6 to a running container works', async () => {
   await fails(['create', '--network', 'n6', '--ip6', 'fd00:b8:99::5', IMG], /no configured subnet or ip-range contain the IP address fd00:b8:99::5/);
   await fails(['create', '--network', 'n6', '--ip6', 'bogus', IMG], /invalid IPv6 address|bogus/);
@@ -150,7 +173,6 @@ test('refused instead of ignored: a v6 subnet without --ipv6, --ipv4=false, an o
   await fails(['network', 'create', '--ipv6', '--subnet', 'fd00:b8:60:0:1::/80', 'n6bad'], /Pool overlaps with other one on this address space/);
   await fails(['network', 'create', '--ipv6', '--subnet', 'fd00:b8:62::/64', '--subnet', 'fd00:b8:63::/64', 'n6bad'], /one IPv6 subnet per network/);
   await fails(['network', 'create', '--ipv6', '--subnet', 'fd00:b8:62::/64', '--gateway', 'fd00:b8:63::1', 'n6bad'], /no matching subnet for gateway fd00:b8:63::1/);
-  await fails(['network', 'create', '--ipv6', '-o', 'com.docker.network.bridge.enable_icc=false', 'n6bad'], /enable_icc=false is not supported by berth on an IPv6 network/);
   const r = await api(d.socket, 'POST', '/networks/create', { Name: 'n6bad', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:b8:62::/127' }] } });
   assert.equal(r.status, 400, r.body);
   assert.match(JSON.parse(r.body).message, /too small/);

@@ -23,7 +23,7 @@ function sandbox(): { base: string; root: string; host: string; cleanup(): void 
   return { base, root, host, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };
 }
 
-async function tarEntries(tree: ContainerTree, p: string, rebase: string): Promise<Map<string, { type: string; body: string; linkname: string | null }>> {
+async function tarEntries(tree: ContainerTree, p: string, rebase: string, contentsOnly = false): Promise<Map<string, { type: string; body: string; linkname: string | null }>> {
   const out = new PassThrough();
   const extract = tar.extract();
   const seen = new Map<string, { type: string; body: string; linkname: string | null }>();
@@ -36,7 +36,7 @@ async function tarEntries(tree: ContainerTree, p: string, rebase: string): Promi
   })();
   out.pipe(extract as unknown as NodeJS.WritableStream);
   const r = tree.resolve(p);
-  try { await packPath(tree, r, out, { rebase }); } finally { r.close(); }
+  try { await packPath(tree, r, out, { rebase, contentsOnly }); } finally { r.close(); }
   await reading;
   return seen;
 }
@@ -84,6 +84,37 @@ test('packPath: a directory is rebased on the requested name; a symlink is packe
       assert.deepEqual([...link.keys()], ['escape']);
       assert.equal(link.get('escape')!.type, 'symlink');
       assert.ok(![...link.values()].some((v) => v.body.includes('host secret')));
+    } finally { tree.close(); }
+  } finally { s.cleanup(); }
+});
+
+test('packPath: empty files end their entries; an export (contentsOnly) names entries from the root, without it', async () => {
+  const s = sandbox();
+  try {
+    fs.writeFileSync(path.join(s.root, 'etc', 'hostname'), '');
+    fs.writeFileSync(path.join(s.root, 'empty'), '');
+    const tree = ContainerTree.open(s.root);
+    try {
+      const e = await tarEntries(tree, '/', '.', true);
+      assert.deepEqual([...e.keys()].sort(), ['empty', 'etc/', 'etc/hostname', 'etc/passwd']);
+      assert.equal(e.get('empty')!.type, 'file');
+      assert.equal(e.get('empty')!.body, '');
+    } finally { tree.close(); }
+  } finally { s.cleanup(); }
+});
+
+test('packPath: a reader that goes away mid-file fails the pack, with no unhandled stream error', async () => {
+  const s = sandbox();
+  try {
+    fs.writeFileSync(path.join(s.root, 'big'), Buffer.alloc(8 << 20, 1));
+    const tree = ContainerTree.open(s.root);
+    try {
+      const out = new PassThrough({ highWaterMark: 1024 });
+      out.once('data', () => { out.destroy(); });
+      const r = tree.resolve('/');
+      try {
+        await assert.rejects(packPath(tree, r, out, { rebase: '.', contentsOnly: true }));
+      } finally { r.close(); }
     } finally { tree.close(); }
   } finally { s.cleanup(); }
 });

@@ -7,6 +7,8 @@ import { addRecord, EmbeddedDns, emptyRecords, reverseName } from '../../src/net
 import { formatCidr6, parseCidr6, parseReverseName6, parseIPv6, reverseName6 } from '../../src/network/ip6.js';
 import { checkStaticIp, cniConfigFor, ipamFamilies, ipv6Pools, pickSubnet6, planIpv6Config, ulaPool } from '../../src/network/ipam.js';
 import { ipArgs } from '../../src/network/ip-tool.js';
+import { chains6For, Iptables, jumps6For, planRules6 } from '../../src/network/iptables.js';
+import { RecordingRunner } from '../../src/sys/process-runner.js';
 import { newRecord } from '../../src/network/networks.js';
 import { v4Config, v6Config, type NetworkRecord } from '../../src/network/network-store.js';
 import { ForbiddenError, InvalidParameterError } from '../../src/errors.js';
@@ -136,4 +138,42 @@ test('embedded DNS: AAAA answers the IPv6 addresses, A the IPv4 ones, PTR both f
   assert.equal(q('nobody', 'AAAA'), undefined);
   assert.deepEqual(data(q(reverseName6(parseIPv6('fd00:7::2')!), 'PTR')), [['PTR', 'web']]);
   assert.deepEqual(data(q('2.0.7.10.in-addr.arpa', 'PTR')), [['PTR', 'web']]);
+});
+
+test('planRules6: the IPv4 filter policy for the IPv6 subnets, masquerade per network, no DNAT, own chains only', () => {
+  const text = planRules6([
+    { bridge: 'berth-b', subnet: 'fd00:2::/64', internal: false, masquerade: false, icc: false },
+    { bridge: 'berth-a', subnet: 'fd00:1::/64', internal: false, masquerade: true, icc: true },
+    { bridge: 'berth-i', subnet: 'fd00:3::/64', internal: true, masquerade: true, icc: true },
+  ], 'BERTH');
+  const lines = text.split('\n');
+  assert.deepEqual(lines.filter((l) => l.startsWith('*') || l.startsWith(':')), ['*nat', ':BERTH-POSTROUTING - [0:0]', '*filter', ':BERTH-FORWARD - [0:0]']);
+  assert.deepEqual(lines.filter((l) => l.includes('MASQUERADE')), ['-A BERTH-POSTROUTING -s fd00:1::/64 ! -o berth-a -j MASQUERADE']);
+  const f = lines.filter((l) => l.startsWith('-A BERTH-FORWARD'));
+  // internal first (closed), replies, hand-off to other instances, per-network policy, then nothing else in
+  assert.deepEqual(f, [
+    '-A BERTH-FORWARD -i berth-i -o berth-i -j ACCEPT', '-A BERTH-FORWARD -i berth-i -j DROP', '-A BERTH-FORWARD -o berth-i -j DROP',
+    '-A BERTH-FORWARD -o berth-a -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-A BERTH-FORWARD -o berth-b -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-A BERTH-FORWARD -o berth+ -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
+    '-A BERTH-FORWARD -i berth-a -o berth-a -j ACCEPT', '-A BERTH-FORWARD -i berth-a -o berth+ -j DROP', '-A BERTH-FORWARD -i berth-a -j ACCEPT',
+    '-A BERTH-FORWARD -i berth-b -o berth-b -j DROP', '-A BERTH-FORWARD -i berth-b -o berth+ -j DROP', '-A BERTH-FORWARD -i berth-b -j ACCEPT',
+    '-A BERTH-FORWARD -o berth-a -j DROP', '-A BERTH-FORWARD -o berth-b -j DROP',
+  ]);
+  assert.ok(!text.includes('DNAT'));
+  assert.equal(planRules6([], 'BERTH-abc123'), '*nat\n:BERTH-abc123-POSTROUTING - [0:0]\nCOMMIT\n*filter\n:BERTH-abc123-FORWARD - [0:0]\n'
+    + '-A BERTH-abc123-FORWARD -o berth+ -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN\nCOMMIT\n');
+  assert.deepEqual(chains6For('P'), { nat: ['P-POSTROUTING'], filter: ['P-FORWARD'] });
+  assert.deepEqual(jumps6For('P').map((j) => [j.table, j.chain, j.rule.join(' '), !!j.insert]), [['nat', 'POSTROUTING', '-j P-POSTROUTING', false], ['filter', 'FORWARD', '-j P-FORWARD', true]]);
+});
+
+test('Iptables.v6 runs ip6tables and touches only the IPv6 chains and jumps', async () => {
+  const r = new RecordingRunner();
+  const ipt = Iptables.v6('BERTH', r);
+  await ipt.ensureJumps();
+  await ipt.removeAll();
+  const files = new Set(r.calls.map((c) => c.file));
+  assert.deepEqual([...files].sort(), ['ip6tables', 'ip6tables-restore']);
+  const named = r.calls.flatMap((c) => c.args).filter((a) => a.startsWith('BERTH-'));
+  assert.deepEqual([...new Set(named)].sort(), ['BERTH-FORWARD', 'BERTH-POSTROUTING']);
 });

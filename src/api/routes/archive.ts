@@ -2,13 +2,13 @@ import type { ArchiveService } from '../../services/archive-service.js';
 import { boolParam, type Route } from '../server.js';
 
 /** The part of ArchiveService these routes use. */
-export type ArchiveBackend = Pick<ArchiveService, 'stat' | 'archive' | 'extract'>;
+export type ArchiveBackend = Pick<ArchiveService, 'stat' | 'archive' | 'extract' | 'export'>;
 
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
 
 function statHeader(stat: unknown): string { return Buffer.from(JSON.stringify(stat)).toString('base64'); }
 
-/** HEAD/GET/PUT /containers/{id}/archive (moby's container router, copy.go): parse, one call, write. */
+/** HEAD/GET/PUT /containers/{id}/archive (moby's container router, copy.go) and GET /containers/{id}/export. */
 export function archiveRoutes(svc: ArchiveBackend): Route[] {
   return [
     {
@@ -24,6 +24,15 @@ export function archiveRoutes(svc: ArchiveBackend): Route[] {
       handler: async (ctx) => {
         await svc.archive(ctx.params.id!, ctx.query.get('path') ?? '', (stat) => {
           ctx.res.writeHead(200, { [STAT_HEADER]: statHeader(stat), 'Content-Type': 'application/x-tar' });
+          return ctx.res;
+        });
+      },
+    },
+    {
+      method: 'GET', path: '/containers/{id}/export',
+      handler: async (ctx) => {
+        await svc.export(ctx.params.id!, () => {
+          ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
           return ctx.res;
         });
       },

@@ -60,6 +60,7 @@ export function buildRoutes(svc: BuildBackend): Route[] {
           rm: boolParam(q, 'rm', true),
           forceRm: boolParam(q, 'forcerm'),
           hostConfig,
+          ...(platform ? { platform } : {}),
         }, output);
         if (quiet) await out.send({ stream: `${id}\n` });
       } catch (err) {

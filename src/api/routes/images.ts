@@ -76,21 +76,24 @@ export function imageRoutes(svc: ImageBackend, dist?: PullBackend): Route[] {
           throw new NotImplementedError(`pulling images is not supported yet: cannot pull ${fromImage}; use docker import or docker load`);
         }
         const src = q.get('fromSrc') ?? '';
-        if (src !== '-') {
-          if (src === '') throw new InvalidParameterError('fromImage or fromSrc is required');
-          throw new NotImplementedError(`importing from a URL is not supported yet: ${src}`);
-        }
-        const res = await svc.importImage(ctx.req, {
-          repo: q.get('repo') ?? '',
-          tag: q.get('tag') ?? '',
-          changes: q.getAll('changes'),
-          message: q.get('message') ?? '',
-          platform: q.get('platform') ?? '',
-          src,
-        });
+        if (src === '') throw new InvalidParameterError('fromImage or fromSrc is required');
+        const ac = new AbortController();
+        ctx.res.on('close', () => { if (!ctx.res.writableFinished) ac.abort(); });
         const out = jsonProgressResponse(ctx.res);
-        for (const w of res.warnings) await out.status(`warning: ${w}`);
-        await out.status(res.id);
+        try {
+          const res = await svc.importImage(src === '-' ? { body: ctx.req } : { url: src, signal: ac.signal }, {
+            repo: q.get('repo') ?? '',
+            tag: q.get('tag') ?? '',
+            changes: q.getAll('changes'),
+            message: q.get('message') ?? '',
+            platform: q.get('platform') ?? '',
+          }, out);
+          for (const w of res.warnings) await out.status(`warning: ${w}`);
+          await out.status(res.id);
+        } catch (err) {
+          if (!out.started) throw err;
+          await out.error(err);
+        }
         await out.end();
       },
     },

@@ -6,7 +6,7 @@ import type { DnsSettings, Ulimit } from '../../core/create-settings.js';
 import type { HealthConfig } from '../../core/healthcheck.js';
 import type { Trace } from '../../core/trace.js';
 import type { Paths } from '../../store/paths.js';
-import type { Sys } from '../../sys/sys.js';
+import { MNT_DETACH, type Sys } from '../../sys/sys.js';
 import type { EventBus } from '../events.js';
 import type { HealthMonitor } from '../health-monitor.js';
 import type { RestartManager } from '../restart-manager.js';
@@ -64,7 +64,11 @@ export class ContainerContext {
 
   async unmountQuiet(id: string): Promise<void> {
     await this.d.mounts?.atExit(id);
-    await this.d.sys.unmountAsync(this.d.paths.containerRootfs(id)).catch(() => { /* not mounted */ });
+    const root = this.d.paths.containerRootfs(id);
+    // Busy (an export still reading it): detached, so the next start mounts on a clean directory and the
+    // reader finishes on the old mount.
+    // (Not mounted is no error for unmount.)
+    await this.d.sys.unmountAsync(root).catch(() => this.d.sys.unmountAsync(root, MNT_DETACH).catch(() => undefined));
   }
 
   startHealth(live: Live): void {

@@ -33,6 +33,28 @@ export class ContainerFilesystems {
     });
   }
 
+  /**
+   * The container's own layers (the image's and its upper dir) without its mounts, as moby's export mounts
+   * its read-write layer: for a running container the overlay berth mounted at start, for another one an
+   * overlay mounted for the call under the container's lock.
+   */
+  async withLayers<T>(ref: string, fn: (root: string, cfs: Pick<ContainerFs, 'rec' | 'publish'>) => Promise<T>): Promise<T> {
+    const live = this.ctx.store.find(ref);
+    const root = this.ctx.d.paths.containerRootfs(live.rec.Id);
+    const view = { rec: live.rec, publish: (a: string) => this.ctx.publish(a, live.rec) };
+    if (live.mounted) return fn(root, view);
+    return this.ctx.store.locked(live, async () => {
+      if (live.mounted) return fn(root, view);
+      const dir = this.ctx.d.paths.containerDir(live.rec.Id);
+      await this.ctx.d.sys.mountAsync(this.ctx.d.images.rootfsMount(live.rec.Image, path.join(dir, 'upper'), path.join(dir, 'work'), root));
+      try {
+        return await fn(root, view);
+      } finally {
+        await this.ctx.d.sys.unmountAsync(root).catch(() => undefined);
+      }
+    });
+  }
+
   private isRunning(live: Live): boolean { return live.rec.State.Running && !!live.rec.State.Pid && !live.rec.State.Restarting; }
 
   private running(live: Live): ContainerFs {
