@@ -152,13 +152,18 @@ export interface Hijacked {
   contentType: string;
 }
 
-export interface WaitHandle {
-  /** resolves once the daemon has answered the wait request's headers (or after a short grace) */
+export interface EarlyHandle<T> {
+  /** resolves once the daemon has answered the request's headers (or after a short grace) */
   registered: Promise<void>;
-  result: Promise<{ StatusCode: number; Error?: { Message: string } | null }>;
-  /** drops the request (when the caller gives up before the container stops) */
+  result: Promise<T>;
+  /** drops the request (when the caller gives up before the answer comes) */
   cancel(): void;
 }
+
+export type WaitHandle = EarlyHandle<{ StatusCode: number; Error?: { Message: string } | null }>;
+
+/** What the endpoint groups need of the client: its four ways of sending a request. */
+export type Transport = Pick<EngineClient, 'json' | 'stream' | 'hijack' | 'early'>;
 
 const https = lazyBuiltin<typeof import('node:https')>('node:https');
 
@@ -169,6 +174,11 @@ export class EngineClient {
   private readonly proto: { request: typeof http.request };
   private readonly tlsOptions: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
   private readonly servername: string | undefined;
+
+  readonly containers = new ContainersApi(this);
+  readonly exec = new ExecApi(this);
+  readonly networks = new NetworksApi(this);
+  readonly images = new ImagesApi(this);
 
   constructor(readonly host: string = DEFAULT_HOST, readonly apiVersion: string = API_VERSION, readonly tls?: ClientTls,
     private readonly debug?: (msg: string) => void) {
@@ -273,56 +283,22 @@ export class EngineClient {
     });
   }
 
-  // ------------------------------------------------------------ system
-
-  ping(): Promise<string> {
-    return this.request('GET', '/_ping').then(readAll);
-  }
-  version(): Promise<any> { return this.json('GET', '/version'); }
-  info(): Promise<any> { return this.json('GET', '/info'); }
-  events(query: Query): Promise<http.IncomingMessage> { return this.stream('GET', '/events', { query }); }
-
-  // ------------------------------------------------------------ containers
-
-  containerList(query: Query): Promise<any[]> { return this.json('GET', '/containers/json', { query }); }
-  containerCreate(config: unknown, query: Query): Promise<{ Id: string; Warnings?: string[] }> {
-    return this.json('POST', '/containers/create', { query, body: config });
-  }
-  containerInspect(id: string, size = false): Promise<any> {
-    return this.json('GET', `/containers/${enc(id)}/json`, { query: size ? { size: true } : undefined });
-  }
-  containerStart(id: string): Promise<void> { return this.json('POST', `/containers/${enc(id)}/start`); }
-  containerStop(id: string, query: Query): Promise<void> { return this.json('POST', `/containers/${enc(id)}/stop`, { query }); }
-  containerRestart(id: string, query: Query): Promise<void> { return this.json('POST', `/containers/${enc(id)}/restart`, { query }); }
-  containerKill(id: string, signal?: string): Promise<void> {
-    return this.json('POST', `/containers/${enc(id)}/kill`, { query: { signal: signal || undefined } });
-  }
-  containerRemove(id: string, query: Query): Promise<void> { return this.json('DELETE', `/containers/${enc(id)}`, { query }); }
-  containerRename(id: string, name: string): Promise<void> { return this.json('POST', `/containers/${enc(id)}/rename`, { query: { name } }); }
-  containerResize(id: string, h: number, w: number): Promise<void> { return this.json('POST', `/containers/${enc(id)}/resize`, { query: { h, w } }); }
-  containerPrune(query: Query): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
-    return this.json('POST', '/containers/prune', { query });
-  }
-  containerLogs(id: string, query: Query): Promise<http.IncomingMessage> { return this.stream('GET', `/containers/${enc(id)}/logs`, { query }); }
-  containerAttach(id: string, query: Query): Promise<Hijacked> { return this.hijack('POST', `/containers/${enc(id)}/attach`, { query }); }
-
   /**
-   * POST /containers/{id}/wait. The request is sent at once; `registered` resolves when the daemon
-   * sends the response headers (Docker flushes them before waiting), or after `graceMs` for a
-   * daemon that holds them back, so a caller can start the container without losing the exit.
+   * Sends a request whose answer comes late (container wait): `registered` resolves when the daemon sends
+   * the response headers, or `graceMs` after the request went out for a daemon that holds them back.
    */
-  containerWait(id: string, condition: string, graceMs = 250): WaitHandle {
+  early<T>(method: string, path: string, o: RequestOptions, graceMs: number): EarlyHandle<T> {
     let markRegistered!: () => void;
     let req!: http.ClientRequest;
     const registered = new Promise<void>((r) => { markRegistered = r; });
-    const result = new Promise<{ StatusCode: number; Error?: { Message: string } | null }>((resolve, reject) => {
-      const opts = this.options('POST', `/containers/${enc(id)}/wait`, { query: { condition } });
+    const result = new Promise<T>((resolve, reject) => {
+      const opts = this.options(method, path, o);
       opts.agent = false;
       req = this.proto.request(opts, (res) => {
         markRegistered();
         if ((res.statusCode ?? 500) >= 400) { errorFrom(res).then(reject, reject); return; }
         readAll(res).then((t) => {
-          try { resolve(JSON.parse(t)); } catch { reject(new Error(`unexpected wait response: ${t}`)); }
+          try { resolve(JSON.parse(t) as T); } catch { reject(new Error(`unexpected response: ${t}`)); }
         }, reject);
       });
       req.on('error', (e) => { markRegistered(); reject(this.wrapConnError(e)); });
@@ -333,64 +309,118 @@ export class EngineClient {
     return { registered, result, cancel: () => req.destroy() };
   }
 
-  containerPause(id: string): Promise<void> { return this.json('POST', `/containers/${enc(id)}/pause`); }
-  containerUnpause(id: string): Promise<void> { return this.json('POST', `/containers/${enc(id)}/unpause`); }
-  containerUpdate(id: string, body: unknown): Promise<{ Warnings?: string[] | null }> {
-    return this.json('POST', `/containers/${enc(id)}/update`, { body });
+  // ------------------------------------------------------------ system
+
+  ping(): Promise<string> {
+    return this.request('GET', '/_ping').then(readAll);
   }
-  containerTop(id: string, psArgs?: string): Promise<{ Titles: string[]; Processes: string[][] }> {
-    return this.json('GET', `/containers/${enc(id)}/top`, { query: { ps_args: psArgs || undefined } });
+  version(): Promise<any> { return this.json('GET', '/version'); }
+  info(): Promise<any> { return this.json('GET', '/info'); }
+  events(query: Query): Promise<http.IncomingMessage> { return this.stream('GET', '/events', { query }); }
+}
+
+/** /containers/… */
+export class ContainersApi {
+  constructor(private readonly c: Transport) {}
+
+  list(query: Query): Promise<any[]> { return this.c.json('GET', '/containers/json', { query }); }
+  create(config: unknown, query: Query): Promise<{ Id: string; Warnings?: string[] }> {
+    return this.c.json('POST', '/containers/create', { query, body: config });
+  }
+  inspect(id: string, size = false): Promise<any> {
+    return this.c.json('GET', `/containers/${enc(id)}/json`, { query: size ? { size: true } : undefined });
+  }
+  start(id: string): Promise<void> { return this.c.json('POST', `/containers/${enc(id)}/start`); }
+  stop(id: string, query: Query): Promise<void> { return this.c.json('POST', `/containers/${enc(id)}/stop`, { query }); }
+  restart(id: string, query: Query): Promise<void> { return this.c.json('POST', `/containers/${enc(id)}/restart`, { query }); }
+  kill(id: string, signal?: string): Promise<void> {
+    return this.c.json('POST', `/containers/${enc(id)}/kill`, { query: { signal: signal || undefined } });
+  }
+  remove(id: string, query: Query): Promise<void> { return this.c.json('DELETE', `/containers/${enc(id)}`, { query }); }
+  rename(id: string, name: string): Promise<void> { return this.c.json('POST', `/containers/${enc(id)}/rename`, { query: { name } }); }
+  resize(id: string, h: number, w: number): Promise<void> { return this.c.json('POST', `/containers/${enc(id)}/resize`, { query: { h, w } }); }
+  prune(query: Query): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
+    return this.c.json('POST', '/containers/prune', { query });
+  }
+  logs(id: string, query: Query): Promise<http.IncomingMessage> { return this.c.stream('GET', `/containers/${enc(id)}/logs`, { query }); }
+  attach(id: string, query: Query): Promise<Hijacked> { return this.c.hijack('POST', `/containers/${enc(id)}/attach`, { query }); }
+
+  /**
+   * POST /containers/{id}/wait. The request is sent at once; `registered` resolves when the daemon
+   * sends the response headers (Docker flushes them before waiting), or after `graceMs` for a
+   * daemon that holds them back, so a caller can start the container without losing the exit.
+   */
+  wait(id: string, condition: string, graceMs = 250): WaitHandle {
+    return this.c.early('POST', `/containers/${enc(id)}/wait`, { query: { condition } }, graceMs);
+  }
+
+  pause(id: string): Promise<void> { return this.c.json('POST', `/containers/${enc(id)}/pause`); }
+  unpause(id: string): Promise<void> { return this.c.json('POST', `/containers/${enc(id)}/unpause`); }
+  update(id: string, body: unknown): Promise<{ Warnings?: string[] | null }> {
+    return this.c.json('POST', `/containers/${enc(id)}/update`, { body });
+  }
+  top(id: string, psArgs?: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    return this.c.json('GET', `/containers/${enc(id)}/top`, { query: { ps_args: psArgs || undefined } });
   }
   /** GET /containers/{id}/stats: newline-delimited StatsResponse documents (one when stream=false). */
-  containerStats(id: string, stream: boolean): Promise<http.IncomingMessage> {
-    return this.stream('GET', `/containers/${enc(id)}/stats`, { query: { stream } });
+  stats(id: string, stream: boolean): Promise<http.IncomingMessage> {
+    return this.c.stream('GET', `/containers/${enc(id)}/stats`, { query: { stream } });
   }
+}
 
-  // ------------------------------------------------------------ exec
+/** /exec/… and POST /containers/{id}/exec */
+export class ExecApi {
+  constructor(private readonly c: Transport) {}
 
-  execCreate(container: string, config: unknown): Promise<{ Id: string }> {
-    return this.json('POST', `/containers/${enc(container)}/exec`, { body: config });
+  create(container: string, config: unknown): Promise<{ Id: string }> {
+    return this.c.json('POST', `/containers/${enc(container)}/exec`, { body: config });
   }
   /** Detached start: the daemon answers once the process runs. */
-  execStartDetached(id: string, config: unknown): Promise<void> { return this.json('POST', `/exec/${enc(id)}/start`, { body: config }); }
+  startDetached(id: string, config: unknown): Promise<void> { return this.c.json('POST', `/exec/${enc(id)}/start`, { body: config }); }
   /** Attached start: the connection is hijacked like attach; the JSON body travels with the upgrade request. */
-  execStartAttached(id: string, config: unknown): Promise<Hijacked> { return this.hijack('POST', `/exec/${enc(id)}/start`, { body: config }); }
-  execInspect(id: string): Promise<any> { return this.json('GET', `/exec/${enc(id)}/json`); }
-  execResize(id: string, h: number, w: number): Promise<void> { return this.json('POST', `/exec/${enc(id)}/resize`, { query: { h, w } }); }
+  startAttached(id: string, config: unknown): Promise<Hijacked> { return this.c.hijack('POST', `/exec/${enc(id)}/start`, { body: config }); }
+  inspect(id: string): Promise<any> { return this.c.json('GET', `/exec/${enc(id)}/json`); }
+  resize(id: string, h: number, w: number): Promise<void> { return this.c.json('POST', `/exec/${enc(id)}/resize`, { query: { h, w } }); }
+}
 
-  // ------------------------------------------------------------ networks
+/** /networks/… */
+export class NetworksApi {
+  constructor(private readonly c: Transport) {}
 
-  networkList(query: Query): Promise<any[]> { return this.json('GET', '/networks', { query }); }
-  networkInspect(id: string, verbose = false): Promise<any> {
-    return this.json('GET', `/networks/${enc(id)}`, { query: { verbose: verbose || undefined } });
+  list(query: Query): Promise<any[]> { return this.c.json('GET', '/networks', { query }); }
+  inspect(id: string, verbose = false): Promise<any> {
+    return this.c.json('GET', `/networks/${enc(id)}`, { query: { verbose: verbose || undefined } });
   }
-  networkCreate(body: unknown): Promise<{ Id: string; Warning?: string }> { return this.json('POST', '/networks/create', { body }); }
-  networkRemove(id: string): Promise<void> { return this.json('DELETE', `/networks/${enc(id)}`); }
-  networkPrune(query: Query): Promise<{ NetworksDeleted: string[] | null }> { return this.json('POST', '/networks/prune', { query }); }
-  networkConnect(id: string, container: string, endpoint: unknown): Promise<void> {
-    return this.json('POST', `/networks/${enc(id)}/connect`, { body: { Container: container, EndpointConfig: endpoint } });
+  create(body: unknown): Promise<{ Id: string; Warning?: string }> { return this.c.json('POST', '/networks/create', { body }); }
+  remove(id: string): Promise<void> { return this.c.json('DELETE', `/networks/${enc(id)}`); }
+  prune(query: Query): Promise<{ NetworksDeleted: string[] | null }> { return this.c.json('POST', '/networks/prune', { query }); }
+  connect(id: string, container: string, endpoint: unknown): Promise<void> {
+    return this.c.json('POST', `/networks/${enc(id)}/connect`, { body: { Container: container, EndpointConfig: endpoint } });
   }
-  networkDisconnect(id: string, container: string, force: boolean): Promise<void> {
-    return this.json('POST', `/networks/${enc(id)}/disconnect`, { body: { Container: container, Force: force } });
+  disconnect(id: string, container: string, force: boolean): Promise<void> {
+    return this.c.json('POST', `/networks/${enc(id)}/disconnect`, { body: { Container: container, Force: force } });
   }
+}
 
-  // ------------------------------------------------------------ images
+/** /images/… */
+export class ImagesApi {
+  constructor(private readonly c: Transport) {}
 
-  imageList(query: Query): Promise<any[]> { return this.json('GET', '/images/json', { query }); }
-  imageInspect(name: string): Promise<any> { return this.json('GET', `/images/${encName(name)}/json`); }
-  imageHistory(name: string): Promise<any[]> { return this.json('GET', `/images/${encName(name)}/history`); }
-  imageTag(name: string, repo: string, tag?: string): Promise<void> {
-    return this.json('POST', `/images/${encName(name)}/tag`, { query: { repo, tag } });
+  list(query: Query): Promise<any[]> { return this.c.json('GET', '/images/json', { query }); }
+  inspect(name: string): Promise<any> { return this.c.json('GET', `/images/${encName(name)}/json`); }
+  history(name: string): Promise<any[]> { return this.c.json('GET', `/images/${encName(name)}/history`); }
+  tag(name: string, repo: string, tag?: string): Promise<void> {
+    return this.c.json('POST', `/images/${encName(name)}/tag`, { query: { repo, tag } });
   }
-  imageRemove(name: string, query: Query): Promise<Array<Record<string, string>>> {
-    return this.json('DELETE', `/images/${encName(name)}`, { query });
+  remove(name: string, query: Query): Promise<Array<Record<string, string>>> {
+    return this.c.json('DELETE', `/images/${encName(name)}`, { query });
   }
-  imagePrune(query: Query): Promise<{ ImagesDeleted: Array<Record<string, string>> | null; SpaceReclaimed: number }> {
-    return this.json('POST', '/images/prune', { query });
+  prune(query: Query): Promise<{ ImagesDeleted: Array<Record<string, string>> | null; SpaceReclaimed: number }> {
+    return this.c.json('POST', '/images/prune', { query });
   }
   /** POST /images/create: pull (fromImage) or import (fromSrc, body = tar stream). */
-  imageCreate(query: Query, body?: Readable): Promise<http.IncomingMessage> {
-    return this.stream('POST', '/images/create', { query, body, contentType: 'application/x-tar' });
+  create(query: Query, body?: Readable): Promise<http.IncomingMessage> {
+    return this.c.stream('POST', '/images/create', { query, body, contentType: 'application/x-tar' });
   }
 }
 

@@ -11,7 +11,30 @@ import { v4Config, v6Config, type IpamConfigEntry, type NetworkRecord } from './
  * checked and normalised, static addresses checked, the CNI config (bridge + host-local) built.
  */
 
-export interface IpamRequestConfig { Subnet?: string; IPRange?: string; Gateway?: string }
+export interface IpamRequestConfig { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> | null }
+
+/**
+ * --aux-address entries of one config (moby ValidateIPAM's checks and wording; the gateway cannot be one, as
+ * libnetwork's reservation fails), normalised to the text host-local names its lease files by.
+ */
+function planAux(c: IpamRequestConfig, subnetText: string, gateway: string, family: 4 | 6,
+  contains: (ip: string) => boolean | undefined, format: (ip: string) => string): Record<string, string> | undefined {
+  const entries = Object.entries(c.AuxiliaryAddresses ?? {});
+  if (!entries.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, ip] of entries) {
+    const inside = contains(String(ip));
+    const other = family === 4 ? parseIPv6(String(ip)) !== undefined : parseIPv4(String(ip)) !== undefined;
+    const why = other ? `parent subnet is an IPv${family} block` : inside === undefined ? 'invalid address' : !inside ? `parent subnet ${subnetText} doesn't contain this address` : '';
+    if (why) throw new InvalidParameterError(`invalid network config:\ninvalid auxiliary address ${name}: ${why}`);
+    const norm = format(String(ip));
+    if (norm === gateway || Object.values(out).includes(norm)) {
+      throw new ForbiddenError(`failed to allocate secondary ip address (${name}:${ip}): Address already in use`);
+    }
+    out[name] = norm;
+  }
+  return out;
+}
 
 /** The first pool block that overlaps nothing in `used` (Docker: default-address-pools). */
 export function pickSubnet(used: Cidr[], pools: Array<{ base: string; size: number }>): Cidr {
@@ -59,7 +82,9 @@ export async function planIpv4Config(c: IpamRequestConfig, existing: Cidr[], aut
     if (!cidrContains(subnet, r.base) || r.prefix < subnet.prefix) throw new ForbiddenError(`no matching subnet for range ${c.IPRange}`);
     range = formatCidr(r);
   }
-  return { Subnet: formatCidr(subnet), Gateway: formatIPv4(gateway), ...(range ? { IPRange: range } : {}) };
+  const aux = planAux(c, formatCidr(subnet), formatIPv4(gateway), 4,
+    (ip) => { const v = parseIPv4(ip); return v === undefined ? undefined : cidrContains(subnet, v); }, (ip) => formatIPv4(parseIPv4(ip)!));
+  return { Subnet: formatCidr(subnet), Gateway: formatIPv4(gateway), ...(range ? { IPRange: range } : {}), ...(aux ? { AuxiliaryAddresses: aux } : {}) };
 }
 
 const isV6Entry = (c: IpamRequestConfig) => [c.Subnet, c.Gateway, c.IPRange].some((x) => x?.includes(':'));
@@ -109,7 +134,9 @@ export async function planIpv6Config(c: IpamRequestConfig, existing: Cidr6[], au
     if (!cidr6Contains(subnet, r.base) || r.prefix < subnet.prefix) throw new ForbiddenError(`no matching subnet for range ${c.IPRange}`);
     range = formatCidr6(r);
   }
-  return { Subnet: formatCidr6(subnet), Gateway: formatIPv6(gateway), ...(range ? { IPRange: range } : {}) };
+  const aux = planAux(c, formatCidr6(subnet), formatIPv6(gateway), 6,
+    (ip) => { const v = parseIPv6(ip); return v === undefined ? undefined : cidr6Contains(subnet, v); }, (ip) => formatIPv6(parseIPv6(ip)!));
+  return { Subnet: formatCidr6(subnet), Gateway: formatIPv6(gateway), ...(range ? { IPRange: range } : {}), ...(aux ? { AuxiliaryAddresses: aux } : {}) };
 }
 
 /** The first block of the IPv6 pools that overlaps nothing in `used`. */

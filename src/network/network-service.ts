@@ -16,7 +16,7 @@ import { checkLinkLocalSyntax, checkStaticIp, ipv6Pools, linkLocalCidrs } from '
 import { chainPrefixFor, Iptables } from './iptables.js';
 import { NetState, newId, short } from './net-state.js';
 import { NetnsManager } from './netns.js';
-import { NetworkPaths, NetworkStore, v4Config, type AttachmentRecord, type HostsLink, type NetworkRecord, type SandboxState } from './network-store.js';
+import { auxAddresses, NetworkPaths, NetworkStore, v4Config, type AttachmentRecord, type HostsLink, type NetworkRecord, type SandboxState } from './network-store.js';
 import { IFNAME_RE, NetworkRegistry, type CreateNetworkRequest } from './networks.js';
 import { PortAllocator } from './port-alloc.js';
 import { planPublishRequests, type PortBinding } from './ports.js';
@@ -177,7 +177,10 @@ export class NetworkService {
       await this.registry.ensurePredefined();
       await fsp.writeFile('/proc/sys/net/ipv4/ip_forward', '1').catch(() => undefined);
       await this.ipt.ensureJumps();
-      for (const n of this.state.bridgeNetworks()) await this.bridges.ensure(n);
+      for (const n of this.state.bridgeNetworks()) {
+        await this.store.reserveAux(n.Id, auxAddresses(n)); // a crash inside create may have left them out
+        await this.bridges.ensure(n);
+      }
       await this.reconcileLocked(liveContainerIds, existingContainerIds);
     });
   }
@@ -213,8 +216,11 @@ export class NetworkService {
       if (!claimed.has(name)) await this.netns.remove(name).catch(() => undefined);
     }
     for (const [netId, leases] of await this.store.leases()) {
-      if (!this.state.networks.has(netId)) { await fsp.rm(this.np.ipamNetworkDir(netId), { recursive: true, force: true }); continue; }
+      const net = this.state.networks.get(netId);
+      if (!net) { await fsp.rm(this.np.ipamNetworkDir(netId), { recursive: true, force: true }); continue; }
+      const aux = new Set(auxAddresses(net));
       for (const l of leases) {
+        if (aux.has(l.ip)) continue;
         const ep = claimed.has(l.containerId) ? this.state.attachments.get(l.containerId)?.sandbox?.endpoints[netId] : undefined;
         if (ep && (ep.ip === l.ip || ep.ip6 === l.ip)) continue;
         // An orphan lease: let the plugin release it (DEL without a netns is allowed by the CNI spec).

@@ -25,7 +25,19 @@ export class NetworkPaths {
   get netnsDir(): string { return path.join(this.paths.execRoot, 'netns'); }
 }
 
-export interface IpamConfigEntry { Subnet: string; Gateway: string; IPRange?: string }
+export interface IpamConfigEntry {
+  Subnet: string; Gateway: string; IPRange?: string;
+  /** --aux-address: name → address, never handed to a container (reserved as host-local leases) */
+  AuxiliaryAddresses?: Record<string, string>;
+}
+
+/** The addresses a network's --aux-address entries hold back from allocation (both families). */
+export function auxAddresses(n: NetworkRecord): string[] {
+  return n.IPAM.Config.flatMap((c) => Object.values(c.AuxiliaryAddresses ?? {}));
+}
+
+/** host-local's lease content for an --aux-address: not a container id, so no container's DEL releases it. */
+export const AUX_LEASE_OWNER = 'berth-aux-address';
 
 /** A bridge network's IPv4 entry (every bridge network has one; it comes first in IPAM.Config). */
 export function v4Config(n: NetworkRecord): IpamConfigEntry { return n.IPAM.Config.find((c) => !c.Subnet.includes(':'))!; }
@@ -141,6 +153,21 @@ export class NetworkStore {
   /** Sandboxes die with the host: atomic without fsync is enough (see writeFileAtomic). */
   saveAttachment(a: AttachmentRecord): Promise<void> { return writeFileAtomic(this.np.attachment(a.containerId), JSON.stringify(a), 0o600, { durable: false }); }
   async deleteAttachment(containerId: string): Promise<void> { await fsp.rm(this.np.attachment(containerId), { force: true }); }
+
+  /**
+   * --aux-address: a lease file per address in host-local's store (it treats an existing file as taken), written
+   * once; a file already there (a container's lease, or ours) is left as it is.
+   */
+  async reserveAux(networkId: string, ips: string[]): Promise<void> {
+    if (!ips.length) return;
+    const dir = this.np.ipamNetworkDir(networkId);
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const ip of ips) {
+      await fsp.writeFile(path.join(dir, ip), AUX_LEASE_OWNER, { flag: 'wx', mode: 0o600 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+    }
+  }
 
   /** host-local leases: network id → [{ip, containerId}] */
   async leases(): Promise<Map<string, Array<{ ip: string; containerId: string }>>> {

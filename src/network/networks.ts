@@ -6,7 +6,7 @@ import type { DnsServers } from './dns-servers.js';
 import { cidrsOverlap, formatCidr, formatIPv4 } from './ip.js';
 import { ipamFamilies, parseBip, pickSubnet, pickSubnet6, planIpv4Config, planIpv6Config } from './ipam.js';
 import { newId, short, type NetState } from './net-state.js';
-import type { NetworkRecord, NetworkStore } from './network-store.js';
+import { auxAddresses, type NetworkRecord, type NetworkStore } from './network-store.js';
 import type { RuleApplier } from './rules.js';
 import { networkResource } from './views.js';
 
@@ -18,9 +18,23 @@ export interface CreateNetworkRequest {
   EnableIPv6?: boolean;
   /** API 1.47+ (the docker CLI sends it for --ipv4); berth networks always have IPv4 */
   EnableIPv4?: boolean;
-  IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; IPRange?: string; Gateway?: string }> | null; Options?: Record<string, string> | null } | null;
+  IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> | null }> | null; Options?: Record<string, string> | null } | null;
   Options?: Record<string, string> | null;
   Labels?: Record<string, string> | null;
+  Scope?: string;
+  Ingress?: boolean;
+  ConfigOnly?: boolean;
+  ConfigFrom?: { Network?: string } | null;
+}
+
+/** Create fields of swarm and of other IPAM drivers: refused rather than stored and ignored. */
+function checkUnsupported(req: CreateNetworkRequest): void {
+  const ipamDriver = req.IPAM?.Driver || 'default';
+  if (ipamDriver !== 'default') throw new NotFoundError(`plugin "${ipamDriver}" not found`);
+  if (Object.keys(req.IPAM?.Options ?? {}).length) throw new InvalidParameterError('IPAM driver options are not supported by berth');
+  if (req.Scope && req.Scope !== 'local') throw new InvalidParameterError(`network scope ${req.Scope} is not supported by berth (local only)`);
+  if (req.Ingress) throw new InvalidParameterError('ingress networks need a swarm, which berth does not support');
+  if (req.ConfigOnly || req.ConfigFrom?.Network) throw new InvalidParameterError('config-only networks (--config-only, --config-from) are not supported by berth');
 }
 
 /** Linux interface names: at most 15 bytes (IFNAMSIZ - 1); berth keeps to a safe alphabet. */
@@ -97,6 +111,7 @@ export class NetworkRegistry {
     if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
     if ([...this.state.networks.values()].some((n) => n.Name === name)) throw new ConflictError(`network with name ${name} already exists`);
+    checkUnsupported(req);
     if (req.EnableIPv4 === false) throw new InvalidParameterError('IPv6-only networks (--ipv4=false) are not supported by berth');
     const opts = req.Options ?? {};
     checkBridgeOptions(opts);
@@ -131,6 +146,7 @@ export class NetworkRegistry {
     await this.o.store.saveNetwork(rec); // record first: a crash after this leaves a network reconcile completes
     this.state.networks.set(id, rec);
     try {
+      await this.o.store.reserveAux(id, auxAddresses(rec));
       await this.o.bridges.ensure(rec);
       await this.o.rules.apply();
       await this.o.dns.refresh();

@@ -171,20 +171,26 @@ export class AttachSocket implements AttachConnection {
   private batchTimer: (() => void) | undefined;
   private lastFlush = -Infinity;
   private readonly flushLater = () => { this.batchTimer = undefined; this.flushBatch(); };
+  private destroyed = false;
+  /** inside node-unix-socket's 'data' callback: it panics (aborting berthd) if destroyed from there */
+  private dispatching = false;
 
   constructor(private readonly sock: SeqpacketSocket, private readonly queueUntilRead: boolean) {
     sock.on('error', () => this.fireClose());
     sock.on('close', () => this.fireClose());
     sock.on('end', () => this.fireClose());
     sock.on('data', (buf: Buffer) => {
-      if (buf.length < 1) return;
+      if (buf.length < 1 || this.destroyed) return;
       const stream = buf[0] === 2 ? 1 : buf[0] === 3 ? 2 : 0;
       if (stream === 0) return;
       if (this.dataCbs.length === 0) {
         if (this.queueUntilRead) this.queued.push([stream, Buffer.from(buf.subarray(1))]);
         return;
       }
-      if (stream !== this.batchStream) this.flushBatch();
+      if (stream !== this.batchStream) {
+        this.flushBatch();
+        if (this.destroyed) return;
+      }
       this.batchStream = stream;
       this.batch.push(buf.subarray(1));
       this.batchBytes += buf.length - 1;
@@ -213,7 +219,15 @@ export class AttachSocket implements AttachConnection {
     const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
     this.batch = [];
     this.batchBytes = 0;
-    for (const cb of this.dataCbs) cb(this.batchStream, data);
+    // maybe called from node-unix-socket's 'data' or 'end': a callback that destroys us must not
+    // destroy the native socket from there (destroy defers it)
+    const outer = this.dispatching;
+    this.dispatching = true;
+    try {
+      for (const cb of this.dataCbs) cb(this.batchStream, data);
+    } finally {
+      this.dispatching = outer;
+    }
   }
 
   private fireClose(): void {
@@ -250,10 +264,13 @@ export class AttachSocket implements AttachConnection {
   end(): void { if (!this.closed) this.sock.end(); }
 
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
     this.queued = [];
     this.batch = [];
     this.batchBytes = 0;
-    this.sock.destroy();
+    // A client dropped for falling behind is dropped from within our own 'data' callback.
+    if (this.dispatching) setImmediate(() => this.sock.destroy()); else this.sock.destroy();
     this.fireClose();
   }
 }

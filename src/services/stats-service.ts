@@ -363,10 +363,11 @@ export class StatsService {
   }
 
   /**
-   * GET /containers/{id}/stats. stream: one object a second until the client goes. Not streamed:
+   * GET /containers/{id}/stats. stream: one object a second until the client or the container goes
+   * ('removed'); a client too far behind misses samples (api/stream/json-lines.ts). Not streamed:
    * one object whose precpu is a second older (as dockerd), or at once with one-shot.
    */
-  async stats(ref: string, opts: { stream: boolean; oneShot: boolean }, out: StatsStream): Promise<void> {
+  async stats(ref: string, opts: { stream: boolean; oneShot: boolean }, out: StatsStream): Promise<'removed' | void> {
     let prev = this.snapshot(ref);
     if (!opts.stream) {
       if (opts.oneShot || prev.read === ZERO_TIME) {
@@ -384,7 +385,7 @@ export class StatsService {
       await sleep(1000);
       if (out.closed()) return;
       let next: StatsJson;
-      try { next = this.snapshot(ref, prev); } catch { return; } // removed meanwhile
+      try { next = this.snapshot(ref, prev); } catch { return 'removed'; } // the stream ends with its container
       if (!out.write(next)) return;
       prev = next;
     }

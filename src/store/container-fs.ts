@@ -214,20 +214,22 @@ export interface PackOptions {
 
 /**
  * Write the tree at `r` as a tar into `out` (a tar-stream pack is piped into it), streaming, with
- * backpressure. Resolves when the tar is complete and handed to `out`.
+ * backpressure. Resolves when the whole tar is handed to `out`; `out` is left open, so the caller ends
+ * it once its own clean-up (unmounts) is done, as moby does: a client that sees the end of the tar
+ * sees the container's filesystem released too.
  */
 export async function packPath(tree: ContainerTree, r: ResolvedPath, out: Writable, o: PackOptions): Promise<void> {
   const pack = tar.pack();
-  let finished = false;
+  let ended = false;
   const done = new Promise<void>((resolve, reject) => {
     out.once('error', reject);
-    out.once('finish', () => { finished = true; resolve(); });
+    (pack as unknown as NodeJS.ReadableStream).once('end', () => { ended = true; resolve(); });
     // The reader went away: the pack's pending writes must fail, not wait for a drain forever.
-    out.once('close', () => { if (!finished) { const e = new Error('the archive reader went away'); pack.destroy(e); reject(e); } });
+    out.once('close', () => { if (!ended) { const e = new Error('the archive reader went away'); pack.destroy(e); reject(e); } });
     (pack as unknown as NodeJS.ReadableStream).once('error', reject);
   });
   done.catch(() => undefined);
-  (pack as unknown as NodeJS.ReadableStream).pipe(out);
+  (pack as unknown as NodeJS.ReadableStream).pipe(out, { end: false });
   const links = new Map<string, string>();
   try {
     const st = r.st;

@@ -213,7 +213,8 @@ for (const cli of ['docker', 'berth'] as const) {
     await ok(cli, ['cp', `${name}:/data/stopped.txt`, back]);
     assert.equal(fs.readFileSync(back, 'utf8'), 'payload\n');
     // the stopped container's rootfs and volumes are not left mounted
-    assert.equal(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(d.dataRoot) && l.includes('/merged')).length, 0);
+    const left = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(d.dataRoot) && l.includes('/merged'));
+    assert.deepEqual(left, []);
     await ok(cli, ['rm', name]);
     await ok(cli, ['volume', 'rm', vol]);
   });

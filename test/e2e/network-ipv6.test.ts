@@ -179,6 +179,31 @@ test('refused instead of ignored: a v6 subnet without --ipv6, --ipv4=false, an o
   assert.equal((await dk(['network', 'inspect', 'n6bad'])).code, 1);
 });
 
+test('--aux-address of both families is never handed out and shows in inspect; other drivers\' and swarm fields are refused', async () => {
+  await ok(['network', 'create', '--ipv6', '--subnet', '10.232.63.0/29', '--aux-address', 'h4=10.232.63.2',
+    '--subnet', 'fd00:b8:63::/64', '--ip-range', 'fd00:b8:63::/126', '--aux-address', 'h6=fd00:b8:63::2', 'n6aux']);
+  created.bridges.push(`berth-${(await netId('n6aux')).slice(0, 9)}`);
+  created.prefixes.push('fd00:b8:63:');
+  const cfg = JSON.parse((await ok(['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'n6aux'])).stdout) as Array<{ AuxiliaryAddresses?: Record<string, string> }>;
+  assert.deepEqual(cfg.map((c) => c.AuxiliaryAddresses), [{ h4: '10.232.63.2' }, { h6: 'fd00:b8:63::2' }]);
+  await ok(['run', '-d', '--name', 'c6aux', '--network', 'n6aux', IMG, 'sleep', '300']);
+  // the range fd00:b8:63::/126 holds ::1 (gateway), ::2 (aux), ::3; the /29 holds .1 (gateway), .2 (aux), .3-.6
+  assert.equal(await inspect('c6aux', '{{.NetworkSettings.Networks.n6aux.IPAddress}} {{.NetworkSettings.Networks.n6aux.GlobalIPv6Address}}'), '10.232.63.3 fd00:b8:63::3');
+  await fails(['run', '--rm', '--network', 'n6aux', '--ip6', 'fd00:b8:63::2', IMG, 'true'], /Address already in use/);
+  // a daemon restart keeps the reservation (reconcile does not take it for an orphan lease)
+  await ok(['rm', '-f', 'c6aux']);
+  await d.restart();
+  await ok(['run', '--rm', '--network', 'n6aux', IMG, 'true']);
+  assert.ok(fs.existsSync(path.join(d.dataRoot, 'networks', 'ipam', await netId('n6aux'), 'fd00:b8:63::2')));
+  await ok(['network', 'rm', 'n6aux']);
+  await fails(['network', 'create', '--ipam-driver', 'foo', 'n6bad'], /plugin "foo" not found/);
+  await fails(['network', 'create', '--ipam-opt', 'a=b', 'n6bad'], /IPAM driver options are not supported/);
+  await fails(['network', 'create', '--scope', 'swarm', 'n6bad'], /network scope swarm is not supported/);
+  await fails(['network', 'create', '--ingress', 'n6bad'], /ingress networks need a swarm/);
+  await fails(['network', 'create', '--config-only', 'n6bad'], /config-only networks/);
+  assert.equal((await dk(['network', 'inspect', 'n6bad'])).code, 1);
+});
+
 test('teardown leaves nothing: no v6 address, route, lease or ip6tables rule of these networks', async () => {
   const id = await netId('n6');
   await ok(['rm', '-f', 'c6a', 'c6b']);

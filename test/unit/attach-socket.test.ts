@@ -64,3 +64,18 @@ test('attach socket: records before the first reader are queued (exec), then bat
   sock.emit('end');
   assert.deepEqual(got, ['1:early', '2:err', '1:late']);
 });
+
+test('attach socket: a reader that destroys the connection from its data callback never destroys the native socket from there', async () => {
+  const { sock, conn } = attach();
+  let nativeDestroyedInside = false;
+  let inside = false;
+  sock.destroy = () => { if (inside) nativeDestroyedInside = true; };
+  conn.on('data', () => conn.destroy());
+  inside = true;
+  sock.emit('data', record(2, 'a'));
+  sock.emit('data', record(3, 'b')); // the stream change hands 'a' on from inside the event
+  sock.emit('end'); // and a close flushes what is held from inside 'end'
+  inside = false;
+  await new Promise((r) => setImmediate(r));
+  assert.equal(nativeDestroyedInside, false);
+});

@@ -37,6 +37,7 @@ async function tarEntries(tree: ContainerTree, p: string, rebase: string, conten
   out.pipe(extract as unknown as NodeJS.WritableStream);
   const r = tree.resolve(p);
   try { await packPath(tree, r, out, { rebase, contentsOnly }); } finally { r.close(); }
+  out.end();
   await reading;
   return seen;
 }

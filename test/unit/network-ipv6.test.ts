@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { bridgeConfig, parseAddResult } from '../../src/network/cni.js';
 import { addRecord, EmbeddedDns, emptyRecords, reverseName } from '../../src/network/dns.js';
 import { formatCidr6, parseCidr6, parseReverseName6, parseIPv6, reverseName6 } from '../../src/network/ip6.js';
-import { checkStaticIp, cniConfigFor, ipamFamilies, ipv6Pools, pickSubnet6, planIpv6Config, ulaPool } from '../../src/network/ipam.js';
+import { checkStaticIp, cniConfigFor, ipamFamilies, ipv6Pools, pickSubnet6, planIpv4Config, planIpv6Config, ulaPool } from '../../src/network/ipam.js';
 import { ipArgs } from '../../src/network/ip-tool.js';
 import { chains6For, Iptables, jumps6For, planRules6 } from '../../src/network/iptables.js';
 import { RecordingRunner } from '../../src/sys/process-runner.js';
 import { newRecord } from '../../src/network/networks.js';
-import { v4Config, v6Config, type NetworkRecord } from '../../src/network/network-store.js';
+import { auxAddresses, v4Config, v6Config, type NetworkRecord } from '../../src/network/network-store.js';
 import { ForbiddenError, InvalidParameterError } from '../../src/errors.js';
 
 const dual = (extra: Partial<NetworkRecord> = {}) => newRecord('n6', 'bridge', {
@@ -176,4 +176,24 @@ test('Iptables.v6 runs ip6tables and touches only the IPv6 chains and jumps', as
   assert.deepEqual([...files].sort(), ['ip6tables', 'ip6tables-restore']);
   const named = r.calls.flatMap((c) => c.args).filter((a) => a.startsWith('BERTH-'));
   assert.deepEqual([...new Set(named)].sort(), ['BERTH-FORWARD', 'BERTH-POSTROUTING']);
+});
+
+test('--aux-address: checked as moby\'s ValidateIPAM, normalised, the gateway refused; both families', async () => {
+  const auto = async () => { throw new Error('no auto'); };
+  const v4 = await planIpv4Config({ Subnet: '10.3.0.0/24', AuxiliaryAddresses: { a: '10.3.0.2', b: '10.3.0.250' } }, [], auto);
+  assert.deepEqual(v4.AuxiliaryAddresses, { a: '10.3.0.2', b: '10.3.0.250' });
+  const v6 = await planIpv6Config({ Subnet: 'fd00:3::/64', AuxiliaryAddresses: { r: 'FD00:3::0002' } }, [], auto as never);
+  assert.deepEqual(v6.AuxiliaryAddresses, { r: 'fd00:3::2' });
+  assert.equal((await planIpv4Config({ Subnet: '10.3.0.0/24' }, [], auto)).AuxiliaryAddresses, undefined);
+  await assert.rejects(planIpv4Config({ Subnet: '10.3.0.0/24', AuxiliaryAddresses: { a: '10.4.0.2' } }, [], auto),
+    { message: 'invalid network config:\ninvalid auxiliary address a: parent subnet 10.3.0.0/24 doesn\'t contain this address' });
+  await assert.rejects(planIpv4Config({ Subnet: '10.3.0.0/24', AuxiliaryAddresses: { a: 'fd00::2' } }, [], auto), /invalid auxiliary address a: parent subnet is an IPv4 block/);
+  await assert.rejects(planIpv6Config({ Subnet: 'fd00:3::/64', AuxiliaryAddresses: { a: '10.3.0.2' } }, [], auto as never), /invalid auxiliary address a: parent subnet is an IPv6 block/);
+  await assert.rejects(planIpv4Config({ Subnet: '10.3.0.0/24', AuxiliaryAddresses: { a: 'x' } }, [], auto), /invalid auxiliary address a: invalid address/);
+  await assert.rejects(planIpv4Config({ Subnet: '10.3.0.0/24', AuxiliaryAddresses: { gw: '10.3.0.1' } }, [], auto),
+    (e: Error) => e instanceof ForbiddenError && /failed to allocate secondary ip address \(gw:10\.3\.0\.1\): Address already in use/.test(e.message));
+  const n = dual();
+  n.IPAM.Config[0]!.AuxiliaryAddresses = { a: '10.7.0.9' };
+  n.IPAM.Config[1]!.AuxiliaryAddresses = { b: 'fd00:7::9' };
+  assert.deepEqual(auxAddresses(n), ['10.7.0.9', 'fd00:7::9']);
 });

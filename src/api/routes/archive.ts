@@ -26,6 +26,8 @@ export function archiveRoutes(svc: ArchiveBackend): Route[] {
           ctx.res.writeHead(200, { [STAT_HEADER]: statHeader(stat), 'Content-Type': 'application/x-tar' });
           return ctx.res;
         });
+        // after the service has released the container's filesystem (see packPath)
+        ctx.res.end();
       },
     },
     {
@@ -35,6 +37,7 @@ export function archiveRoutes(svc: ArchiveBackend): Route[] {
           ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
           return ctx.res;
         });
+        ctx.res.end();
       },
     },
     {

@@ -7,7 +7,8 @@ import { sendJsonLines } from '../stream/json-lines.js';
 export interface StatsBackend {
   /** one object now: the lookup's 404 comes before any header goes out */
   snapshot(ref: string): unknown;
-  stats(ref: string, opts: { stream: boolean; oneShot: boolean }, out: StatsStream): Promise<void>;
+  /** resolves 'removed' when the container went away while streaming */
+  stats(ref: string, opts: { stream: boolean; oneShot: boolean }, out: StatsStream): Promise<'removed' | void>;
   top(ref: string, psArgs: string | undefined): Promise<{ Titles: string[]; Processes: string[][] }>;
 }
 

@@ -1,6 +1,7 @@
 import { parseFilters, parseTimestamp } from '../../core/filters.js';
 import { matchEvent, type EventBus, type EventMessage } from '../../services/events.js';
 import { sendJson, type Route } from '../server.js';
+import { sendJsonLines } from '../stream/json-lines.js';
 
 export interface SystemBackend {
   version(): Record<string, unknown>;
@@ -26,23 +27,22 @@ export function systemRoutes(sys: SystemBackend, events: EventBus): Route[] {
       const now = Date.now();
       const since = q.get('since') ? parseTimestamp(q.get('since')!, now) : undefined;
       const until = q.get('until') ? parseTimestamp(q.get('until')!, now) : undefined;
-      const res = ctx.res;
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.flushHeaders();
-      const send = (ev: EventMessage) => { if (matchEvent(ev, f)) res.write(`${JSON.stringify(ev)}\n`); };
-      if (since !== undefined) for (const ev of events.since(since, until ?? now)) send(ev);
-      if (until !== undefined && until <= Date.now()) { res.end(); return; }
-      await new Promise<void>((resolve) => {
-        const unsubscribe = events.subscribe((ev) => {
-          if (until !== undefined && ev.timeNano / 1e6 > until) return;
-          send(ev);
+      // one write per event, none for a client too far behind (json-lines.ts): it cannot hold berthd's memory
+      await sendJsonLines(ctx.res, true, async (out) => {
+        const send = (ev: EventMessage) => { if (matchEvent(ev, f)) out.write(ev); };
+        if (since !== undefined) for (const ev of events.since(since, until ?? now)) send(ev);
+        if (until !== undefined && until <= Date.now()) return;
+        await new Promise<void>((resolve) => {
+          const unsubscribe = events.subscribe((ev) => {
+            if (until !== undefined && ev.timeNano / 1e6 > until) return;
+            send(ev);
+          });
+          let timer: NodeJS.Timeout | undefined;
+          const finish = () => { unsubscribe(); if (timer) clearTimeout(timer); resolve(); };
+          if (until !== undefined) timer = setTimeout(finish, until - Date.now());
+          ctx.res.on('close', finish);
         });
-        let timer: NodeJS.Timeout | undefined;
-        const finish = () => { unsubscribe(); if (timer) clearTimeout(timer); resolve(); };
-        if (until !== undefined) timer = setTimeout(finish, until - Date.now());
-        res.on('close', finish);
       });
-      res.end();
     } },
   ];
 }

@@ -20,6 +20,8 @@ export interface ClientEnd {
   drained(): Promise<void>;
   /** the session is over: close normally */
   end(): void;
+  /** the client fell too far behind: close at once, dropping what is still queued for it */
+  drop(): void;
   /** start reading the client's input (nothing is delivered before); onEnd is the input's EOF */
   input(onData: (chunk: Buffer) => void, onEnd: () => void): void;
   /** the client's input is not wanted: read and drop it */
@@ -32,6 +34,14 @@ export interface ClientEnd {
 /** conmon reads stdin records into a 32 KiB buffer and drops the rest: writes are cut to that. */
 const STDIN_CHUNK = 32 * 1024;
 
+/**
+ * How much output may wait for one client before it is dropped. Docker lets the container's output
+ * block on a reader about 1 MB behind (moby's BytesPipe); berthd cannot: conmon writes the log and every
+ * attach client from one loop with blocking writes, so a paused reader would stall the log, the other
+ * clients and conmon's exit handling. berthd keeps reading conmon and drops a client this far behind.
+ */
+export const CLIENT_MAX_BEHIND = 4 * 1024 * 1024;
+
 /** A hijacked HTTP connection (101 upgrade or plain 200): 8-byte multiplexed frames, or raw with a tty. */
 export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
   let gone = false;
@@ -39,11 +49,18 @@ export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
   const leave = () => { if (gone) return; gone = true; for (const cb of goneCbs) cb(); };
   sock.on('close', leave);
   sock.on('error', leave);
+  const drop = () => { sock.destroy(); leave(); };
   return {
     get gone() { return gone; },
-    send: (s, data) => (gone ? true : sock.write(multiplexed ? muxFrame(s, data) : data)),
+    send(s, data) {
+      if (gone) return true;
+      const ok = sock.write(multiplexed ? muxFrame(s, data) : data);
+      if (sock.writableLength > CLIENT_MAX_BEHIND) drop();
+      return ok;
+    },
     drained: () => drained(sock),
     end: () => { sock.end(); },
+    drop,
     input(onData, onEnd) {
       sock.on('data', onData);
       sock.on('end', onEnd);
@@ -54,8 +71,6 @@ export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
   };
 }
 
-/** A websocket client this far behind on a live stream is dropped rather than buffered without bound. */
-const WS_MAX_BUFFERED = 64 * 1024 * 1024;
 /** Input held while the container's streams are not connected yet (a created container waits for start). */
 const WS_INPUT_QUEUE = 1024 * 1024;
 
@@ -91,11 +106,12 @@ export function webSocketEnd(ws: WebSocket, binary: boolean): ClientEnd {
     send(_s, data) {
       if (gone) return true;
       const ok = writer.write(data);
-      if (writer.buffered > WS_MAX_BUFFERED) ws.terminate();
+      if (writer.buffered > CLIENT_MAX_BEHIND) ws.terminate();
       return ok;
     },
     drained: () => writer.drained(),
     end: () => { ws.close(1000); },
+    drop: () => { ws.terminate(); },
     input(d, e) {
       onData = d;
       onEnd = e;
@@ -148,7 +164,16 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
   let live = false;
   let ended = false;
   let detached = false;
+  // Output that arrives while the replay runs (or before the client is there) waits here, bounded too.
   const held: [1 | 2, Buffer][] = [];
+  let heldBytes = 0;
+  let overflowed = false;
+  const overflow = () => {
+    overflowed = true;
+    held.length = 0;
+    attached?.destroy();
+    client?.drop();
+  };
   const send = (s: 1 | 2, data: Buffer): boolean => {
     if (!client || (s === 1 && !o.stdout) || (s === 2 && !o.stderr)) return true;
     return client.send(s, data);
@@ -159,7 +184,13 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
   const connected = (conn ?? Promise.resolve(undefined)).then((c) => {
     if (!c) return undefined;
     attached = c;
-    c.on('data', (s, data) => { if (live) send(s, data); else held.push([s, data]); });
+    c.on('data', (s, data) => {
+      if (live) { send(s, data); return; }
+      if (overflowed) return;
+      held.push([s, data]);
+      heldBytes += data.length;
+      if (heldBytes > CLIENT_MAX_BEHIND) overflow();
+    });
     c.on('close', () => {
       const first = !ended;
       ended = true;
@@ -179,12 +210,14 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
         attached?.destroy();
       });
       if (!o.stdin) ce.discardInput();
+      if (overflowed) ce.drop();
       if (o.replay) await o.replay(send, () => ce.drained(), () => ce.gone);
       if (!conn) { if (!ce.gone) ce.end(); return; }
       const c = await connected;
       if (ce.gone) { c?.destroy(); return; }
       live = true;
       for (const [s, data] of held.splice(0)) send(s, data);
+      heldBytes = 0;
       if (!c || ended) { finish(); return; }
       if (!o.stdin) return;
       const scanner = new DetachScanner(o.stdin.detachKeys);

@@ -12,7 +12,7 @@ const top: Command = {
   },
   async run(ctx, p) {
     const [id, ...psArgs] = p.args as [string, ...string[]];
-    const r = await ctx.client.containerTop(id, psArgs.join(' '));
+    const r = await ctx.client.containers.top(id, psArgs.join(' '));
     let text = (r.Titles ?? []).join('\t') + '\n';
     for (const proc of r.Processes ?? []) text += proc.join('\t') + '\n';
     // docker: tabwriter.NewWriter(out, 20, 1, 3, ' ', 0)
@@ -39,7 +39,7 @@ const pause: Command = {
     path: 'pause', usage: 'pause CONTAINER [CONTAINER...]', desc: 'Pause all processes within one or more containers',
     aliases: ['container pause', 'pause'], args: { min: 1 }, flags: [],
   },
-  run: (ctx, p) => parallel(ctx, p.args, (c) => ctx.client.containerPause(c)),
+  run: (ctx, p) => parallel(ctx, p.args, (c) => ctx.client.containers.pause(c)),
 };
 
 const unpause: Command = {
@@ -47,7 +47,7 @@ const unpause: Command = {
     path: 'unpause', usage: 'unpause CONTAINER [CONTAINER...]', desc: 'Unpause all processes within one or more containers',
     aliases: ['container unpause', 'unpause'], args: { min: 1 }, flags: [],
   },
-  run: (ctx, p) => parallel(ctx, p.args, (c) => ctx.client.containerUnpause(c)),
+  run: (ctx, p) => parallel(ctx, p.args, (c) => ctx.client.containers.unpause(c)),
 };
 
 const UPDATE_FLAGS: FlagDef[] = [
@@ -138,7 +138,7 @@ const update: Command = {
     const errs: string[] = [];
     for (const c of p.args) {
       try {
-        const r = await ctx.client.containerUpdate(c, body);
+        const r = await ctx.client.containers.update(c, body);
         ctx.out(`${c}\n`);
         warns.push(...(r?.Warnings ?? []));
       } catch (e) {
@@ -209,7 +209,7 @@ const port: Command = {
     aliases: ['container port', 'port'], args: { min: 1, max: 2 }, flags: [],
   },
   async run(ctx, p) {
-    const c = await ctx.client.containerInspect(p.args[0]!);
+    const c = await ctx.client.containers.inspect(p.args[0]!);
     const lines = portLines(c.NetworkSettings?.Ports, p.args[1], p.args[0]!);
     if (lines.length) ctx.out(lines.join('\n') + '\n');
     return 0;

@@ -160,7 +160,9 @@ async function statIn(ctx: CliContext, container: string, p: string): Promise<Pa
     const h = res.headers['x-docker-container-path-stat'];
     return typeof h === 'string' ? JSON.parse(Buffer.from(h, 'base64').toString('utf8')) as PathStat : undefined;
   } catch (err) {
-    if (isNotFound(err) && !/No such container/.test((err as Error).message)) return undefined;
+    // As docker's CLI: a failed stat means "the path is not there yet"; a missing container is then
+    // reported by the GET or PUT that follows, in the daemon's own words.
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }

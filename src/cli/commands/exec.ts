@@ -7,7 +7,7 @@ import { checkTty, exitOrDetach, isTerminal, monitorTtySize, streamHijacked } fr
 export function proxySignals(ctx: CliContext, id: string): () => void {
   // only when the real terminal drives us (tests run the CLI in-process with fake stdio)
   if (ctx.io.stdin !== process.stdin) return () => undefined;
-  const forward = (sig: NodeJS.Signals) => { ctx.client.containerKill(id, sig).catch(() => undefined); };
+  const forward = (sig: NodeJS.Signals) => { ctx.client.containers.kill(id, sig).catch(() => undefined); };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   return () => { process.off('SIGINT', forward); process.off('SIGTERM', forward); };
@@ -49,18 +49,18 @@ const exec: Command = {
       DetachKeys: detachKeys, Env: envList, WorkingDir: str(p, 'workdir'), Cmd: cmd,
     };
 
-    await ctx.client.containerInspect(container);
+    await ctx.client.containers.inspect(container);
     if (!detach) checkTty(ctx.io.stdin, attachStdin, tty);
-    const created = await ctx.client.execCreate(container, config);
+    const created = await ctx.client.exec.create(container, config);
     const execId = created?.Id;
     if (!execId) throw new Error('exec ID empty');
     const start = { Detach: detach, Tty: tty, ConsoleSize: config.ConsoleSize };
     if (detach) {
-      await ctx.client.execStartDetached(execId, start);
+      await ctx.client.exec.startDetached(execId, start);
       return 0;
     }
 
-    const h = await ctx.client.execStartAttached(execId, start);
+    const h = await ctx.client.exec.startAttached(execId, start);
     const session = streamHijacked(h, {
       tty, stdin: attachStdin ? ctx.io.stdin : null, stdout: ctx.io.stdout, stderr: tty ? ctx.io.stdout : ctx.io.stderr,
       detachKeys, warn: (m) => ctx.err(`${m}\n`),
@@ -68,7 +68,7 @@ const exec: Command = {
     let stopResize: (() => void) | undefined;
     try {
       if (tty && isTerminal(ctx.io.stdin)) {
-        stopResize = monitorTtySize(ctx.io.stdout, (hh, w) => ctx.client.execResize(execId, hh, w), (m) => ctx.err(`${m}\n`));
+        stopResize = monitorTtySize(ctx.io.stdout, (hh, w) => ctx.client.exec.resize(execId, hh, w), (m) => ctx.err(`${m}\n`));
       }
       const end = await session.done;
       // docker returns the escape error here: it prints "read escape sequence" and exits 1
@@ -77,14 +77,14 @@ const exec: Command = {
       stopResize?.();
       session.close();
     }
-    const info = await ctx.client.execInspect(execId);
+    const info = await ctx.client.exec.inspect(execId);
     return Number(info?.ExitCode ?? 0);
   },
 };
 
 /** docker's inspectContainerAndCheckState */
 async function attachableContainer(ctx: CliContext, ref: string): Promise<any> {
-  const c = await ctx.client.containerInspect(ref);
+  const c = await ctx.client.containers.inspect(ref);
   if (!c.State?.Running) throw new StatusError('You cannot attach to a stopped container, start it first', 1);
   if (c.State?.Paused) throw new StatusError('You cannot attach to a paused container, unpause it first', 1);
   if (c.State?.Restarting) throw new StatusError('You cannot attach to a restarting container, wait until it is running', 1);
@@ -104,7 +104,7 @@ const attach: Command = {
   async run(ctx, p) {
     const ref = p.args[0]!;
     // registered first, as docker does, so an exit during the attach is not missed
-    const wait = ctx.client.containerWait(ref, 'not-running');
+    const wait = ctx.client.containers.wait(ref, 'not-running');
     let c;
     try {
       c = await attachableContainer(ctx, ref);
@@ -122,13 +122,13 @@ const attach: Command = {
     let session;
     try {
       checkTty(ctx.io.stdin, !noStdin, tty);
-      const h = await ctx.client.containerAttach(id, { stream: true, stdin: withStdin || undefined, stdout: true, stderr: true, detachKeys: detachKeys || undefined });
+      const h = await ctx.client.containers.attach(id, { stream: true, stdin: withStdin || undefined, stdout: true, stderr: true, detachKeys: detachKeys || undefined });
       session = streamHijacked(h, {
         tty, stdin: withStdin ? ctx.io.stdin : null, stdout: ctx.io.stdout, stderr: ctx.io.stderr, detachKeys, warn: (m) => ctx.err(`${m}\n`),
       });
       await attachableContainer(ctx, id);
       if (tty && isTerminal(ctx.io.stdout)) {
-        stopResize = monitorTtySize(ctx.io.stdout, (hh, w) => ctx.client.containerResize(id, hh, w), (m) => ctx.err(`${m}\n`), true);
+        stopResize = monitorTtySize(ctx.io.stdout, (hh, w) => ctx.client.containers.resize(id, hh, w), (m) => ctx.err(`${m}\n`), true);
       }
       let waitError = '';
       const status = wait.result.then((r) => {
@@ -136,7 +136,7 @@ const attach: Command = {
         return r.StatusCode;
       });
       const outcome = await exitOrDetach(session.done, status, withStdin, async () => {
-        const i = await ctx.client.containerInspect(id);
+        const i = await ctx.client.containers.inspect(id);
         return Boolean(i.State?.Running);
       });
       if (outcome.detached) { wait.cancel(); return 0; }

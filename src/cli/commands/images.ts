@@ -109,7 +109,7 @@ const images: Command = {
     if (bool(p, 'tree')) throw new StatusError('berth: --tree is not supported: berth lists images one row per tag', 125);
     const filters = list(p, 'filter');
     if (p.args[0]) filters.push(`reference=${p.args[0]}`);
-    const imgs = await ctx.client.imageList({ all: bool(p, 'all') || undefined, filters: filtersParam(filters) });
+    const imgs = await ctx.client.images.list({ all: bool(p, 'all') || undefined, filters: filtersParam(filters) });
     let format = str(p, 'format') || (bool(p, 'quiet') ? '' : ctx.config.imagesFormat ?? '') || 'table';
     const digests = bool(p, 'digests');
     if (format === 'table') format = bool(p, 'quiet') ? '{{.ID}}' : digests ? IMAGE_TABLE_DIGEST : IMAGE_TABLE;
@@ -134,7 +134,7 @@ const rmi: Command = {
     const errs: string[] = [];
     for (const img of p.args) {
       try {
-        const dels = await ctx.client.imageRemove(img, { force: bool(p, 'force') || undefined, noprune: bool(p, 'no-prune') || undefined });
+        const dels = await ctx.client.images.remove(img, { force: bool(p, 'force') || undefined, noprune: bool(p, 'no-prune') || undefined });
         for (const d of dels ?? []) {
           if (d.Deleted) ctx.out(`Deleted: ${d.Deleted}\n`);
           else if (d.Untagged) ctx.out(`Untagged: ${d.Untagged}\n`);
@@ -162,7 +162,7 @@ const tag: Command = {
     const repo = hasTag ? target.slice(0, lastColon) : target;
     const t = hasTag ? target.slice(lastColon + 1) : 'latest';
     if (repo !== repo.toLowerCase()) throw new StatusError(`invalid reference format: repository name (${repo}) must be lowercase`, 1);
-    await ctx.client.imageTag(src, repo, t);
+    await ctx.client.images.tag(src, repo, t);
     return 0;
   },
 };
@@ -188,7 +188,7 @@ const history: Command = {
     ],
   },
   async run(ctx, p) {
-    const h = await ctx.client.imageHistory(p.args[0]!);
+    const h = await ctx.client.images.history(p.args[0]!);
     const human = bool(p, 'human');
     const trunc = !bool(p, 'no-trunc');
     const now = Date.now();
@@ -252,7 +252,7 @@ const importCmd: Command = {
       if (lastColon > ref.lastIndexOf('/')) { repo = ref.slice(0, lastColon); t = ref.slice(lastColon + 1); }
       else repo = ref;
     }
-    const res = await ctx.client.imageCreate({
+    const res = await ctx.client.images.create({
       fromSrc, repo, tag: t, message: str(p, 'message') || undefined, changes: list(p, 'change'), platform: str(p, 'platform') || undefined,
     }, body);
     await displayJsonMessages(ctx, res);
@@ -275,7 +275,7 @@ const imagePrune: Command = {
     if (!bool(p, 'force') && !(await confirm(ctx, warning))) throw new StatusError('', 1);
     const filters = list(p, 'filter');
     filters.push(`dangling=${all ? 'false' : 'true'}`);
-    const r = await ctx.client.imagePrune({ filters: filtersParam(filters) });
+    const r = await ctx.client.images.prune({ filters: filtersParam(filters) });
     let out = '';
     if (r.ImagesDeleted?.length) {
       out += 'Deleted Images:\n';

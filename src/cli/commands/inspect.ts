@@ -13,8 +13,8 @@ const INSPECT_FORMAT_DESC = "Format output using a custom template:\n'json':    
 
 type Getter = (ctx: CliContext, ref: string, size: boolean) => Promise<unknown>;
 
-const getContainer: Getter = (ctx, ref, size) => ctx.client.containerInspect(ref, size);
-const getImage: Getter = (ctx, ref) => ctx.client.imageInspect(ref);
+const getContainer: Getter = (ctx, ref, size) => ctx.client.containers.inspect(ref, size);
+const getImage: Getter = (ctx, ref) => ctx.client.images.inspect(ref);
 
 export async function inspectAll(ctx: CliContext, refs: string[], format: string, lookup: (ref: string) => Promise<unknown>): Promise<number> {
   let tmpl: Template | null = null;

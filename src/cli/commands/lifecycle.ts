@@ -46,7 +46,7 @@ const start: Command = {
       const failed: string[] = [];
       for (const c of p.args) {
         try {
-          await ctx.client.containerStart(c);
+          await ctx.client.containers.start(c);
           ctx.out(`${c}\n`);
         } catch (e) {
           ctx.err(reportErrorText(e) + '\n');
@@ -57,31 +57,31 @@ const start: Command = {
       return 0;
     }
     if (p.args.length > 1) throw new StatusError('you cannot start and attach multiple containers at once', 1);
-    const info = await ctx.client.containerInspect(p.args[0]!);
+    const info = await ctx.client.containers.inspect(p.args[0]!);
     const id: string = info.Id;
     const tty = Boolean(info.Config?.Tty);
     const withStdin = interactive && Boolean(info.Config?.OpenStdin);
     const detachKeys = str(p, 'detach-keys') || ctx.config.detachKeys || '';
-    const h = await ctx.client.containerAttach(id, { stream: true, stdin: withStdin || undefined, stdout: true, stderr: true, detachKeys: detachKeys || undefined });
+    const h = await ctx.client.containers.attach(id, { stream: true, stdin: withStdin || undefined, stdout: true, stderr: true, detachKeys: detachKeys || undefined });
     const session = streamHijacked(h, {
       tty, stdin: withStdin ? ctx.io.stdin : null, stdout: ctx.io.stdout, stderr: ctx.io.stderr, detachKeys, warn: (m) => ctx.err(`${m}\n`),
     });
-    const wait = ctx.client.containerWait(id, info.HostConfig?.AutoRemove ? 'removed' : 'next-exit');
+    const wait = ctx.client.containers.wait(id, info.HostConfig?.AutoRemove ? 'removed' : 'next-exit');
     await wait.registered;
     let stopResize: (() => void) | undefined;
     try {
       try {
-        await ctx.client.containerStart(id);
+        await ctx.client.containers.start(id);
       } catch (e) {
         session.close();
         if (info.HostConfig?.AutoRemove) await wait.result.catch(() => undefined);
         throw e;
       }
       if (tty && isTerminal(ctx.io.stdout)) {
-        stopResize = monitorTtySize(ctx.io.stdout, (hh, w) => ctx.client.containerResize(id, hh, w), (m) => ctx.err(`${m}\n`));
+        stopResize = monitorTtySize(ctx.io.stdout, (hh, w) => ctx.client.containers.resize(id, hh, w), (m) => ctx.err(`${m}\n`));
       }
       const outcome = await exitOrDetach(session.done, wait.result.then((r) => r.StatusCode), withStdin, async () => {
-        const i = await ctx.client.containerInspect(id);
+        const i = await ctx.client.containers.inspect(id);
         return Boolean(i.State?.Running);
       });
       session.close();
@@ -108,7 +108,7 @@ const stop: Command = {
     path: 'stop', usage: 'stop [OPTIONS] CONTAINER [CONTAINER...]', desc: 'Stop one or more running containers',
     aliases: ['container stop', 'stop'], args: { min: 1 }, flags: [signalFlag, timeoutFlag, timeHidden],
   },
-  run: (ctx, p) => eachTarget(ctx, p.args, (c) => ctx.client.containerStop(c, stopQuery(p))),
+  run: (ctx, p) => eachTarget(ctx, p.args, (c) => ctx.client.containers.stop(c, stopQuery(p))),
 };
 
 const restart: Command = {
@@ -116,7 +116,7 @@ const restart: Command = {
     path: 'restart', usage: 'restart [OPTIONS] CONTAINER [CONTAINER...]', desc: 'Restart one or more containers',
     aliases: ['container restart', 'restart'], args: { min: 1 }, flags: [signalFlag, timeoutFlag, timeHidden],
   },
-  run: (ctx, p) => eachTarget(ctx, p.args, (c) => ctx.client.containerRestart(c, stopQuery(p))),
+  run: (ctx, p) => eachTarget(ctx, p.args, (c) => ctx.client.containers.restart(c, stopQuery(p))),
 };
 
 const kill: Command = {
@@ -124,7 +124,7 @@ const kill: Command = {
     path: 'kill', usage: 'kill [OPTIONS] CONTAINER [CONTAINER...]', desc: 'Kill one or more running containers',
     aliases: ['container kill', 'kill'], args: { min: 1 }, flags: [signalFlag],
   },
-  run: (ctx, p) => eachTarget(ctx, p.args, (c) => ctx.client.containerKill(c, str(p, 'signal'))),
+  run: (ctx, p) => eachTarget(ctx, p.args, (c) => ctx.client.containers.kill(c, str(p, 'signal'))),
 };
 
 const wait: Command = {
@@ -136,7 +136,7 @@ const wait: Command = {
     const errs: string[] = [];
     for (const c of p.args) {
       try {
-        const r = await ctx.client.containerWait(c, 'not-running').result;
+        const r = await ctx.client.containers.wait(c, 'not-running').result;
         ctx.out(`${r.StatusCode}\n`);
       } catch (e) {
         errs.push(reportErrorText(e));
@@ -164,7 +164,7 @@ const rm: Command = {
       const c = raw.replace(/^\/+|\/+$/g, '');
       try {
         if (!c) throw new Error('container name cannot be empty');
-        await ctx.client.containerRemove(c, { force: force || undefined, v: bool(p, 'volumes') || undefined, link: bool(p, 'link') || undefined });
+        await ctx.client.containers.remove(c, { force: force || undefined, v: bool(p, 'volumes') || undefined, link: bool(p, 'link') || undefined });
         ctx.out(`${raw}\n`);
       } catch (e) {
         if (force && isNotFound(e)) { ctx.err(reportErrorText(e) + '\n'); continue; }
@@ -184,7 +184,7 @@ const rename: Command = {
   async run(ctx, p) {
     const [oldName, newName] = p.args.map((s) => s.trim()) as [string, string];
     if (!oldName || !newName) throw new StatusError('Error: neither old nor new names may be empty', 1);
-    await ctx.client.containerRename(oldName, newName);
+    await ctx.client.containers.rename(oldName, newName);
     return 0;
   },
 };
@@ -221,7 +221,7 @@ const prune: Command = {
     if (!bool(p, 'force') && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.'))) {
       throw new StatusError('', 1);
     }
-    const r = await ctx.client.containerPrune({ filters: filtersParam(list(p, 'filter')) });
+    const r = await ctx.client.containers.prune({ filters: filtersParam(list(p, 'filter')) });
     let out = '';
     if (r.ContainersDeleted?.length) out += 'Deleted Containers:\n' + r.ContainersDeleted.map((i) => i + '\n').join('') + '\n';
     out += `Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`;

@@ -18,8 +18,8 @@ const logs: Command = {
   },
   async run(ctx, p) {
     const id = p.args[0]!;
-    const info = await ctx.client.containerInspect(id);
-    const res = await ctx.client.containerLogs(id, {
+    const info = await ctx.client.containers.inspect(id);
+    const res = await ctx.client.containers.logs(id, {
       stdout: true, stderr: true,
       since: toUnix(str(p, 'since')), until: toUnix(str(p, 'until')),
       timestamps: bool(p, 'timestamps') || undefined, follow: bool(p, 'follow') || undefined,

@@ -169,7 +169,7 @@ const create: Command = {
       if ((l.includes('=') ? l.slice(0, l.indexOf('=')) : l).trim() === '') throw new FlagError(`invalid argument "${l}" for "--label" flag: invalid label '${l}': empty name`);
     }
     body.Labels = kvMap(list(p, 'label'));
-    const r = await ctx.client.networkCreate(body);
+    const r = await ctx.client.networks.create(body);
     ctx.out(`${r.Id}\n`);
     return 0;
   },
@@ -220,7 +220,7 @@ const ls: Command = {
     ],
   },
   async run(ctx, p) {
-    const nets = await ctx.client.networkList({ filters: filtersParam(list(p, 'filter')) });
+    const nets = await ctx.client.networks.list({ filters: filtersParam(list(p, 'filter')) });
     nets.sort((a, b) => naturalCompare(String(a.Name ?? ''), String(b.Name ?? '')));
     let format = str(p, 'format') || 'table';
     if (format === 'table') format = bool(p, 'quiet') ? '{{.ID}}' : 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
@@ -241,7 +241,7 @@ const inspect: Command = {
       { name: 'verbose', short: 'v', kind: 'bool', desc: 'Verbose output for diagnostics' },
     ],
   },
-  run: (ctx, p) => inspectAll(ctx, p.args, str(p, 'format'), (ref) => ctx.client.networkInspect(ref, bool(p, 'verbose'))),
+  run: (ctx, p) => inspectAll(ctx, p.args, str(p, 'format'), (ref) => ctx.client.networks.inspect(ref, bool(p, 'verbose'))),
 };
 
 const rm: Command = {
@@ -253,7 +253,7 @@ const rm: Command = {
     let status = 0;
     for (const name of p.args) {
       try {
-        await ctx.client.networkRemove(name);
+        await ctx.client.networks.remove(name);
         ctx.out(`${name}\n`);
       } catch (e) {
         if (bool(p, 'force') && isNotFound(e)) continue;
@@ -277,7 +277,7 @@ const prune: Command = {
     if (!bool(p, 'force') && !(await confirm(ctx, 'WARNING! This will remove all custom networks not used by at least one container.'))) {
       throw new StatusError('', 1);
     }
-    const r = await ctx.client.networkPrune({ filters: filtersParam(list(p, 'filter')) });
+    const r = await ctx.client.networks.prune({ filters: filtersParam(list(p, 'filter')) });
     if (r?.NetworksDeleted?.length) ctx.out(`Deleted Networks:\n${r.NetworksDeleted.map((i) => i + '\n').join('')}\n`);
     return 0;
   },
@@ -305,7 +305,7 @@ const connect: Command = {
       driverOpts[k] = o.slice(i + 1).trim();
     }
     const links = list(p, 'link');
-    await ctx.client.networkConnect(p.args[0]!, p.args[1]!, {
+    await ctx.client.networks.connect(p.args[0]!, p.args[1]!, {
       IPAMConfig: { IPv4Address: str(p, 'ip'), IPv6Address: str(p, 'ip6'), LinkLocalIPs: slice(list(p, 'link-local-ip')) },
       Links: links.length ? links : null,
       Aliases: slice(list(p, 'alias')),
@@ -322,7 +322,7 @@ const disconnect: Command = {
     flags: [{ name: 'force', short: 'f', kind: 'bool', desc: 'Force the container to disconnect from a network' }],
   },
   async run(ctx, p) {
-    await ctx.client.networkDisconnect(p.args[0]!, p.args[1]!, bool(p, 'force'));
+    await ctx.client.networks.disconnect(p.args[0]!, p.args[1]!, bool(p, 'force'));
     return 0;
   },
 };

@@ -146,7 +146,7 @@ const ps: Command = {
     if (format && !quiet && !p.changed.has('size') && /\.Size\b/.test(format)) size = true;
     let limit = num(p, 'last');
     if (bool(p, 'latest') && limit === -1) limit = 1;
-    const containers = await ctx.client.containerList({
+    const containers = await ctx.client.containers.list({
       all: bool(p, 'all') || undefined,
       limit: limit > 0 ? limit : undefined,
       size: size || undefined,

@@ -24,7 +24,7 @@ export function runStatusError(e: unknown, cmdName = 'run'): StatusError {
 async function pullImage(ctx: CliContext, image: string): Promise<void> {
   const ref = familiarWithTag(image);
   const colon = ref.lastIndexOf(':');
-  const res = await ctx.client.imageCreate({ fromImage: ref.slice(0, colon), tag: ref.slice(colon + 1) });
+  const res = await ctx.client.images.create({ fromImage: ref.slice(0, colon), tag: ref.slice(colon + 1) });
   for await (const m of jsonMessages<any>(res)) {
     if (m.error || m.errorDetail) throw new Error(m.errorDetail?.message ?? m.error);
     if (m.status) ctx.err(`${m.id ? m.id + ': ' : ''}${m.status}${m.progress ? ' ' + m.progress : ''}\n`);
@@ -39,7 +39,7 @@ async function pullImage(ctx: CliContext, image: string): Promise<void> {
 async function imageMissing(ctx: CliContext, image: string): Promise<boolean> {
   if (isFullId(image.replace(/^sha256:/, '')) || isDigest(image)) return false;
   try {
-    await ctx.client.imageInspect(image);
+    await ctx.client.images.inspect(image);
     return false;
   } catch (e) {
     if (isNotFound(e)) return true;
@@ -65,12 +65,12 @@ async function createContainer(ctx: CliContext, p: ParsedArgs, detach: boolean):
   if (pull === 'always') await pullImage(ctx, req.body.Image);
   let res;
   try {
-    res = await ctx.client.containerCreate(req.body, query);
+    res = await ctx.client.containers.create(req.body, query);
   } catch (e) {
     if (!(pull === 'missing' && isNotFound(e) && await imageMissing(ctx, req.body.Image))) throw e;
     if (!bool(p, 'quiet')) ctx.err(`Unable to find image '${familiarWithTag(req.body.Image)}' locally\n`);
     await pullImage(ctx, req.body.Image);
-    res = await ctx.client.containerCreate(req.body, query);
+    res = await ctx.client.containers.create(req.body, query);
   }
   for (const w of res.Warnings ?? []) ctx.err(`WARNING: ${w}\n`);
   if (cidfile) {
@@ -111,7 +111,7 @@ async function runContainer(ctx: CliContext, p: ParsedArgs): Promise<number> {
 
   let session: HijackSession | undefined;
   if (attach) {
-    const h = await ctx.client.containerAttach(id, {
+    const h = await ctx.client.containers.attach(id, {
       stream: true, stdin: attachStdin || undefined, stdout: attachStdout || undefined, stderr: attachStderr || undefined,
       detachKeys: detachKeys || undefined,
     }).catch((e) => { throw runStatusError(e); });
@@ -122,17 +122,17 @@ async function runContainer(ctx: CliContext, p: ParsedArgs): Promise<number> {
       detachKeys, warn: (m) => ctx.err(`${m}\n`),
     });
   }
-  const wait = ctx.client.containerWait(id, autoRemove ? 'removed' : 'next-exit');
+  const wait = ctx.client.containers.wait(id, autoRemove ? 'removed' : 'next-exit');
   await wait.registered;
 
   // forward SIGINT/SIGTERM to the container like docker's --sig-proxy (not with a tty: raw mode delivers ^C)
   const sigProxy = attach && !tty && p.flags['sig-proxy'] !== false && ctx.io.stdin === process.stdin;
-  const forward = (sig: NodeJS.Signals) => { ctx.client.containerKill(id, sig).catch(() => undefined); };
+  const forward = (sig: NodeJS.Signals) => { ctx.client.containers.kill(id, sig).catch(() => undefined); };
   if (sigProxy) { process.on('SIGINT', forward); process.on('SIGTERM', forward); }
   let stopResize: (() => void) | undefined;
   try {
     try {
-      await ctx.client.containerStart(id);
+      await ctx.client.containers.start(id);
     } catch (e) {
       session?.close();
       if (autoRemove) await wait.result.catch(() => undefined);
@@ -143,7 +143,7 @@ async function runContainer(ctx: CliContext, p: ParsedArgs): Promise<number> {
       return 0;
     }
     if (tty && isTerminal(ctx.io.stdout)) {
-      stopResize = monitorTtySize(ctx.io.stdout, (h, w) => ctx.client.containerResize(id, h, w), (m) => ctx.err(`${m}\n`));
+      stopResize = monitorTtySize(ctx.io.stdout, (h, w) => ctx.client.containers.resize(id, h, w), (m) => ctx.err(`${m}\n`));
     }
     let waitError = '';
     const status = wait.result.then((r) => {
@@ -151,7 +151,7 @@ async function runContainer(ctx: CliContext, p: ParsedArgs): Promise<number> {
       return r.StatusCode;
     }, (e) => { waitError = `error waiting for container: ${(e as Error).message}\n`; return 125; });
     const outcome = await exitOrDetach(session.done, status, attachStdin, async () => {
-      const info = await ctx.client.containerInspect(id);
+      const info = await ctx.client.containers.inspect(id);
       return Boolean(info.State?.Running);
     });
     session.close();

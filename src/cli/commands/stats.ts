@@ -151,7 +151,7 @@ class Collector {
   private async run(markFirst: () => void): Promise<void> {
     this.armTimeout(markFirst);
     try {
-      this.res = await this.ctx.client.containerStats(this.container, this.stream);
+      this.res = await this.ctx.client.containers.stats(this.container, this.stream);
       for await (const v of jsonMessages<any>(this.res)) {
         this.entry = entryFromStats(this.container, v);
         this.error = null;
@@ -224,7 +224,7 @@ const stats: Command = {
             }
           })();
         }
-        const list = await ctx.client.containerList({ all: all || undefined });
+        const list = await ctx.client.containers.list({ all: all || undefined });
         for (const c of list) add(String(c.Id).slice(0, 12));
         await Promise.all(collectors.map((c) => c.first));
       } else {

@@ -1,0 +1,234 @@
+// Issue 8's stream audit beyond `logs -f` (log-streams.test.ts): attach (hijacked and websocket), exec
+// start, stats and events, over raw HTTP on the unix socket. For each: a client that never reads while
+// the container floods its output, and one that hangs up mid-stream. Afterwards berthd answers _ping,
+// its RSS stays under 150 MB and it holds no socket for a stream that should be over.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import { api, sleep, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
+import { docker, show } from '../helpers/cli.js';
+import { busyboxTar } from '../helpers/fixtures.js';
+
+const IMG = 'busybox:long-streams';
+/** 200 MB of output in 1000-byte lines: far more than berthd may keep for a client. */
+const LINE = 'x'.repeat(999);
+const FLOOD = `yes ${LINE} | head -c 200000000`;
+let d: Daemon;
+const open: net.Socket[] = [];
+
+before(async () => {
+  d = await startDaemon({ args: ['-b', 'none'] });
+  const r = await docker(d.env, ['import', '--change', 'CMD ["sh"]', await busyboxTar(), IMG], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, show(r));
+});
+
+// each test's clients go with it, so one test's leftovers are not the next one's failure
+afterEach(() => { for (const s of open.splice(0)) s.destroy(); });
+
+after(async () => {
+  const left = await d.cleanup();
+  assert.deepEqual(left, [], 'nothing of berth left behind');
+});
+
+/** One raw request; `Connection: close` so a socket berthd still holds is a stream, not an idle keep-alive. */
+function request(method: string, path: string, headers: Record<string, string> = {}, body = ''): net.Socket {
+  const s = net.connect(d.socket);
+  s.on('error', () => undefined);
+  const h = { Host: 'berth', Connection: 'close', 'Content-Length': String(Buffer.byteLength(body)), ...headers };
+  s.write(`${method} ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`);
+  open.push(s);
+  return s;
+}
+
+const UPGRADE_TCP = { Connection: 'Upgrade', Upgrade: 'tcp' };
+const UPGRADE_WS = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' };
+
+/** A client that sends its request and never reads the answer. */
+function stalled(method: string, path: string, headers: Record<string, string> = {}, body = ''): net.Socket {
+  const s = request(method, path, headers, body);
+  s.pause();
+  return s;
+}
+
+/** A client that reads until it has `bytes` of the answer, then hangs up (resolves once it did). */
+function leaver(method: string, path: string, headers: Record<string, string> = {}, body = '', bytes = 64 * 1024): Promise<void> {
+  const s = request(method, path, headers, body);
+  return new Promise<void>((resolve, reject) => {
+    let got = 0;
+    s.on('data', (c: Buffer) => { got += c.length; if (got >= bytes) { s.destroy(); resolve(); } });
+    s.on('close', () => { if (got < bytes) reject(new Error(`${path}: the stream ended after ${got} bytes`)); });
+  });
+}
+
+/** A client that reads everything: resolves with what it got once berthd ends the stream. */
+function reader(method: string, path: string, headers: Record<string, string> = {}, body = ''): { text: () => string; ended: Promise<void> } {
+  const s = request(method, path, headers, body);
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => { chunks.push(c); });
+  return { text: () => Buffer.concat(chunks).toString('latin1'), ended: new Promise<void>((resolve) => s.on('close', () => resolve())) };
+}
+
+/** berthd's open sockets: each open stream holds one (and an attach or exec one more, to conmon). */
+function socketFds(): number {
+  let n = 0;
+  for (const f of fs.readdirSync(`/proc/${d.pid}/fd`)) {
+    try { if (fs.readlinkSync(`/proc/${d.pid}/fd/${f}`).startsWith('socket:')) n++; } catch { /* closed meanwhile */ }
+  }
+  return n;
+}
+
+function rssMb(): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${d.pid}/status`, 'utf8'));
+  return Number(m![1]) / 1024;
+}
+
+/** berthd answers _ping, stays under 150 MB, and holds no more sockets than `baseline`. */
+async function assertHealthy(baseline: number, what: string): Promise<void> {
+  const ping = await api(d.socket, 'GET', '/_ping', undefined, 10_000).catch((e: Error) => ({ status: 0, body: e.message }));
+  assert.equal(ping.status, 200, `${what}: _ping answers (${ping.body})`);
+  const rss = rssMb();
+  assert.ok(rss < 150, `${what}: RSS stays under 150 MB (${rss.toFixed(0)} MB)`);
+  await waitFor(() => socketFds() <= baseline, 10_000, 100);
+  const fds = socketFds();
+  assert.ok(fds <= baseline, `${what}: no stream left open (${fds} sockets, ${baseline} before)`);
+}
+
+async function create(cmd: string, hostConfig: Record<string, unknown> = {}): Promise<string> {
+  const c = await api(d.socket, 'POST', '/containers/create', {
+    Image: IMG, Cmd: ['sh', '-c', cmd], AttachStdout: true, AttachStderr: true,
+    HostConfig: { NetworkMode: 'none', LogConfig: { Type: 'none' }, ...hostConfig },
+  });
+  assert.equal(c.status, 201, c.body);
+  return JSON.parse(c.body).Id as string;
+}
+
+async function start(id: string): Promise<void> {
+  const r = await api(d.socket, 'POST', `/containers/${id}/start`);
+  assert.equal(r.status, 204, r.body);
+}
+
+const gone = async (id: string) => (await api(d.socket, 'GET', `/containers/${id}/json`)).status === 404;
+const running = async (id: string) => JSON.parse((await api(d.socket, 'GET', `/containers/${id}/json`)).body).State.Running === true;
+
+async function removeForce(id: string): Promise<void> {
+  assert.equal((await api(d.socket, 'DELETE', `/containers/${id}?force=1`)).status, 204);
+}
+
+/** Creates an exec of `cmd` in `id`; its start body for an attached (not detached) start. */
+async function execOf(id: string, cmd: string): Promise<{ execId: string; body: string }> {
+  const r = await api(d.socket, 'POST', `/containers/${id}/exec`, { Cmd: ['sh', '-c', cmd], AttachStdout: true, AttachStderr: true });
+  assert.equal(r.status, 201, r.body);
+  return { execId: JSON.parse(r.body).Id as string, body: JSON.stringify({ Detach: false, Tty: false }) };
+}
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+test('events: clients that never read are not buffered without bound; one that hangs up is released', async () => {
+  // First, while berthd is small: each event carries the container's labels, so 128 KB of them make a
+  // flood of events quick to produce (on code that buffers them: 10 clients x 80 events x 128 KB).
+  for (let i = 0; i < 10; i++) stalled('GET', '/v1.45/events?type=container');
+  await sleep(200);
+  const base = socketFds();
+  const label = 'l'.repeat(128 * 1024);
+  for (let i = 0; i < 40; i++) {
+    const c = await api(d.socket, 'POST', '/containers/create', { Image: IMG, Labels: { big: label }, HostConfig: { NetworkMode: 'none' } });
+    assert.equal(c.status, 201, c.body);
+    await removeForce(JSON.parse(c.body).Id as string);
+  }
+  await leaver('GET', '/v1.45/events?type=container&since=0', {}, '', 1024);
+  await assertHealthy(base, 'after an event flood to clients that do not read');
+});
+
+test('attach: a client that never reads a flood is dropped, not buffered, and its stream ends with the container', async () => {
+  const base = socketFds();
+  const id = await create(FLOOD, { AutoRemove: true });
+  stalled('POST', `/v1.45/containers/${id}/attach?stream=1&stdout=1&stderr=1`, UPGRADE_TCP);
+  await sleep(200); // parked before start: connected between runc create and start
+  await start(id);
+  assert.ok(await waitFor(() => gone(id), 120_000, 200), 'the container wrote its output, exited and was removed');
+  await assertHealthy(base, 'after a stalled attach client');
+});
+
+test('attach logs=1: live output is not held without bound while the replay waits on a client that does not read', async () => {
+  const base = socketFds();
+  // a log larger than the socket buffers (the replay stalls on it), then a live flood while it does
+  const id = await create(`yes ${LINE} | head -c 8000000; sleep 1; ${FLOOD}`, { AutoRemove: true, LogConfig: { Type: 'json-file' } });
+  await start(id);
+  const logPath = JSON.parse((await api(d.socket, 'GET', `/containers/${id}/json`)).body).LogPath as string;
+  await waitFor(() => { try { return fs.statSync(logPath).size >= 8_000_000; } catch { return false; } }, 30_000, 50);
+  stalled('POST', `/v1.45/containers/${id}/attach?logs=1&stream=1&stdout=1&stderr=1`, UPGRADE_TCP);
+  assert.ok(await waitFor(() => gone(id), 120_000, 200), 'the container wrote its output, exited and was removed');
+  await assertHealthy(base, 'after a stalled attach with a log replay');
+});
+
+test('attach: a client that hangs up mid-stream is released while the container runs on', async () => {
+  const id = await create(`yes ${LINE}`);
+  await start(id);
+  const base = socketFds();
+  await leaver('POST', `/v1.45/containers/${id}/attach?stream=1&stdout=1`, UPGRADE_TCP);
+  await assertHealthy(base, 'after an attach client left');
+  assert.ok(await running(id), 'the container keeps running without its client');
+  // a client that reads to the end sees the stream end when the container goes
+  const r = reader('POST', `/v1.45/containers/${id}/attach?stream=1&stdout=1`, UPGRADE_TCP);
+  await waitFor(() => r.text().length > 100_000, 10_000, 50);
+  await removeForce(id);
+  await r.ended;
+  await assertHealthy(base, 'after the container of a reading attach client was removed');
+});
+
+test('attach/ws: a websocket client that never reads is dropped; one that hangs up is released', async () => {
+  const base = socketFds();
+  const id = await create(FLOOD, { AutoRemove: true });
+  stalled('GET', `/v1.45/containers/${id}/attach/ws?stream=1&stdout=1&stderr=1`, UPGRADE_WS);
+  await sleep(200);
+  await start(id);
+  assert.ok(await waitFor(() => gone(id), 120_000, 200), 'the container wrote its output, exited and was removed');
+  await assertHealthy(base, 'after a stalled websocket client');
+
+  const id2 = await create(`yes ${LINE}`);
+  await start(id2);
+  const base2 = socketFds();
+  await leaver('GET', `/v1.45/containers/${id2}/attach/ws?stream=1&stdout=1`, UPGRADE_WS);
+  await assertHealthy(base2, 'after a websocket client left');
+  assert.ok(await running(id2), 'the container keeps running without its client');
+  await removeForce(id2);
+});
+
+test('exec start: a client that never reads an exec flood is dropped; the exec and its container run on', async () => {
+  const id = await create('sleep 600');
+  await start(id);
+  const base = socketFds();
+  const e = await execOf(id, FLOOD);
+  stalled('POST', `/v1.45/exec/${e.execId}/start`, JSON_HEADERS, e.body);
+  const done = async () => JSON.parse((await api(d.socket, 'GET', `/exec/${e.execId}/json`)).body).Running === false
+    && JSON.parse((await api(d.socket, 'GET', `/exec/${e.execId}/json`)).body).ExitCode !== null;
+  assert.ok(await waitFor(done, 120_000, 200), 'the exec wrote its output and exited');
+  await assertHealthy(base, 'after a stalled exec client');
+  assert.ok(await running(id), 'the container keeps running');
+
+  const e2 = await execOf(id, `yes ${LINE}`);
+  await leaver('POST', `/v1.45/exec/${e2.execId}/start`, JSON_HEADERS, e2.body);
+  await assertHealthy(base, 'after an exec client left');
+
+  // the stream of an exec ends when its container goes
+  const e3 = await execOf(id, 'echo exec-says-hi; sleep 600');
+  const r = reader('POST', `/v1.45/exec/${e3.execId}/start`, JSON_HEADERS, e3.body);
+  await waitFor(() => r.text().includes('exec-says-hi'), 10_000, 50);
+  await removeForce(id);
+  await r.ended;
+  await assertHealthy(base, 'after the container of an exec was removed');
+});
+
+test('stats stream=1: a client that never reads and one that hangs up are released; the stream ends with its container', async () => {
+  const id = await create('sleep 600');
+  await start(id);
+  const base = socketFds();
+  stalled('GET', `/v1.45/containers/${id}/stats?stream=1`);
+  await leaver('GET', `/v1.45/containers/${id}/stats?stream=1`, {}, '', 100);
+  const r = reader('GET', `/v1.45/containers/${id}/stats?stream=1`);
+  await waitFor(() => r.text().split('"read":').length > 3, 10_000, 100); // a few samples, a second apart
+  await removeForce(id);
+  await r.ended;
+  await assertHealthy(base, 'after the stats streams of a removed container');
+});
