@@ -8,6 +8,7 @@ import { parseGoDurationNs } from '../core/go-duration.js';
 import { ramInBytes } from '../core/human.js';
 import { FlagError, type ParsedArgs } from './flags.js';
 import { bool, list, num, str } from './context.js';
+import { resourceHostConfig } from './resource-flags.js';
 
 export interface CreateRequest {
   name?: string;
@@ -333,6 +334,7 @@ export function buildCreateRequest(p: ParsedArgs, env: Record<string, string | u
     Mounts: list(p, 'mount').length ? list(p, 'mount').map(parseMount) : undefined,
     Init: p.changed.has('init') ? bool(p, 'init') : undefined,
     Annotations: list(p, 'annotation').length ? kvMap(list(p, 'annotation')) : undefined,
+    ...resourceHostConfig(p),
   };
   for (const k of Object.keys(hostConfig)) if (hostConfig[k] === undefined) delete hostConfig[k];
 

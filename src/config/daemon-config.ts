@@ -94,6 +94,10 @@ export const REFUSED_FILE_KEYS: Record<string, { accepts?: (v: unknown) => boole
   'default-runtime': { accepts: (v) => v === 'runc', message: 'default-runtime: berth runs containers with runc only' },
   'storage-driver': { accepts: (v) => v === 'overlay2', message: 'storage-driver: berth supports overlay2 only' },
   'experimental': { accepts: (v) => v === false, message: 'experimental features are not supported by berth' },
+  // IPv6 lives on user-defined networks (`network create --ipv6`); the default bridge stays IPv4
+  'ipv6': { accepts: (v) => v === false, message: 'ipv6: the default bridge network has no IPv6 in berth; create a user-defined network with --ipv6' },
+  'fixed-cidr-v6': { message: 'fixed-cidr-v6: the default bridge network has no IPv6 in berth; create a user-defined network with --ipv6 --subnet' },
+  'ip6tables': { accepts: (v) => v === true, message: 'ip6tables: berth always manages ip6tables rules for its IPv6 networks' },
   'features': { accepts: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0, message: 'features: berth has no optional daemon features to enable' },
 };
 

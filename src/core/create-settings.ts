@@ -60,7 +60,8 @@ export const CREATE_FIELDS: { Config: Record<string, FieldRule>; HostConfig: Rec
     OomKillDisable: 'implemented', OomScoreAdj: NOT_YET('--oom-score-adj'), PidMode: 'implemented', PidsLimit: 'implemented',
     PortBindings: 'implemented', Privileged: 'implemented', PublishAllPorts: 'implemented', ReadonlyPaths: NOT_YET('ReadonlyPaths'),
     ReadonlyRootfs: 'implemented', RestartPolicy: 'implemented', Runtime: 'implemented', SecurityOpt: 'implemented', ShmSize: 'implemented',
-    StorageOpt: NOT_YET('--storage-opt'), Sysctls: NOT_YET('--sysctl'), Tmpfs: 'implemented', UTSMode: 'implemented', Ulimits: 'implemented',
+    // moby's overlay2 wording: berth sets up no project quotas, so a size limit is never honoured
+    StorageOpt: { refused: "--storage-opt is supported only for overlay over xfs with 'pquota' mount option" }, Sysctls: NOT_YET('--sysctl'), Tmpfs: 'implemented', UTSMode: 'implemented', Ulimits: 'implemented',
     UsernsMode: { refused: '--userns is not supported by berth yet', accepts: (v) => v === '' || v === 'host' },
     VolumeDriver: { refused: 'only the local volume driver is supported', accepts: (v) => v === '' || v === 'local' },
     VolumesFrom: 'implemented',

@@ -70,6 +70,9 @@ export function parseChallenge(h: string): Challenge | undefined {
 }
 
 const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: new https.Agent({ keepAlive: true, maxSockets: 16 }) };
+/** Chunked uploads (after a 413): chunks start at 8 MiB and halve on a 413, down to 64 KiB. */
+const CHUNK = 8 * 1024 * 1024;
+const MIN_CHUNK = 64 * 1024;
 /** How long a response may take to start, or a body may stall. */
 const IDLE_MS = 60_000;
 
@@ -125,7 +128,8 @@ export class RegistryClient {
     if (ch.scheme !== 'bearer' || !ch.params.realm) return undefined;
     const url = new URL(ch.params.realm);
     if (ch.params.service) url.searchParams.set('service', ch.params.service);
-    if (scope) url.searchParams.set('scope', scope);
+    // One `scope` parameter per resource (a mount's is two), as docker's client asks for them.
+    for (const sc of scope.split(' ').filter(Boolean)) url.searchParams.append('scope', sc);
     const headers: Record<string, string> = {};
     let method = 'GET';
     let body: Buffer | undefined;
@@ -227,7 +231,7 @@ export class RegistryClient {
   /**
    * Upload one blob as docker's client does: the body streamed in one PATCH (a chunk covering the whole
    * blob, with its Content-Range, so registries that take chunked uploads only accept it too), then a PUT
-   * with the digest and no body to close the session. `location` is a session already opened (a mount
+   * with the digest and no body to close the session. A 413 for the whole body starts over in chunks. `location` is a session already opened (a mount
    * answered 202); otherwise one is opened.
    */
   async uploadBlob(repo: string, digest: string, size: number, body: () => Readable, location?: string): Promise<void> {
@@ -239,18 +243,76 @@ export class RegistryClient {
       loc = s.location;
     }
     if (size > 0) {
+      const src = body();
       const patch = await this.request(this.relative(loc), {
-        method: 'PATCH', scope, ok: [202, 204], body: body(),
+        method: 'PATCH', scope, ok: [202, 204, 413], body: src,
         headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size), 'Content-Range': `0-${size - 1}` },
       });
       patch.resume();
-      const next = patch.headers.location;
-      if (next) loc = next;
+      if (patch.statusCode === 413) {
+        // A registry (or a proxy in front of it) with a limit on request bodies: again in a new session, in chunks.
+        src.destroy();
+        await this.cancelUpload(repo, loc);
+        const s = await this.startUpload(repo);
+        if (s.mounted) return;
+        loc = await this.uploadChunks(repo, s.location, digest, size, body());
+      } else if (patch.headers.location) loc = patch.headers.location;
     }
     const url = new URL(loc, this.endpoint.base);
     url.searchParams.set('digest', digest);
     const res = await this.request(url.pathname + url.search, { method: 'PUT', scope, ok: [201, 204], body: Buffer.alloc(0) });
     res.resume();
+  }
+
+  /**
+   * The OCI chunked upload: PATCHes with Content-Range in order, each to the Location the last one gave.
+   * A chunk refused as too large (413) is sent again as halves (and so are the chunks after it), down to
+   * 64 KiB. Returns the final Location.
+   */
+  private async uploadChunks(repo: string, location: string, digest: string, size: number, src: Readable): Promise<string> {
+    const scope = `repository:${repo}:pull,push`;
+    let loc = location;
+    let offset = 0;
+    // the largest chunk not yet refused: once one is, later chunks start at that size
+    let limit = CHUNK;
+    const send = async (buf: Buffer): Promise<void> => {
+      if (buf.length > limit) {
+        // the step is fixed here: a 413 further down lowers `limit`, and the pieces then split themselves
+        const step = limit;
+        for (let i = 0; i < buf.length; i += step) await send(buf.subarray(i, i + step));
+        return;
+      }
+      const r = await this.request(this.relative(loc), {
+        method: 'PATCH', scope, ok: [202, 204, 413], body: buf,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + buf.length - 1}` },
+      });
+      r.resume();
+      if (r.statusCode === 413) {
+        if (buf.length <= MIN_CHUNK) throw new InvalidParameterError(`registry ${this.endpoint.domain} refuses upload chunks of ${buf.length} bytes: 413 Request Entity Too Large`);
+        limit = Math.ceil(buf.length / 2);
+        await send(buf);
+        return;
+      }
+      offset += buf.length;
+      if (r.headers.location) loc = r.headers.location;
+    };
+    let parts: Buffer[] = [];
+    let held = 0;
+    try {
+      for await (const c of src) {
+        let b = c as Buffer;
+        while (b.length) {
+          const take = Math.min(CHUNK - held, b.length);
+          parts.push(b.subarray(0, take));
+          held += take;
+          b = b.subarray(take);
+          if (held === CHUNK) { await send(Buffer.concat(parts)); parts = []; held = 0; }
+        }
+      }
+      if (held) await send(Buffer.concat(parts));
+    } finally { src.destroy(); }
+    if (offset !== size) throw new InvalidParameterError(`blob ${digest}: read ${offset} bytes, expected ${size}`);
+    return loc;
   }
 
   async putManifest(repo: string, ref: string, mediaType: string, body: Buffer): Promise<string | undefined> {

@@ -168,6 +168,18 @@ export function ulaPool(seed: string): { base: string; size: number } {
   return { base: formatCidr6({ base: (0xfdn << 120n) | (gid << 80n), prefix: 48 }), size: 64 };
 }
 
+/** daemon.json default-address-pools: each base a CIDR of either family, each size between its prefix and the family's width. */
+export function checkPools(pools: Array<{ base: string; size: number }>): void {
+  for (const p of pools) {
+    const c = typeof p?.base === 'string' ? parseCidr(p.base) ?? parseCidr6(p.base) : undefined;
+    if (!c) throw new InvalidParameterError(`default-address-pools: invalid base pool ${JSON.stringify(p?.base)}`);
+    const width = p.base.includes(':') ? 128 : 32;
+    if (!Number.isInteger(p.size) || p.size < c.prefix || p.size > width) {
+      throw new InvalidParameterError(`default-address-pools: size ${JSON.stringify(p.size)} of ${p.base} must be between /${c.prefix} and /${width}`);
+    }
+  }
+}
+
 /** The IPv6 pools for auto-picked subnets: daemon.json's IPv6 default-address-pools, else the instance's ULA /48 (as moby). */
 export function ipv6Pools(pools: Array<{ base: string; size: number }>, seed: string): Array<{ base: string; size: number }> {
   const v6 = pools.filter((p) => p.base.includes(':'));

@@ -12,7 +12,7 @@ import { DnsServers } from './dns-servers.js';
 import { Endpoints } from './endpoints.js';
 import { buildHosts, buildResolvConf, upstreamServers } from './etc-files.js';
 import { IpTool } from './ip-tool.js';
-import { checkLinkLocalSyntax, checkStaticIp, ipv6Pools, linkLocalCidrs } from './ipam.js';
+import { checkLinkLocalSyntax, checkPools, checkStaticIp, ipv6Pools, linkLocalCidrs } from './ipam.js';
 import { chainPrefixFor, Iptables } from './iptables.js';
 import { NetState, newId, short } from './net-state.js';
 import { NetnsManager } from './netns.js';
@@ -134,6 +134,7 @@ export class NetworkService {
     if (this.bridgeName !== NO_BRIDGE && !IFNAME_RE.test(this.bridgeName)) {
       throw new InvalidParameterError(`invalid bridge name ${this.bridgeName}: 1 to 15 characters of [a-zA-Z0-9_.-]`);
     }
+    checkPools(o.pools ?? []); // a base berth cannot parse would otherwise be skipped without a word
     this.chainPrefix = chainPrefixFor(this.bridgeName);
     this.ipt = o.iptables ?? new Iptables(this.chainPrefix);
     if (this.ipt.prefix !== this.chainPrefix) throw new SystemError(`iptables chain prefix ${this.ipt.prefix} is not this instance's ${this.chainPrefix}`);

@@ -1,3 +1,4 @@
+import util from 'node:util';
 import { requireCjs } from './cjs.js';
 import os from 'node:os';
 import { SystemError } from '../errors.js';
@@ -97,7 +98,12 @@ export class LinuxSys implements Sys {
     const { flags, data } = mountFlags(m.options);
     if (Buffer.byteLength(data) >= 4096) throw new SystemError(`mount data for ${m.target} exceeds a page`);
     if (libc().mount(m.source, m.target, m.type || null, flags, data || null) !== 0) {
-      fail(`mount ${m.type} ${m.source} on ${m.target}`);
+      const { code, errno } = errnoName();
+      // moby's mount.mountError text, which users and tests know: "mount SRC:DST, flags: 0x1000: no such file or directory"
+      const text = util.getSystemErrorMap().get(-errno)?.[1] ?? code;
+      const err = new SystemError(`mount ${m.source ? `${m.source}:` : ''}${m.target}${flags ? `, flags: 0x${flags.toString(16)}` : ''}${data ? `, data: ${data}` : ''}: ${text}`);
+      Object.assign(err, { code, errno });
+      throw err;
     }
   }
   mountAsync(m: Mount): Promise<void> {

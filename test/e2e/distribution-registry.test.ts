@@ -4,7 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +14,7 @@ import bcrypt from 'bcryptjs';
 import { startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 import { berth, docker, show, type CliEnv, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
+import { startRegistry } from '../helpers/registry.js';
 
 const BIN = '/usr/bin/docker-registry';
 let d: Daemon;
@@ -144,4 +147,60 @@ test('push to docker-registry: blobs it has are skipped, blobs another repositor
   await ok(docker(env, ['pull', `${host}/e2e/b:v1`]), 'pull b');
   assert.equal((await ok(docker(env, ['run', '--rm', '--network', 'none', `${host}/e2e/b:v1`]), 'run')).stdout, 'distribution\n');
   await ok(docker(env, ['rmi', `${host}/e2e/b:v1`]), 'rmi');
+});
+
+/** A proxy to 127.0.0.1:upPort that answers 413 to any request body over `limit` bytes; it counts PATCH sizes and refusals. */
+async function limitProxy(upPort: number, limit: number): Promise<{ host: string; patches: number[]; refused: () => number; close(): Promise<void> }> {
+  const patches: number[] = [];
+  let refused = 0;
+  const proxy = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (body.length > limit) { refused++; res.writeHead(413, { 'Content-Type': 'text/html' }); res.end('<html>413 Request Entity Too Large</html>'); return; }
+      if (req.method === 'PATCH') patches.push(body.length);
+      const up = http.request({ host: '127.0.0.1', port: upPort, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+        res.writeHead(ur.statusCode!, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      up.end(body);
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  return {
+    host: `127.0.0.1:${(proxy.address() as AddressInfo).port}`, patches, refused: () => refused,
+    close: () => new Promise<void>((r) => proxy.close(() => r())),
+  };
+}
+
+/** Push through a 256 KiB-limit proxy to `upstream`: chunks, and each blob upstream is byte for byte the layer. */
+async function chunkedPush(upstream: string, what: string): Promise<void> {
+  const proxy = await limitProxy(Number(upstream.split(':')[1]), 256 * 1024);
+  try {
+    const { env } = cliEnv(`chunked-${what}`);
+    const name = `${proxy.host}/e2e/chunked:v1`;
+    await ok(docker(env, ['tag', 'local/bb:dist', name]), 'tag');
+    assert.match((await ok(docker(env, ['push', name]), 'push')).stdout, /: Pushed\n/);
+    assert.ok(proxy.refused() >= 1, 'the layer did not exceed the limit: the test proves nothing');
+    assert.ok(proxy.patches.length > 2 && proxy.patches.every((n) => n <= 256 * 1024), `chunks: ${proxy.patches.join(',')}`);
+    await ok(docker(env, ['rmi', name]), 'rmi');
+    const man = await (await fetch(`http://${upstream}/v2/e2e/chunked/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } })).json() as { layers: { digest: string; size: number }[] };
+    for (const l of man.layers) {
+      const blob = Buffer.from(await (await fetch(`http://${upstream}/v2/e2e/chunked/blobs/${l.digest}`)).arrayBuffer());
+      assert.equal(blob.length, l.size);
+      assert.equal(`sha256:${createHash('sha256').update(blob).digest('hex')}`, l.digest);
+    }
+    const direct = `${upstream}/e2e/chunked:v1`;
+    await ok(docker(env, ['pull', direct]), 'pull');
+    assert.equal((await ok(docker(env, ['run', '--rm', '--network', 'none', direct]), 'run')).stdout, 'distribution\n');
+    await ok(docker(env, ['rmi', direct]), 'rmi');
+  } finally { await proxy.close(); }
+}
+
+test('push through a proxy that refuses bodies over 256 KiB (413): the blob goes up again in chunks, to docker-registry and to berth registry', { skip: !fs.existsSync(BIN) && 'docker-registry is not installed' }, async () => {
+  await chunkedPush(await startDistribution('chunked', false), 'distribution');
+  const reg = await startRegistry(path.join(tmp, 'berth-chunked'));
+  try { await chunkedPush(reg.host, 'berth'); } finally { reg.stop(); }
 });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { api, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
 import { docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
+import { chainPrefixFor, Iptables } from '../../src/network/iptables.js';
 
 const IMG = 'busybox:net6';
 let d: Daemon;
@@ -202,6 +203,30 @@ test('--aux-address of both families is never handed out and shows in inspect; o
   await fails(['network', 'create', '--ingress', 'n6bad'], /ingress networks need a swarm/);
   await fails(['network', 'create', '--config-only', 'n6bad'], /config-only networks/);
   assert.equal((await dk(['network', 'inspect', 'n6bad'])).code, 1);
+});
+
+test('daemon.json: IPv6 default-address-pools feed --ipv6 networks; ipv6/fixed-cidr-v6 for the default bridge are refused at start', async () => {
+  const dir = fs.mkdtempSync('/tmp/bt6-');
+  const conf = path.join(dir, 'daemon.json');
+  fs.writeFileSync(conf, JSON.stringify({ 'default-address-pools': [{ base: '10.233.0.0/16', size: 24 }, { base: 'fd00:b8:70::/56', size: 64 }], ip6tables: true, ipv6: false }));
+  const d2 = await startDaemon({ args: ['-b', 'none', '--config-file', conf] });
+  try {
+    const c = (args: string[]) => docker(d2.env, args, { timeoutMs: 30_000 });
+    assert.equal((await c(['network', 'create', '--ipv6', 'p6a'])).code, 0);
+    assert.equal((await c(['network', 'create', '--ipv6', 'p6b'])).code, 0);
+    const subnets = (await c(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', 'p6a', 'p6b'])).stdout.trim().split('\n').map((l) => l.trim());
+    assert.deepEqual(subnets, ['10.233.0.0/24 fd00:b8:70::/64', '10.233.1.0/24 fd00:b8:70:1::/64']);
+    created.prefixes.push('fd00:b8:70:');
+    assert.equal((await c(['network', 'rm', 'p6a', 'p6b'])).code, 0);
+  } finally {
+    await d2.cleanup();
+    await Iptables.v6(chainPrefixFor('none')).removeAll(); // its chains: only this test gave a -b none daemon IPv6
+  }
+  for (const bad of [{ ipv6: true }, { 'fixed-cidr-v6': 'fd00:b8:71::/64' }, { 'default-address-pools': [{ base: 'fd00:b8:70::', size: 64 }] }]) {
+    fs.writeFileSync(conf, JSON.stringify(bad));
+    await assert.rejects(startDaemon({ args: ['-b', 'none', '--config-file', conf] }), /the default bridge network has no IPv6 in berth|invalid base pool/, JSON.stringify(bad));
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('teardown leaves nothing: no v6 address, route, lease or ip6tables rule of these networks', async () => {

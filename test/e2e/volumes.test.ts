@@ -108,6 +108,43 @@ test('local driver options: type=tmpfs is mounted at first use; bad options are 
   await ok('docker', ['volume', 'rm', 'tmp-vol']);
 });
 
+test('local driver o=bind: the volume is the host directory, both ways; removing the volume keeps its files', async () => {
+  const host = fs.mkdtempSync(path.join('/tmp', 'bindvol-'));
+  try {
+    fs.writeFileSync(path.join(host, 'from-host'), 'h\n');
+    await ok('docker', ['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${host}`, 'bindvol']);
+    const r = await ok('docker', ['run', '--rm', '-v', 'bindvol:/d', IMG, 'sh', '-c', 'cat /d/from-host; echo c > /d/from-ctr']);
+    assert.equal(r.stdout, 'h\n');
+    assert.equal(fs.readFileSync(path.join(host, 'from-ctr'), 'utf8'), 'c\n');
+    assert.deepEqual(mountsUnder(path.join(d.dataRoot, 'volumes')), [], 'unmounted once no container uses it');
+    await ok('docker', ['volume', 'rm', 'bindvol']);
+    assert.deepEqual(fs.readdirSync(host).sort(), ['from-ctr', 'from-host'], 'rm never deletes through the bind');
+    // a device that does not exist fails at first use, in moby's words, and leaves the volume usable for rm
+    await ok('docker', ['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${host}/missing`, 'bindvol-bad']);
+    const bad = await docker(d.env, ['run', '--rm', '-v', 'bindvol-bad:/d', IMG, 'true']);
+    assert.notEqual(bad.code, 0, show(bad));
+    assert.match(bad.stderr, /error while mounting volume '[^']+\/bindvol-bad\/_data': failed to mount local volume: mount [^:]+\/missing:[^,]+\/_data, flags: 0x1000: no such file or directory/, show(bad));
+    await ok('docker', ['volume', 'rm', 'bindvol-bad']);
+  } finally {
+    fs.rmSync(host, { recursive: true, force: true });
+  }
+});
+
+test('bad -v and --storage-opt: Docker\'s wording, exit 125, nothing created', async () => {
+  const before = (await ok('docker', ['ps', '-aq'])).stdout;
+  const vols = (await ok('docker', ['volume', 'ls', '-q'])).stdout;
+  const rel = await docker(d.env, ['run', '--rm', '-v', 'relative/dir:/dst', IMG, 'true']);
+  assert.equal(rel.code, 125, show(rel));
+  assert.match(rel.stderr, /"relative\/dir" includes invalid characters for a local volume name, only "\[a-zA-Z0-9\]\[a-zA-Z0-9_.-\]" are allowed\. If you intended to pass a host directory, use absolute path/, show(rel));
+  for (const cli of ['docker', 'berth'] as const) {
+    const so = await (cli === 'docker' ? docker : berth)(d.env, ['run', '--rm', '--storage-opt', 'size=1G', IMG, 'true']);
+    assert.equal(so.code, 125, show(so));
+    assert.match(so.stderr, /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/, show(so));
+  }
+  assert.equal((await ok('docker', ['ps', '-aq'])).stdout, before, 'no container left behind');
+  assert.equal((await ok('docker', ['volume', 'ls', '-q'])).stdout, vols, 'no volume left behind');
+});
+
 for (const cli of ['docker', 'berth'] as const) {
   test(`${cli}: the seed's walk-through -v /tmp/:/mnt -e arg1=arg1, both ways`, async () => {
     const tag = `bt-${cli}-${process.pid}`;

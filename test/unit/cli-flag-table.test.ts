@@ -28,7 +28,7 @@ test('every flag the CLI declares is read by some code', async () => {
   const files = sources(path.join(root, 'src', 'cli'));
   const text = files.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
   // declarations look like `{ name: 'x', ...` ; everything else that names the flag is a use
-  const code = text.replace(/\{\s*name:\s*'[^']+'/g, '{');
+  const code = text.replace(/\{\s*name:\s*(['"])[^'"]+\1/g, '{');
   const { listCommandSpecs } = await import('../../src/cli/main.js');
   const specs = await listCommandSpecs();
   assert.ok(specs.length > 40, `${specs.length} commands`);

@@ -55,7 +55,10 @@ test('daemon.json: every key berth accepts is acted on, the dockerd keys it cann
     'dns', 'dns-opts', 'dns-search', 'exec-root', 'group', 'hosts', 'live-restore', 'log-driver', 'log-level', 'log-opts', 'pidfile',
     'tls', 'tlscacert', 'tlscert', 'tlskey', 'tlsverify', 'insecure-registries', 'registry-mirrors'].sort(),
   'a new accepted key needs code that acts on it (and a line here)');
-  const samples: Record<string, unknown> = { runtimes: { x: {} }, 'default-runtime': 'crun', 'storage-driver': 'vfs', experimental: true, features: { x: true } };
+  const samples: Record<string, unknown> = { runtimes: { x: {} }, 'default-runtime': 'crun', 'storage-driver': 'vfs', experimental: true, features: { x: true },
+    ipv6: true, 'fixed-cidr-v6': 'fd00:1::/64', ip6tables: false };
+  // what berth always does is accepted
+  assert.doesNotThrow(() => loadConfig({ 'config-file': '/c.json' }, () => JSON.stringify({ ipv6: false, ip6tables: true })));
   for (const k of Object.keys(REFUSED_FILE_KEYS)) {
     assert.ok(k in samples, `a sample value for refused key ${k}`);
     assert.throws(() => loadConfig({ 'config-file': '/c.json' }, () => JSON.stringify({ [k]: samples[k] })), new RegExp(REFUSED_FILE_KEYS[k]!.message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));

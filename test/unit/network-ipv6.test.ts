@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { bridgeConfig, parseAddResult } from '../../src/network/cni.js';
 import { addRecord, EmbeddedDns, emptyRecords, reverseName } from '../../src/network/dns.js';
 import { formatCidr6, parseCidr6, parseReverseName6, parseIPv6, reverseName6 } from '../../src/network/ip6.js';
-import { checkStaticIp, cniConfigFor, ipamFamilies, ipv6Pools, pickSubnet6, planIpv4Config, planIpv6Config, ulaPool } from '../../src/network/ipam.js';
+import { checkPools, checkStaticIp, cniConfigFor, ipamFamilies, ipv6Pools, pickSubnet6, planIpv4Config, planIpv6Config, ulaPool } from '../../src/network/ipam.js';
 import { ipArgs } from '../../src/network/ip-tool.js';
 import { chains6For, Iptables, jumps6For, planRules6 } from '../../src/network/iptables.js';
 import { RecordingRunner } from '../../src/sys/process-runner.js';
@@ -196,4 +196,11 @@ test('--aux-address: checked as moby\'s ValidateIPAM, normalised, the gateway re
   n.IPAM.Config[0]!.AuxiliaryAddresses = { a: '10.7.0.9' };
   n.IPAM.Config[1]!.AuxiliaryAddresses = { b: 'fd00:7::9' };
   assert.deepEqual(auxAddresses(n), ['10.7.0.9', 'fd00:7::9']);
+});
+
+test('checkPools: daemon.json default-address-pools of both families are checked, not skipped', () => {
+  checkPools([{ base: '10.210.0.0/16', size: 24 }, { base: 'fd00:9::/48', size: 64 }]);
+  assert.throws(() => checkPools([{ base: '10.210.0.0', size: 24 }]), /default-address-pools: invalid base pool "10\.210\.0\.0"/);
+  assert.throws(() => checkPools([{ base: '10.210.0.0/16', size: 8 }]), /size 8 of 10\.210\.0\.0\/16 must be between \/16 and \/32/);
+  assert.throws(() => checkPools([{ base: 'fd00:9::/48', size: 129 }]), /must be between \/48 and \/128/);
 });

@@ -74,6 +74,29 @@ test('bearer flow: the challenge leads to the realm with service and scope, one 
   } finally { await r.close(); }
 });
 
+test('bearer flow: a cross-repository mount asks the token server for both repositories, one scope parameter each', async () => {
+  const asked: string[][] = [];
+  const auth = await serve((req, res) => {
+    asked.push(new URL(req.url!, 'http://x').searchParams.getAll('scope'));
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ token: 'T' }));
+  });
+  const reg = await serve((req, res) => {
+    if (req.headers.authorization !== 'Bearer T') {
+      res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="${auth.base}/token",service="s"` });
+      res.end();
+      return;
+    }
+    res.writeHead(201, { Location: '/v2/lib/b/blobs/sha256:x' });
+    res.end();
+  });
+  try {
+    const c = new RegistryClient({ domain: reg.host, base: reg.base });
+    assert.deepEqual(await c.startUpload('lib/b', { digest: 'sha256:x', from: 'lib/a' }), { mounted: true });
+    assert.deepEqual(asked, [['repository:lib/b:pull,push', 'repository:lib/a:pull']]);
+  } finally { await reg.close(); await auth.close(); }
+});
+
 test('basic flow: a Basic challenge is answered once with the credentials; no credentials stay a 401', async () => {
   let seen: (string | undefined)[] = [];
   const reg = await serve((req, res) => {

@@ -233,7 +233,7 @@ export class VolumeService {
         try {
           await this.d.sys.mountAsync(m);
         } catch (err) {
-          throw new SystemError(`error while mounting volume '${this.d.paths.volumeData(name)}': ${errorMessage(err)}`, { cause: err });
+          throw new SystemError(`error while mounting volume '${this.d.paths.volumeData(name)}': failed to mount local volume: ${errorMessage(err)}`, { cause: err });
         }
         this.mounted.add(name);
         this.d.events.publish('volume', 'mount', name, { driver: 'local', container: containerId });
