@@ -45,6 +45,7 @@ import { ImageService } from '../services/image-service.js';
 import { DistributionService } from '../distribution/distribution-service.js';
 import { RegistryHosts } from '../distribution/registry-hosts.js';
 import { SystemService } from '../services/system-service.js';
+import { DiskUsageService } from '../services/disk-usage.js';
 import { Paths } from '../store/paths.js';
 import { LinuxSys } from '../sys/linux-sys.js';
 
@@ -250,7 +251,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const hosts = new RegistryHosts(cfg.registry, [path.join(path.dirname(path.resolve(cfg.configFile)), 'certs.d'), '/etc/docker/certs.d']);
   const distribution = new DistributionService({ images, hosts });
   const app = buildApp([
-    ...systemRoutes(system, events),
+    ...systemRoutes(system, events, new DiskUsageService({ images, containers: containers.queries, volumes })),
     ...containerRoutes(containers, containers.queries, containers.streams),
     ...imageRoutes(images, distribution),
     ...authRoutes(distribution),
