@@ -31,6 +31,7 @@ const load = {
   dist: () => import('./commands/distribution.js').then((m) => m.commands),
   build: () => import('./commands/build.js').then((m) => m.commands),
   cp: () => import('./commands/cp.js').then((m) => m.commands),
+  df: () => import('./commands/disk-usage.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -125,7 +126,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
   },
   builder: {
     desc: 'Manage builds',
-    subs: { build: TOP.build! },
+    subs: { build: TOP.build!, prune: r(load.build, 'builder prune', 'Remove build cache') },
   },
   registry: {
     desc: 'Run a registry server',
@@ -144,7 +145,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
   },
   system: {
     desc: 'Manage berth',
-    subs: { events: TOP.events!, info: TOP.info! },
+    subs: { events: TOP.events!, info: TOP.info!, df: r(load.df, 'system df', 'Show docker disk usage') },
   },
 };
 

@@ -101,6 +101,10 @@ test('contexts: berth context create/use is what docker sees, and both reach ber
     assert.equal(dc.code, 0, show(dc));
     const bls = await berth(env, ['context', 'ls', '-q']);
     assert.deepEqual(bls.stdout.trim().split('\n'), ['default', 'sockctx', 'tlsctx']);
+    // context inspect: the same document as docker's (endpoints, TLS material, storage)
+    const bi = await berth(env, ['context', 'inspect', 'tlsctx', 'sockctx']);
+    assert.equal(bi.code, 0, show(bi));
+    assert.equal(bi.stdout, (await docker(env, ['context', 'inspect', 'tlsctx', 'sockctx'])).stdout);
     // --context, DOCKER_CONTEXT and `context use` all select it, for both CLIs
     const viaFlag = await berth(env, ['--context', 'tlsctx', 'ps']);
     assert.equal(viaFlag.code, 0, show(viaFlag));

@@ -106,3 +106,10 @@ test('HostConfig.Runtime is runc in inspect; an unknown runtime is refused', asy
   assert.equal(r.json.message, 'unknown or invalid runtime name: kata');
   assert.equal((await call('GET', '/containers/rt3/json')).status, 404, 'nothing left behind');
 });
+
+test('LogConfig max-file without max-size is accepted, with Type json-file and with no Type (the daemon\'s json-file), as Docker 20.10', async () => {
+  for (const [name, lc] of [['lc1', { Type: 'json-file', Config: { 'max-file': '100' } }], ['lc2', { Config: { 'max-file': '100' } }]] as const) {
+    const ins = await createOk(name, { HostConfig: { LogConfig: lc } });
+    assert.deepEqual(ins.HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-file': '100' } });
+  }
+});

@@ -8,6 +8,8 @@ import type { ContainerState } from '../../core/container-state.js';
 export interface ImageProvider {
   get(ref: string): { id: string; config: { config?: ImageRuntimeConfig | null } };
   rootfsMount(imageId: string, upper: string, work: string, target: string): Mount;
+  /** the size of an image's layers by id, 0 when gone (SizeRootFs) */
+  imageSize?(imageId: string): number;
 }
 
 import type { AttachConnection } from '../../core/attach-connection.js';
