@@ -144,3 +144,27 @@ test('streamLogs: runs, not lines, reach the sink (one frame per stretch of a st
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('streamLogs: tail from the end of the newest file gives what parsing everything gives', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'log-read-'));
+  try {
+    const text = sampleLog();
+    const file = path.join(dir, 'ctr.log');
+    // the newest file is most of the log (tailStart reads it backwards over several chunks); the rotated
+    // file holds the rest, for tails the newest cannot satisfy
+    const cut = Math.floor(text.length / 10) + 5;
+    fs.writeFileSync(`${file}.1`, text.slice(0, cut), 'latin1');
+    fs.writeFileSync(file, text.slice(cut), 'latin1');
+    const last = (keep: (e: LogEntry) => boolean, n: number) => merged(n === 0 ? [] : reference(text, keep).slice(-n));
+    for (const n of [0, 1, 2, 3, 7, 100, 2500, 4000, 100_000]) {
+      assert.deepEqual(merged(await read(file, { tail: n })), last(() => true, n), `tail ${n}`);
+      assert.deepEqual(merged(await read(file, { tail: n, stdout: false })), last((e) => e.stream === 'stderr', n), `tail ${n}, stderr`);
+    }
+    // a log whose last record is partial: that entry is the last one
+    fs.appendFileSync(file, rec('stderr', 'P', 'tail end'));
+    const more = text + rec('stderr', 'P', 'tail end');
+    assert.deepEqual(merged(await read(file, { tail: 2 })), merged(reference(more, () => true).slice(-2)));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -90,6 +90,58 @@ class ReadBuffer {
   }
 }
 
+/** How far back tailStart reads at a time. */
+const TAIL_CHUNK = 256 * 1024;
+
+/**
+ * Where in `file` parsing may start and still find its last `n` entries (of the wanted streams): just
+ * after a full (F) record, so no partial is pending there, with at least `n` wanted F records after it
+ * (each ends at least one entry). Read backwards in chunks; undefined when the file does not hold that
+ * many (the caller then reads everything, rotated files included), or cannot be read.
+ */
+function tailStart(file: string, n: number, want: (sid: LogStreamId) => boolean): number | undefined {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return undefined; }
+  try {
+    let end = fs.fstatSync(fd).size;
+    let carry = Buffer.alloc(0); // the start of a record the previous chunk cut
+    let wanted = 0;
+    // F records' ends, newest first; `need` is the index of the n-th newest wanted one (0 for n = 0)
+    const ends: number[] = [];
+    let need = n === 0 ? -1 : undefined as number | undefined;
+    while (end > 0) {
+      const start = Math.max(0, end - TAIL_CHUNK);
+      const chunk = Buffer.allocUnsafe(end - start + carry.length);
+      let got = 0;
+      while (got < end - start) {
+        const r = fs.readSync(fd, chunk, got, end - start - got, start + got);
+        if (r <= 0) return undefined;
+        got += r;
+      }
+      carry.copy(chunk, end - start);
+      // records that begin in this chunk: after its first newline (from the file's start, all of them)
+      const first = start === 0 ? 0 : chunk.indexOf(0x0a) + 1;
+      if (start > 0 && first === 0) { carry = chunk; end = start; continue; } // one record spans the chunk
+      const found: [number, boolean][] = [];
+      scanK8sRecords(chunk, first, chunk.length, (_b, sid, partial, _tf, _tt, _df, dataTo) => {
+        if (!partial) found.push([start + dataTo, want(sid)]);
+      });
+      for (let i = found.length - 1; i >= 0; i--) {
+        const [at, w] = found[i]!;
+        ends.push(at);
+        if (w && ++wanted === n) need = ends.length - 1;
+        // the newest F record before the n-th newest wanted one ends where parsing may start
+        if (need !== undefined && ends.length - 1 > need) return at;
+      }
+      carry = chunk.subarray(0, first);
+      end = start;
+    }
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Why a stream ended: 'removed' means its container went away (a sink still holding output drops it). */
 export type LogEnd = 'done' | 'client-gone' | 'removed';
 
@@ -184,6 +236,16 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   let fd: number | undefined;
   let pos = 0;
   const files = [...rotated, file];
+  // `tail` without since/until: the last entries are found from the end of the newest file, when it
+  // holds enough of them, instead of parsing every file from the start.
+  if (tail >= 0 && sinceNs === undefined && untilNs === undefined) {
+    const from = tailStart(file, tail, wantSid);
+    if (from !== undefined) {
+      files.splice(0, files.length, file);
+      fd = fs.openSync(file, 'r');
+      pos = from;
+    }
+  }
   // Compressed files are the oldest: parse them whole first.
   while (files[0]?.endsWith('.gz')) {
     const gz = files.shift()!;
@@ -201,7 +263,7 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     }
     return false;
   };
-  openNext();
+  if (fd === undefined) openNext(); else files.shift();
   /** Reads one batch (a read buffer's worth, or 4096 entries); answers the bytes read, 0 at EOF. */
   const readAvailable = (): number => {
     if (fd === undefined) return 0;
