@@ -20,7 +20,8 @@ import { parseDockerfileInstructions, type CommandForm, type Instruction, type I
 import { mergedStat, packSources, readMergedFile, type CopyPlan, type PlanSource } from './copy.js';
 import { downloadSource, isHttpSource } from './download.js';
 import { StepCache, type StepIndex } from './step-cache.js';
-import { platformArgs, platformMatches } from './platform.js';
+import { platformArgs } from './platform.js';
+import { platformMatches } from '../core/manifest.js';
 import { heredocFileContent, heredocRun, PIPES_DIR } from './heredoc.js';
 import { envLookup, processWord, processWords } from './shell-lex.js';
 
