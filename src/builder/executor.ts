@@ -114,10 +114,10 @@ export class BuildExecutor {
     this.steps = new StepCache(d.cacheFile);
   }
 
+  // One executor serves concurrent builds: what a running build added and has not saved yet stays
+  // visible to a build that starts, and whichever build ends first saves all of it.
   private async loadCache(): Promise<void> {
-    this.cache = await this.steps.read();
-    this.added = {};
-    this.dropped.clear();
+    this.cache = { ...await this.steps.read(), ...this.added };
   }
 
   private remember(key: string, id: string): void {
@@ -126,7 +126,11 @@ export class BuildExecutor {
   }
 
   private saveCache(): Promise<void> {
-    return this.steps.merge(this.added, this.dropped);
+    const added = this.added;
+    const dropped = [...this.dropped];
+    this.added = {};
+    this.dropped.clear();
+    return this.steps.merge(added, dropped);
   }
 
   /** Runs the build; returns the final image id. */

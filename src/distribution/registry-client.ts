@@ -1,6 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { goDialError } from '../core/go-dial-error.js';
 import { MANIFEST_ACCEPT } from '../core/manifest.js';
 import { ForbiddenError, InvalidParameterError, NotFoundError, SystemError, UnauthorizedError, UnavailableError } from '../errors.js';
 
@@ -192,7 +193,7 @@ export class RegistryClient {
       const doc = JSON.parse((await readLimitedBody(res, 16 * 1024 * 1024)).toString('utf8')) as { tags?: unknown };
       if (Array.isArray(doc.tags)) tags.push(...doc.tags.filter((t): t is string => typeof t === 'string'));
       const link = /<([^>]+)>;\s*rel="?next"?/.exec(String(res.headers.link ?? ''));
-      next = link ? new URL(link[1]!, 'http://x').pathname + new URL(link[1]!, 'http://x').search : undefined;
+      next = link ? this.relative(link[1]!) : undefined;
     }
     return tags;
   }
@@ -325,9 +326,16 @@ export class RegistryClient {
     return typeof d === 'string' ? d : undefined;
   }
 
+  /**
+   * A Location or Link from the registry as a path under this endpoint's base: a mirror's base has a path
+   * prefix, which the registry's own links may or may not carry.
+   */
   private relative(loc: string): string {
-    const u = new URL(loc, this.endpoint.base);
-    return u.pathname + u.search;
+    const base = new URL(this.endpoint.base);
+    const u = new URL(loc, base);
+    const prefix = base.pathname.replace(/\/+$/, '');
+    const p = prefix && u.pathname.startsWith(`${prefix}/`) ? u.pathname.slice(prefix.length) : u.pathname;
+    return p + u.search;
   }
 }
 
@@ -343,7 +351,7 @@ function transportMessage(url: URL, err: NodeJS.ErrnoException): string {
   if (X509_UNKNOWN_CA.has(code)) return `${what}: tls: failed to verify certificate: x509: certificate signed by unknown authority`;
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `${what}: tls: failed to verify certificate: x509: certificate has expired or is not yet valid`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${what}: tls: failed to verify certificate: x509: certificate is not valid for ${url.hostname} (${err.message})`;
-  return `${what}: ${code} ${err.message}`.replace(/\s+/g, ' ').trim();
+  return `${what}: ${goDialError(url, err)}`;
 }
 
 function rawRequest(url: URL, o: { method: string; headers: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal; tls?: RegistryTls }): Promise<IncomingMessage> {
