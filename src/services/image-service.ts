@@ -104,7 +104,7 @@ export function parsePlatform(p: string | undefined): { os: string; architecture
   if (arch === 'x86_64' || arch === 'x86-64') out.architecture = 'amd64';
   if (arch === 'aarch64') out.architecture = 'arm64';
   if (variant) out.variant = variant;
-  if (out.os !== 'linux') throw new InvalidParameterError(`operating system is not supported: ${out.os}`);
+  if (out.os !== 'linux') throw new InvalidParameterError('operating system is not supported'); // moby image.CheckOS
   return out;
 }
 

@@ -155,7 +155,17 @@ for (const cli of ['docker', 'berth'] as const) {
     assert.match(noFile.stderr, /no such file or directory/, show(noFile));
     const badRef = await fails(cli, ['import', rootfsTar, 'Upper/Case']);
     assert.match(badRef.stderr, /invalid reference format|repository name must be lowercase/, show(badRef));
+    const win = await fails(cli, ['import', '--platform', 'windows', rootfsTar, `win-${cli}:1`]);
+    assert.match(win.stderr, /operating system is not supported/, show(win));
     assert.deepEqual(storeListing(d.dataRoot), before);
+  });
+
+  test(`${cli} import --platform sets the image's platform`, async () => {
+    const tag = `arm-${cli}:1`;
+    await ok(cli, ['import', '--platform', 'linux/arm64/v8', rootfsTar, tag]);
+    const insp = JSON.parse((await ok('docker', ['image', 'inspect', tag])).stdout)[0];
+    assert.deepEqual([insp.Os, insp.Architecture, insp.Variant], ['linux', 'arm64', 'v8']);
+    await ok(cli, ['rmi', tag]);
   });
 
   test(`${cli} export: a running container, a missing one, an output in a missing directory`, async () => {

@@ -128,10 +128,39 @@ test('ip6tables: no IPv6 between two networks, enable_icc=false closes IPv6 insi
   await ok(['exec', 'c6c', 'ping6', '-c1', '-W5', 'fd00:b8:62::1']);
   const nat = sh('ip6tables-save', ['-t', 'nat']);
   assert.match(nat, /-s fd00:b8:60::\/64 ! -o berth-\S+ -j MASQUERADE/, nat);
-  assert.doesNotMatch(nat, /fd00:b8:62::/, nat);
+  assert.doesNotMatch(nat, /-s fd00:b8:62::\/64 ! -o \S+ -j MASQUERADE/, nat);
   await ok(['rm', '-f', 'c6c', 'c6d']);
   await ok(['network', 'rm', 'n6closed']);
   assert.doesNotMatch(sh('ip6tables-save', []), new RegExp(closedBr));
+});
+
+function hostAddress6(): string | undefined {
+  for (const l of sh('ip', ['-6', '-o', 'addr', 'show', 'scope', 'global']).split('\n')) {
+    const m = /^\d+:\s+(\S+)\s+inet6\s+([0-9a-f:]+)\//.exec(l);
+    if (m && !m[1]!.startsWith('berth') && !m[1]!.startsWith('br-') && !/tentative|dadfailed/.test(l)) return m[2]!;
+  }
+  return undefined;
+}
+
+test('-p on a dual-stack network publishes on IPv6 too: [host v6]:port reaches the container, inspect and ps show [::]', async () => {
+  const h6 = hostAddress6();
+  await ok(['run', '-d', '--name', 'c6web', '--network', 'n6', '-p', '18476:80', IMG, 'sh', '-c', 'mkdir /www; echo six > /www/index.html; exec httpd -f -p 80 -h /www']);
+  assert.deepEqual(JSON.parse(await inspect('c6web', '{{json .NetworkSettings.Ports}}')), { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '18476' }, { HostIp: '::', HostPort: '18476' }] });
+  assert.match((await ok(['ps', '--filter', 'name=c6web', '--format', '{{.Ports}}'])).stdout, /0\.0\.0\.0:18476->80\/tcp, \[::\]:18476->80\/tcp/);
+  const nat = sh('ip6tables-save', ['-t', 'nat']);
+  const ip6 = await inspect('c6web', '{{.NetworkSettings.Networks.n6.GlobalIPv6Address}}');
+  assert.ok(nat.includes(`--dport 18476 -j DNAT --to-destination [${ip6}]:80`), nat);
+  if (h6) {
+    let body = '';
+    for (let i = 0; i < 40 && !body; i++) {
+      body = await fetch(`http://[${h6}]:18476/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => '');
+      if (!body) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(body.trim(), 'six', `http://[${h6}]:18476/ from the host`);
+  }
+  await ok(['rm', '-f', 'c6web']);
+  await waitFor(() => !sh('ip6tables-save', ['-t', 'nat']).includes('--dport 18476 '), 10_000);
+  assert.ok(!sh('ip6tables-save', ['-t', 'nat']).includes('--dport 18476 '), 'the DNAT rule goes with the container');
 });
 
 test('--ip6 refused in moby\'s words: outside the subnet, taken, and on connect; connect --ip6 to a running container works', async () => {
