@@ -490,6 +490,9 @@ export class ImageService {
   private async releaseBlobs(blobs: string[] | undefined): Promise<void> {
     if (!blobs?.length) return;
     const used = new Set(this.store.list().flatMap((i) => i.blobs ?? []));
+    // An uncompressed layer blob (what berth pushes for a commit or an import) is also the kept tar of a
+    // layer, by its diffID: it goes only with the last layer of that diffID (releaseLayers).
+    for (const l of this.layers.list()) used.add(l.diffId);
     for (const b of blobs) if (!used.has(b)) await this.content.delete(b).catch(() => {});
   }
 

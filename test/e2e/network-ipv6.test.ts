@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { api, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
-import { docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
+import { berth, docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
 import { chainPrefixFor, Iptables } from '../../src/network/iptables.js';
 
@@ -224,6 +224,11 @@ test('--aux-address of both families is never handed out and shows in inspect; o
   await ok(['rm', '-f', 'c6aux']);
   await d.restart();
   await ok(['run', '--rm', '--network', 'n6aux', IMG, 'true']);
+  // live restore: the running dual-stack containers keep their IPv6 endpoint, names and rules
+  assert.equal(await inspect('c6b', '{{.NetworkSettings.Networks.n6.GlobalIPv6Address}}'), 'fd00:b8:60::33');
+  assert.ok((await ok(['exec', 'c6a', 'nslookup', '-type=aaaa', 'c6b'])).stdout.includes('fd00:b8:60::33'));
+  await ok(['exec', 'c6a', 'ping6', '-c1', '-W5', 'c6b']);
+  assert.match(sh('ip6tables-save', ['-t', 'nat']), /-s fd00:b8:60::\/64 ! -o berth-\S+ -j MASQUERADE/);
   assert.ok(fs.existsSync(path.join(d.dataRoot, 'networks', 'ipam', await netId('n6aux'), 'fd00:b8:63::2')));
   await ok(['network', 'rm', 'n6aux']);
   await fails(['network', 'create', '--ipam-driver', 'foo', 'n6bad'], /plugin "foo" not found/);
@@ -256,6 +261,17 @@ test('daemon.json: IPv6 default-address-pools feed --ipv6 networks; ipv6/fixed-c
     await assert.rejects(startDaemon({ args: ['-b', 'none', '--config-file', conf] }), /the default bridge network has no IPv6 in berth|invalid base pool/, JSON.stringify(bad));
   }
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('bin/berth: network create --ipv6 with both subnets, ls shows IPv6, run --ip6', async () => {
+  const b = async (args: string[]) => { const r = await berth(d.env, args, { timeoutMs: 30_000 }); assert.equal(r.code, 0, `berth ${args.join(' ')}: ${show(r)}`); return r; };
+  await b(['network', 'create', '--ipv6', '--subnet', '10.232.64.0/24', '--subnet', 'fd00:b8:64::/64', '--gateway', 'fd00:b8:64::1', 'bn6']);
+  created.bridges.push(`berth-${(await netId('bn6')).slice(0, 9)}`);
+  created.prefixes.push('fd00:b8:64:');
+  assert.match((await b(['network', 'ls', '--filter', 'name=bn6', '--format', '{{.Name}} {{.IPv6}}'])).stdout, /^bn6 true$/m);
+  const out = (await b(['run', '--rm', '--network', 'bn6', '--ip6', 'fd00:b8:64::9', IMG, 'ip', '-6', 'addr', 'show', 'eth0'])).stdout;
+  assert.match(out, /inet6 fd00:b8:64::9\/64 scope global/, out);
+  await b(['network', 'rm', 'bn6']);
 });
 
 test('teardown leaves nothing: no v6 address, route, lease or ip6tables rule of these networks', async () => {

@@ -169,3 +169,30 @@ test('docker import, tag, push to berth registry, rmi, pull back, run', async ()
   assert.equal((await ok(['run', '--rm', '--network', 'none', name])).stdout, 'pushed\n');
   await ok(['rmi', name]);
 });
+
+test('pulling back what was pushed, then removing it, leaves the layer tars other images stand on (push, save still work)', async () => {
+  const tarFile = await busyboxTar();
+  await ok(['import', '--change', 'CMD ["echo","kept"]', tarFile, 'local/bb:keep']);
+  await ok(['run', '--name', 'keep-c', '--network', 'none', 'local/bb:keep', 'sh', '-c', 'echo layer > /added']);
+  await ok(['commit', 'keep-c', 'local/bb:keep2']);
+  await ok(['rm', 'keep-c']);
+  const name = `${reg.host}/e2e/keep:v1`;
+  await ok(['tag', 'local/bb:keep2', name]);
+  await ok(['push', name]);
+  // the registry's blobs are berth's uncompressed layer tars: a pull records them as the image's blobs
+  await ok(['rmi', name]);
+  await ok(['save', '-o', path.join(os.tmpdir(), `keep-${process.pid}.tar`), 'local/bb:keep2']);
+  await ok(['rmi', 'local/bb:keep2']);
+  await ok(['pull', name]);
+  await ok(['rmi', name]);
+  // local/bb:keep still stands on the base layer: its tar must still be there
+  await ok(['tag', 'local/bb:keep', `${reg.host}/e2e/keep-base:v1`]);
+  const push = await ok(['push', `${reg.host}/e2e/keep-base:v1`]);
+  assert.match(push.stdout, /v1: digest: sha256:[a-f0-9]{64}/);
+  const saved = path.join(os.tmpdir(), `keep-base-${process.pid}.tar`);
+  await ok(['save', '-o', saved, 'local/bb:keep']);
+  assert.ok(fs.statSync(saved).size > 100_000, 'the saved archive holds the layer');
+  fs.rmSync(saved, { force: true });
+  fs.rmSync(path.join(os.tmpdir(), `keep-${process.pid}.tar`), { force: true });
+  await ok(['rmi', `${reg.host}/e2e/keep-base:v1`, 'local/bb:keep']);
+});
