@@ -187,6 +187,28 @@ for (const cli of ['docker', 'berth'] as const) {
   });
 }
 
+test('file capabilities survive cp in, export and import (security.capability as Docker\'s archive keeps it)', async () => {
+  const f = path.join(tmp, 'capped');
+  fs.writeFileSync(f, 'capped\n');
+  assert.equal(spawnSync('setcap', ['cap_net_raw+ep', f]).status, 0, 'setcap on the test file');
+  await ok('docker', ['create', '--name', 'capx', IMG, 'true']);
+  await ok('docker', ['cp', f, 'capx:/capped']);
+  for (const cli of ['docker', 'berth'] as const) {
+    const file = path.join(tmp, `cap-${cli}.tar`);
+    await ok(cli, ['export', '-o', file, 'capx']);
+    const py = spawnSync('python3', ['-c', 'import sys,tarfile; m=tarfile.open(sys.argv[1]).getmember("capped"); print(repr(m.pax_headers.get("SCHILY.xattr.security.capability","")))', file], { encoding: 'utf8' });
+    assert.equal(py.status, 0, py.stderr);
+    assert.notEqual(py.stdout.trim(), "''", `the export carries the capability: ${py.stdout}`);
+    const tag = `capped-${cli}:1`;
+    await ok(cli, ['import', file, tag]);
+    const upper = JSON.parse((await ok('docker', ['image', 'inspect', tag])).stdout)[0].GraphDriver.Data.UpperDir;
+    const got = spawnSync('getcap', [path.join(upper, 'capped')], { encoding: 'utf8' });
+    assert.match(got.stdout, /cap_net_raw=ep/, `imported layer keeps it: ${got.stdout}${got.stderr}`);
+    await ok(cli, ['rmi', tag]);
+  }
+  await ok('docker', ['rm', 'capx']);
+});
+
 test('GET /containers/{id}/export over the API: 200 application/x-tar, 404 in Docker\'s words', async () => {
   const r = await api(d.socket, 'GET', '/v1.45/containers/nope/export');
   assert.equal(r.status, 404);

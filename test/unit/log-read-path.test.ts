@@ -118,6 +118,10 @@ test('streamLogs: the plain path gives the entries path\'s bytes in order, acros
     assert.deepEqual(merged(await read(file, { tail: 1_000_000 })), all, 'entries path');
     assert.deepEqual(merged(await read(file, { stderr: false })), merged(reference(text, (e) => e.stream === 'stdout')), 'stdout only');
     assert.deepEqual(merged(await read(file, { stdout: false })), merged(reference(text, (e) => e.stream === 'stderr')), 'stderr only');
+    // -t through the plain path, against the entries path (a since of 0 keeps every entry but needs times)
+    assert.deepEqual(merged(await read(file, { timestamps: true })), merged(await read(file, { timestamps: true, sinceMs: 0 })), '-t');
+    assert.deepEqual(merged(await read(file, { timestamps: true, stdout: false })),
+      merged(await read(file, { timestamps: true, stdout: false, sinceMs: 0 })), '-t, stderr only');
     const stamped = (await read(file, { timestamps: true })).map(([, d]) => d).join('');
     // Docker's RFC3339Nano: UTC, trailing zeros trimmed
     assert.ok(stamped.startsWith('2026-11-22T20:01:00Z out 0 \n2026-11-22T20:01:01.000000001Z err 1\n'), stamped.slice(0, 120));

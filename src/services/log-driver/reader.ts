@@ -1,6 +1,6 @@
 import zlib from 'node:zlib';
 import fs from 'node:fs';
-import { K8sLogParser, dockerTimestamp, scanK8sRecords, type LogEntry, type LogStreamId, type RecordFn } from '../../core/k8s-log.js';
+import { K8sLogParser, dockerTimestamp, parseTimeNs, scanK8sRecords, type LogEntry, type LogStreamId, type RecordFn } from '../../core/k8s-log.js';
 import { StreamRuns } from '../../core/log-runs.js';
 
 export interface LogOptions {
@@ -179,9 +179,10 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     (untilNs === undefined || e.timeNs <= untilNs);
 
   const tail = opts.tail !== undefined && opts.tail >= 0 ? opts.tail : -1;
-  // Plain `logs` (no timestamps, no since/until, no tail) needs no entries: records go from the read
-  // buffer straight into per-stream runs, one frame per run instead of one per line.
-  const plain = !opts.timestamps && sinceNs === undefined && untilNs === undefined && tail < 0;
+  // Plain `logs` (no since/until, no tail; with or without timestamps) needs no entries: records go from
+  // the read buffer straight into per-stream runs, one frame per run instead of one per line.
+  const plain = sinceNs === undefined && untilNs === undefined && tail < 0;
+  const stamp = opts.timestamps;
   const out: [LogStreamId, Buffer][] = [];
   const runs = new StreamRuns((sid, data) => { out.push([sid, data]); });
 
@@ -190,11 +191,30 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   const parser = new K8sLogParser((e) => { if (wanted(e)) pending.push(e); });
   // The plain path's partial records (P): held until their line ends or the other stream speaks,
   // exactly when the entries path would hand the joined entry out.
-  let held: { sid: LogStreamId; parts: Buffer[] } | undefined;
+  let held: { sid: LogStreamId; parts: Buffer[]; ts: Buffer | undefined } | undefined;
   const wantSid = (sid: LogStreamId) => (sid === 1 ? opts.stdout : opts.stderr);
   const releaseHeld = () => {
-    if (held && wantSid(held.sid)) for (const p of held.parts) runs.add(held.sid, p, 0, p.length);
+    if (held && wantSid(held.sid)) {
+      if (held.ts) runs.add(held.sid, held.ts, 0, held.ts.length);
+      for (const p of held.parts) runs.add(held.sid, p, 0, p.length);
+    }
     held = undefined;
+  };
+  // -t: Docker's form of a record's time, made once per distinct time text (conmon stamps a read alike)
+  const stampTime = Buffer.alloc(64);
+  let stampLen = -1;
+  let stampBuf = Buffer.alloc(0);
+  const stampOf = (buf: Buffer, from: number, to: number): Buffer => {
+    const n = to - from;
+    let same = n === stampLen;
+    // from the end: the nanoseconds differ first
+    for (let i = n - 1; same && i >= 0; i--) same = buf[from + i] === stampTime[i];
+    if (!same) {
+      const text = buf.toString('latin1', from, to);
+      stampBuf = Buffer.from(`${dockerTimestamp(parseTimeNs(text))} `, 'latin1');
+      stampLen = n <= stampTime.length ? buf.copy(stampTime, 0, from, to) : -1;
+    }
+    return stampBuf;
   };
   // The plain path moves each record's data down over the headers in the read buffer itself (bytes only
   // ever move left, to where the scan has passed), so a read's same-stream records end up contiguous
@@ -207,16 +227,33 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     if (w > segStart) runs.add(seg, segBuf!, segStart, w);
     segStart = w;
   };
-  const plainRecord: RecordFn = (buf, sid, partial, _tf, _tt, from, to) => {
+  const plainRecord: RecordFn = (buf, sid, partial, tf, tt, from, to) => {
     if (partial) {
       endSeg();
       if (held && held.sid !== sid) releaseHeld();
-      (held ??= { sid, parts: [] }).parts.push(Buffer.from(buf.subarray(from, to)));
+      (held ??= { sid, parts: [], ts: stamp ? stampOf(buf, tf, tt) : undefined }).parts.push(Buffer.from(buf.subarray(from, to)));
       return;
     }
-    if (held) { endSeg(); releaseHeld(); }
+    if (held) {
+      endSeg();
+      const joined = held.sid === sid;
+      releaseHeld();
+      // the line a partial began: its stamp went out with the first part
+      if (joined && stamp) { if (wantSid(sid)) runs.add(sid, buf, from, to); return; }
+    }
     if (!wantSid(sid)) return;
     if (sid !== seg) { endSeg(); seg = sid; }
+    if (stamp) {
+      const ts = stampOf(buf, tf, tt);
+      if (w + ts.length > from) {
+        // a record whose header is shorter than the stamp: no room to write it in place
+        endSeg();
+        runs.add(sid, ts, 0, ts.length);
+        runs.add(sid, buf, from, to);
+        return;
+      }
+      for (let i = 0; i < ts.length; i++) buf[w++] = ts[i]!;
+    }
     buf.copyWithin(w, from, to);
     w += to - from;
   };
