@@ -63,6 +63,7 @@ const TOP: Record<string, Route> = {
   inspect: r(load.inspect, 'inspect', 'Return low-level information on berth objects'),
   pull: r(load.dist, 'pull', 'Download an image from a registry'),
   push: r(load.dist, 'push', 'Upload an image to a registry'),
+  search: r(load.dist, 'search', 'Search Docker Hub for images'),
   load: r(load.archive, 'load', 'Load an image from a tar archive or STDIN'),
   save: r(load.archive, 'save', 'Save one or more images to a tar archive (streamed to STDOUT by default)'),
   kill: r(load.lifecycle, 'kill', 'Kill one or more running containers'),

@@ -77,6 +77,7 @@ const MIN_CHUNK = 64 * 1024;
 const TLS_HANDSHAKE_MS = 10_000;
 /** How long a response may take to start, or a body may stall. */
 const IDLE_MS = 60_000;
+const ANY_STATUS = Array.from({ length: 500 }, (_, i) => i + 100);
 
 export class RegistryClient {
   private readonly tokens = new Map<string, string>();
@@ -197,6 +198,19 @@ export class RegistryClient {
       next = link ? this.relative(link[1]!) : undefined;
     }
     return tags;
+  }
+
+  /** The v1 search API (`GET /v1/search?q=&n=`), which Docker Hub and berth registry have and distribution lacks. */
+  async search(term: string, limit: number): Promise<{ results?: unknown }> {
+    const res = await this.request(`/v1/search?q=${encodeURIComponent(term)}&n=${limit}`, {
+      scope: 'registry:catalog:search', headers: { 'X-Docker-Token': 'true' }, ok: ANY_STATUS,
+    });
+    const body = await readLimitedBody(res, 16 * 1024 * 1024);
+    // moby's searchRepositories: any answer but 200 is this, whatever the body says
+    if (res.statusCode !== 200) throw new SystemError(`unexpected status code ${res.statusCode}`);
+    try { return JSON.parse(body.toString('utf8')) as { results?: unknown }; } catch (err) {
+      throw new SystemError(`error decoding registry search results: ${(err as Error).message}`);
+    }
   }
 
   async getBlob(repo: string, digest: string, signal?: AbortSignal): Promise<IncomingMessage> {

@@ -203,6 +203,7 @@ test('refused instead of ignored: a v6 subnet without --ipv6, --ipv4=false, an o
   await fails(['network', 'create', '--ipv6', '--subnet', 'fd00:b8:60:0:1::/80', 'n6bad'], /Pool overlaps with other one on this address space/);
   await fails(['network', 'create', '--ipv6', '--subnet', 'fd00:b8:62::/64', '--subnet', 'fd00:b8:63::/64', 'n6bad'], /one IPv6 subnet per network/);
   await fails(['network', 'create', '--ipv6', '--subnet', 'fd00:b8:62::/64', '--gateway', 'fd00:b8:63::1', 'n6bad'], /no matching subnet for gateway fd00:b8:63::1/);
+  await fails(['network', 'create', '--ipv6', '-o', 'com.docker.network.driver.mtu=1200', 'n6bad'], /invalid MTU number: 1200 \(an IPv6 network needs at least 1280\)/);
   const r = await api(d.socket, 'POST', '/networks/create', { Name: 'n6bad', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:b8:62::/127' }] } });
   assert.equal(r.status, 400, r.body);
   assert.match(JSON.parse(r.body).message, /too small/);
