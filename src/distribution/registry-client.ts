@@ -74,6 +74,7 @@ const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), http
 /** Chunked uploads (after a 413): chunks start at 8 MiB and halve on a 413, down to 64 KiB. */
 const CHUNK = 8 * 1024 * 1024;
 const MIN_CHUNK = 64 * 1024;
+const TLS_HANDSHAKE_MS = 10_000;
 /** How long a response may take to start, or a body may stall. */
 const IDLE_MS = 60_000;
 const ANY_STATUS = Array.from({ length: 500 }, (_, i) => i + 100);
@@ -383,6 +384,16 @@ function rawRequest(url: URL, o: { method: string; headers: Record<string, strin
       resolve(res);
     });
     req.setTimeout(IDLE_MS, () => req.destroy(new UnavailableError(`${url.host}: timeout after ${IDLE_MS / 1000}s`)));
+    // Go's TLSHandshakeTimeout: a plain server that never answers a ClientHello (an insecure registry's
+    // https attempt) costs 10 s before the plain-http endpoint, not the 60 s idle time-out.
+    if (secure) {
+      req.on('socket', (sock) => {
+        if (req.reusedSocket) return;
+        const t = setTimeout(() => req.destroy(new UnavailableError(`Get "${url.origin}${url.pathname}": net/http: TLS handshake timeout`)), TLS_HANDSHAKE_MS);
+        sock.once('secureConnect', () => clearTimeout(t));
+        sock.once('close', () => clearTimeout(t));
+      });
+    }
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.name === 'AbortError') { reject(err); return; }
       const e = err instanceof UnavailableError ? err : new UnavailableError(transportMessage(url, err), { cause: err });

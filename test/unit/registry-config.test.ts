@@ -10,6 +10,7 @@ import { readCertsDir, RegistryHosts, tryEndpoints } from '../../src/distributio
 import { RegistryClient, type RegistryEndpoint } from '../../src/distribution/registry-client.js';
 import { NotFoundError } from '../../src/errors.js';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 test('defaults: loopback (::1/128, 127.0.0.0/8) insecure, docker.io the official secure index', () => {
@@ -163,5 +164,29 @@ test('a mirror with a path prefix: requests go under it, and the registry\'s Lin
     const [mirror] = await new RegistryHosts(config, []).pullEndpoints('docker.io');
     assert.deepEqual(await new RegistryClient(mirror!).listTags('library/r'), ['a', 'b', 'c']);
     assert.deepEqual(seen, ['/m/v2/library/r/tags/list', '/m/v2/library/r/tags/list?last=a&n=1', '/m/v2/library/r/tags/list?last=b&n=1']);
+  } finally { await new Promise<void>((r) => srv.close(() => r())); }
+});
+
+test('an insecure registry whose https port never answers the TLS hello: the handshake times out (Go\'s 10 s) and plain http is tried', async () => {
+  // answers plain HTTP only once a full request line arrives, so a ClientHello just sits there
+  const srv = net.createServer((sock) => {
+    let got = '';
+    sock.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      if (/^GET [^\r\n]* HTTP\/1\.1\r\n[\s\S]*\r\n\r\n$/.test(got)) sock.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  try {
+    const host = `127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    const eps = await new RegistryHosts(undefined, []).pullEndpoints(host);
+    const tried: string[] = [];
+    const status = await tryEndpoints(eps, (e) => {
+      tried.push(e.base);
+      return new RegistryClient(e).ping().catch((err: Error) => { tried.push(err.message); throw err; });
+    });
+    assert.equal(status, 200);
+    assert.deepEqual(tried, [`https://${host}`, `Get "https://${host}/v2/": net/http: TLS handshake timeout`, `http://${host}`]);
   } finally { await new Promise<void>((r) => srv.close(() => r())); }
 });
