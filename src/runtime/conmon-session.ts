@@ -155,6 +155,9 @@ export class AttachSocket implements AttachConnection {
   private dataCbs: ((stream: 1 | 2, data: Buffer) => void)[] = [];
   private queued: [1 | 2, Buffer][] = [];
   private destroyed = false;
+  /** stdin records node-unix-socket still queues (conmon stopped reading: the container's stdin is full) */
+  private pendingWrites = 0;
+  private drainCbs: (() => void)[] = [];
   /** inside a 'data' callback: node-unix-socket panics (aborting berthd) if destroyed from there */
   private dispatching = false;
 
@@ -183,6 +186,7 @@ export class AttachSocket implements AttachConnection {
   private fireClose(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const cb of this.drainCbs.splice(0)) cb();
     if (this.dataCbs.length === 0 && this.queued.length > 0) return; // replayed once a reader comes
     for (const cb of this.closeCbs.splice(0)) cb();
   }
@@ -203,11 +207,22 @@ export class AttachSocket implements AttachConnection {
     }
   }
 
-  write(data: Buffer): void {
-    if (this.closed) return;
+  write(data: Buffer): boolean {
+    if (this.closed) return true;
     for (let off = 0; off < data.length; off += STDIN_CHUNK) {
-      this.sock.write(data.subarray(off, Math.min(off + STDIN_CHUNK, data.length)));
+      const rec = data.subarray(off, Math.min(off + STDIN_CHUNK, data.length));
+      this.pendingWrites++;
+      // called at once when the record went out, later when it had to be queued
+      this.sock.write(rec, 0, rec.length, () => {
+        if (--this.pendingWrites === 0) for (const cb of this.drainCbs.splice(0)) cb();
+      });
     }
+    return this.pendingWrites === 0;
+  }
+
+  drained(): Promise<void> {
+    if (this.pendingWrites === 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.drainCbs.push(resolve));
   }
 
   end(): void { if (!this.closed) this.sock.end(); }
