@@ -66,5 +66,6 @@ fs.rmSync(path.dirname(file), { recursive: true, force: true });
 console.log(`streamLogs over ${PAYLOAD / 1e6} MB (${LINES} lines${STDERR_EVERY ? `, every ${STDERR_EVERY}th on stderr` : ''}), load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 for (const [k, v] of results) {
   const med = v.map((x) => x.mbs).sort((a, b) => a - b)[Math.floor(v.length / 2)];
-  console.log(`${k.padEnd(40)} ${med.toFixed(0).padStart(5)} MB/s  (${v[0].frames} writes to the sink, ${v[0].bytes} bytes)`);
+  const ms = PAYLOAD / 1e6 / med * 1000;
+  console.log(`${k.padEnd(40)} ${ms.toFixed(1).padStart(8)} ms ${k.endsWith('tail 100') ? '' : `${med.toFixed(0).padStart(5)} MB/s`}  (${v[0].frames} writes to the sink, ${v[0].bytes} bytes)`);
 }

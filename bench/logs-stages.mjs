@@ -6,8 +6,10 @@
 //   4. `docker logs` into a pipe (the figure issue 12 quotes) and into /dev/null
 //   5. attached `docker run` (conmon's attach socket → berthd → the CLI)
 // Figures are MB/s of the container's payload (101 MB). Needs root, a build (npm run build), the docker CLI.
-// Usage: node bench/logs-stages.mjs [repeats=1]
-// BERTH_PROF=<dir> runs berthd under `node --cpu-prof` and leaves the profile in <dir>.
+// Usage: node bench/logs-stages.mjs [repeats=1] [other-checkout]
+// With another (built) checkout, both berthds run side by side, each on its own bridge, and each round
+// measures them one after the other (alternating which goes first), so the machine's noise falls on both.
+// BERTH_PROF=<dir> runs this checkout's berthd under `node --cpu-prof` and leaves the profile in <dir>.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -15,6 +17,7 @@ import path from 'node:path';
 import { daemon, fixtures, runCapture } from './lib.mjs';
 
 const REPEATS = Number(process.argv[2] ?? 1);
+const OTHER = process.argv[3];
 const IMG = 'busybox:local';
 const BYTES = 100_000_000;
 const LINE = 100;
@@ -57,69 +60,83 @@ const payload = path.join(fs.mkdtempSync('/tmp/logs-stages-'), 'payload');
   fs.ftruncateSync(fd, EXPECTED);
   fs.closeSync(fd);
 }
-const d = await daemon.startDaemon({ berthd });
-const rows = {};
-const add = (k, v) => { (rows[k] ??= []).push(v); };
+
+/** One round of every stage against one berthd. */
+async function round(d, add) {
+  const env = d.env;
+  let t0 = now();
+  await run('docker', ['run', '--rm', '--network', 'none', IMG, 'true'], env);
+  const startup = now() - t0; // a run's own cost, taken off the figures that include one
+  t0 = now();
+  await run('docker', ['run', '--rm', '--network', 'none', IMG, 'sh', '-c', `${WRITE_100MB} >/dev/null`], env);
+  add('1. producer alone (>/dev/null in the container), less a `run true`', mbs(EXPECTED, now() - t0 - startup));
+
+  t0 = now();
+  await run('docker', ['run', '-d', '--network', 'none', '--name', 'bench-logs', IMG, 'sh', '-c', WRITE_100MB], env);
+  await run('docker', ['wait', 'bench-logs'], env);
+  add('2. log write (run -d + wait)', mbs(EXPECTED, now() - t0));
+
+  // conmon's own rate: a producer that costs nothing (cat of a bind-mounted file)
+  t0 = now();
+  await run('docker', ['run', '-d', '--network', 'none', '--name', 'bench-cat', '-v', `${payload}:/p:ro`, IMG, 'cat', '/p'], env);
+  await run('docker', ['wait', 'bench-cat'], env);
+  add('2b. log write, `cat` of a 101 MB file (conmon alone), less a `run true`', mbs(EXPECTED, now() - t0 - startup));
+  await run('docker', ['rm', '-f', 'bench-cat'], env);
+
+  t0 = now();
+  const b1 = await apiLogs(d.socket, 'bench-logs');
+  add('3. GET /logs to a Node client (body, frames included)', mbs(b1, now() - t0));
+  add('   frame headers per payload byte', (b1 - EXPECTED) / EXPECTED);
+  t0 = now();
+  const { bytes } = await run('docker', ['logs', 'bench-logs'], env, false);
+  if (bytes !== EXPECTED) console.error(`WARNING: docker logs returned ${bytes} bytes, expected ${EXPECTED}`);
+  add('4. docker logs into a pipe (issue 12\'s figure)', mbs(bytes, now() - t0));
+  t0 = now();
+  const r2 = spawnSync('sh', ['-c', 'docker logs bench-logs >/dev/null'], { env: { ...process.env, ...env } });
+  if (r2.status !== 0) console.error(`docker logs >/dev/null: ${r2.stderr}`);
+  add('   docker logs >/dev/null', mbs(EXPECTED, now() - t0));
+  await run('docker', ['rm', '-f', 'bench-logs'], env);
+
+  t0 = now();
+  const att = await run('docker', ['run', '--rm', '--network', 'none', IMG, 'sh', '-c', WRITE_100MB], env, false);
+  if (att.bytes !== EXPECTED) console.error(`WARNING: attached run returned ${att.bytes} bytes`);
+  add('5. attached run into a pipe', mbs(att.bytes, now() - t0));
+  t0 = now();
+  const catAtt = await run('docker', ['run', '--rm', '--network', 'none', '-v', `${payload}:/p:ro`, IMG, 'cat', '/p'], env, false);
+  if (catAtt.bytes !== EXPECTED) console.error(`WARNING: attached cat returned ${catAtt.bytes} bytes`);
+  add('5b. attached run of that `cat`, less a `run true`', mbs(EXPECTED, now() - t0 - startup));
+}
+
+const builds = [{ name: 'this checkout', opts: { berthd, args: ['-b', 'bls12a', '--bip', '172.31.241.1/24'] } }];
+if (OTHER) builds.push({ name: OTHER, opts: { berthd: path.join(OTHER, 'bin', 'berthd'), args: ['-b', 'bls12b', '--bip', '172.31.242.1/24'] } });
+const rows = new Map();
 try {
-  await run('docker', ['import', '--change', 'CMD ["sh"]', tar, IMG], d.env);
-  // start-up cost of a run, to subtract from the producer-alone figure
+  for (const b of builds) {
+    b.d = await daemon.startDaemon(b.opts);
+    await run('docker', ['import', '--change', 'CMD ["sh"]', tar, IMG], b.d.env);
+  }
   for (let r = 0; r < REPEATS; r++) {
-    say(`round ${r + 1}: producer alone`);
-    let t0 = now();
-    await run('docker', ['run', '--rm', '--network', 'none', IMG, 'true'], d.env);
-    const startup = now() - t0;
-    t0 = now();
-    await run('docker', ['run', '--rm', '--network', 'none', IMG, 'sh', '-c', `${WRITE_100MB} >/dev/null`], d.env);
-    add('1. producer alone (>/dev/null in the container), less a `run true`', mbs(EXPECTED, now() - t0 - startup));
-
-    say(`round ${r + 1}: log write`);
-    t0 = now();
-    await run('docker', ['run', '-d', '--network', 'none', '--name', 'bench-logs', IMG, 'sh', '-c', WRITE_100MB], d.env);
-    await run('docker', ['wait', 'bench-logs'], d.env);
-    add('2. log write (run -d + wait)', mbs(EXPECTED, now() - t0));
-
-    // conmon's own rate: a producer that costs nothing (cat of a bind-mounted file), less a `run true`
-    say(`round ${r + 1}: log write, fast producer`);
-    t0 = now();
-    await run('docker', ['run', '-d', '--network', 'none', '--name', 'bench-cat', '-v', `${payload}:/p:ro`, IMG, 'cat', '/p'], d.env);
-    await run('docker', ['wait', 'bench-cat'], d.env);
-    add('2b. log write, `cat` of a 101 MB file (conmon alone), less a `run true`', mbs(EXPECTED, now() - t0 - startup));
-    t0 = now();
-    const catAtt = await run('docker', ['run', '--rm', '--network', 'none', '-v', `${payload}:/p:ro`, IMG, 'cat', '/p'], d.env, false);
-    if (catAtt.bytes !== EXPECTED) console.error(`WARNING: attached cat returned ${catAtt.bytes} bytes`);
-    add('5b. attached run of that `cat`, less a `run true`', mbs(EXPECTED, now() - t0 - startup));
-    await run('docker', ['rm', '-f', 'bench-cat'], d.env);
-
-    say(`round ${r + 1}: logs read`);
-    t0 = now();
-    const b1 = await apiLogs(d.socket, 'bench-logs');
-    // the body carries an 8-byte header per frame: count the payload the CLI would print
-    add('3. GET /logs body to a Node client (frames included)', mbs(b1, now() - t0));
-    add('   frame overhead, bytes of headers per payload byte', (b1 - EXPECTED) / EXPECTED);
-    t0 = now();
-    const { bytes } = await run('docker', ['logs', 'bench-logs'], d.env, false);
-    if (bytes !== EXPECTED) console.error(`WARNING: docker logs returned ${bytes} bytes, expected ${EXPECTED}`);
-    add('4. docker logs into a pipe', mbs(bytes, now() - t0));
-    t0 = now();
-    const r2 = spawnSync('sh', ['-c', 'docker logs bench-logs >/dev/null'], { env: { ...process.env, ...d.env } });
-    if (r2.status !== 0) console.error(`docker logs >/dev/null: ${r2.stderr}`);
-    add('   docker logs >/dev/null', mbs(EXPECTED, now() - t0));
-    await run('docker', ['rm', '-f', 'bench-logs'], d.env);
-
-    say(`round ${r + 1}: attached run`);
-    t0 = now();
-    const att = await run('docker', ['run', '--rm', '--network', 'none', IMG, 'sh', '-c', WRITE_100MB], d.env, false);
-    if (att.bytes !== EXPECTED) console.error(`WARNING: attached run returned ${att.bytes} bytes`);
-    add('5. attached run into a pipe', mbs(att.bytes, now() - t0));
+    for (const b of r % 2 ? [...builds].reverse() : builds) {
+      say(`round ${r + 1}: ${b.name}`);
+      await round(b.d, (k, v) => {
+        const row = rows.get(k) ?? rows.set(k, builds.map(() => [])).get(k);
+        row[builds.indexOf(b)].push(v);
+      });
+    }
   }
 } finally {
   fs.rmSync(path.dirname(payload), { recursive: true, force: true });
-  const left = await d.cleanup();
-  if (left.length) console.error(`leftovers swept: ${left.join(', ')}`);
+  for (const b of builds) {
+    if (!b.d) continue;
+    const left = await b.d.cleanup();
+    if (left.length) console.error(`leftovers swept: ${left.join(', ')}`);
+  }
 }
-const load = spawnSync('cat', ['/proc/loadavg']).stdout.toString().trim();
-console.log(`\nlogs stages, ${new Date().toISOString()}, load average ${load}, ${REPEATS} round(s), MB/s of payload\n`);
-for (const [k, vs] of Object.entries(rows)) {
-  const f = k.includes('overhead') ? vs.map((v) => v.toFixed(3)) : vs.map((v) => v.toFixed(0));
-  console.log(`${k.padEnd(66)} ${f.join(' / ')}`);
+const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+console.log(`\nlogs stages, ${new Date().toISOString()}, load average ${load}, ${REPEATS} round(s), MB/s of payload (each round's figure, in order)\n`);
+console.log(`| stage | ${builds.map((b) => b.name).join(' | ')} |`);
+console.log(`|---|${builds.map(() => '---|').join('')}`);
+for (const [k, per] of rows) {
+  const f = (vs) => vs.map((v) => (k.includes('headers') ? v.toFixed(3) : v.toFixed(0))).join(' / ');
+  console.log(`| ${k} | ${per.map(f).join(' | ')} |`);
 }

@@ -16,11 +16,12 @@ import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { ChildImageOptions } from '../services/commit-service.js';
 import { hostPlatform, parsePlatform } from '../services/image-service.js';
 import type { ImageConfigJson, ImageContainerConfig } from '../store/images/image-store.js';
-import { writeFileAtomic } from '../store/meta/atomic.js';
 import { parseDockerfileInstructions, type CommandForm, type Instruction, type InstructionOf, type Stage } from './instructions.js';
 import { mergedStat, packSources, readMergedFile, type CopyPlan, type PlanSource } from './copy.js';
 import { downloadSource, isHttpSource } from './download.js';
-import { platformArgs, platformMatches } from './platform.js';
+import { StepCache, type StepIndex } from './step-cache.js';
+import { platformArgs } from './platform.js';
+import { platformMatches } from '../core/manifest.js';
 import { heredocFileContent, heredocRun, PIPES_DIR } from './heredoc.js';
 import { envLookup, processWord, processWords } from './shell-lex.js';
 
@@ -105,17 +106,32 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const PREDEFINED_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 
 export class BuildExecutor {
-  private cache: Record<string, string> = {};
+  private cache: StepIndex = {};
+  private added: StepIndex = {};
+  private readonly dropped = new Set<string>();
+  readonly steps: StepCache;
 
-  constructor(private readonly d: BuildDeps) {}
-
-  private async loadCache(): Promise<void> {
-    try { this.cache = JSON.parse(await fsp.readFile(this.d.cacheFile, 'utf8')) as Record<string, string>; } catch { this.cache = {}; }
+  constructor(private readonly d: BuildDeps) {
+    this.steps = new StepCache(d.cacheFile);
   }
 
-  private async saveCache(): Promise<void> {
-    await fsp.mkdir(path.dirname(this.d.cacheFile), { recursive: true });
-    await writeFileAtomic(this.d.cacheFile, JSON.stringify(this.cache), 0o600);
+  // One executor serves concurrent builds: what a running build added and has not saved yet stays
+  // visible to a build that starts, and whichever build ends first saves all of it.
+  private async loadCache(): Promise<void> {
+    this.cache = { ...await this.steps.read(), ...this.added };
+  }
+
+  private remember(key: string, id: string): void {
+    this.cache[key] = id;
+    this.added[key] = id;
+  }
+
+  private saveCache(): Promise<void> {
+    const added = this.added;
+    const dropped = [...this.dropped];
+    this.added = {};
+    this.dropped.clear();
+    return this.steps.merge(added, dropped);
   }
 
   /** Runs the build; returns the final image id. */
@@ -297,7 +313,7 @@ export class BuildExecutor {
     if (o.noCache) return undefined;
     const id = this.cache[key];
     if (!id) return undefined;
-    try { return this.d.images.get(id).id; } catch { delete this.cache[key]; return undefined; }
+    try { return this.d.images.get(id).id; } catch { delete this.cache[key]; this.dropped.add(key); return undefined; }
   }
 
   private async metaCommit(st: StageState, kind: string, rest: string, o: BuildOptions, out?: BuildOutput): Promise<string> {
@@ -306,7 +322,7 @@ export class BuildExecutor {
     const hit = this.cached(o, key);
     if (hit) { await out?.stream(' ---> Using cache\n'); return hit; }
     const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy } });
-    this.cache[key] = id;
+    this.remember(key, id);
     return id;
   }
 
@@ -353,7 +369,7 @@ export class BuildExecutor {
       }
       const layer = await this.d.commits.layerOf(Id, st.image);
       const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, ...(layer ? { layer } : {}) });
-      this.cache[key] = id;
+      this.remember(key, id);
       st.image = id;
       ok = true;
     } finally {
@@ -434,7 +450,7 @@ export class BuildExecutor {
       if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
       const layer = await this.d.images.applyLayer(pack(), st.image);
       const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, layer });
-      this.cache[key] = id;
+      this.remember(key, id);
       st.image = id;
     } finally {
       if (dlDir) await fsp.rm(dlDir, { recursive: true, force: true });

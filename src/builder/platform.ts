@@ -14,15 +14,3 @@ export function platformArgs(build: PlatformWanted, target: PlatformWanted): Map
   }
   return m;
 }
-
-/** The variant an architecture has when none is written (containerd's normalization). */
-function variantOf(p: { architecture: string; variant?: string }): string {
-  if (p.variant) return p.variant;
-  return p.architecture === 'arm64' ? 'v8' : p.architecture === 'arm' ? 'v7' : '';
-}
-
-/** Whether an image's platform satisfies a wanted one: os and architecture equal; a wanted variant too. */
-export function platformMatches(want: PlatformWanted, have: { os?: string; architecture?: string; variant?: string }): boolean {
-  if ((have.os || 'linux') !== want.os || have.architecture !== want.architecture) return false;
-  return want.variant === undefined || variantOf(want) === variantOf({ architecture: have.architecture, ...(have.variant ? { variant: have.variant } : {}) });
-}

@@ -31,6 +31,7 @@ const load = {
   dist: () => import('./commands/distribution.js').then((m) => m.commands),
   build: () => import('./commands/build.js').then((m) => m.commands),
   cp: () => import('./commands/cp.js').then((m) => m.commands),
+  df: () => import('./commands/disk-usage.js').then((m) => m.commands),
 } satisfies Record<string, Loader>;
 
 interface Route { loader: Loader; id: string; desc: string }
@@ -62,6 +63,7 @@ const TOP: Record<string, Route> = {
   inspect: r(load.inspect, 'inspect', 'Return low-level information on berth objects'),
   pull: r(load.dist, 'pull', 'Download an image from a registry'),
   push: r(load.dist, 'push', 'Upload an image to a registry'),
+  search: r(load.dist, 'search', 'Search Docker Hub for images'),
   load: r(load.archive, 'load', 'Load an image from a tar archive or STDIN'),
   save: r(load.archive, 'save', 'Save one or more images to a tar archive (streamed to STDOUT by default)'),
   kill: r(load.lifecycle, 'kill', 'Kill one or more running containers'),
@@ -125,7 +127,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
   },
   builder: {
     desc: 'Manage builds',
-    subs: { build: TOP.build! },
+    subs: { build: TOP.build!, prune: r(load.build, 'builder prune', 'Remove build cache') },
   },
   registry: {
     desc: 'Run a registry server',
@@ -144,7 +146,7 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
   },
   system: {
     desc: 'Manage berth',
-    subs: { events: TOP.events!, info: TOP.info! },
+    subs: { events: TOP.events!, info: TOP.info!, df: r(load.df, 'system df', 'Show docker disk usage') },
   },
 };
 

@@ -418,6 +418,10 @@ export class ImagesApi {
   prune(query: Query): Promise<{ ImagesDeleted: Array<Record<string, string>> | null; SpaceReclaimed: number }> {
     return this.c.json('POST', '/images/prune', { query });
   }
+  /** POST /build/prune: the builder's step cache. */
+  buildPrune(query: Query): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }> {
+    return this.c.json('POST', '/build/prune', { query });
+  }
   /** POST /images/create: pull (fromImage) or import (fromSrc, body = tar stream). */
   create(query: Query, body?: Readable): Promise<http.IncomingMessage> {
     return this.c.stream('POST', '/images/create', { query, body, contentType: 'application/x-tar' });

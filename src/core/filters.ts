@@ -53,3 +53,19 @@ export function parseTimestamp(value: string, now = Date.now()): number {
 export function parseGoDuration(v: string): number | undefined {
   return parseGoDurationMs(v.trim());
 }
+
+/** A true/false filter (`dangling=true`): several values OR together; anything else is moby's invalid filter. */
+export function boolFilter(f: Filters, key: string): boolean | undefined {
+  const vals = f.get(key);
+  if (!vals || vals.length === 0) return undefined;
+  let out: boolean | undefined;
+  for (const v of vals) {
+    const s = v.toLowerCase();
+    let b: boolean;
+    if (s === 'true' || s === '1') b = true;
+    else if (s === 'false' || s === '0') b = false;
+    else throw new InvalidParameterError(`invalid filter '${key}=${v}'`);
+    out = out === undefined ? b : out || b;
+  }
+  return out;
+}

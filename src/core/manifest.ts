@@ -157,6 +157,28 @@ export function selectPlatform(index: ImageIndex, want: PlatformWanted): Descrip
   return candidates[0];
 }
 
+/** containerd's Normalize for the variants that mean "the base": arm64/v8 and amd64/v1 are plain arm64 and amd64. */
+export function normalizePlatform(p: PlatformWanted): PlatformWanted {
+  const v = p.variant?.toLowerCase();
+  const plain = (p.architecture === 'arm64' && (v === '8' || v === 'v8')) || (p.architecture === 'amd64' && (v === '1' || v === 'v1'));
+  return { os: p.os, architecture: p.architecture, ...(v && !plain ? { variant: v } : {}) };
+}
+
+/** The variant an architecture has when none is written (containerd's normalization). */
+function variantOf(p: { architecture: string; variant?: string }): string {
+  if (p.variant) return p.variant;
+  return p.architecture === 'arm64' ? 'v8' : p.architecture === 'arm' ? 'v7' : '';
+}
+
+/**
+ * Whether an image's platform satisfies a wanted one (FROM --platform, create's ?platform): os and
+ * architecture equal; a wanted variant too.
+ */
+export function platformMatches(want: PlatformWanted, have: { os?: string; architecture?: string; variant?: string }): boolean {
+  if ((have.os || 'linux') !== want.os || have.architecture !== want.architecture) return false;
+  return want.variant === undefined || variantOf(want) === variantOf({ architecture: have.architecture, ...(have.variant ? { variant: have.variant } : {}) });
+}
+
 export function platformString(p: PlatformWanted): string {
   return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
 }

@@ -7,6 +7,7 @@ import { pushImage } from './push.js';
 import { pullImage, type ProgressSink, type PullStore } from './pull.js';
 import { RegistryClient, type RegistryCredentials, type RegistryEndpoint } from './registry-client.js';
 import { tryEndpoints } from './registry-hosts.js';
+import { filterResults, searchTarget, type SearchFilter, type SearchResult } from '../core/search.js';
 
 /** The image service's stores as a pull sees them. */
 export function pullStoreFor(images: ImageService): PullStore {
@@ -73,6 +74,14 @@ export function loginDomain(serverAddress: string | undefined): string {
 }
 
 /** Pull, push and login over the registry client, writing into the image service's stores. */
+function searchResult(v: unknown): SearchResult {
+  const r = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+  return {
+    name: String(r.name ?? ''), description: String(r.description ?? ''), star_count: Number(r.star_count ?? 0) || 0,
+    is_official: r.is_official === true, is_automated: r.is_automated === true,
+  };
+}
+
 export class DistributionService {
   constructor(private readonly deps: DistributionDeps) {}
 
@@ -84,6 +93,18 @@ export class DistributionService {
       return normalize(`${fromImage}:${tag}`);
     }
     return normalize(fromImage);
+  }
+
+  /** GET /images/search: the term's index (Docker Hub, or the registry it names) through the v1 search API. */
+  async search(term: string, limit: number, filter: SearchFilter, credentials: RegistryCredentials): Promise<SearchResult[]> {
+    if (filter.automatedOnly) return [];
+    const { index, remote } = searchTarget(term);
+    const endpoints = index === 'docker.io'
+      ? [{ domain: index, base: 'https://index.docker.io' }]
+      : await this.deps.hosts.pushEndpoints(index);
+    const doc = await tryEndpoints(endpoints, (e) => new RegistryClient(e, credentials).search(remote, limit));
+    const results = Array.isArray(doc.results) ? doc.results.map(searchResult) : [];
+    return filterResults(results, filter);
   }
 
   /** One tag or digest; a name alone (`allTags`, as moby without a tag) pulls every tag the registry lists. */

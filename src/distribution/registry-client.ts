@@ -1,6 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { goDialError } from '../core/go-dial-error.js';
 import { MANIFEST_ACCEPT } from '../core/manifest.js';
 import { ForbiddenError, InvalidParameterError, NotFoundError, SystemError, UnauthorizedError, UnavailableError } from '../errors.js';
 
@@ -73,8 +74,10 @@ const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), http
 /** Chunked uploads (after a 413): chunks start at 8 MiB and halve on a 413, down to 64 KiB. */
 const CHUNK = 8 * 1024 * 1024;
 const MIN_CHUNK = 64 * 1024;
+const TLS_HANDSHAKE_MS = 10_000;
 /** How long a response may take to start, or a body may stall. */
 const IDLE_MS = 60_000;
+const ANY_STATUS = Array.from({ length: 500 }, (_, i) => i + 100);
 
 export class RegistryClient {
   private readonly tokens = new Map<string, string>();
@@ -192,9 +195,22 @@ export class RegistryClient {
       const doc = JSON.parse((await readLimitedBody(res, 16 * 1024 * 1024)).toString('utf8')) as { tags?: unknown };
       if (Array.isArray(doc.tags)) tags.push(...doc.tags.filter((t): t is string => typeof t === 'string'));
       const link = /<([^>]+)>;\s*rel="?next"?/.exec(String(res.headers.link ?? ''));
-      next = link ? new URL(link[1]!, 'http://x').pathname + new URL(link[1]!, 'http://x').search : undefined;
+      next = link ? this.relative(link[1]!) : undefined;
     }
     return tags;
+  }
+
+  /** The v1 search API (`GET /v1/search?q=&n=`), which Docker Hub and berth registry have and distribution lacks. */
+  async search(term: string, limit: number): Promise<{ results?: unknown }> {
+    const res = await this.request(`/v1/search?q=${encodeURIComponent(term)}&n=${limit}`, {
+      scope: 'registry:catalog:search', headers: { 'X-Docker-Token': 'true' }, ok: ANY_STATUS,
+    });
+    const body = await readLimitedBody(res, 16 * 1024 * 1024);
+    // moby's searchRepositories: any answer but 200 is this, whatever the body says
+    if (res.statusCode !== 200) throw new SystemError(`unexpected status code ${res.statusCode}`);
+    try { return JSON.parse(body.toString('utf8')) as { results?: unknown }; } catch (err) {
+      throw new SystemError(`error decoding registry search results: ${(err as Error).message}`);
+    }
   }
 
   async getBlob(repo: string, digest: string, signal?: AbortSignal): Promise<IncomingMessage> {
@@ -325,9 +341,16 @@ export class RegistryClient {
     return typeof d === 'string' ? d : undefined;
   }
 
+  /**
+   * A Location or Link from the registry as a path under this endpoint's base: a mirror's base has a path
+   * prefix, which the registry's own links may or may not carry.
+   */
   private relative(loc: string): string {
-    const u = new URL(loc, this.endpoint.base);
-    return u.pathname + u.search;
+    const base = new URL(this.endpoint.base);
+    const u = new URL(loc, base);
+    const prefix = base.pathname.replace(/\/+$/, '');
+    const p = prefix && u.pathname.startsWith(`${prefix}/`) ? u.pathname.slice(prefix.length) : u.pathname;
+    return p + u.search;
   }
 }
 
@@ -343,7 +366,7 @@ function transportMessage(url: URL, err: NodeJS.ErrnoException): string {
   if (X509_UNKNOWN_CA.has(code)) return `${what}: tls: failed to verify certificate: x509: certificate signed by unknown authority`;
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `${what}: tls: failed to verify certificate: x509: certificate has expired or is not yet valid`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${what}: tls: failed to verify certificate: x509: certificate is not valid for ${url.hostname} (${err.message})`;
-  return `${what}: ${code} ${err.message}`.replace(/\s+/g, ' ').trim();
+  return `${what}: ${goDialError(url, err)}`;
 }
 
 function rawRequest(url: URL, o: { method: string; headers: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal; tls?: RegistryTls }): Promise<IncomingMessage> {
@@ -361,6 +384,16 @@ function rawRequest(url: URL, o: { method: string; headers: Record<string, strin
       resolve(res);
     });
     req.setTimeout(IDLE_MS, () => req.destroy(new UnavailableError(`${url.host}: timeout after ${IDLE_MS / 1000}s`)));
+    // Go's TLSHandshakeTimeout: a plain server that never answers a ClientHello (an insecure registry's
+    // https attempt) costs 10 s before the plain-http endpoint, not the 60 s idle time-out.
+    if (secure) {
+      req.on('socket', (sock) => {
+        if (req.reusedSocket) return;
+        const t = setTimeout(() => req.destroy(new UnavailableError(`Get "${url.origin}${url.pathname}": net/http: TLS handshake timeout`)), TLS_HANDSHAKE_MS);
+        sock.once('secureConnect', () => clearTimeout(t));
+        sock.once('close', () => clearTimeout(t));
+      });
+    }
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.name === 'AbortError') { reject(err); return; }
       const e = err instanceof UnavailableError ? err : new UnavailableError(transportMessage(url, err), { cause: err });

@@ -45,6 +45,7 @@ import { ImageService } from '../services/image-service.js';
 import { DistributionService } from '../distribution/distribution-service.js';
 import { RegistryHosts } from '../distribution/registry-hosts.js';
 import { SystemService } from '../services/system-service.js';
+import { DiskUsageService } from '../services/disk-usage.js';
 import { Paths } from '../store/paths.js';
 import { LinuxSys } from '../sys/linux-sys.js';
 
@@ -243,14 +244,14 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const archives = new ArchiveService({
     withFilesystem: (ref, fn) => containers.filesystems.with(ref, fn), withLayers: (ref, fn) => containers.filesystems.withLayers(ref, fn), sys, resolveUser,
   });
-  const builds = new BuildService(paths, sys, { containers, images, commits });
+  const builds = new BuildService(paths, sys, { containers, images, commits }, images);
   const imageArchives = new ImageArchiveService(images, paths, events);
   await imageArchives.init();
   // certs.d beside daemon.json (default /etc/berth/certs.d), then Docker's, for certificates set up for dockerd
   const hosts = new RegistryHosts(cfg.registry, [path.join(path.dirname(path.resolve(cfg.configFile)), 'certs.d'), '/etc/docker/certs.d']);
   const distribution = new DistributionService({ images, hosts });
   const app = buildApp([
-    ...systemRoutes(system, events),
+    ...systemRoutes(system, events, new DiskUsageService({ images, containers: containers.queries, volumes })),
     ...containerRoutes(containers, containers.queries, containers.streams),
     ...imageRoutes(images, distribution),
     ...authRoutes(distribution),

@@ -1,7 +1,7 @@
 import { buildHosts } from './etc-files.js';
 import { parseMac } from './mac.js';
 import { short, type NetState } from './net-state.js';
-import type { AttachmentRecord, EndpointConfig, NetworkRecord } from './network-store.js';
+import type { AttachmentRecord, EndpointConfig, EndpointState, NetworkRecord } from './network-store.js';
 
 /** What the container service knows about a container, for connect/disconnect/setup. */
 export interface ContainerNetInfo {
@@ -93,4 +93,19 @@ export function bridgeAddressOf(state: NetState, containerId: string): string | 
   const def = state.defaultBridge();
   const sb = state.attachments.get(containerId)?.sandbox;
   return def && sb?.phase === 'ready' ? sb.endpoints[def.Id]?.ip : undefined;
+}
+
+/**
+ * The endpoint whose address publishes a container's ports: that of its first network that is not internal (as
+ * Docker picks the endpoint providing connectivity). Its IPv6 address, on a dual-stack network, publishes too.
+ */
+export function publishingEndpoint(state: NetState, a: AttachmentRecord | undefined): { n: NetworkRecord; ep: EndpointState } | undefined {
+  const sb = a?.sandbox;
+  if (!sb) return undefined;
+  for (const w of a.networks) {
+    const n = state.networks.get(w.networkId);
+    const ep = sb.endpoints[w.networkId];
+    if (n && ep && !n.Internal) return { n, ep };
+  }
+  return undefined;
 }

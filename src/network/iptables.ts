@@ -149,16 +149,18 @@ export function planRules(networks: NetworkRuleSpec[], endpoints: EndpointPorts[
 }
 
 /**
- * IPv6 (ip6tables) for dual-stack networks: the same filter policy as IPv4 (replies in, intra-network per icc,
- * isolation between berth networks, outbound, nothing else into a bridge; internal networks closed) and the
- * outbound MASQUERADE, as dockerd does with ip6tables. No DNAT: ports are published on IPv4 only. The CNI bridge
- * plugin turns on net.ipv6.conf.all.forwarding for an IPv6 gateway, so without these the host would route IPv6
- * between networks and from outside into them.
+ * IPv6 (ip6tables) for dual-stack networks: the same filter policy as IPv4 (replies and published traffic in,
+ * intra-network per icc, isolation between berth networks, outbound, nothing else into a bridge; internal
+ * networks closed), the outbound MASQUERADE, and DNAT of ports published on every address (`-p 8080:80`) to the
+ * container's IPv6 address, as dockerd does with ip6tables. The CNI bridge plugin turns on
+ * net.ipv6.conf.all.forwarding for an IPv6 gateway, so without these the host would route IPv6 between networks
+ * and from outside into them. IPv6 has no route_localnet: [::1]:port is not DNATed (dockerd uses its proxy there).
  *
- *   nat    POSTROUTING -j <prefix>-POSTROUTING: masquerade outbound
+ *   nat    PREROUTING/OUTPUT -m addrtype --dst-type LOCAL -j <prefix>-PREROUTING/-OUTPUT: ! -d ::1 -j <prefix>-DNAT
+ *          POSTROUTING -j <prefix>-POSTROUTING: masquerade outbound, local-source and hairpin traffic into the bridge
  *   filter FORWARD (inserted first) -j <prefix>-FORWARD
  */
-const BASE_CHAINS6: Record<string, string[]> = { nat: ['POSTROUTING'], filter: ['FORWARD'] };
+const BASE_CHAINS6: Record<string, string[]> = { nat: ['PREROUTING', 'OUTPUT', 'POSTROUTING', 'DNAT'], filter: ['FORWARD'] };
 
 export function chains6For(prefix: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
@@ -167,27 +169,40 @@ export function chains6For(prefix: string): Record<string, string[]> {
 }
 
 export function jumps6For(prefix: string): Array<{ table: string; chain: string; rule: string[]; insert?: boolean }> {
-  return [
-    { table: 'nat', chain: 'POSTROUTING', rule: ['-j', `${prefix}-POSTROUTING`] },
-    { table: 'filter', chain: 'FORWARD', rule: ['-j', `${prefix}-FORWARD`], insert: true },
-  ];
+  return jumpsFor(prefix).filter((j) => j.table !== 'raw');
 }
 
 /** The ip6tables-restore input (this instance's nat and filter chains) for the dual-stack networks' IPv6 subnets. */
-export function planRules6(networks: NetworkRuleSpec[], prefix = DEFAULT_CHAIN_PREFIX): string {
-  const F = `${prefix}-FORWARD`;
-  const nat: string[] = [];
+export function planRules6(networks: NetworkRuleSpec[], endpoints: EndpointPorts[] = [], prefix = DEFAULT_CHAIN_PREFIX): string {
+  const C = (b: string) => `${prefix}-${b}`;
+  const F = C('FORWARD');
+  const nat: string[] = [`-A ${C('PREROUTING')} ! -d ::1/128 -j ${C('DNAT')}`, `-A ${C('OUTPUT')} ! -d ::1/128 -j ${C('DNAT')}`];
   const filter: string[] = [];
   const sorted = [...networks].sort((a, b) => a.bridge.localeCompare(b.bridge));
+  const internalBridges = new Set(sorted.filter((n) => n.internal).map((n) => n.bridge));
+  for (const ep of [...endpoints].sort((a, b) => a.containerIp.localeCompare(b.containerIp))) {
+    if (internalBridges.has(ep.bridge)) continue;
+    for (const p of ep.ports) {
+      if (p.hostIp) continue; // a host address given is an IPv4 one (IPv6 host addresses are refused at create)
+      nat.push(`-A ${C('DNAT')} -p ${p.proto} -m ${p.proto} --dport ${p.hostPort} -j DNAT --to-destination [${ep.containerIp}]:${p.containerPort}`);
+    }
+  }
   const open = sorted.filter((x) => !x.internal);
-  for (const n of open) if (n.masquerade) nat.push(`-A ${prefix}-POSTROUTING -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`);
+  for (const n of open) {
+    if (n.masquerade) nat.push(`-A ${C('POSTROUTING')} -s ${n.subnet} ! -o ${n.bridge} -j MASQUERADE`);
+    nat.push(`-A ${C('POSTROUTING')} -o ${n.bridge} -m addrtype --src-type LOCAL -j MASQUERADE`);
+    nat.push(`-A ${C('POSTROUTING')} -s ${n.subnet} -o ${n.bridge} -m conntrack --ctstate DNAT -j MASQUERADE`);
+  }
   for (const n of sorted.filter((x) => x.internal)) {
     filter.push(`-A ${F} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
     filter.push(`-A ${F} -i ${n.bridge} -j DROP`);
     filter.push(`-A ${F} -o ${n.bridge} -j DROP`);
   }
-  for (const n of open) filter.push(`-A ${F} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
-  filter.push(`-A ${F} -o ${BRIDGE_WILDCARD} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`);
+  for (const n of open) {
+    filter.push(`-A ${F} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+    filter.push(`-A ${F} -o ${n.bridge} -m conntrack --ctstate DNAT -j ACCEPT`);
+  }
+  filter.push(`-A ${F} -o ${BRIDGE_WILDCARD} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j RETURN`);
   const outside = sorted.filter((x) => !matchesWildcard(x.bridge));
   for (const n of open) {
     filter.push(`-A ${F} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
@@ -233,7 +248,7 @@ export class Iptables {
     chainsFor(prefix); // reject a prefix whose chain names iptables would refuse
     this.chains = family === 6 ? chains6For(prefix) : chainsFor(prefix);
     this.jumps = family === 6 ? jumps6For(prefix) : jumpsFor(prefix);
-    this.empty = family === 6 ? planRules6([], prefix) : planRules([], [], prefix);
+    this.empty = family === 6 ? planRules6([], [], prefix) : planRules([], [], prefix);
   }
 
   static v6(prefix = DEFAULT_CHAIN_PREFIX, runner: ProcessRunner = posixRunner): Iptables { return new Iptables(prefix, 'ip6tables', runner, 6); }

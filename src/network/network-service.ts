@@ -508,7 +508,7 @@ export class NetworkService {
   }
 
   /** The Ports column of GET /containers/json. */
-  portSummary(containerId: string): PortSummary { return portSummaryOf(this.state.attachments.get(containerId)); }
+  portSummary(containerId: string): PortSummary { return portSummaryOf(this.state.attachments.get(containerId), this.state); }
 
   /** Tests and `berthd --cleanup`: remove every trace of berth networking from the host (not the store). */
   async destroyHostState(): Promise<void> {

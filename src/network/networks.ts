@@ -1,6 +1,6 @@
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../errors.js';
 import { matchLabels, parseFilters, parseTimestamp } from '../core/filters.js';
-import { checkBridgeOptions, OPT_BRIDGE_NAME } from './bridge-options.js';
+import { bridgeSettings, checkBridgeOptions, OPT_BRIDGE_NAME } from './bridge-options.js';
 import { bridgeExists, bridgeOwner, hostRoutes, hostRoutes6, isBridge, type Bridges } from './bridges.js';
 import type { DnsServers } from './dns-servers.js';
 import { cidrsOverlap, formatCidr, formatIPv4 } from './ip.js';
@@ -120,6 +120,9 @@ export class NetworkRegistry {
       async () => pickSubnet([...this.state.bridgeSubnets(), ...(await hostRoutes())], this.o.pools));
     const cfg6 = fam.v6 && await planIpv6Config(fam.v6, this.state.bridgeSubnets6(),
       async () => pickSubnet6([...this.state.bridgeSubnets6(), ...(await hostRoutes6())], this.o.pools6));
+    // Below 1280 the kernel takes IPv6 off the bridge and the veths: refused here, not at the first start
+    const { mtu } = bridgeSettings(opts);
+    if (cfg6 && mtu && mtu < 1280) throw new InvalidParameterError(`invalid MTU number: ${mtu} (an IPv6 network needs at least 1280)`);
     let id = newId();
     // Another daemon's bridges are named the same way: an auto name that exists on the host is skipped.
     while (!opts[OPT_BRIDGE_NAME] && bridgeExists(`berth-${id.slice(0, 9)}`)) id = newId();

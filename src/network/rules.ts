@@ -1,6 +1,7 @@
 import { bridgeSettings } from './bridge-options.js';
 import type { Iptables, EndpointPorts, NetworkRuleSpec } from './iptables.js';
 import { planRules, planRules6 } from './iptables.js';
+import { publishingEndpoint } from './attachments.js';
 import type { NetState } from './net-state.js';
 import { v4Config, v6Config } from './network-store.js';
 
@@ -15,21 +16,28 @@ export function ruleInputs(state: NetState): { nets: NetworkRuleSpec[]; eps: End
     const sb = a.sandbox;
     if (!sb?.ports.length || sb.phase !== 'ready') continue;
     // Ports are published on the first network's address (as Docker does for the endpoint providing connectivity).
-    const first = a.networks.map((w) => ({ n: state.networks.get(w.networkId), ep: sb.endpoints[w.networkId] })).find((x) => x.n && x.ep && !x.n.Internal);
+    const first = publishingEndpoint(state, a);
     if (!first) continue;
-    eps.push({ bridge: first.n!.bridge!, containerIp: first.ep!.ip, ports: sb.ports });
+    eps.push({ bridge: first.n.bridge!, containerIp: first.ep.ip, ports: sb.ports });
   }
   return { nets, eps };
 }
 
-/** The dual-stack networks as ip6tables' plan sees them (their IPv6 subnets). */
-export function ruleInputs6(state: NetState): NetworkRuleSpec[] {
-  return state.bridgeNetworks().flatMap((n) => {
+/** The dual-stack networks as ip6tables' plan sees them (their IPv6 subnets), and the ports published to IPv6 addresses. */
+export function ruleInputs6(state: NetState): { nets: NetworkRuleSpec[]; eps: EndpointPorts[] } {
+  const nets = state.bridgeNetworks().flatMap((n) => {
     const c6 = v6Config(n);
     if (!c6) return [];
     const { masquerade, icc } = bridgeSettings(n.Options);
     return [{ bridge: n.bridge!, subnet: c6.Subnet, internal: n.Internal, masquerade, icc }];
   });
+  const eps: EndpointPorts[] = [];
+  for (const a of state.attachments.values()) {
+    if (!a.sandbox?.ports.length || a.sandbox.phase !== 'ready') continue;
+    const first = publishingEndpoint(state, a);
+    if (first?.ep.ip6) eps.push({ bridge: first.n.bridge!, containerIp: first.ep.ip6, ports: a.sandbox.ports });
+  }
+  return { nets, eps };
 }
 
 /**
@@ -49,10 +57,10 @@ export class RuleApplier {
       await this.ipt.restore(text);
       this.applied = text;
     }
-    const nets6 = ruleInputs6(this.state);
-    if (!this.ipt6 || (!nets6.length && !this.jumps6)) return;
+    const six = ruleInputs6(this.state);
+    if (!this.ipt6 || (!six.nets.length && !this.jumps6)) return;
     if (!this.jumps6) { await this.ipt6.ensureJumps(); this.jumps6 = true; }
-    const text6 = planRules6(nets6, this.ipt6.prefix);
+    const text6 = planRules6(six.nets, six.eps, this.ipt6.prefix);
     if (text6 === this.applied6) return;
     await this.ipt6.restore(text6);
     this.applied6 = text6;

@@ -1,3 +1,4 @@
+import { publishingEndpoint } from './attachments.js';
 import type { NetState } from './net-state.js';
 import type { AttachmentRecord, EndpointConfig, NetworkRecord } from './network-store.js';
 import type { Proto } from './ports.js';
@@ -9,7 +10,12 @@ export function containerNetworkSettings(state: NetState, a: AttachmentRecord | 
   const sb = a?.sandbox;
   const ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
   for (const k of a?.exposed ?? []) { const key = k.includes('/') ? k.toLowerCase() : `${k}/tcp`; ports[key] ??= null; }
-  for (const p of sb?.ports ?? []) (ports[`${p.containerPort}/${p.proto}`] ??= [])!.push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
+  const v6 = !!publishingEndpoint(state, a)?.ep.ip6;
+  for (const p of sb?.ports ?? []) {
+    const list = (ports[`${p.containerPort}/${p.proto}`] ??= [])!;
+    list.push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
+    if (v6 && !p.hostIp) list.push({ HostIp: '::', HostPort: String(p.hostPort) }); // DNATed to its IPv6 address too
+  }
   const networks: Record<string, unknown> = {};
   for (const w of list) {
     const n = state.networks.get(w.networkId);
@@ -40,10 +46,14 @@ export function containerNetworkSettings(state: NetState, a: AttachmentRecord | 
 
 export type PortSummary = Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: Proto }>;
 
-/** The Ports column of GET /containers/json. */
-export function portSummaryOf(a: AttachmentRecord | undefined): PortSummary {
+/** The Ports column of GET /containers/json (`::` too for ports a dual-stack network publishes on IPv6). */
+export function portSummaryOf(a: AttachmentRecord | undefined, state?: NetState): PortSummary {
   const out: PortSummary = [];
-  for (const p of a?.sandbox?.ports ?? []) out.push({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto });
+  const v6 = !!state && !!publishingEndpoint(state, a)?.ep.ip6;
+  for (const p of a?.sandbox?.ports ?? []) {
+    out.push({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto });
+    if (v6 && !p.hostIp) out.push({ IP: '::', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto });
+  }
   for (const k of a?.exposed ?? []) {
     const [num, proto = 'tcp'] = k.toLowerCase().split('/');
     const port = Number(num);

@@ -209,6 +209,19 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
     sendJson(c.res, 200, { repositories: page.items });
   }
 
+  /**
+   * The v1 search API that `docker search HOST/TERM` asks (distribution has none): repositories whose name
+   * contains the term, at most `n` (default 25), in Docker Hub's result shape.
+   */
+  async function search(c: Ctx): Promise<void> {
+    const q = (c.url.searchParams.get('q') ?? '').toLowerCase();
+    const nRaw = c.url.searchParams.get('n');
+    const n = nRaw && /^\d+$/.test(nRaw) ? Math.min(100, Math.max(1, Number(nRaw))) : 25;
+    const found = (await st.catalog()).filter((r) => r.includes(q));
+    const results = found.slice(0, n).map((name) => ({ name, description: '', star_count: 0, is_official: false, is_automated: false }));
+    sendJson(c.res, 200, { query: q, num_results: found.length, num_pages: Math.max(1, Math.ceil(found.length / n)), page: 1, page_size: n, results });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     const url = new URL(req.url ?? '/', 'http://registry');
@@ -225,6 +238,12 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
       if (method !== 'GET') throw new RegistryError('UNSUPPORTED');
       await authorize(req, false);
       await catalog(c);
+      return;
+    }
+    if (p === '/v1/search') {
+      if (method !== 'GET') throw new RegistryError('UNSUPPORTED');
+      await authorize(req, false);
+      await search(c);
       return;
     }
     const m = NAME_ROUTE.exec(p);

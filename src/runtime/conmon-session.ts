@@ -144,21 +144,38 @@ export async function connectAttachSocket(dir: string, opts: { queueUntilRead: b
   return new AttachSocket(sock, opts.queueUntilRead);
 }
 
+/** The most one coalesced 'data' carries. */
+const COALESCE_MAX = 256 * 1024;
+/** A batch handed on less than this long ago means output is streaming: the next one may wait BATCH_WAIT_MS. */
+const STREAMING_MS = 5;
+const BATCH_WAIT_MS = 2;
+
 /**
  * conmon's attach socket as an AttachConnection: frames are 1 type byte (2 stdout, 3 stderr) + payload;
  * stdin goes in 32 KiB records. With `queueUntilRead` (exec: the process runs while we still wait for its
  * pid), frames that arrive before the first 'data' listener are kept and replayed to it, and so is a close.
+ * conmon sends at most 8 KiB per record: while output streams, records of one stream are gathered for up
+ * to 2 ms and handed on as one 'data' (up to 256 KiB), so a fast container costs its client one write and
+ * one frame per batch instead of per 8 KiB. Order across streams is kept (a batch ends where the other
+ * stream's output begins) and a close comes after the last batch.
  */
 export class AttachSocket implements AttachConnection {
   private closed = false;
   private closeCbs: (() => void)[] = [];
   private dataCbs: ((stream: 1 | 2, data: Buffer) => void)[] = [];
   private queued: [1 | 2, Buffer][] = [];
+  private batch: Buffer[] = [];
+  private batchStream: 1 | 2 = 1;
+  private batchBytes = 0;
+  /** cancels the pending flush of `batch` */
+  private batchTimer: (() => void) | undefined;
+  private lastFlush = -Infinity;
+  private readonly flushLater = () => { this.batchTimer = undefined; this.flushBatch(); };
   private destroyed = false;
   /** stdin records node-unix-socket still queues (conmon stopped reading: the container's stdin is full) */
   private pendingWrites = 0;
   private drainCbs: (() => void)[] = [];
-  /** inside a 'data' callback: node-unix-socket panics (aborting berthd) if destroyed from there */
+  /** inside node-unix-socket's 'data' callback: it panics (aborting berthd) if destroyed from there */
   private dispatching = false;
 
   constructor(private readonly sock: SeqpacketSocket, private readonly queueUntilRead: boolean) {
@@ -173,20 +190,54 @@ export class AttachSocket implements AttachConnection {
         if (this.queueUntilRead) this.queued.push([stream, Buffer.from(buf.subarray(1))]);
         return;
       }
-      const payload = buf.subarray(1);
-      this.dispatching = true;
-      try {
-        for (const cb of this.dataCbs) cb(stream, payload);
-      } finally {
-        this.dispatching = false;
+      if (stream !== this.batchStream) {
+        this.flushBatch();
+        if (this.destroyed) return;
+      }
+      this.batchStream = stream;
+      this.batch.push(buf.subarray(1));
+      this.batchBytes += buf.length - 1;
+      if (this.batchBytes >= COALESCE_MAX) this.flushBatch();
+      else if (!this.batchTimer) {
+        // node-unix-socket hands over about one record per turn of the loop: while output streams
+        // (the last batch left moments ago) wait a little for more; a lone record (a keystroke's echo)
+        // goes on the next turn
+        const streaming = performance.now() - this.lastFlush < STREAMING_MS;
+        if (streaming) {
+          const t = setTimeout(this.flushLater, BATCH_WAIT_MS);
+          this.batchTimer = () => clearTimeout(t);
+        } else {
+          const t = setImmediate(this.flushLater);
+          this.batchTimer = () => clearImmediate(t);
+        }
       }
     });
+  }
+
+  private flushBatch(): void {
+    this.batchTimer?.();
+    this.batchTimer = undefined;
+    if (this.batch.length === 0) return;
+    this.lastFlush = performance.now();
+    const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
+    this.batch = [];
+    this.batchBytes = 0;
+    // maybe called from node-unix-socket's 'data' or 'end': a callback that destroys us must not
+    // destroy the native socket from there (destroy defers it)
+    const outer = this.dispatching;
+    this.dispatching = true;
+    try {
+      for (const cb of this.dataCbs) cb(this.batchStream, data);
+    } finally {
+      this.dispatching = outer;
+    }
   }
 
   private fireClose(): void {
     if (this.closed) return;
     this.closed = true;
     for (const cb of this.drainCbs.splice(0)) cb();
+    this.flushBatch(); // output before the close goes first
     if (this.dataCbs.length === 0 && this.queued.length > 0) return; // replayed once a reader comes
     for (const cb of this.closeCbs.splice(0)) cb();
   }
@@ -231,6 +282,8 @@ export class AttachSocket implements AttachConnection {
     if (this.destroyed) return;
     this.destroyed = true;
     this.queued = [];
+    this.batch = [];
+    this.batchBytes = 0;
     // A client dropped for falling behind is dropped from within our own 'data' callback.
     if (this.dispatching) setImmediate(() => this.sock.destroy()); else this.sock.destroy();
     this.fireClose();

@@ -47,6 +47,11 @@ function checkPath(p: string): void {
 export class ArchiveService {
   constructor(private readonly d: ArchiveServiceDeps) {}
 
+  /** The one xattr Docker's archive keeps (ReadSecurityXattrToTarHeader); a filesystem without xattrs has none. */
+  private readonly capability = (p: string): Buffer | undefined => {
+    try { return this.d.sys.lgetxattr(p, 'security.capability'); } catch { return undefined; }
+  };
+
   /** HEAD /containers/{id}/archive */
   stat(ref: string, p: string): Promise<PathStatJson> {
     checkPath(p);
@@ -67,7 +72,7 @@ export class ArchiveService {
         const base = stat.name === '/' ? '.' : stat.name;
         const out = begin(statJson(stat));
         cfs.publish('archive-path');
-        await packPath(tree, r, out, { rebase: base });
+        await packPath(tree, r, out, { rebase: base, capability: this.capability });
       } finally {
         r.close();
       }
@@ -122,7 +127,7 @@ export class ArchiveService {
         }
         const r = tree.resolve('/');
         try {
-          await packPath(tree, r, begin(), { rebase: '.', contentsOnly: true });
+          await packPath(tree, r, begin(), { rebase: '.', contentsOnly: true, capability: this.capability });
         } finally {
           r.close();
         }

@@ -6,6 +6,7 @@ import { InvalidParameterError } from '../errors.js';
 import type { CreateBody, HostConfig } from '../core/container-config.js';
 import type { DnsSettings, Ulimit } from '../core/create-settings.js';
 import type { Trace } from '../core/trace.js';
+import type { PlatformWanted } from '../core/manifest.js';
 import { HealthMonitor, type ProbeRunner } from './health-monitor.js';
 import { RestartManager } from './restart-manager.js';
 import { Adoption } from './containers/adoption.js';
@@ -116,8 +117,8 @@ export class ContainerService {
     this.ctx.health.stopAll();
   }
 
-  create(name: string | undefined, body: CreateBody | undefined): Promise<{ Id: string; Warnings: string[] }> {
-    return createContainer(this.ctx, name, body, this.defaultLogConfig);
+  create(name: string | undefined, body: CreateBody | undefined, platform?: PlatformWanted): Promise<{ Id: string; Warnings: string[] }> {
+    return createContainer(this.ctx, name, body, this.defaultLogConfig, platform);
   }
 
   start(ref: string): Promise<void> { return this.starter.start(ref); }

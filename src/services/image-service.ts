@@ -1,6 +1,6 @@
 import { Transform, type Readable } from 'node:stream';
 import { applyChanges } from '../core/dockerfile-change.js';
-import { matchLabels, parseTimestamp, type Filters } from '../core/filters.js';
+import { boolFilter, matchLabels, parseTimestamp, type Filters } from '../core/filters.js';
 import { compareVersions } from '../core/version-compare.js';
 import {
   familiarName, familiarString, fullName, fullString, normalize, parse, parseNormalized, repoTagReference, shortId,
@@ -15,6 +15,7 @@ import { chainIds, LayerStore } from '../store/layers/layer-store.js';
 import type { LayerApplySys } from '../store/layers/tar-apply.js';
 import type { Paths } from '../store/paths.js';
 import type { Mount } from '../sys/sys.js';
+import { containerConfigView } from '../core/image-config.js';
 import type { EventBus } from './events.js';
 import { fetchImportSource, importUrl } from './import-source.js';
 import type { ProgressSink } from '../distribution/pull.js';
@@ -103,7 +104,7 @@ export function parsePlatform(p: string | undefined): { os: string; architecture
   if (arch === 'x86_64' || arch === 'x86-64') out.architecture = 'amd64';
   if (arch === 'aarch64') out.architecture = 'arm64';
   if (variant) out.variant = variant;
-  if (out.os !== 'linux') throw new InvalidParameterError(`operating system is not supported: ${out.os}`);
+  if (out.os !== 'linux') throw new InvalidParameterError('operating system is not supported'); // moby image.CheckOS
   return out;
 }
 
@@ -188,7 +189,25 @@ export class ImageService {
     return this.store.list().some((i) => i.parent === id);
   }
 
-  list(opts: { all?: boolean; filters?: Filters; digests?: boolean; sharedSize?: boolean; apiVersion?: string } = {}): ImageSummary[] {
+  /** Size of the image with this id (its layers); 0 once it is gone (a container's image force-removed). */
+  imageSize(id: string): number {
+    const img = this.store.get(id);
+    return img ? this.size(img) : 0;
+  }
+
+  /** moby LayerDiskUsage: the layers that images stand on, each counted once. */
+  layersSize(): number {
+    const sizes = new Map<string, number>();
+    for (const img of this.store.list()) for (const l of this.layersOf(img)) sizes.set(l.chainId, l.size);
+    return [...sizes.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * GET /images/json. `sharedSize`: per image the size of its layers that another listed image stands on too
+   * (moby's SharedSize); `containerCount`: how many containers use it (moby's ContainerCount, `system df`).
+   * Without them both are -1, as Docker's.
+   */
+  list(opts: { all?: boolean; filters?: Filters; digests?: boolean; sharedSize?: boolean; containerCount?: boolean; apiVersion?: string } = {}): ImageSummary[] {
     const f = opts.filters ?? new Map<string, string[]>();
     for (const k of f.keys()) {
       if (!(LIST_FILTERS as readonly string[]).includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
@@ -199,6 +218,7 @@ export class ImageService {
     const sinceT = f.get('since')?.length ? Math.max(...f.get('since')!.map((r) => Date.parse(this.created(this.find(r))))) : undefined;
     const untilT = f.get('until')?.length ? Math.min(...f.get('until')!.map((v) => parseTimestamp(v))) : undefined;
     const out: ImageSummary[] = [];
+    const chains = new Map<ImageSummary, ReturnType<ImageService['layersOf']>>();
     const images = [...this.store.list()].sort((a, b) => Date.parse(this.created(b)) - Date.parse(this.created(a)));
     for (const img of images) {
       const created = Date.parse(this.created(img));
@@ -231,7 +251,14 @@ export class ImageService {
         Size: size,
       };
       if (opts.apiVersion && compareVersions(opts.apiVersion, '1.44') < 0) s.VirtualSize = size;
+      if (opts.containerCount) s.Containers = this.usage.containersUsingImage(img.id).length;
       out.push(s);
+      chains.set(s, this.layersOf(img));
+    }
+    if (opts.sharedSize) {
+      const refs = new Map<string, number>();
+      for (const c of chains.values()) for (const l of c) refs.set(l.chainId, (refs.get(l.chainId) ?? 0) + 1);
+      for (const [s, c] of chains) s.SharedSize = c.reduce((n, l) => n + ((refs.get(l.chainId) ?? 0) > 1 ? l.size : 0), 0);
     }
     return out;
   }
@@ -463,6 +490,9 @@ export class ImageService {
   private async releaseBlobs(blobs: string[] | undefined): Promise<void> {
     if (!blobs?.length) return;
     const used = new Set(this.store.list().flatMap((i) => i.blobs ?? []));
+    // An uncompressed layer blob (what berth pushes for a commit or an import) is also the kept tar of a
+    // layer, by its diffID: it goes only with the last layer of that diffID (releaseLayers).
+    for (const l of this.layers.list()) used.add(l.diffId);
     for (const b of blobs) if (!used.has(b)) await this.content.delete(b).catch(() => {});
   }
 
@@ -657,40 +687,4 @@ function isSingleReference(refs: Reference[]): boolean {
   }
   single ??= refs[0]!;
   return canonical.size === 1 && canonical.has(fullName(single));
-}
-
-function boolFilter(f: Filters, key: string): boolean | undefined {
-  const vals = f.get(key);
-  if (!vals || vals.length === 0) return undefined;
-  let out: boolean | undefined;
-  for (const v of vals) {
-    const s = v.toLowerCase();
-    let b: boolean;
-    if (s === 'true' || s === '1') b = true;
-    else if (s === 'false' || s === '0') b = false;
-    else throw new InvalidParameterError(`invalid filter '${key}=${v}'`);
-    out = out === undefined ? b : out || b;
-  }
-  return out;
-}
-
-
-/** The image config as the Engine API shows it: a container config with Docker's empty defaults. */
-export function containerConfigView(c: ImageContainerConfig | undefined): Record<string, unknown> {
-  const cfg = c ?? {};
-  const out: Record<string, unknown> = {
-    Hostname: '', Domainname: '', User: cfg.User ?? '',
-    AttachStdin: false, AttachStdout: false, AttachStderr: false,
-  };
-  if (cfg.ExposedPorts && Object.keys(cfg.ExposedPorts).length) out.ExposedPorts = cfg.ExposedPorts;
-  Object.assign(out, { Tty: false, OpenStdin: false, StdinOnce: false, Env: cfg.Env ?? null, Cmd: cfg.Cmd ?? null });
-  if (cfg.Healthcheck) out.Healthcheck = cfg.Healthcheck;
-  if (cfg.ArgsEscaped) out.ArgsEscaped = true;
-  Object.assign(out, {
-    Image: '', Volumes: cfg.Volumes ?? null, WorkingDir: cfg.WorkingDir ?? '', Entrypoint: cfg.Entrypoint ?? null,
-    OnBuild: cfg.OnBuild ?? null, Labels: cfg.Labels ?? null,
-  });
-  if (cfg.StopSignal) out.StopSignal = cfg.StopSignal;
-  if (cfg.Shell) out.Shell = cfg.Shell;
-  return out;
 }

@@ -2,6 +2,7 @@
 // (a URL without a scheme gets http://, up to 10 redirects, a status >= 400 is an error with the body's text).
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { goDialError } from '../core/go-dial-error.js';
 import { ForbiddenError, InvalidParameterError, NotFoundError, SystemError, UnauthorizedError } from '../errors.js';
 
 const MAX_REDIRECTS = 10;
@@ -16,25 +17,11 @@ export function importUrl(src: string): URL {
   return u;
 }
 
-/** Go's net/http wording for a failed dial, which is what a user of docker import sees. */
-function dialError(u: URL, err: NodeJS.ErrnoException): string {
-  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
-  const hostPort = `${u.hostname.replace(/^\[|\]$/g, '')}:${port}`;
-  switch (err.code) {
-    case 'ECONNREFUSED': return `dial tcp ${hostPort}: connect: connection refused`;
-    case 'ENOTFOUND': case 'EAI_AGAIN': return `dial tcp: lookup ${u.hostname}: no such host`;
-    case 'EHOSTUNREACH': return `dial tcp ${hostPort}: connect: no route to host`;
-    case 'ENETUNREACH': return `dial tcp ${hostPort}: connect: network is unreachable`;
-    case 'ETIMEDOUT': return `dial tcp ${hostPort}: i/o timeout`;
-    default: return err.message;
-  }
-}
-
 function get(u: URL, signal?: AbortSignal): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const mod = u.protocol === 'https:' ? https : http;
     const req = mod.get(u, { signal, headers: { 'User-Agent': 'berth' } }, resolve);
-    req.on('error', (err: NodeJS.ErrnoException) => reject(new SystemError(`Get "${u.href}": ${dialError(u, err)}`, { cause: err })));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(new SystemError(`Get "${u.href}": ${goDialError(u, err)}`, { cause: err })));
   });
 }
 

@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import type * as tarTypes from 'tar-stream';
 import { InvalidParameterError, NotFoundError, SystemError } from '../errors.js';
 import { requireCjs } from '../sys/cjs.js';
+import { PAX_MARKER, PaxRetype, paxRecord } from './layers/upper-layer.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
 const tar = requireCjs('tar-stream') as typeof tarTypes;
@@ -210,7 +211,12 @@ export interface PackOptions {
   contentsOnly?: boolean;
   /** entry names to leave out, relative to the packed directory (export: the bind-mounted /etc files) */
   skip?: (rel: string) => boolean;
+  /** reads `security.capability` of a path without following it (Sys.lgetxattr): packed as a PAX record, as Docker's archive */
+  capability?: (p: string) => Buffer | undefined;
 }
+
+/** What the walk carries: hard links seen so far, and the xattr reader. */
+interface PackCtx { links: Map<string, string>; capability?: ((p: string) => Buffer | undefined) | undefined }
 
 /**
  * Write the tree at `r` as a tar into `out` (a tar-stream pack is piped into it), streaming, with
@@ -220,28 +226,31 @@ export interface PackOptions {
  */
 export async function packPath(tree: ContainerTree, r: ResolvedPath, out: Writable, o: PackOptions): Promise<void> {
   const pack = tar.pack();
+  // A binary xattr cannot go through tar-stream's string PAX values: marked entries are retyped on the way out.
+  const retype = new PaxRetype();
   let ended = false;
   const done = new Promise<void>((resolve, reject) => {
     out.once('error', reject);
-    (pack as unknown as NodeJS.ReadableStream).once('end', () => { ended = true; resolve(); });
+    retype.once('end', () => { ended = true; resolve(); });
     // The reader went away: the pack's pending writes must fail, not wait for a drain forever.
-    out.once('close', () => { if (!ended) { const e = new Error('the archive reader went away'); pack.destroy(e); reject(e); } });
+    out.once('close', () => { if (!ended) { const e = new Error('the archive reader went away'); pack.destroy(e); retype.destroy(e); reject(e); } });
     (pack as unknown as NodeJS.ReadableStream).once('error', reject);
+    retype.once('error', reject);
   });
   done.catch(() => undefined);
-  (pack as unknown as NodeJS.ReadableStream).pipe(out, { end: false });
-  const links = new Map<string, string>();
+  (pack as unknown as NodeJS.ReadableStream).pipe(retype).pipe(out, { end: false });
+  const pc: PackCtx = { links: new Map<string, string>(), capability: o.capability };
   try {
     const st = r.st;
     if (!st) throw Object.assign(new Error(`lstat ${r.path}: no such file or directory`), { code: 'ENOENT' });
     if (st.isDirectory()) {
       const fd = tree.openDir(r);
       try {
-        if (!o.contentsOnly) await addEntry(pack, `${o.rebase}/`, fs.fstatSync(fd), undefined, links);
-        await packDir(pack, fd, o.contentsOnly ? '' : `${o.rebase}/`, '', links, o.skip);
+        if (!o.contentsOnly) await addEntry(pack, `${o.rebase}/`, fs.fstatSync(fd), undefined, pc, r.name ? at(r.dirFd, r.name) : undefined);
+        await packDir(pack, fd, o.contentsOnly ? '' : `${o.rebase}/`, '', pc, o.skip);
       } finally { fs.closeSync(fd); }
     } else {
-      await packOne(pack, r.dirFd, r.name, o.rebase, links);
+      await packOne(pack, r.dirFd, r.name, o.rebase, pc);
     }
     pack.finalize();
   } catch (err) {
@@ -251,7 +260,7 @@ export async function packPath(tree: ContainerTree, r: ResolvedPath, out: Writab
   await done;
 }
 
-async function packDir(pack: tarTypes.Pack, fd: number, prefix: string, rel: string, links: Map<string, string>, skip?: (rel: string) => boolean): Promise<void> {
+async function packDir(pack: tarTypes.Pack, fd: number, prefix: string, rel: string, pc: PackCtx, skip?: (rel: string) => boolean): Promise<void> {
   const names = fs.readdirSync(`/proc/self/fd/${fd}`).sort();
   for (const n of names) {
     const childRel = rel ? `${rel}/${n}` : n;
@@ -262,47 +271,58 @@ async function packDir(pack: tarTypes.Pack, fd: number, prefix: string, rel: str
       let child: number;
       try { child = fs.openSync(at(fd, n), O_DIR); } catch (err) {
         // Replaced after the lstat (by a symlink, or removed): what is there now is packed as it is.
-        if (code(err) === 'ELOOP' || code(err) === 'ENOTDIR') { await packOne(pack, fd, n, `${prefix}${n}`, links); continue; }
+        if (code(err) === 'ELOOP' || code(err) === 'ENOTDIR') { await packOne(pack, fd, n, `${prefix}${n}`, pc); continue; }
         if (code(err) === 'ENOENT') continue;
         throw err;
       }
       try {
-        await addEntry(pack, `${prefix}${n}/`, fs.fstatSync(child), undefined, links);
-        await packDir(pack, child, `${prefix}${n}/`, childRel, links, skip);
+        await addEntry(pack, `${prefix}${n}/`, fs.fstatSync(child), undefined, pc, at(fd, n));
+        await packDir(pack, child, `${prefix}${n}/`, childRel, pc, skip);
       } finally { fs.closeSync(child); }
     } else {
-      await packOne(pack, fd, n, `${prefix}${n}`, links);
+      await packOne(pack, fd, n, `${prefix}${n}`, pc);
     }
   }
 }
 
 /** One non-directory entry (a directory met here is packed as an empty one: it replaced a file mid-walk). */
-async function packOne(pack: tarTypes.Pack, dirFd: number, name: string, entryName: string, links: Map<string, string>): Promise<void> {
+async function packOne(pack: tarTypes.Pack, dirFd: number, name: string, entryName: string, pc: PackCtx): Promise<void> {
   const p = at(dirFd, name);
   let st: fs.Stats;
   try { st = fs.lstatSync(p); } catch (err) { if (code(err) === 'ENOENT') return; throw err; }
-  if (st.isSymbolicLink()) return addEntry(pack, entryName, st, fs.readlinkSync(p), links);
-  if (st.isDirectory()) return addEntry(pack, `${entryName}/`, st, undefined, links);
-  if (!st.isFile()) return addEntry(pack, entryName, st, undefined, links);
+  if (st.isSymbolicLink()) return addEntry(pack, entryName, st, fs.readlinkSync(p), pc);
+  if (st.isDirectory()) return addEntry(pack, `${entryName}/`, st, undefined, pc, p);
+  if (!st.isFile()) return addEntry(pack, entryName, st, undefined, pc, p);
   let fh: fsp.FileHandle;
   try { fh = await fsp.open(p, O_FILE); } catch (err) {
     if (code(err) === 'ENOENT') return;
-    if (code(err) === 'ELOOP') return packOne(pack, dirFd, name, entryName, links);
+    if (code(err) === 'ELOOP') return packOne(pack, dirFd, name, entryName, pc);
     throw err;
   }
   try {
     const fst = await fh.stat();
     if (!fst.isFile()) return; // swapped for something else between the lstat and the open
-    await addEntry(pack, entryName, fst, undefined, links, fh);
+    await addEntry(pack, entryName, fst, undefined, pc, p, fh);
   } finally {
     await fh.close();
   }
 }
 
-async function addEntry(pack: tarTypes.Pack, name: string, st: fs.Stats, linkname: string | undefined, links: Map<string, string>, fh?: fsp.FileHandle): Promise<void> {
+async function addEntry(pack: tarTypes.Pack, name: string, st: fs.Stats, linkname: string | undefined, pc: PackCtx, xattrPath?: string, fh?: fsp.FileHandle): Promise<void> {
+  const links = pc.links;
   const header: Partial<tarTypes.Header> & { name: string; size: number } = {
     name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, size: 0,
   };
+  const cap = xattrPath && pc.capability && !st.isSymbolicLink() ? pc.capability(xattrPath) : undefined;
+  if (cap) {
+    const pax = Buffer.concat([paxRecord('path', Buffer.from(name)), paxRecord('SCHILY.xattr.security.capability', cap)]);
+    await new Promise<void>((resolve, reject) => {
+      const e = pack.entry({ name: PAX_MARKER, type: 'file', size: pax.length, mode: 0o644, mtime: st.mtime }, pax, (err) => (err ? reject(err) : resolve()));
+      (e as unknown as NodeJS.EventEmitter).on('error', reject);
+    });
+    // The PAX record carries the whole name; the ustar field gets what fits (no second PAX header from tar-stream).
+    if (Buffer.byteLength(name) > 100) header.name = Buffer.from(name).subarray(0, 100).toString('latin1');
+  }
   if (st.isDirectory()) header.type = 'directory';
   else if (st.isSymbolicLink()) { header.type = 'symlink'; header.linkname = linkname ?? ''; }
   else if (st.isFile()) {

@@ -67,6 +67,11 @@ test('RUN heredocs: shell bodies, #! scripts, <<- tabs, quoted delimiters, sever
     'EOF',
     'expanded $WHO',
     'EOF',
+    'USER app',
+    'RUN <<EOF',
+    '#!/bin/sh',
+    'id -u > /tmp/script-uid',
+    'EOF',
   ]);
   const r = await build('hd-run', ctx);
   assert.match(r.stdout, /Successfully tagged hd-run:latest/, show(r));
@@ -75,10 +80,11 @@ test('RUN heredocs: shell bodies, #! scripts, <<- tabs, quoted delimiters, sever
   assert.equal(await cat('hd-run', 'cat /awk'), 'awk says hi\n', 'the interpreter line was honoured');
   assert.equal(await cat('hd-run', 'cat /tabs'), 'indented\n');
   assert.equal(await cat('hd-run', 'cat /quoted /unquoted'), 'literal $WHO\nexpanded world\n');
+  assert.equal(await cat('hd-run', 'cat /tmp/script-uid'), '1000\n', 'a non-root USER can run the mounted script');
   assert.equal(await cat('hd-run', 'ls -A /dev/pipes 2>&1; echo rc=$?'), 'ls: /dev/pipes: No such file or directory\nrc=1\n', 'the script mount is not in the image');
 
   const again = await build('hd-run', ctx);
-  assert.equal((again.stdout.match(/Using cache/g) ?? []).length, 6, show(again));
+  assert.equal((again.stdout.match(/Using cache/g) ?? []).length, 8, show(again));
   // A changed script body re-runs its step though the command line (/dev/pipes/EOF) is the same.
   const changed = context('run', fs.readFileSync(path.join(ctx, 'Dockerfile'), 'utf8').replace('run as $0', 'now as $0').split('\n').slice(0, -1));
   await build('hd-run2', changed);

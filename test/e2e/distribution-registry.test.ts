@@ -99,6 +99,10 @@ after(async () => {
 test('docker-registry without auth: docker tag, push, rmi, pull, run', { skip: !fs.existsSync(BIN) && 'docker-registry is not installed' }, async () => {
   const host = await startDistribution('open', false);
   await roundTrip(cliEnv('open').env, `${host}/e2e/open:v1`);
+  // distribution has no v1 search API: docker search says so in moby's words
+  const s = await docker(cliEnv('open').env, ['search', `${host}/e2e`]);
+  assert.notEqual(s.code, 0, show(s));
+  assert.match(s.stderr, /unexpected status code 404/, show(s));
 });
 
 test('docker-registry with htpasswd: refused without login, docker login then the walk-through, berth login too', { skip: !fs.existsSync(BIN) && 'docker-registry is not installed' }, async () => {

@@ -99,6 +99,16 @@ test('create then start -a prints the output (stdout and stderr)', async () => {
   assert.match((await psStatuses(true)).get('c1') ?? '', /^Exited \(0\) /);
 });
 
+test('create --platform: the image must be of that platform, else docker\'s 404', async () => {
+  const bad = await dk(['create', '--pull', 'never', '--platform', 'linux/arm64', IMG, 'true']);
+  assert.notEqual(bad.code, 0, show(bad));
+  assert.match(bad.stderr, /image with reference busybox:local was found but its platform \(linux\/amd64\) does not match the specified platform \(linux\/arm64\)/, show(bad));
+  assert.ok(!(await psStatuses(true)).has('plat-bad'));
+  const good = await ok(['create', '--pull', 'never', '--platform', 'linux/amd64', '--name', 'plat-ok', IMG, 'true']);
+  assert.match(good.stdout.trim(), /^[0-9a-f]{64}$/, show(good));
+  await ok(['rm', 'plat-ok']);
+});
+
 test('run -d, logs --tail 2, logs -f', async () => {
   const r = await ok(['run', '-d', '--name', 'loop', IMG, 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo "line $i"; sleep 0.2; done']);
   assert.match(r.stdout.trim(), /^[0-9a-f]{64}$/, show(r));

@@ -155,7 +155,17 @@ for (const cli of ['docker', 'berth'] as const) {
     assert.match(noFile.stderr, /no such file or directory/, show(noFile));
     const badRef = await fails(cli, ['import', rootfsTar, 'Upper/Case']);
     assert.match(badRef.stderr, /invalid reference format|repository name must be lowercase/, show(badRef));
+    const win = await fails(cli, ['import', '--platform', 'windows', rootfsTar, `win-${cli}:1`]);
+    assert.match(win.stderr, /operating system is not supported/, show(win));
     assert.deepEqual(storeListing(d.dataRoot), before);
+  });
+
+  test(`${cli} import --platform sets the image's platform`, async () => {
+    const tag = `arm-${cli}:1`;
+    await ok(cli, ['import', '--platform', 'linux/arm64/v8', rootfsTar, tag]);
+    const insp = JSON.parse((await ok('docker', ['image', 'inspect', tag])).stdout)[0];
+    assert.deepEqual([insp.Os, insp.Architecture, insp.Variant], ['linux', 'arm64', 'v8']);
+    await ok(cli, ['rmi', tag]);
   });
 
   test(`${cli} export: a running container, a missing one, an output in a missing directory`, async () => {
@@ -176,6 +186,28 @@ for (const cli of ['docker', 'berth'] as const) {
     assert.ok(await waitFor(() => mountsUnder(path.join(d.dataRoot, 'containers')).length === 0), mountsUnder(d.dataRoot).join(' '));
   });
 }
+
+test('file capabilities survive cp in, export and import (security.capability as Docker\'s archive keeps it)', async () => {
+  const f = path.join(tmp, 'capped');
+  fs.writeFileSync(f, 'capped\n');
+  assert.equal(spawnSync('setcap', ['cap_net_raw+ep', f]).status, 0, 'setcap on the test file');
+  await ok('docker', ['create', '--name', 'capx', IMG, 'true']);
+  await ok('docker', ['cp', f, 'capx:/capped']);
+  for (const cli of ['docker', 'berth'] as const) {
+    const file = path.join(tmp, `cap-${cli}.tar`);
+    await ok(cli, ['export', '-o', file, 'capx']);
+    const py = spawnSync('python3', ['-c', 'import sys,tarfile; m=tarfile.open(sys.argv[1]).getmember("capped"); print(repr(m.pax_headers.get("SCHILY.xattr.security.capability","")))', file], { encoding: 'utf8' });
+    assert.equal(py.status, 0, py.stderr);
+    assert.notEqual(py.stdout.trim(), "''", `the export carries the capability: ${py.stdout}`);
+    const tag = `capped-${cli}:1`;
+    await ok(cli, ['import', file, tag]);
+    const upper = JSON.parse((await ok('docker', ['image', 'inspect', tag])).stdout)[0].GraphDriver.Data.UpperDir;
+    const got = spawnSync('getcap', [path.join(upper, 'capped')], { encoding: 'utf8' });
+    assert.match(got.stdout, /cap_net_raw=ep/, `imported layer keeps it: ${got.stdout}${got.stderr}`);
+    await ok(cli, ['rmi', tag]);
+  }
+  await ok('docker', ['rm', 'capx']);
+});
 
 test('GET /containers/{id}/export over the API: 200 application/x-tar, 404 in Docker\'s words', async () => {
   const r = await api(d.socket, 'GET', '/v1.45/containers/nope/export');

@@ -152,3 +152,34 @@ test('stress: 30 auto-removed containers with stalled followers, and clients tha
   for (const id of ids) assert.ok(await waitFor(() => gone(id), 30_000, 100), `auto-removed ${id.slice(0, 12)}`);
   await assertHealthy(base, 'after the stress run');
 });
+
+test('docker logs, -t, --tail and -f of one log: the same lines, stdout and stderr apart, stamps in Docker\'s form', async () => {
+  // more than one read buffer of output, a line on stderr between stdout's, and a last line without a newline
+  const script = 'i=0; while [ $i -lt 20000 ]; do echo "out $i"; i=$((i+1)); done; echo err >&2; echo more; printf partial';
+  const id = await run(script, false);
+  assert.equal((await api(d.socket, 'POST', `/containers/${id}/start`)).status, 204);
+  assert.equal((await docker(d.env, ['wait', id])).code, 0);
+  const outs = Array.from({ length: 20000 }, (_, i) => `out ${i}\n`).join('');
+  const plain = await docker(d.env, ['logs', id]);
+  assert.equal(plain.code, 0, show(plain));
+  assert.equal(plain.stdout, `${outs}more\npartial`);
+  assert.equal(plain.stderr, 'err\n');
+  const stamp = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z /;
+  const stamped = await docker(d.env, ['logs', '-t', id]);
+  assert.equal(stamped.code, 0, show(stamped));
+  const lines = stamped.stdout.split('\n');
+  assert.equal(lines.length, 20002);
+  assert.ok(lines.every((l) => stamp.test(l)), 'every stdout line stamped');
+  assert.equal(lines.map((l) => l.replace(stamp, '')).join('\n'), plain.stdout);
+  assert.match(stamped.stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z err\n$/);
+  const tail = await docker(d.env, ['logs', '--tail', '3', id]);
+  assert.equal(tail.stdout, 'more\npartial');
+  assert.equal(tail.stderr, 'err\n');
+  const tailStamped = await docker(d.env, ['logs', '-t', '--tail', '1', id]);
+  assert.match(tailStamped.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z partial$/);
+  assert.equal(tailStamped.stderr, '');
+  // -f of a stopped container: everything, then the end
+  const follow = await docker(d.env, ['logs', '-f', '--tail', '2', id]);
+  assert.equal(follow.stdout, 'more\npartial');
+  assert.equal((await api(d.socket, 'DELETE', `/containers/${id}?force=1`)).status, 204);
+});

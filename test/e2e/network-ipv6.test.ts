@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { api, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
-import { docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
+import { berth, docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
 import { chainPrefixFor, Iptables } from '../../src/network/iptables.js';
 
@@ -128,10 +128,39 @@ test('ip6tables: no IPv6 between two networks, enable_icc=false closes IPv6 insi
   await ok(['exec', 'c6c', 'ping6', '-c1', '-W5', 'fd00:b8:62::1']);
   const nat = sh('ip6tables-save', ['-t', 'nat']);
   assert.match(nat, /-s fd00:b8:60::\/64 ! -o berth-\S+ -j MASQUERADE/, nat);
-  assert.doesNotMatch(nat, /fd00:b8:62::/, nat);
+  assert.doesNotMatch(nat, /-s fd00:b8:62::\/64 ! -o \S+ -j MASQUERADE/, nat);
   await ok(['rm', '-f', 'c6c', 'c6d']);
   await ok(['network', 'rm', 'n6closed']);
   assert.doesNotMatch(sh('ip6tables-save', []), new RegExp(closedBr));
+});
+
+function hostAddress6(): string | undefined {
+  for (const l of sh('ip', ['-6', '-o', 'addr', 'show', 'scope', 'global']).split('\n')) {
+    const m = /^\d+:\s+(\S+)\s+inet6\s+([0-9a-f:]+)\//.exec(l);
+    if (m && !m[1]!.startsWith('berth') && !m[1]!.startsWith('br-') && !/tentative|dadfailed/.test(l)) return m[2]!;
+  }
+  return undefined;
+}
+
+test('-p on a dual-stack network publishes on IPv6 too: [host v6]:port reaches the container, inspect and ps show [::]', async () => {
+  const h6 = hostAddress6();
+  await ok(['run', '-d', '--name', 'c6web', '--network', 'n6', '-p', '18476:80', IMG, 'sh', '-c', 'mkdir /www; echo six > /www/index.html; exec httpd -f -p 80 -h /www']);
+  assert.deepEqual(JSON.parse(await inspect('c6web', '{{json .NetworkSettings.Ports}}')), { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '18476' }, { HostIp: '::', HostPort: '18476' }] });
+  assert.match((await ok(['ps', '--filter', 'name=c6web', '--format', '{{.Ports}}'])).stdout, /0\.0\.0\.0:18476->80\/tcp, \[::\]:18476->80\/tcp/);
+  const nat = sh('ip6tables-save', ['-t', 'nat']);
+  const ip6 = await inspect('c6web', '{{.NetworkSettings.Networks.n6.GlobalIPv6Address}}');
+  assert.ok(nat.includes(`--dport 18476 -j DNAT --to-destination [${ip6}]:80`), nat);
+  if (h6) {
+    let body = '';
+    for (let i = 0; i < 40 && !body; i++) {
+      body = await fetch(`http://[${h6}]:18476/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => '');
+      if (!body) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(body.trim(), 'six', `http://[${h6}]:18476/ from the host`);
+  }
+  await ok(['rm', '-f', 'c6web']);
+  await waitFor(() => !sh('ip6tables-save', ['-t', 'nat']).includes('--dport 18476 '), 10_000);
+  assert.ok(!sh('ip6tables-save', ['-t', 'nat']).includes('--dport 18476 '), 'the DNAT rule goes with the container');
 });
 
 test('--ip6 refused in moby\'s words: outside the subnet, taken, and on connect; connect --ip6 to a running container works', async () => {
@@ -174,6 +203,7 @@ test('refused instead of ignored: a v6 subnet without --ipv6, --ipv4=false, an o
   await fails(['network', 'create', '--ipv6', '--subnet', 'fd00:b8:60:0:1::/80', 'n6bad'], /Pool overlaps with other one on this address space/);
   await fails(['network', 'create', '--ipv6', '--subnet', 'fd00:b8:62::/64', '--subnet', 'fd00:b8:63::/64', 'n6bad'], /one IPv6 subnet per network/);
   await fails(['network', 'create', '--ipv6', '--subnet', 'fd00:b8:62::/64', '--gateway', 'fd00:b8:63::1', 'n6bad'], /no matching subnet for gateway fd00:b8:63::1/);
+  await fails(['network', 'create', '--ipv6', '-o', 'com.docker.network.driver.mtu=1200', 'n6bad'], /invalid MTU number: 1200 \(an IPv6 network needs at least 1280\)/);
   const r = await api(d.socket, 'POST', '/networks/create', { Name: 'n6bad', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:b8:62::/127' }] } });
   assert.equal(r.status, 400, r.body);
   assert.match(JSON.parse(r.body).message, /too small/);
@@ -195,6 +225,11 @@ test('--aux-address of both families is never handed out and shows in inspect; o
   await ok(['rm', '-f', 'c6aux']);
   await d.restart();
   await ok(['run', '--rm', '--network', 'n6aux', IMG, 'true']);
+  // live restore: the running dual-stack containers keep their IPv6 endpoint, names and rules
+  assert.equal(await inspect('c6b', '{{.NetworkSettings.Networks.n6.GlobalIPv6Address}}'), 'fd00:b8:60::33');
+  assert.ok((await ok(['exec', 'c6a', 'nslookup', '-type=aaaa', 'c6b'])).stdout.includes('fd00:b8:60::33'));
+  await ok(['exec', 'c6a', 'ping6', '-c1', '-W5', 'c6b']);
+  assert.match(sh('ip6tables-save', ['-t', 'nat']), /-s fd00:b8:60::\/64 ! -o berth-\S+ -j MASQUERADE/);
   assert.ok(fs.existsSync(path.join(d.dataRoot, 'networks', 'ipam', await netId('n6aux'), 'fd00:b8:63::2')));
   await ok(['network', 'rm', 'n6aux']);
   await fails(['network', 'create', '--ipam-driver', 'foo', 'n6bad'], /plugin "foo" not found/);
@@ -227,6 +262,17 @@ test('daemon.json: IPv6 default-address-pools feed --ipv6 networks; ipv6/fixed-c
     await assert.rejects(startDaemon({ args: ['-b', 'none', '--config-file', conf] }), /the default bridge network has no IPv6 in berth|invalid base pool/, JSON.stringify(bad));
   }
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('bin/berth: network create --ipv6 with both subnets, ls shows IPv6, run --ip6', async () => {
+  const b = async (args: string[]) => { const r = await berth(d.env, args, { timeoutMs: 30_000 }); assert.equal(r.code, 0, `berth ${args.join(' ')}: ${show(r)}`); return r; };
+  await b(['network', 'create', '--ipv6', '--subnet', '10.232.64.0/24', '--subnet', 'fd00:b8:64::/64', '--gateway', 'fd00:b8:64::1', 'bn6']);
+  created.bridges.push(`berth-${(await netId('bn6')).slice(0, 9)}`);
+  created.prefixes.push('fd00:b8:64:');
+  assert.match((await b(['network', 'ls', '--filter', 'name=bn6', '--format', '{{.Name}} {{.IPv6}}'])).stdout, /^bn6 true$/m);
+  const out = (await b(['run', '--rm', '--network', 'bn6', '--ip6', 'fd00:b8:64::9', IMG, 'ip', '-6', 'addr', 'show', 'eth0'])).stdout;
+  assert.match(out, /inet6 fd00:b8:64::9\/64 scope global/, out);
+  await b(['network', 'rm', 'bn6']);
 });
 
 test('teardown leaves nothing: no v6 address, route, lease or ip6tables rule of these networks', async () => {

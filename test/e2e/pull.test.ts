@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { docker, show, type CliResult } from '../helpers/cli.js';
+import { api, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { berth, docker, show, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
 import { tarWithFile, writeImageBlobs, writeLayout } from '../helpers/oci-layout.js';
 import { putManifest, pushWritten, startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -168,4 +168,63 @@ test('docker import, tag, push to berth registry, rmi, pull back, run', async ()
   assert.equal(JSON.parse((await ok(['image', 'inspect', name])).stdout)[0].Id, id, 'image id (config digest) survives the round trip');
   assert.equal((await ok(['run', '--rm', '--network', 'none', name])).stdout, 'pushed\n');
   await ok(['rmi', name]);
+});
+
+test('pulling back what was pushed, then removing it, leaves the layer tars other images stand on (push, save still work)', async () => {
+  const tarFile = await busyboxTar();
+  await ok(['import', '--change', 'CMD ["echo","kept"]', tarFile, 'local/bb:keep']);
+  await ok(['run', '--name', 'keep-c', '--network', 'none', 'local/bb:keep', 'sh', '-c', 'echo layer > /added']);
+  await ok(['commit', 'keep-c', 'local/bb:keep2']);
+  await ok(['rm', 'keep-c']);
+  const name = `${reg.host}/e2e/keep:v1`;
+  await ok(['tag', 'local/bb:keep2', name]);
+  await ok(['push', name]);
+  // the registry's blobs are berth's uncompressed layer tars: a pull records them as the image's blobs
+  await ok(['rmi', name]);
+  await ok(['save', '-o', path.join(os.tmpdir(), `keep-${process.pid}.tar`), 'local/bb:keep2']);
+  await ok(['rmi', 'local/bb:keep2']);
+  await ok(['pull', name]);
+  await ok(['rmi', name]);
+  // local/bb:keep still stands on the base layer: its tar must still be there
+  await ok(['tag', 'local/bb:keep', `${reg.host}/e2e/keep-base:v1`]);
+  const push = await ok(['push', `${reg.host}/e2e/keep-base:v1`]);
+  assert.match(push.stdout, /v1: digest: sha256:[a-f0-9]{64}/);
+  const saved = path.join(os.tmpdir(), `keep-base-${process.pid}.tar`);
+  await ok(['save', '-o', saved, 'local/bb:keep']);
+  assert.ok(fs.statSync(saved).size > 100_000, 'the saved archive holds the layer');
+  fs.rmSync(saved, { force: true });
+  fs.rmSync(path.join(os.tmpdir(), `keep-${process.pid}.tar`), { force: true });
+  await ok(['rmi', `${reg.host}/e2e/keep-base:v1`, 'local/bb:keep']);
+});
+
+test('docker search and berth search against berth registry: names, --limit, filters, Docker\'s errors', async () => {
+  const tarFile = await busyboxTar();
+  await ok(['import', tarFile, 'local/bb:search']);
+  for (const repo of ['tools/searchable-a', 'tools/searchable-b', 'other/unrelated']) {
+    await ok(['tag', 'local/bb:search', `${reg.host}/${repo}:v1`]);
+    await ok(['push', '-q', `${reg.host}/${repo}:v1`]);
+    await ok(['rmi', `${reg.host}/${repo}:v1`]);
+  }
+  const berthCli = (args: string[]) => berth(d.env, args);
+  for (const run of [(a: string[]) => docker(d.env, a), berthCli]) {
+    const all = await run(['search', `${reg.host}/searchable`]);
+    assert.equal(all.code, 0, show(all));
+    const lines = all.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^NAME\s+DESCRIPTION\s+STARS\s+OFFICIAL$/);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(/\s+/)[0]), ['tools/searchable-a', 'tools/searchable-b']);
+    const one = await run(['search', '--limit', '1', '--format', '{{.Name}} {{.StarCount}}', `${reg.host}/searchable`]);
+    assert.equal(one.stdout, 'tools/searchable-a 0\n', show(one));
+    const official = await run(['search', '-f', 'is-official=true', '--format', '{{.Name}}', `${reg.host}/searchable`]);
+    assert.equal(official.stdout, '', show(official));
+    const stars = await run(['search', '-f', 'stars=lots', `${reg.host}/x`]);
+    assert.notEqual(stars.code, 0);
+    assert.match(stars.stderr, /invalid filter 'stars=lots'/, show(stars));
+    const limit = await run(['search', '--limit', '101', `${reg.host}/x`]);
+    assert.notEqual(limit.code, 0);
+    assert.match(limit.stderr, /limit 101 is outside the range of \[1, 100\]/, show(limit));
+  }
+  const bad = await api(d.socket, 'GET', '/images/search?term=x&filters=' + encodeURIComponent('{"colour":["red"]}'));
+  assert.equal(bad.status, 400);
+  assert.equal(JSON.parse(bad.body).message, "invalid filter 'colour'");
+  await ok(['rmi', 'local/bb:search']);
 });

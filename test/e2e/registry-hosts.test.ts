@@ -12,7 +12,7 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
-import { docker, show, type CliResult } from '../helpers/cli.js';
+import { berth, docker, show, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -79,8 +79,11 @@ test('docker info shows registry-mirrors (normalized) and the loopback insecure 
   assert.deepEqual(rc.Mirrors, [DEAD_MIRROR, `http://${mirror.host}/`]);
   assert.deepEqual(rc.InsecureRegistryCIDRs, ['::1/128', '127.0.0.0/8']);
   assert.deepEqual(rc.IndexConfigs['docker.io'], { Name: 'docker.io', Mirrors: rc.Mirrors, Secure: true, Official: true });
-  const text = (await ok(['info'])).stdout;
-  assert.match(text, new RegExp(`Insecure Registries:\\n  ::1/128\\n  127.0.0.0/8\\n Registry Mirrors:\\n  ${DEAD_MIRROR.replace(/[./]/g, '\\$&')}\\n  http://${mirror.host.replace(/\./g, '\\.')}/\\n`));
+  const want = new RegExp(`Insecure Registries:\\n  ::1/128\\n  127.0.0.0/8\\n Registry Mirrors:\\n  ${DEAD_MIRROR.replace(/[./]/g, '\\$&')}\\n  http://${mirror.host.replace(/\./g, '\\.')}/\\n`);
+  assert.match((await ok(['info'])).stdout, want);
+  const b = await berth(d.env, ['info']);
+  assert.equal(b.code, 0, show(b));
+  assert.match(b.stdout, want, 'berth info draws them as docker info does');
 });
 
 test('registry-mirrors: a docker.io pull goes to the mirror (past a dead one), Docker Hub unreachable; a miss falls back to Docker Hub', async () => {

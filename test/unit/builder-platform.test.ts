@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { platformArgs, platformMatches } from '../../src/builder/platform.js';
+import { platformArgs } from '../../src/builder/platform.js';
+import { platformMatches } from '../../src/core/manifest.js';
 
 test('the platform args of buildkit, build and target', () => {
   const m = platformArgs({ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm', variant: 'v7' });

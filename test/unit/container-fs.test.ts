@@ -104,6 +104,50 @@ test('packPath: empty files end their entries; an export (contentsOnly) names en
   } finally { s.cleanup(); }
 });
 
+test('packPath: security.capability travels as a binary PAX record on its entry (cp and export keep file capabilities)', async () => {
+  const s = sandbox();
+  try {
+    fs.mkdirSync(path.join(s.root, 'bin'));
+    fs.writeFileSync(path.join(s.root, 'bin', 'ping'), 'elf');
+    fs.writeFileSync(path.join(s.root, 'bin', 'plain'), 'elf');
+    const cap = Buffer.from([1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const tree = ContainerTree.open(s.root);
+    try {
+      const chunks: Buffer[] = [];
+      const out = new PassThrough();
+      out.on('data', (c: Buffer) => chunks.push(c));
+      const r = tree.resolve('/');
+      try {
+        await packPath(tree, r, out, { rebase: '.', contentsOnly: true, capability: (p) => (p.endsWith('/ping') ? cap : undefined) });
+      } finally { r.close(); }
+      out.end();
+      const tarBuf = Buffer.concat(chunks);
+      // the header before bin/ping is a PAX 'x' header whose records hold the raw capability bytes
+      const names: string[] = [];
+      let pax: Buffer | undefined;
+      for (let off = 0; off + 512 <= tarBuf.length;) {
+        const h = tarBuf.subarray(off, off + 512);
+        if (h.every((b) => b === 0)) break;
+        const size = parseInt(h.toString('latin1', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
+        const type = String.fromCharCode(h[156]!);
+        if (type === 'x') pax = tarBuf.subarray(off + 512, off + 512 + size);
+        else names.push(`${h.toString('latin1', 0, 100).replace(/\0.*$/s, '')}${pax ? ' +pax' : ''}`), pax = undefined;
+        off += 512 + Math.ceil(size / 512) * 512;
+      }
+      assert.deepEqual(names, ['bin/', 'bin/ping +pax', 'bin/plain', 'etc/', 'etc/passwd']);
+      const seen: string[] = [];
+      const ex = tar.extract();
+      const reading = (async () => { for await (const en of ex) { seen.push(en.header.name); en.resume(); } })();
+      Readable.from([tarBuf]).pipe(ex as unknown as NodeJS.WritableStream);
+      await reading;
+      assert.deepEqual(seen, ['bin/', 'bin/ping', 'bin/plain', 'etc/', 'etc/passwd'], 'no marker entry is left in the tar');
+      // The record value is the capability's bytes, unchanged.
+      const all = tarBuf.toString('latin1');
+      assert.ok(all.includes(`SCHILY.xattr.security.capability=${cap.toString('latin1')}\n`));
+    } finally { tree.close(); }
+  } finally { s.cleanup(); }
+});
+
 test('packPath: a reader that goes away mid-file fails the pack, with no unhandled stream error', async () => {
   const s = sandbox();
   try {

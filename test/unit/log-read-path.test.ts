@@ -118,6 +118,10 @@ test('streamLogs: the plain path gives the entries path\'s bytes in order, acros
     assert.deepEqual(merged(await read(file, { tail: 1_000_000 })), all, 'entries path');
     assert.deepEqual(merged(await read(file, { stderr: false })), merged(reference(text, (e) => e.stream === 'stdout')), 'stdout only');
     assert.deepEqual(merged(await read(file, { stdout: false })), merged(reference(text, (e) => e.stream === 'stderr')), 'stderr only');
+    // -t through the plain path, against the entries path (a since of 0 keeps every entry but needs times)
+    assert.deepEqual(merged(await read(file, { timestamps: true })), merged(await read(file, { timestamps: true, sinceMs: 0 })), '-t');
+    assert.deepEqual(merged(await read(file, { timestamps: true, stdout: false })),
+      merged(await read(file, { timestamps: true, stdout: false, sinceMs: 0 })), '-t, stderr only');
     const stamped = (await read(file, { timestamps: true })).map(([, d]) => d).join('');
     // Docker's RFC3339Nano: UTC, trailing zeros trimmed
     assert.ok(stamped.startsWith('2026-11-22T20:01:00Z out 0 \n2026-11-22T20:01:01.000000001Z err 1\n'), stamped.slice(0, 120));
@@ -140,6 +144,30 @@ test('streamLogs: runs, not lines, reach the sink (one frame per stretch of a st
     const got = await read(file, {});
     assert.deepEqual(got.map(([s]) => s), ['stdout', 'stderr', 'stdout']);
     assert.equal(got[0]![1].split('\n').length, 1001);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('streamLogs: tail from the end of the newest file gives what parsing everything gives', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'log-read-'));
+  try {
+    const text = sampleLog();
+    const file = path.join(dir, 'ctr.log');
+    // the newest file is most of the log (tailStart reads it backwards over several chunks); the rotated
+    // file holds the rest, for tails the newest cannot satisfy
+    const cut = Math.floor(text.length / 10) + 5;
+    fs.writeFileSync(`${file}.1`, text.slice(0, cut), 'latin1');
+    fs.writeFileSync(file, text.slice(cut), 'latin1');
+    const last = (keep: (e: LogEntry) => boolean, n: number) => merged(n === 0 ? [] : reference(text, keep).slice(-n));
+    for (const n of [0, 1, 2, 3, 7, 100, 2500, 4000, 100_000]) {
+      assert.deepEqual(merged(await read(file, { tail: n })), last(() => true, n), `tail ${n}`);
+      assert.deepEqual(merged(await read(file, { tail: n, stdout: false })), last((e) => e.stream === 'stderr', n), `tail ${n}, stderr`);
+    }
+    // a log whose last record is partial: that entry is the last one
+    fs.appendFileSync(file, rec('stderr', 'P', 'tail end'));
+    const more = text + rec('stderr', 'P', 'tail end');
+    assert.deepEqual(merged(await read(file, { tail: 2 })), merged(reference(more, () => true).slice(-2)));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

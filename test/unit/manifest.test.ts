@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MT, ManifestError, layerCompression, parseManifest, selectPlatform, type ImageIndex } from '../../src/core/manifest.js';
+import { MT, ManifestError, layerCompression, parseManifest, normalizePlatform, platformMatches, platformString, selectPlatform, type ImageIndex } from '../../src/core/manifest.js';
 import { paginate, parseRange } from '../../src/registry/server.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
@@ -59,4 +59,14 @@ test('registry pagination and Range parsing', () => {
   assert.equal(parseRange('bytes=100-', 100), 'invalid');
   assert.equal(parseRange('items=1-2', 100), 'invalid');
   assert.equal(parseRange(undefined, 100), undefined);
+});
+
+test('platformMatches: os and arch must match; base variants normalise; a variant-less image serves any variant', () => {
+  assert.ok(platformMatches({ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'amd64' }));
+  assert.ok(!platformMatches({ os: 'linux', architecture: 'arm64' }, { os: 'linux', architecture: 'amd64' }));
+  assert.ok(platformMatches({ os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'arm64' }));
+  assert.ok(platformMatches({ os: 'linux', architecture: 'arm', variant: 'v7' }, { os: 'linux', architecture: 'arm' }));
+  assert.ok(!platformMatches({ os: 'linux', architecture: 'arm', variant: 'v7' }, { os: 'linux', architecture: 'arm', variant: 'v6' }));
+  assert.ok(platformMatches({ os: 'linux', architecture: 'amd64' }, { architecture: 'amd64' }));
+  assert.equal(platformString(normalizePlatform({ os: 'linux', architecture: 'amd64', variant: 'v1' })), 'linux/amd64');
 });

@@ -140,31 +140,39 @@ test('embedded DNS: AAAA answers the IPv6 addresses, A the IPv4 ones, PTR both f
   assert.deepEqual(data(q('2.0.7.10.in-addr.arpa', 'PTR')), [['PTR', 'web']]);
 });
 
-test('planRules6: the IPv4 filter policy for the IPv6 subnets, masquerade per network, no DNAT, own chains only', () => {
+test('planRules6: the IPv4 filter policy for the IPv6 subnets, masquerade per network, DNAT of wildcard ports, own chains only', () => {
   const text = planRules6([
     { bridge: 'berth-b', subnet: 'fd00:2::/64', internal: false, masquerade: false, icc: false },
     { bridge: 'berth-a', subnet: 'fd00:1::/64', internal: false, masquerade: true, icc: true },
     { bridge: 'berth-i', subnet: 'fd00:3::/64', internal: true, masquerade: true, icc: true },
+  ], [
+    { bridge: 'berth-a', containerIp: 'fd00:1::2', ports: [{ proto: 'tcp', containerPort: 80, hostIp: '', hostPort: 8080 }, { proto: 'udp', containerPort: 53, hostIp: '127.0.0.1', hostPort: 5353 }] },
+    { bridge: 'berth-i', containerIp: 'fd00:3::2', ports: [{ proto: 'tcp', containerPort: 80, hostIp: '', hostPort: 8081 }] },
   ], 'BERTH');
   const lines = text.split('\n');
-  assert.deepEqual(lines.filter((l) => l.startsWith('*') || l.startsWith(':')), ['*nat', ':BERTH-POSTROUTING - [0:0]', '*filter', ':BERTH-FORWARD - [0:0]']);
-  assert.deepEqual(lines.filter((l) => l.includes('MASQUERADE')), ['-A BERTH-POSTROUTING -s fd00:1::/64 ! -o berth-a -j MASQUERADE']);
+  assert.deepEqual(lines.filter((l) => l.startsWith('*') || l.startsWith(':')),
+    ['*nat', ':BERTH-PREROUTING - [0:0]', ':BERTH-OUTPUT - [0:0]', ':BERTH-POSTROUTING - [0:0]', ':BERTH-DNAT - [0:0]', '*filter', ':BERTH-FORWARD - [0:0]']);
+  // only the wildcard port of the open network: an IPv4 host address and an internal network publish nothing here
+  assert.deepEqual(lines.filter((l) => l.startsWith('-A BERTH-DNAT')), ['-A BERTH-DNAT -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:1::2]:80']);
+  assert.deepEqual(lines.filter((l) => l.startsWith('-A BERTH-PREROUTING') || l.startsWith('-A BERTH-OUTPUT')),
+    ['-A BERTH-PREROUTING ! -d ::1/128 -j BERTH-DNAT', '-A BERTH-OUTPUT ! -d ::1/128 -j BERTH-DNAT']);
+  assert.deepEqual(lines.filter((l) => l.includes('! -o') && l.includes('MASQUERADE')), ['-A BERTH-POSTROUTING -s fd00:1::/64 ! -o berth-a -j MASQUERADE']);
   const f = lines.filter((l) => l.startsWith('-A BERTH-FORWARD'));
-  // internal first (closed), replies, hand-off to other instances, per-network policy, then nothing else in
+  // internal first (closed), replies and published traffic, hand-off to other instances, per-network policy, nothing else in
   assert.deepEqual(f, [
     '-A BERTH-FORWARD -i berth-i -o berth-i -j ACCEPT', '-A BERTH-FORWARD -i berth-i -j DROP', '-A BERTH-FORWARD -o berth-i -j DROP',
-    '-A BERTH-FORWARD -o berth-a -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-    '-A BERTH-FORWARD -o berth-b -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-    '-A BERTH-FORWARD -o berth+ -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
+    '-A BERTH-FORWARD -o berth-a -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', '-A BERTH-FORWARD -o berth-a -m conntrack --ctstate DNAT -j ACCEPT',
+    '-A BERTH-FORWARD -o berth-b -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', '-A BERTH-FORWARD -o berth-b -m conntrack --ctstate DNAT -j ACCEPT',
+    '-A BERTH-FORWARD -o berth+ -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j RETURN',
     '-A BERTH-FORWARD -i berth-a -o berth-a -j ACCEPT', '-A BERTH-FORWARD -i berth-a -o berth+ -j DROP', '-A BERTH-FORWARD -i berth-a -j ACCEPT',
     '-A BERTH-FORWARD -i berth-b -o berth-b -j DROP', '-A BERTH-FORWARD -i berth-b -o berth+ -j DROP', '-A BERTH-FORWARD -i berth-b -j ACCEPT',
     '-A BERTH-FORWARD -o berth-a -j DROP', '-A BERTH-FORWARD -o berth-b -j DROP',
   ]);
-  assert.ok(!text.includes('DNAT'));
-  assert.equal(planRules6([], 'BERTH-abc123'), '*nat\n:BERTH-abc123-POSTROUTING - [0:0]\nCOMMIT\n*filter\n:BERTH-abc123-FORWARD - [0:0]\n'
-    + '-A BERTH-abc123-FORWARD -o berth+ -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN\nCOMMIT\n');
-  assert.deepEqual(chains6For('P'), { nat: ['P-POSTROUTING'], filter: ['P-FORWARD'] });
-  assert.deepEqual(jumps6For('P').map((j) => [j.table, j.chain, j.rule.join(' '), !!j.insert]), [['nat', 'POSTROUTING', '-j P-POSTROUTING', false], ['filter', 'FORWARD', '-j P-FORWARD', true]]);
+  assert.ok(planRules6([], [], 'BERTH-abc123').includes(':BERTH-abc123-DNAT - [0:0]'));
+  assert.deepEqual(chains6For('P'), { nat: ['P-PREROUTING', 'P-OUTPUT', 'P-POSTROUTING', 'P-DNAT'], filter: ['P-FORWARD'] });
+  assert.deepEqual(jumps6For('P').map((j) => [j.table, j.chain, j.rule.join(' '), !!j.insert]), [
+    ['nat', 'PREROUTING', '-m addrtype --dst-type LOCAL -j P-PREROUTING', false], ['nat', 'OUTPUT', '-m addrtype --dst-type LOCAL -j P-OUTPUT', false],
+    ['nat', 'POSTROUTING', '-j P-POSTROUTING', false], ['filter', 'FORWARD', '-j P-FORWARD', true]]);
 });
 
 test('Iptables.v6 runs ip6tables and touches only the IPv6 chains and jumps', async () => {
@@ -175,7 +183,7 @@ test('Iptables.v6 runs ip6tables and touches only the IPv6 chains and jumps', as
   const files = new Set(r.calls.map((c) => c.file));
   assert.deepEqual([...files].sort(), ['ip6tables', 'ip6tables-restore']);
   const named = r.calls.flatMap((c) => c.args).filter((a) => a.startsWith('BERTH-'));
-  assert.deepEqual([...new Set(named)].sort(), ['BERTH-FORWARD', 'BERTH-POSTROUTING']);
+  assert.deepEqual([...new Set(named)].sort(), ['BERTH-DNAT', 'BERTH-FORWARD', 'BERTH-OUTPUT', 'BERTH-POSTROUTING', 'BERTH-PREROUTING']);
 });
 
 test('--aux-address: checked as moby\'s ValidateIPAM, normalised, the gateway refused; both families', async () => {

@@ -9,6 +9,9 @@ import { isSecureIndex, needsLookup, registryServiceConfig, splitHostPort, valid
 import { readCertsDir, RegistryHosts, tryEndpoints } from '../../src/distribution/registry-hosts.js';
 import { RegistryClient, type RegistryEndpoint } from '../../src/distribution/registry-client.js';
 import { NotFoundError } from '../../src/errors.js';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 
 test('defaults: loopback (::1/128, 127.0.0.0/8) insecure, docker.io the official secure index', () => {
   const { config } = registryServiceConfig({});
@@ -126,7 +129,7 @@ test('tryEndpoints: an unreachable endpoint or any mirror failure moves on; a re
   const dead: RegistryEndpoint = { domain: 'x', base: 'http://127.0.0.1:1' };
   const seen: string[] = [];
   const viaClient = (e: RegistryEndpoint) => { seen.push(e.base); return new RegistryClient(e).ping(); };
-  await assert.rejects(tryEndpoints([dead, { ...dead, base: 'http://127.0.0.1:2' }], viaClient), /Get "http:\/\/127.0.0.1:2\/v2\/": ECONNREFUSED/);
+  await assert.rejects(tryEndpoints([dead, { ...dead, base: 'http://127.0.0.1:2' }], viaClient), /^UnavailableError: Get "http:\/\/127.0.0.1:2\/v2\/": dial tcp 127.0.0.1:2: connect: connection refused$/);
   assert.deepEqual(seen, ['http://127.0.0.1:1', 'http://127.0.0.1:2']);
   const calls: string[] = [];
   const own = new NotFoundError('manifest unknown');
@@ -142,4 +145,48 @@ test('tryEndpoints: an unreachable endpoint or any mirror failure moves on; a re
   await assert.rejects(tryEndpoints([{ domain: 'docker.io', base: 'http://m', mirror: true }, { domain: 'docker.io', base: 'https://hub' }],
     async (e) => { calls.push(e.base); throw own; }, ac.signal));
   assert.deepEqual(calls, ['http://m'], 'a cancelled pull does not go on');
+});
+
+test('a mirror with a path prefix: requests go under it, and the registry\'s Link pages (with or without the prefix) too', async () => {
+  const seen: string[] = [];
+  const srv = http.createServer((req, res) => {
+    seen.push(req.url!);
+    const u = new URL(req.url!, 'http://x');
+    if (u.pathname !== '/m/v2/library/r/tags/list') { res.writeHead(404); res.end(); return; }
+    const last = u.searchParams.get('last');
+    const page = last === null ? { tags: ['a'], link: '</m/v2/library/r/tags/list?last=a&n=1>' } : last === 'a' ? { tags: ['b'], link: '</v2/library/r/tags/list?last=b&n=1>' } : { tags: ['c'] };
+    res.writeHead(200, { 'Content-Type': 'application/json', ...(page.link ? { Link: `${page.link}; rel="next"` } : {}) });
+    res.end(JSON.stringify({ name: 'library/r', tags: page.tags }));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  try {
+    const { config } = registryServiceConfig({ mirrors: [`http://127.0.0.1:${(srv.address() as AddressInfo).port}/m/`] });
+    const [mirror] = await new RegistryHosts(config, []).pullEndpoints('docker.io');
+    assert.deepEqual(await new RegistryClient(mirror!).listTags('library/r'), ['a', 'b', 'c']);
+    assert.deepEqual(seen, ['/m/v2/library/r/tags/list', '/m/v2/library/r/tags/list?last=a&n=1', '/m/v2/library/r/tags/list?last=b&n=1']);
+  } finally { await new Promise<void>((r) => srv.close(() => r())); }
+});
+
+test('an insecure registry whose https port never answers the TLS hello: the handshake times out (Go\'s 10 s) and plain http is tried', async () => {
+  // answers plain HTTP only once a full request line arrives, so a ClientHello just sits there
+  const srv = net.createServer((sock) => {
+    let got = '';
+    sock.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      if (/^GET [^\r\n]* HTTP\/1\.1\r\n[\s\S]*\r\n\r\n$/.test(got)) sock.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  try {
+    const host = `127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    const eps = await new RegistryHosts(undefined, []).pullEndpoints(host);
+    const tried: string[] = [];
+    const status = await tryEndpoints(eps, (e) => {
+      tried.push(e.base);
+      return new RegistryClient(e).ping().catch((err: Error) => { tried.push(err.message); throw err; });
+    });
+    assert.equal(status, 200);
+    assert.deepEqual(tried, [`https://${host}`, `Get "https://${host}/v2/": net/http: TLS handshake timeout`, `http://${host}`]);
+  } finally { await new Promise<void>((r) => srv.close(() => r())); }
 });

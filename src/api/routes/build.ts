@@ -1,9 +1,10 @@
 import { InvalidParameterError } from '../../errors.js';
 import type { BuildService } from '../../services/build-service.js';
-import { boolParam, intParam, type Route } from '../server.js';
+import { parseFilters } from '../../core/filters.js';
+import { boolParam, intParam, sendJson, type Route } from '../server.js';
 import { jsonProgressResponse } from '../stream/json-progress.js';
 
-export type BuildBackend = Pick<BuildService, 'build'>;
+export type BuildBackend = Pick<BuildService, 'build' | 'prune'>;
 
 function jsonParam<T>(q: URLSearchParams, name: string): T | undefined {
   const v = q.get(name);
@@ -14,6 +15,16 @@ function jsonParam<T>(q: URLSearchParams, name: string): T | undefined {
 /** POST /build (moby's build router): the classic builder's JSON-message stream. */
 export function buildRoutes(svc: BuildBackend): Route[] {
   return [{
+    method: 'POST', path: '/build/prune',
+    handler: async (ctx) => {
+      const q = ctx.query;
+      // Size targets (keep the newest N bytes) are not implemented: refused rather than ignored.
+      for (const p of ['keep-storage', 'reserved-space', 'max-used-space', 'min-free-space']) {
+        if ((intParam(q, p) ?? 0) !== 0) throw new InvalidParameterError(`${p} is not supported by this builder's cache prune`);
+      }
+      sendJson(ctx.res, 200, await svc.prune({ all: boolParam(q, 'all'), filters: parseFilters(q.get('filters')) }));
+    },
+  }, {
     method: 'POST', path: '/build',
     handler: async (ctx) => {
       const q = ctx.query;

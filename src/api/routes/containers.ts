@@ -5,6 +5,8 @@
 import { InvalidParameterError } from '../../errors.js';
 import type { CreateBody, HostConfig } from '../../core/container-config.js';
 import { parseTimestamp } from '../../core/filters.js';
+import type { PlatformWanted } from '../../core/manifest.js';
+import { parsePlatform } from '../../services/image-service.js';
 import type { AttachRequest, AttachStreams, LogsRequest, LogsStream } from '../../services/containers/streams.js';
 import { attachSession, hijackedEnd, webSocketEnd, type AttachSessionOptions } from '../stream/attach-session.js';
 import { sendLogStream } from '../stream/log-stream.js';
@@ -15,7 +17,7 @@ type WaitResult = { StatusCode: number; Error?: { Message: string } | null };
 
 /** What the container routes need from the lifecycle (ContainerService satisfies it). */
 export interface ContainerBackend {
-  create(name: string | undefined, body: CreateBody | undefined): Promise<{ Id: string; Warnings: string[] }>;
+  create(name: string | undefined, body: CreateBody | undefined, platform?: PlatformWanted): Promise<{ Id: string; Warnings: string[] }>;
   prune(filters: string | null): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
   start(ref: string): Promise<void>;
   stop(ref: string, opts?: StopOptions): Promise<void>;
@@ -51,7 +53,8 @@ export function containerRoutes(svc: ContainerBackend, queries: ContainerQueryBa
   return [
     { method: 'POST', path: '/containers/create', handler: async (ctx) => {
       const body = await ctx.json<CreateBody>();
-      sendJson(ctx.res, 201, await svc.create(ctx.query.get('name') || undefined, body));
+      const p = ctx.query.get('platform');
+      sendJson(ctx.res, 201, await svc.create(ctx.query.get('name') || undefined, body, p ? parsePlatform(p) : undefined));
     } },
     { method: 'GET', path: '/containers/json', handler: (ctx) => {
       sendJson(ctx.res, 200, queries.list({

@@ -1,4 +1,5 @@
 import { parseFilters } from '../../core/filters.js';
+import { SEARCH_FILTERS, searchFilter, searchLimit, type SearchFilter, type SearchResult } from '../../core/search.js';
 import { InvalidParameterError, NotImplementedError } from '../../errors.js';
 import type { ImageService } from '../../services/image-service.js';
 import { parsePlatform } from '../../services/image-service.js';
@@ -19,6 +20,7 @@ export interface PullBackend {
   push(name: string, tag: string, opts: { credentials: RegistryCredentials }, out: ProgressSink & { aux(v: unknown): Promise<void> }): Promise<void>;
   pull(ref: Reference, opts: { platform: PlatformWanted; credentials: RegistryCredentials; signal?: AbortSignal; allTags?: boolean }, out: ProgressSink): Promise<void>;
   isNameOnly(fromImage: string, tag: string): boolean;
+  search(term: string, limit: number, filter: SearchFilter, credentials: RegistryCredentials): Promise<SearchResult[]>;
 }
 
 function headerValue(h: string | string[] | undefined): string | undefined {
@@ -110,6 +112,17 @@ export function imageRoutes(svc: ImageBackend, dist?: PullBackend): Route[] {
           await out.error(err);
         }
         await out.end();
+      },
+    },
+    {
+      method: 'GET', path: '/images/search',
+      handler: async (ctx) => {
+        if (!dist) throw new NotImplementedError('searching registries is not supported by this daemon');
+        const q = ctx.query;
+        const filter = searchFilter(parseFilters(q.get('filters'), SEARCH_FILTERS));
+        const limit = searchLimit(q.get('limit'));
+        const credentials = decodeRegistryAuth(headerValue(ctx.req.headers['x-registry-auth']));
+        sendJson(ctx.res, 200, await dist.search(q.get('term') ?? '', limit, filter, credentials));
       },
     },
     {

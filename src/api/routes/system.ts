@@ -1,6 +1,8 @@
 import { parseFilters, parseTimestamp } from '../../core/filters.js';
+import { InvalidParameterError } from '../../errors.js';
+import { DISK_USAGE_OBJECTS, type DiskUsageObject, type DiskUsageService } from '../../services/disk-usage.js';
 import { matchEvent, type EventBus, type EventMessage } from '../../services/events.js';
-import { sendJson, type Route } from '../server.js';
+import { compareVersions, sendJson, type Route } from '../server.js';
 import { sendJsonLines } from '../stream/json-lines.js';
 
 export interface SystemBackend {
@@ -8,7 +10,21 @@ export interface SystemBackend {
   info(): Promise<Record<string, unknown>>;
 }
 
-export function systemRoutes(sys: SystemBackend, events: EventBus): Route[] {
+/** `system df`. */
+export type DiskUsageBackend = Pick<DiskUsageService, 'diskUsage'>;
+
+/** moby getDiskUsage: every kind before API 1.42 or without `type`, else the ones named. */
+function diskUsageKinds(types: string[], apiVersion: string): Set<DiskUsageObject> {
+  if (types.length === 0 || compareVersions(apiVersion, '1.42') < 0) return new Set(DISK_USAGE_OBJECTS);
+  const out = new Set<DiskUsageObject>();
+  for (const t of types) {
+    if (!(DISK_USAGE_OBJECTS as readonly string[]).includes(t)) throw new InvalidParameterError(`unknown object type: ${t}`);
+    out.add(t as DiskUsageObject);
+  }
+  return out;
+}
+
+export function systemRoutes(sys: SystemBackend, events: EventBus, df?: DiskUsageBackend): Route[] {
   const ping = (head: boolean) => (ctx: { res: import('node:http').ServerResponse }) => {
     ctx.res.writeHead(200, {
       'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache',
@@ -21,6 +37,9 @@ export function systemRoutes(sys: SystemBackend, events: EventBus): Route[] {
     { method: 'HEAD', path: '/_ping', handler: ping(true) },
     { method: 'GET', path: '/version', handler: (ctx) => sendJson(ctx.res, 200, sys.version()) },
     { method: 'GET', path: '/info', handler: async (ctx) => sendJson(ctx.res, 200, await sys.info()) },
+    ...(df ? [{ method: 'GET', path: '/system/df', handler: async (ctx) => {
+      sendJson(ctx.res, 200, await df.diskUsage(diskUsageKinds(ctx.query.getAll('type'), ctx.apiVersion), ctx.apiVersion));
+    } } satisfies Route] : []),
     { method: 'GET', path: '/events', handler: async (ctx) => {
       const q = ctx.query;
       const f = parseFilters(q.get('filters'));

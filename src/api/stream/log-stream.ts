@@ -21,6 +21,8 @@ export interface LogSource {
 }
 
 const BATCH = 256 * 1024;
+/** A piece this big is written by itself rather than copied into a joined chunk. */
+const LARGE = 16 * 1024;
 
 export async function sendLogStream(res: ServerResponse, contentType: string, src: LogSource): Promise<void> {
   res.writeHead(200, { 'Content-Type': contentType });
@@ -31,10 +33,31 @@ export async function sendLogStream(res: ServerResponse, contentType: string, sr
   let heldBytes = 0;
   const out = () => {
     if (!heldBytes) return true;
-    const chunk = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+    const pieces = held;
     held = [];
     heldBytes = 0;
-    return res.write(chunk);
+    if (pieces.length === 1) return res.write(pieces[0]!);
+    // One writev: small pieces (headers, short runs) joined, large runs written as they are (a run is
+    // already a copy: copying it again only feeds the garbage collector).
+    res.cork();
+    let ok = true;
+    let from = 0;
+    let small = 0;
+    const joinSmall = (to: number) => {
+      if (to - from === 1) ok = res.write(pieces[from]!);
+      else if (to > from) ok = res.write(Buffer.concat(pieces.slice(from, to), small));
+      small = 0;
+    };
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i]!;
+      if (p.length < LARGE) { small += p.length; continue; }
+      joinSmall(i);
+      ok = res.write(p);
+      from = i + 1;
+    }
+    joinSmall(pieces.length);
+    res.uncork();
+    return ok;
   };
   const how = await src.pipe({
     write: (stream, data) => {

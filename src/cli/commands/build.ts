@@ -4,8 +4,10 @@ import { Readable } from 'node:stream';
 import { jsonMessages } from '../../client/engine-client.js';
 import { parseNormalized } from '../../core/reference.js';
 import { addDockerfileToTar, isArchive, peek, isGitUrl, isUrl, localContextTar, progressCounter, readerContext } from '../build-context.js';
-import { StatusError, bool, list, num, str, type CliContext, type Command } from '../context.js';
+import { humanSize } from '../../core/human.js';
+import { StatusError, bool, filtersParam, list, num, str, type CliContext, type Command } from '../context.js';
 import { bytesFlag as bytes, flagErr } from '../container-config.js';
+import { confirm } from './lifecycle.js';
 
 /** --build-arg K=V, or K alone: the client's value when set, else null (the daemon's ARG default). */
 function buildArgs(values: string[], env: Record<string, string | undefined>): Record<string, string | null> {
@@ -177,4 +179,25 @@ const build: Command = {
   },
 };
 
-export const commands: Record<string, Command> = { build };
+const builderPrune: Command = {
+  spec: {
+    path: 'builder prune', usage: 'builder prune', desc: 'Remove build cache', args: { exact: 0 },
+    flags: [
+      { name: 'all', short: 'a', kind: 'bool', desc: 'Remove all unused build cache, not just dangling ones' },
+      { name: 'filter', kind: 'list', type: 'filter', desc: 'Provide filter values (e.g. "until=24h")' },
+      { name: 'force', short: 'f', kind: 'bool', desc: 'Do not prompt for confirmation' },
+    ],
+  },
+  async run(ctx, p) {
+    const all = bool(p, 'all');
+    const warning = all ? 'WARNING! This will remove all build cache.' : 'WARNING! This will remove all dangling build cache.';
+    if (!bool(p, 'force') && !(await confirm(ctx, warning))) throw new StatusError('', 1);
+    const r = await ctx.client.images.buildPrune({ all: all || undefined, filters: filtersParam(list(p, 'filter')) });
+    let out = '';
+    if (r.CachesDeleted?.length) out += `Deleted build cache objects:\n${r.CachesDeleted.map((id) => `${id}\n`).join('')}\n`;
+    ctx.out(`${out}Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
+    return 0;
+  },
+};
+
+export const commands: Record<string, Command> = { build, 'builder prune': builderPrune };

@@ -1,8 +1,15 @@
-/** pull / image pull, push / image push: POST /images/create?fromImage and POST /images/{name}/push, drawn as docker does. */
+/**
+ * pull / image pull, push / image push: POST /images/create?fromImage and POST /images/{name}/push, drawn as
+ * docker does; search: GET /images/search.
+ */
 import { Writable, type Readable } from 'node:stream';
 import { familiarName, fullString, normalize, parseNormalized } from '../../core/reference.js';
 import { encodeAuthHeader } from '../config-file.js';
-import { StatusError, bool, str, type CliContext, type Command } from '../context.js';
+import { goStruct } from '../../core/go-template.js';
+import { searchTarget } from '../../core/search.js';
+import { StatusError, bool, filtersParam, list, num, str, type CliContext, type Command } from '../context.js';
+import { ellipsis, renderFormat } from '../format.js';
+import { FORMAT_TABLE_DESC } from './ps.js';
 import { renderJsonMessages } from '../progress-render.js';
 
 const isTty = (s: unknown) => Boolean((s as { isTTY?: boolean }).isTTY);
@@ -79,4 +86,49 @@ const push: Command = {
 
 const discard = new Writable({ write(_c, _e, cb) { cb(); } });
 
-export const commands: Record<string, Command> = { pull, push };
+const SEARCH_HEADER: Record<string, string> = { Name: 'NAME', Description: 'DESCRIPTION', StarCount: 'STARS', IsOfficial: 'OFFICIAL', IsAutomated: 'AUTOMATED' };
+
+/** docker's searchContext */
+function searchContext(r: { name?: string; description?: string; star_count?: number; is_official?: boolean; is_automated?: boolean }, trunc: boolean) {
+  const c = {
+    Name: () => r.name ?? '',
+    Description: () => {
+      const d = (r.description ?? '').replace(/[\r\n]/g, ' ');
+      return trunc ? ellipsis(d, 45) : d;
+    },
+    StarCount: () => String(r.star_count ?? 0),
+    IsOfficial: () => (r.is_official ? '[OK]' : ''),
+    IsAutomated: () => (r.is_automated ? '[OK]' : ''),
+    toJSON() { return { Name: c.Name(), Description: c.Description(), StarCount: c.StarCount(), IsOfficial: c.IsOfficial(), IsAutomated: c.IsAutomated() }; },
+  };
+  return goStruct(c, '*formatter.searchContext');
+}
+
+const search: Command = {
+  spec: {
+    path: 'search', usage: 'search [OPTIONS] TERM', desc: 'Search Docker Hub for images', args: { exact: 1 },
+    flags: [
+      { name: 'filter', short: 'f', kind: 'list', desc: 'Filter output based on conditions provided' },
+      { name: 'format', kind: 'string', desc: FORMAT_TABLE_DESC },
+      { name: 'limit', kind: 'int', desc: 'Max number of search results' },
+      { name: 'no-trunc', kind: 'bool', desc: "Don't truncate output" },
+    ],
+  },
+  async run(ctx, p) {
+    const term = p.args[0]!;
+    const query: Record<string, string> = { term };
+    // as docker's client: a limit of 0 or less is not sent (the daemon's default, 25, applies)
+    if (num(p, 'limit') > 0) query.limit = String(num(p, 'limit'));
+    const filters = filtersParam(list(p, 'filter'));
+    if (filters) query.filters = filters;
+    let index: string;
+    try { index = searchTarget(term).index; } catch { index = 'docker.io'; }
+    const results = await ctx.client.json<any[]>('GET', '/images/search', { query, headers: authHeader(ctx, index) });
+    let format = str(p, 'format') || 'table';
+    if (format === 'table') format = 'table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}';
+    ctx.out(renderFormat(format, (results ?? []).map((r) => searchContext(r, !bool(p, 'no-trunc'))), SEARCH_HEADER));
+    return 0;
+  },
+};
+
+export const commands: Record<string, Command> = { pull, push, search };

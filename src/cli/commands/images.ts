@@ -19,14 +19,14 @@ export const IMAGE_HEADER: Record<string, string> = {
   Size: 'SIZE', Containers: 'CONTAINERS', VirtualSize: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE',
 };
 
-function isDangling(img: any): boolean {
+export function isDangling(img: any): boolean {
   const tags: string[] = img.RepoTags ?? [];
   const digests: string[] = img.RepoDigests ?? [];
   if (tags.length === 0 && digests.length === 0) return true;
   return tags.length === 1 && tags[0] === '<none>:<none>' && digests.length === 1 && digests[0] === '<none>@<none>';
 }
 
-function splitTag(ref: string): [string, string] | null {
+export function splitTag(ref: string): [string, string] | null {
   const at = ref.indexOf('@');
   const name = at >= 0 ? ref.slice(0, at) : ref;
   const colon = name.lastIndexOf(':');
@@ -34,7 +34,7 @@ function splitTag(ref: string): [string, string] | null {
   return [familiarImage(name.slice(0, colon)), name.slice(colon + 1)];
 }
 
-function imageContext(img: any, repo: string, tag: string, digest: string, trunc: boolean, now: number) {
+export function imageContext(img: any, repo: string, tag: string, digest: string, trunc: boolean, now: number) {
   const ctx = {
     ID: () => (trunc ? truncateId(img.Id ?? '') : img.Id ?? ''),
     Repository: () => repo,

@@ -66,7 +66,7 @@ export function volumeContext(v: any) {
     Label: (name: string) => (labels ? labels[name] ?? '' : ''),
     Links: () => (v.UsageData ? String(v.UsageData.RefCount) : 'N/A'),
     Size: () => (v.UsageData && v.UsageData.Size >= 0 ? humanSize(v.UsageData.Size) : 'N/A'),
-    Group: () => '', Availability: () => 'N/A', Status: () => 'N/A',
+    Group: () => 'N/A', Availability: () => 'N/A', Status: () => 'N/A',
     toJSON() {
       const o: Record<string, unknown> = {};
       for (const k of ['Availability', 'Driver', 'Group', 'Labels', 'Links', 'Mountpoint', 'Name', 'Scope', 'Size', 'Status']) o[k] = (c as any)[k]();

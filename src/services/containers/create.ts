@@ -10,6 +10,7 @@ import {
   type CreateBody, type HostConfig,
 } from '../../core/container-config.js';
 import { imageVolumeWarnings, refuseUnsupportedFields } from '../../core/create-settings.js';
+import { normalizePlatform, platformMatches, platformString, type PlatformWanted } from '../../core/manifest.js';
 import { initialState } from '../../core/container-state.js';
 import type { ContainerContext } from './context.js';
 import { newLive } from './container-store.js';
@@ -44,7 +45,18 @@ function checkBody(body: CreateBody | undefined): asserts body is CreateBody {
   if (!body.Image) throw new InvalidParameterError('No command specified');
 }
 
-export async function createContainer(ctx: ContainerContext, name: string | undefined, body: CreateBody | undefined, defaultLog: LogConfigValue): Promise<{ Id: string; Warnings: string[] }> {
+/**
+ * `?platform=`: as moby, the local image must be of that platform; the 404 makes the docker CLI pull
+ * the wanted platform's image (unless --pull=never) and create again.
+ */
+function checkPlatform(ref: string, img: ReturnType<ContainerContext['d']['images']['get']>, want: PlatformWanted | undefined): void {
+  if (!want) return;
+  if (platformMatches(want, img.config)) return;
+  const have = { os: img.config.os ?? '', architecture: img.config.architecture ?? '', ...(img.config.variant ? { variant: img.config.variant } : {}) };
+  throw new NotFoundError(`image with reference ${ref} was found but its platform (${platformString(have)}) does not match the specified platform (${platformString(normalizePlatform(want))})`);
+}
+
+export async function createContainer(ctx: ContainerContext, name: string | undefined, body: CreateBody | undefined, defaultLog: LogConfigValue, platform?: PlatformWanted): Promise<{ Id: string; Warnings: string[] }> {
   checkBody(body);
   validateCreate(body, os.cpus().length);
   refuseUnsupportedFields(body);
@@ -56,6 +68,7 @@ export async function createContainer(ctx: ContainerContext, name: string | unde
     do { cname = randomName(); } while (store.nameHolder(cname));
   }
   const img = ctx.d.images.get(body.Image!);
+  checkPlatform(body.Image!, img, platform);
   const config = mergeImageConfig(body, img.config.config ?? {});
   config.Image = body.Image;
   const args = processArgs(config);

@@ -3,6 +3,7 @@
 // for a stopped one its overlay mounted for the call, with its volumes and binds mounted on top, under the
 // container's lock so a start waits.
 import path from 'node:path';
+import { MNT_DETACH } from '../../sys/sys.js';
 import type { ContainerContext } from './context.js';
 import type { Live } from './container-store.js';
 import type { ContainerRecord } from './types.js';
@@ -50,9 +51,14 @@ export class ContainerFilesystems {
       try {
         return await fn(root, view);
       } finally {
-        await this.ctx.d.sys.unmountAsync(root).catch(() => undefined);
+        await this.unmountRoot(root);
       }
     });
+  }
+
+  /** A root mounted for one call; still busy (a straggling reader), it is detached rather than left mounted. */
+  private async unmountRoot(root: string): Promise<void> {
+    await this.ctx.d.sys.unmountAsync(root).catch(() => this.ctx.d.sys.unmountAsync(root, MNT_DETACH).catch(() => undefined));
   }
 
   private isRunning(live: Live): boolean { return live.rec.State.Running && !!live.rec.State.Pid && !live.rec.State.Restarting; }
@@ -87,7 +93,7 @@ export class ContainerFilesystems {
         await release?.();
       }
     } finally {
-      if (mountedHere) await d.sys.unmountAsync(root).catch(() => undefined);
+      if (mountedHere) await this.unmountRoot(root);
     }
   }
 }

@@ -6,8 +6,10 @@ import type { ContainerState } from '../../core/container-state.js';
 
 /** What the container service needs from the image store (consumer-defined, moby style). */
 export interface ImageProvider {
-  get(ref: string): { id: string; config: { config?: ImageRuntimeConfig | null } };
+  get(ref: string): { id: string; config: { config?: ImageRuntimeConfig | null; os?: string; architecture?: string; variant?: string } };
   rootfsMount(imageId: string, upper: string, work: string, target: string): Mount;
+  /** the size of an image's layers by id, 0 when gone (SizeRootFs) */
+  imageSize?(imageId: string): number;
 }
 
 import type { AttachConnection } from '../../core/attach-connection.js';

@@ -1,10 +1,10 @@
 // The read side: inspect, list (with its filters) and the record's projections. No state changes here.
 import { inspectMounts } from '../../core/mounts.js';
-import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidParameterError } from '../../errors.js';
 import { statusText, type ContainerState } from '../../core/container-state.js';
 import { parseFilters, matchLabels, type Filters } from '../../core/filters.js';
+import { treeSizeSync } from '../../store/dir-size.js';
 import type { Paths } from '../../store/paths.js';
 import type { HealthMonitor } from '../health-monitor.js';
 import type { ContainerStore } from './container-store.js';
@@ -25,6 +25,12 @@ export function netInfo(rec: ContainerRecord): NetInfo {
 
 export class ContainerViews {
   constructor(private readonly d: ViewDeps) {}
+
+  /** moby GetContainerLayerSize: the upper dir, and that plus the image's layers. */
+  private sizes(rec: ContainerRecord): { SizeRw: number; SizeRootFs: number } {
+    const SizeRw = dirSize(path.join(this.d.paths.containerDir(rec.Id), 'upper'));
+    return { SizeRw, SizeRootFs: SizeRw + (this.d.images.imageSize?.(rec.Image) ?? 0) };
+  }
 
   inspect(ref: string, size = false): Record<string, unknown> {
     const rec = this.d.store.find(ref).rec;
@@ -58,8 +64,7 @@ export class ContainerViews {
       NetworkSettings: this.d.networks ? this.d.networks.settings(netInfo(rec)) : this.networkSettings(rec),
     };
     if (size) {
-      out.SizeRw = dirSize(path.join(dir, 'upper'));
-      out.SizeRootFs = out.SizeRw;
+      Object.assign(out, this.sizes(rec));
     }
     return out;
   }
@@ -148,8 +153,7 @@ export class ContainerViews {
       Mounts: inspectMounts(r.MountPoints),
     };
     if (size) {
-      out.SizeRw = dirSize(path.join(this.d.paths.containerDir(r.Id), 'upper'));
-      out.SizeRootFs = out.SizeRw;
+      Object.assign(out, this.sizes(r));
     }
     return out;
   }
@@ -157,18 +161,5 @@ export class ContainerViews {
 
 function quoteArg(a: string): string { return JSON.stringify(a); }
 
-export function dirSize(dir: string): number {
-  let total = 0;
-  const stack = [dir];
-  while (stack.length) {
-    const d = stack.pop()!;
-    let entries: fs.Dirent[];
-    try { entries = fs.readdirSync(d, { withFileTypes: true }); } catch { continue; }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) stack.push(p);
-      else if (e.isFile()) { try { total += fs.lstatSync(p).size; } catch { /* raced */ } }
-    }
-  }
-  return total;
-}
+/** A container's upper dir size (moby's directory.Size). */
+export function dirSize(dir: string): number { return treeSizeSync(dir); }

@@ -1,6 +1,6 @@
 import zlib from 'node:zlib';
 import fs from 'node:fs';
-import { K8sLogParser, dockerTimestamp, scanK8sRecords, type LogEntry, type LogStreamId, type RecordFn } from '../../core/k8s-log.js';
+import { K8sLogParser, dockerTimestamp, parseTimeNs, scanK8sRecords, type LogEntry, type LogStreamId, type RecordFn } from '../../core/k8s-log.js';
 import { StreamRuns } from '../../core/log-runs.js';
 
 export interface LogOptions {
@@ -90,6 +90,58 @@ class ReadBuffer {
   }
 }
 
+/** How far back tailStart reads at a time. */
+const TAIL_CHUNK = 256 * 1024;
+
+/**
+ * Where in `file` parsing may start and still find its last `n` entries (of the wanted streams): just
+ * after a full (F) record, so no partial is pending there, with at least `n` wanted F records after it
+ * (each ends at least one entry). Read backwards in chunks; undefined when the file does not hold that
+ * many (the caller then reads everything, rotated files included), or cannot be read.
+ */
+function tailStart(file: string, n: number, want: (sid: LogStreamId) => boolean): number | undefined {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return undefined; }
+  try {
+    let end = fs.fstatSync(fd).size;
+    let carry = Buffer.alloc(0); // the start of a record the previous chunk cut
+    let wanted = 0;
+    // F records' ends, newest first; `need` is the index of the n-th newest wanted one (0 for n = 0)
+    const ends: number[] = [];
+    let need = n === 0 ? -1 : undefined as number | undefined;
+    while (end > 0) {
+      const start = Math.max(0, end - TAIL_CHUNK);
+      const chunk = Buffer.allocUnsafe(end - start + carry.length);
+      let got = 0;
+      while (got < end - start) {
+        const r = fs.readSync(fd, chunk, got, end - start - got, start + got);
+        if (r <= 0) return undefined;
+        got += r;
+      }
+      carry.copy(chunk, end - start);
+      // records that begin in this chunk: after its first newline (from the file's start, all of them)
+      const first = start === 0 ? 0 : chunk.indexOf(0x0a) + 1;
+      if (start > 0 && first === 0) { carry = chunk; end = start; continue; } // one record spans the chunk
+      const found: [number, boolean][] = [];
+      scanK8sRecords(chunk, first, chunk.length, (_b, sid, partial, _tf, _tt, _df, dataTo) => {
+        if (!partial) found.push([start + dataTo, want(sid)]);
+      });
+      for (let i = found.length - 1; i >= 0; i--) {
+        const [at, w] = found[i]!;
+        ends.push(at);
+        if (w && ++wanted === n) need = ends.length - 1;
+        // the newest F record before the n-th newest wanted one ends where parsing may start
+        if (need !== undefined && ends.length - 1 > need) return at;
+      }
+      carry = chunk.subarray(0, first);
+      end = start;
+    }
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Why a stream ended: 'removed' means its container went away (a sink still holding output drops it). */
 export type LogEnd = 'done' | 'client-gone' | 'removed';
 
@@ -127,9 +179,10 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     (untilNs === undefined || e.timeNs <= untilNs);
 
   const tail = opts.tail !== undefined && opts.tail >= 0 ? opts.tail : -1;
-  // Plain `logs` (no timestamps, no since/until, no tail) needs no entries: records go from the read
-  // buffer straight into per-stream runs, one frame per run instead of one per line.
-  const plain = !opts.timestamps && sinceNs === undefined && untilNs === undefined && tail < 0;
+  // Plain `logs` (no since/until, no tail; with or without timestamps) needs no entries: records go from
+  // the read buffer straight into per-stream runs, one frame per run instead of one per line.
+  const plain = sinceNs === undefined && untilNs === undefined && tail < 0;
+  const stamp = opts.timestamps;
   const out: [LogStreamId, Buffer][] = [];
   const runs = new StreamRuns((sid, data) => { out.push([sid, data]); });
 
@@ -138,11 +191,30 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   const parser = new K8sLogParser((e) => { if (wanted(e)) pending.push(e); });
   // The plain path's partial records (P): held until their line ends or the other stream speaks,
   // exactly when the entries path would hand the joined entry out.
-  let held: { sid: LogStreamId; parts: Buffer[] } | undefined;
+  let held: { sid: LogStreamId; parts: Buffer[]; ts: Buffer | undefined } | undefined;
   const wantSid = (sid: LogStreamId) => (sid === 1 ? opts.stdout : opts.stderr);
   const releaseHeld = () => {
-    if (held && wantSid(held.sid)) for (const p of held.parts) runs.add(held.sid, p, 0, p.length);
+    if (held && wantSid(held.sid)) {
+      if (held.ts) runs.add(held.sid, held.ts, 0, held.ts.length);
+      for (const p of held.parts) runs.add(held.sid, p, 0, p.length);
+    }
     held = undefined;
+  };
+  // -t: Docker's form of a record's time, made once per distinct time text (conmon stamps a read alike)
+  const stampTime = Buffer.alloc(64);
+  let stampLen = -1;
+  let stampBuf = Buffer.alloc(0);
+  const stampOf = (buf: Buffer, from: number, to: number): Buffer => {
+    const n = to - from;
+    let same = n === stampLen;
+    // from the end: the nanoseconds differ first
+    for (let i = n - 1; same && i >= 0; i--) same = buf[from + i] === stampTime[i];
+    if (!same) {
+      const text = buf.toString('latin1', from, to);
+      stampBuf = Buffer.from(`${dockerTimestamp(parseTimeNs(text))} `, 'latin1');
+      stampLen = n <= stampTime.length ? buf.copy(stampTime, 0, from, to) : -1;
+    }
+    return stampBuf;
   };
   // The plain path moves each record's data down over the headers in the read buffer itself (bytes only
   // ever move left, to where the scan has passed), so a read's same-stream records end up contiguous
@@ -155,16 +227,33 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     if (w > segStart) runs.add(seg, segBuf!, segStart, w);
     segStart = w;
   };
-  const plainRecord: RecordFn = (buf, sid, partial, _tf, _tt, from, to) => {
+  const plainRecord: RecordFn = (buf, sid, partial, tf, tt, from, to) => {
     if (partial) {
       endSeg();
       if (held && held.sid !== sid) releaseHeld();
-      (held ??= { sid, parts: [] }).parts.push(Buffer.from(buf.subarray(from, to)));
+      (held ??= { sid, parts: [], ts: stamp ? stampOf(buf, tf, tt) : undefined }).parts.push(Buffer.from(buf.subarray(from, to)));
       return;
     }
-    if (held) { endSeg(); releaseHeld(); }
+    if (held) {
+      endSeg();
+      const joined = held.sid === sid;
+      releaseHeld();
+      // the line a partial began: its stamp went out with the first part
+      if (joined && stamp) { if (wantSid(sid)) runs.add(sid, buf, from, to); return; }
+    }
     if (!wantSid(sid)) return;
     if (sid !== seg) { endSeg(); seg = sid; }
+    if (stamp) {
+      const ts = stampOf(buf, tf, tt);
+      if (w + ts.length > from) {
+        // a record whose header is shorter than the stamp: no room to write it in place
+        endSeg();
+        runs.add(sid, ts, 0, ts.length);
+        runs.add(sid, buf, from, to);
+        return;
+      }
+      for (let i = 0; i < ts.length; i++) buf[w++] = ts[i]!;
+    }
     buf.copyWithin(w, from, to);
     w += to - from;
   };
@@ -184,6 +273,16 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
   let fd: number | undefined;
   let pos = 0;
   const files = [...rotated, file];
+  // `tail` without since/until: the last entries are found from the end of the newest file, when it
+  // holds enough of them, instead of parsing every file from the start.
+  if (tail >= 0 && sinceNs === undefined && untilNs === undefined) {
+    const from = tailStart(file, tail, wantSid);
+    if (from !== undefined) {
+      files.splice(0, files.length, file);
+      fd = fs.openSync(file, 'r');
+      pos = from;
+    }
+  }
   // Compressed files are the oldest: parse them whole first.
   while (files[0]?.endsWith('.gz')) {
     const gz = files.shift()!;
@@ -201,7 +300,7 @@ export async function streamLogs(file: string, opts: LogOptions, sink: LogSink, 
     }
     return false;
   };
-  openNext();
+  if (fd === undefined) openNext(); else files.shift();
   /** Reads one batch (a read buffer's worth, or 4096 entries); answers the bytes read, 0 at EOF. */
   const readAvailable = (): number => {
     if (fd === undefined) return 0;

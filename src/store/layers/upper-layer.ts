@@ -156,7 +156,7 @@ export interface PackOptions {
 }
 
 /** One PAX extended-header record, "<len> <key>=<value>\n" with len counting itself, in bytes. */
-function paxRecord(key: string, value: Buffer): Buffer {
+export function paxRecord(key: string, value: Buffer): Buffer {
   const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
   const digits = String(body.length).length;
   let len = body.length + digits;
@@ -240,10 +240,10 @@ export function packUpper(upper: string, opts: PackOptions): Readable {
 }
 
 /** A name no walked entry can have (those never start with "./"). */
-const PAX_MARKER = '././@berth-pax';
+export const PAX_MARKER = '././@berth-pax';
 
 /** Passes a tar stream through, turning entries named PAX_MARKER into PAX extended headers. */
-class PaxRetype extends Transform {
+export class PaxRetype extends Transform {
   private header = Buffer.alloc(0);
   private skip = 0;
 
