@@ -5,7 +5,10 @@
 export interface AttachConnection {
   on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
   on(ev: 'close', cb: () => void): void;
-  write(data: Buffer): void;
+  /** the client's input to stdin; false: conmon has not taken it all yet (the container does not read), wait for drained() */
+  write(data: Buffer): boolean;
+  /** resolves once conmon took every write (or the connection closed) */
+  drained(): Promise<void>;
   /** half-close: conmon closes the container's stdin (unless --leave-stdin-open) */
   end(): void;
   destroy(): void;

@@ -172,6 +172,9 @@ export class AttachSocket implements AttachConnection {
   private lastFlush = -Infinity;
   private readonly flushLater = () => { this.batchTimer = undefined; this.flushBatch(); };
   private destroyed = false;
+  /** stdin records node-unix-socket still queues (conmon stopped reading: the container's stdin is full) */
+  private pendingWrites = 0;
+  private drainCbs: (() => void)[] = [];
   /** inside node-unix-socket's 'data' callback: it panics (aborting berthd) if destroyed from there */
   private dispatching = false;
 
@@ -233,6 +236,7 @@ export class AttachSocket implements AttachConnection {
   private fireClose(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const cb of this.drainCbs.splice(0)) cb();
     this.flushBatch(); // output before the close goes first
     if (this.dataCbs.length === 0 && this.queued.length > 0) return; // replayed once a reader comes
     for (const cb of this.closeCbs.splice(0)) cb();
@@ -254,11 +258,22 @@ export class AttachSocket implements AttachConnection {
     }
   }
 
-  write(data: Buffer): void {
-    if (this.closed) return;
+  write(data: Buffer): boolean {
+    if (this.closed) return true;
     for (let off = 0; off < data.length; off += STDIN_CHUNK) {
-      this.sock.write(data.subarray(off, Math.min(off + STDIN_CHUNK, data.length)));
+      const rec = data.subarray(off, Math.min(off + STDIN_CHUNK, data.length));
+      this.pendingWrites++;
+      // called at once when the record went out, later when it had to be queued
+      this.sock.write(rec, 0, rec.length, () => {
+        if (--this.pendingWrites === 0) for (const cb of this.drainCbs.splice(0)) cb();
+      });
     }
+    return this.pendingWrites === 0;
+  }
+
+  drained(): Promise<void> {
+    if (this.pendingWrites === 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.drainCbs.push(resolve));
   }
 
   end(): void { if (!this.closed) this.sock.end(); }

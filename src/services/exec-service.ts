@@ -27,7 +27,8 @@ export interface ExecContainers {
 export interface ExecConnection {
   on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
   on(ev: 'close', cb: () => void): void;
-  write(data: Buffer): void;
+  write(data: Buffer): boolean;
+  drained(): Promise<void>;
   end(): void;
   destroy(): void;
 }

@@ -232,3 +232,24 @@ test('stats stream=1: a client that never reads and one that hangs up are releas
   await r.ended;
   await assertHealthy(base, 'after the stats streams of a removed container');
 });
+
+test('attach stdin: a client that writes faster than the container reads is held back, not queued in berthd', async () => {
+  const c = await api(d.socket, 'POST', '/containers/create', {
+    Image: IMG, Cmd: ['sleep', '600'], OpenStdin: true, AttachStdin: true, HostConfig: { NetworkMode: 'none', LogConfig: { Type: 'none' } },
+  });
+  assert.equal(c.status, 201, c.body);
+  const id = JSON.parse(c.body).Id as string;
+  await start(id);
+  const base = socketFds();
+  const s = request('POST', `/v1.45/containers/${id}/attach?stream=1&stdin=1&stdout=1`, UPGRADE_TCP);
+  await new Promise<void>((resolve) => s.once('data', () => resolve())); // the 101
+  // 200 MiB of input for a container that never reads it: what berthd does not take waits in this client
+  const chunk = Buffer.alloc(1024 * 1024, 'i');
+  for (let i = 0; i < 200; i++) s.write(chunk);
+  await sleep(3000);
+  const rss = rssMb();
+  assert.ok(rss < 150, `RSS stays under 150 MB (${rss.toFixed(0)} MB) while the input waits for the container`);
+  s.destroy();
+  await removeForce(id);
+  await assertHealthy(base, 'after a stdin writer and its container went');
+});

@@ -11,7 +11,7 @@ function fakeConn(): AttachConnection & { emit(s: 1 | 2, d: Buffer): void; destr
   const c = {
     destroyed: false,
     on(ev: 'data' | 'close', cb: never) { (ev === 'data' ? data : close).push(cb); },
-    write() {}, end() {},
+    write: () => true, drained: () => Promise.resolve(), end() {},
     destroy() { if (c.destroyed) return; c.destroyed = true; for (const cb of close.splice(0)) cb(); },
     emit(s: 1 | 2, d: Buffer) { for (const cb of data) cb(s, d); },
   };
@@ -50,7 +50,7 @@ test('live output held while a replay waits on the client is bounded: past the b
     drained: () => stuck,
     end() {},
     drop() { dropped++; gone = true; for (const cb of goneCbs) cb(); release(); },
-    input() {}, discardInput() {},
+    input() {}, discardInput() {}, pauseInput() {},
     onGone: (cb) => { goneCbs.push(cb); },
   };
   const session = attachSession(Promise.resolve(conn), {

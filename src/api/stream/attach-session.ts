@@ -26,6 +26,8 @@ export interface ClientEnd {
   input(onData: (chunk: Buffer) => void, onEnd: () => void): void;
   /** the client's input is not wanted: read and drop it */
   discardInput(): void;
+  /** stop reading the client's input until `until` resolves (the container's stdin is not keeping up) */
+  pauseInput(until: Promise<void>): void;
   /** the client went away (after onEnd, for a carrier whose close is also its EOF) */
   onGone(cb: () => void): void;
   readonly gone: boolean;
@@ -59,7 +61,8 @@ export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
       return ok;
     },
     drained: () => drained(sock),
-    end: () => { sock.end(); },
+    // read again: a client whose input was paused must still be heard leaving
+    end: () => { sock.end(); sock.resume(); },
     drop,
     input(onData, onEnd) {
       sock.on('data', onData);
@@ -67,6 +70,10 @@ export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
       sock.resume(); // a body read off the socket first may have paused it
     },
     discardInput: () => { sock.resume(); },
+    pauseInput(until) {
+      sock.pause();
+      void until.then(() => { if (!gone) sock.resume(); });
+    },
     onGone: (cb) => { goneCbs.push(cb); },
   };
 }
@@ -124,6 +131,10 @@ export function webSocketEnd(ws: WebSocket, binary: boolean): ClientEnd {
       discard = true;
       queue = undefined;
       if (queued > WS_INPUT_QUEUE) ws.resume();
+    },
+    pauseInput(until) {
+      ws.pause();
+      void until.then(() => { if (!gone) ws.resume(); });
     },
     onGone: (cb) => { goneCbs.push(cb); },
   };
@@ -224,12 +235,16 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
       ce.input((chunk) => {
         if (detached) return;
         const { forward, detached: now } = scanner.push(chunk);
-        for (let i = 0; i < forward.length; i += STDIN_CHUNK) c.write(forward.subarray(i, i + STDIN_CHUNK));
+        let taken = true;
+        for (let i = 0; i < forward.length; i += STDIN_CHUNK) taken = c.write(forward.subarray(i, i + STDIN_CHUNK)) && taken;
         if (now) {
           // Detach: drop our connection, leave the container (or exec) and its stdin alone.
           detached = true;
           c.destroy();
           ce.end();
+        } else if (!taken) {
+          // The container is not reading its stdin: hold the client back instead of queueing its input.
+          ce.pauseInput(c.drained());
         }
       }, () => { if (!detached) c.end(); });
     },
