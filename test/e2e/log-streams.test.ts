@@ -155,7 +155,10 @@ test('stress: 30 auto-removed containers with stalled followers, and clients tha
 
 test('docker logs, -t, --tail and -f of one log: the same lines, stdout and stderr apart, stamps in Docker\'s form', async () => {
   // more than one read buffer of output, a line on stderr between stdout's, and a last line without a newline
-  const script = 'i=0; while [ $i -lt 20000 ]; do echo "out $i"; i=$((i+1)); done; echo err >&2; echo more; printf partial';
+  // conmon reads stdout and stderr from separate pipes, so their records' order in the file is only the
+  // order of writing when the writes are apart: the pause keeps "err" before "more" (and --tail 1 on
+  // "partial"); without it CI once saw stderr's record land after stdout's partial one.
+  const script = 'i=0; while [ $i -lt 20000 ]; do echo "out $i"; i=$((i+1)); done; echo err >&2; sleep 1; echo more; printf partial';
   const id = await run(script, false);
   assert.equal((await api(d.socket, 'POST', `/containers/${id}/start`)).status, 204);
   assert.equal((await docker(d.env, ['wait', id])).code, 0);
