@@ -36,13 +36,14 @@ export interface ClientEnd {
 /** conmon reads stdin records into a 32 KiB buffer and drops the rest: writes are cut to that. */
 const STDIN_CHUNK = 32 * 1024;
 
-/**
- * How much output may wait for one client before it is dropped. Docker lets the container's output
- * block on a reader about 1 MB behind (moby's BytesPipe); berthd cannot: conmon writes the log and every
- * attach client from one loop with blocking writes, so a paused reader would stall the log, the other
- * clients and conmon's exit handling. berthd keeps reading conmon and drops a client this far behind.
+/*
+ * Live output is never dropped for a client that lags. Docker makes the
+ * container's output wait on a reader about 1 MB behind (moby's BytesPipe). berthd cannot do that yet:
+ * node-unix-socket has no way to stop reading conmon's attach socket. Dropping a client 4 MiB behind
+ * (tried in 8e0ea40) cut the output of every attached run whose producer was faster than its reader,
+ * `docker run img cat big > file` included. So a client that falls behind is buffered in full; what that
+ * costs with a client that never reads is issue 8's open part.
  */
-export const CLIENT_MAX_BEHIND = 4 * 1024 * 1024;
 
 /** A hijacked HTTP connection (101 upgrade or plain 200): 8-byte multiplexed frames, or raw with a tty. */
 export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
@@ -56,9 +57,7 @@ export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
     get gone() { return gone; },
     send(s, data) {
       if (gone) return true;
-      const ok = sock.write(multiplexed ? muxFrame(s, data) : data);
-      if (sock.writableLength > CLIENT_MAX_BEHIND) drop();
-      return ok;
+      return sock.write(multiplexed ? muxFrame(s, data) : data);
     },
     drained: () => drained(sock),
     // read again: a client whose input was paused must still be heard leaving
@@ -112,9 +111,7 @@ export function webSocketEnd(ws: WebSocket, binary: boolean): ClientEnd {
     get gone() { return gone; },
     send(_s, data) {
       if (gone) return true;
-      const ok = writer.write(data);
-      if (writer.buffered > CLIENT_MAX_BEHIND) ws.terminate();
-      return ok;
+      return writer.write(data);
     },
     drained: () => writer.drained(),
     end: () => { ws.close(1000); },
@@ -177,14 +174,6 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
   let detached = false;
   // Output that arrives while the replay runs (or before the client is there) waits here, bounded too.
   const held: [1 | 2, Buffer][] = [];
-  let heldBytes = 0;
-  let overflowed = false;
-  const overflow = () => {
-    overflowed = true;
-    held.length = 0;
-    attached?.destroy();
-    client?.drop();
-  };
   const send = (s: 1 | 2, data: Buffer): boolean => {
     if (!client || (s === 1 && !o.stdout) || (s === 2 && !o.stderr)) return true;
     return client.send(s, data);
@@ -197,10 +186,7 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
     attached = c;
     c.on('data', (s, data) => {
       if (live) { send(s, data); return; }
-      if (overflowed) return;
       held.push([s, data]);
-      heldBytes += data.length;
-      if (heldBytes > CLIENT_MAX_BEHIND) overflow();
     });
     c.on('close', () => {
       const first = !ended;
@@ -221,14 +207,12 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
         attached?.destroy();
       });
       if (!o.stdin) ce.discardInput();
-      if (overflowed) ce.drop();
       if (o.replay) await o.replay(send, () => ce.drained(), () => ce.gone);
       if (!conn) { if (!ce.gone) ce.end(); return; }
       const c = await connected;
       if (ce.gone) { c?.destroy(); return; }
       live = true;
       for (const [s, data] of held.splice(0)) send(s, data);
-      heldBytes = 0;
       if (!c || ended) { finish(); return; }
       if (!o.stdin) return;
       const scanner = new DetachScanner(o.stdin.detachKeys);
