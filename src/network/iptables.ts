@@ -118,30 +118,7 @@ export function planRules(networks: NetworkRuleSpec[], endpoints: EndpointPorts[
     nat.push(`-A ${C('POSTROUTING')} -o ${n.bridge} -m addrtype --src-type LOCAL -j MASQUERADE`);
     nat.push(`-A ${C('POSTROUTING')} -s ${n.subnet} -o ${n.bridge} -m conntrack --ctstate DNAT -j MASQUERADE`);
   }
-  // filter: internal networks first (fully closed), then replies/published traffic, then per-network policy.
-  const F = C('FORWARD');
-  for (const n of sorted.filter((x) => x.internal)) {
-    filter.push(`-A ${F} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
-    filter.push(`-A ${F} -i ${n.bridge} -j DROP`);
-    filter.push(`-A ${F} -o ${n.bridge} -j DROP`);
-  }
-  const open = sorted.filter((x) => !x.internal);
-  for (const n of open) {
-    filter.push(`-A ${F} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
-    filter.push(`-A ${F} -o ${n.bridge} -m conntrack --ctstate DNAT -j ACCEPT`);
-  }
-  // Every bridge of this instance is decided above this line for replies and published traffic. What is left
-  // is another instance's bridge: its replies and its published ports are that instance's call, so hand the
-  // packet on to the next FORWARD jump instead of isolating it here.
-  filter.push(`-A ${F} -o ${BRIDGE_WILDCARD} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j RETURN`);
-  const outside = sorted.filter((x) => !matchesWildcard(x.bridge)); // e.g. --bridge docker1: not covered by berth+
-  for (const n of open) {
-    filter.push(`-A ${F} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
-    filter.push(`-A ${F} -i ${n.bridge} -o ${BRIDGE_WILDCARD} -j DROP`);
-    for (const m of outside) if (m.bridge !== n.bridge) filter.push(`-A ${F} -i ${n.bridge} -o ${m.bridge} -j DROP`);
-    filter.push(`-A ${F} -i ${n.bridge} -j ACCEPT`);
-  }
-  for (const n of open) filter.push(`-A ${F} -o ${n.bridge} -j DROP`);
+  filter.push(...forwardRules(C('FORWARD'), sorted));
 
   const table = (name: string, rules: string[]) =>
     [`*${name}`, ...chains[name]!.map((c) => `:${c} - [0:0]`), ...rules, 'COMMIT'].join('\n');
@@ -172,6 +149,37 @@ export function jumps6For(prefix: string): Array<{ table: string; chain: string;
   return jumpsFor(prefix).filter((j) => j.table !== 'raw');
 }
 
+/**
+ * The FORWARD policy, the same for both families: internal networks first (fully closed), then replies and
+ * published traffic, then each network's policy (icc, isolation from the other bridges).
+ */
+function forwardRules(F: string, sorted: readonly NetworkRuleSpec[]): string[] {
+  const filter: string[] = [];
+  for (const n of sorted.filter((x) => x.internal)) {
+    filter.push(`-A ${F} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
+    filter.push(`-A ${F} -i ${n.bridge} -j DROP`);
+    filter.push(`-A ${F} -o ${n.bridge} -j DROP`);
+  }
+  const open = sorted.filter((x) => !x.internal);
+  for (const n of open) {
+    filter.push(`-A ${F} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+    filter.push(`-A ${F} -o ${n.bridge} -m conntrack --ctstate DNAT -j ACCEPT`);
+  }
+  // Every bridge of this instance is decided above this line for replies and published traffic. What is left
+  // is another instance's bridge: its replies and its published ports are that instance's call, so hand the
+  // packet on to the next FORWARD jump instead of isolating it here.
+  filter.push(`-A ${F} -o ${BRIDGE_WILDCARD} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j RETURN`);
+  const outside = sorted.filter((x) => !matchesWildcard(x.bridge)); // e.g. --bridge docker1: not covered by berth+
+  for (const n of open) {
+    filter.push(`-A ${F} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
+    filter.push(`-A ${F} -i ${n.bridge} -o ${BRIDGE_WILDCARD} -j DROP`);
+    for (const m of outside) if (m.bridge !== n.bridge) filter.push(`-A ${F} -i ${n.bridge} -o ${m.bridge} -j DROP`);
+    filter.push(`-A ${F} -i ${n.bridge} -j ACCEPT`);
+  }
+  for (const n of open) filter.push(`-A ${F} -o ${n.bridge} -j DROP`);
+  return filter;
+}
+
 /** The ip6tables-restore input (this instance's nat and filter chains) for the dual-stack networks' IPv6 subnets. */
 export function planRules6(networks: NetworkRuleSpec[], endpoints: EndpointPorts[] = [], prefix = DEFAULT_CHAIN_PREFIX): string {
   const C = (b: string) => `${prefix}-${b}`;
@@ -193,24 +201,7 @@ export function planRules6(networks: NetworkRuleSpec[], endpoints: EndpointPorts
     nat.push(`-A ${C('POSTROUTING')} -o ${n.bridge} -m addrtype --src-type LOCAL -j MASQUERADE`);
     nat.push(`-A ${C('POSTROUTING')} -s ${n.subnet} -o ${n.bridge} -m conntrack --ctstate DNAT -j MASQUERADE`);
   }
-  for (const n of sorted.filter((x) => x.internal)) {
-    filter.push(`-A ${F} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
-    filter.push(`-A ${F} -i ${n.bridge} -j DROP`);
-    filter.push(`-A ${F} -o ${n.bridge} -j DROP`);
-  }
-  for (const n of open) {
-    filter.push(`-A ${F} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
-    filter.push(`-A ${F} -o ${n.bridge} -m conntrack --ctstate DNAT -j ACCEPT`);
-  }
-  filter.push(`-A ${F} -o ${BRIDGE_WILDCARD} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j RETURN`);
-  const outside = sorted.filter((x) => !matchesWildcard(x.bridge));
-  for (const n of open) {
-    filter.push(`-A ${F} -i ${n.bridge} -o ${n.bridge} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
-    filter.push(`-A ${F} -i ${n.bridge} -o ${BRIDGE_WILDCARD} -j DROP`);
-    for (const m of outside) if (m.bridge !== n.bridge) filter.push(`-A ${F} -i ${n.bridge} -o ${m.bridge} -j DROP`);
-    filter.push(`-A ${F} -i ${n.bridge} -j ACCEPT`);
-  }
-  for (const n of open) filter.push(`-A ${F} -o ${n.bridge} -j DROP`);
+  filter.push(...forwardRules(F, sorted));
   const chains = chains6For(prefix);
   const table = (name: string, rules: string[]) => [`*${name}`, ...chains[name]!.map((c) => `:${c} - [0:0]`), ...rules, 'COMMIT'].join('\n');
   return `${table('nat', nat)}\n${table('filter', filter)}\n`;
