@@ -13,7 +13,9 @@ fi
 
 # runc + conmon run containers; busybox-static makes the test image; CNI plugins, iptables and iproute2
 # are the networking tools; tini is the --init binary; jq is for humans and scripts; curl, procps (ps for
-# `top`), util-linux (unshare, nsenter) and python3 (the pty helper of the interactive tests) serve tests and top.
+# `top`), util-linux (unshare, nsenter) and python3 (the pty helper of the interactive tests) serve tests and top;
+# skopeo and docker-registry (distribution) are the registry peers of the distribution tests (openssl, which
+# the TLS tests use, comes with ca-certificates).
 PACKAGES=(runc conmon busybox-static containernetworking-plugins iptables tini iproute2 jq ca-certificates curl procps util-linux python3 skopeo docker-registry)
 
 missing=()

@@ -79,11 +79,11 @@ function errnoName(): { code: string; errno: number } {
   return { code: entry?.[0] ?? `E${errno}`, errno };
 }
 
-function fail(what: string): never {
-  const { code, errno } = errnoName();
-  const err = new SystemError(`${what}: ${code}`);
-  (err as unknown as { code: string; errno: number }).code = code;
-  (err as unknown as { errno: number }).errno = errno;
+/** The last errno as a SystemError carrying `code` and `errno`; the text says `what: CODE` unless `text` words it. */
+function fail(what: string, text?: (e: { code: string; errno: number }) => string): never {
+  const e = errnoName();
+  const err = new SystemError(text ? text(e) : `${what}: ${e.code}`);
+  Object.assign(err, e);
   throw err;
 }
 
@@ -98,12 +98,8 @@ export class LinuxSys implements Sys {
     const { flags, data } = mountFlags(m.options);
     if (Buffer.byteLength(data) >= 4096) throw new SystemError(`mount data for ${m.target} exceeds a page`);
     if (libc().mount(m.source, m.target, m.type || null, flags, data || null) !== 0) {
-      const { code, errno } = errnoName();
       // moby's mount.mountError text, which users and tests know: "mount SRC:DST, flags: 0x1000: no such file or directory"
-      const text = util.getSystemErrorMap().get(-errno)?.[1] ?? code;
-      const err = new SystemError(`mount ${m.source ? `${m.source}:` : ''}${m.target}${flags ? `, flags: 0x${flags.toString(16)}` : ''}${data ? `, data: ${data}` : ''}: ${text}`);
-      Object.assign(err, { code, errno });
-      throw err;
+      fail('mount', ({ code, errno }) => `mount ${m.source ? `${m.source}:` : ''}${m.target}${flags ? `, flags: 0x${flags.toString(16)}` : ''}${data ? `, data: ${data}` : ''}: ${util.getSystemErrorMap().get(-errno)?.[1] ?? code}`);
     }
   }
   mountAsync(m: Mount): Promise<void> {
