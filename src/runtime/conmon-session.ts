@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { requireCjs } from '../sys/cjs.js';
+import { lazyCjs } from '../sys/cjs.js';
 import type { SeqpacketSocket as SeqpacketSocketType } from 'node-unix-socket';
 import type { AttachConnection } from '../core/attach-connection.js';
 
@@ -9,8 +9,8 @@ import type { AttachConnection } from '../core/attach-connection.js';
  * conmon-runtime.ts (containers) and conmon-exec.ts (exec sessions), which differ only in what they wait for.
  */
 
-// CommonJS packages through require(): see src/sys/cjs.ts.
-const { SeqpacketSocket } = requireCjs('node-unix-socket') as { SeqpacketSocket: typeof SeqpacketSocketType };
+// CommonJS packages through require(), loaded at the first attach: see src/sys/cjs.ts.
+const unixSocket = lazyCjs<{ SeqpacketSocket: typeof SeqpacketSocketType }>('node-unix-socket');
 type SeqpacketSocket = SeqpacketSocketType;
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -127,7 +127,7 @@ export function watchSyncFile<T>(file: string, o: {
 /** Connect to <dir>/attach through an O_PATH fd of dir: the path may not fit sun_path (108 bytes, CONMON.md §3). */
 export async function connectAttachSocket(dir: string, opts: { queueUntilRead: boolean }): Promise<AttachSocket> {
   const dirFd = fs.openSync(dir, O_PATH);
-  const sock = new SeqpacketSocket();
+  const sock = new unixSocket.SeqpacketSocket();
   try {
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);

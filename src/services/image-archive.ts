@@ -20,11 +20,11 @@ import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { ImageRecord } from '../store/images/image-store.js';
 import { chainIds, DiffIdMismatchError } from '../store/layers/layer-store.js';
 import type { Paths } from '../store/paths.js';
-import { requireCjs } from '../sys/cjs.js';
+import { lazyCjs } from '../sys/cjs.js';
 import type { EventBus } from './events.js';
 import { hostPlatform, type ImageService } from './image-service.js';
 
-const tar = requireCjs('tar-stream') as typeof tarTypes;
+const tar = lazyCjs<typeof tarTypes>('tar-stream');
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const short = (d: string) => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);

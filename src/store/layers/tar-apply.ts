@@ -4,14 +4,14 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import { requireCjs } from '../../sys/cjs.js';
+import { lazyCjs } from '../../sys/cjs.js';
 import type * as tarTypes from 'tar-stream';
 import { TarPaxScanner } from '../../core/pax.js';
 import { InvalidParameterError, SystemError } from '../../errors.js';
 import type { Sys } from '../../sys/sys.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
-const tar = requireCjs('tar-stream') as typeof tarTypes;
+const tar = lazyCjs<typeof tarTypes>('tar-stream');
 
 /**
  * Unpack one layer tar (plain or gzip) into an overlay lower dir ("diff").

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type * as tarTypes from 'tar-stream';
-import { requireCjs } from '../../sys/cjs.js';
+import { lazyCjs } from '../../sys/cjs.js';
 
-const tar = requireCjs('tar-stream') as typeof tarTypes;
+const tar = lazyCjs<typeof tarTypes>('tar-stream');
 type TarHeader = Omit<Partial<tarTypes.Header>, 'type'> & { name: string; type?: tarTypes.Header['type'] | 'pax-header' };
 
 /**
