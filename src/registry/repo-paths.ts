@@ -9,6 +9,8 @@ import path from 'node:path';
  *   <root>/repositories/<name>/_layers/sha256/<hex>             this repository may serve blob <hex>
  *   <root>/repositories/<name>/_manifests/revisions/sha256/<hex>  a manifest of this repository ({"mediaType"})
  *   <root>/repositories/<name>/_manifests/tags/<tag>            the digest the tag points at
+ *   <root>/repositories/<name>/_manifests/referrers/sha256/<subject>/sha256/<hex>
+ *                                                     manifest <hex> has subject <subject> (its referrer descriptor)
  *
  * `<name>` is a validated repository name (lower-case path components), so it never holds `..`.
  */
@@ -20,6 +22,8 @@ export class RepoPaths {
   layerLink(name: string, digest: string): string { return path.join(this.repo(name), '_layers', ...digestParts(digest)); }
   revisionsDir(name: string): string { return path.join(this.repo(name), '_manifests', 'revisions', 'sha256'); }
   revision(name: string, digest: string): string { return path.join(this.repo(name), '_manifests', 'revisions', ...digestParts(digest)); }
+  referrersDir(name: string, subject: string): string { return path.join(this.repo(name), '_manifests', 'referrers', ...digestParts(subject)); }
+  referrer(name: string, subject: string, digest: string): string { return path.join(this.referrersDir(name, subject), ...digestParts(digest)); }
   tagsDir(name: string): string { return path.join(this.repo(name), '_manifests', 'tags'); }
   tag(name: string, tag: string): string { return path.join(this.tagsDir(name), tag); }
 }
