@@ -10,6 +10,8 @@ export const MT = {
   dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  /** containerd's name for a zstd layer in a Docker manifest (images.MediaTypeDockerSchema2LayerZstd). */
+  dockerLayerZstd: 'application/vnd.docker.image.rootfs.diff.tar.zstd',
   dockerForeignLayer: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -150,7 +152,7 @@ export type LayerCompression = 'gzip' | 'zstd' | 'none';
 export function layerCompression(mediaType: string): LayerCompression | undefined {
   if (mediaType === MT.dockerLayerGzip || mediaType === MT.ociLayerGzip || mediaType === MT.dockerForeignLayer) return 'gzip';
   if (mediaType === MT.ociLayer || mediaType === 'application/vnd.oci.image.layer.nondistributable.v1.tar') return 'none';
-  if (mediaType === MT.ociLayerZstd) return 'zstd';
+  if (mediaType === MT.ociLayerZstd || mediaType === MT.dockerLayerZstd) return 'zstd';
   if (mediaType === 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip') return 'gzip';
   return undefined;
 }
