@@ -163,6 +163,7 @@ export class DistributionService {
         hasBlob: (d) => images.content.has(d),
         blobSize: (d) => images.content.size(d),
         readBlob: (d) => images.content.createReadStream(d) as Readable,
+        blobHead: (d) => images.content.head(d, 8),
       }, ref, { credentials: opts.credentials, endpoint }, out));
       await images.addDigestRef(img.id, { domain: base.domain, path: base.path, digest });
     }

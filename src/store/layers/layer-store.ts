@@ -7,6 +7,7 @@ import { InvalidParameterError, NotFoundError } from '../../errors.js';
 import type { Mount } from '../../sys/sys.js';
 import { fsyncDir, writeFileAtomic } from '../meta/atomic.js';
 import type { Paths } from '../paths.js';
+import type { LayerCompressionKind } from './decompress.js';
 import { applyLayerTar, type LayerApplySys } from './tar-apply.js';
 
 /** A layer whose content does not hash to the diffID it was given: callers tell it from other bad input by type. */
@@ -51,7 +52,7 @@ export interface AppliedLayer {
   layer: LayerRecord;
   /** False when an identical layer (same chainID) already existed; the new copy was discarded. */
   created: boolean;
-  compression: 'none' | 'gzip';
+  compression: LayerCompressionKind;
   warnings: string[];
 }
 
@@ -136,7 +137,7 @@ export class LayerStore {
     return out;
   }
 
-  /** Unpack a layer tar (plain or gzip) on top of `parent` (a chainID) and publish it. */
+  /** Unpack a layer tar (plain, gzip or zstd) on top of `parent` (a chainID) and publish it. */
   async apply(input: Readable, parent: string | undefined, opts: ApplyLayerOptions = {}): Promise<AppliedLayer> {
     if (parent !== undefined && !this.layers.has(parent)) throw new NotFoundError(`parent layer ${parent} does not exist`);
     const tmp = path.join(this.paths.layersDir, `tmp-${randomBytes(8).toString('hex')}`);
