@@ -8,8 +8,8 @@ import { createRequire } from 'node:module';
 export const requireCjs = createRequire(import.meta.url);
 
 /**
- * A CommonJS package loaded at its first use rather than at start: berthd idles without tar-stream, ws,
- * node-unix-socket or dns-packet until an archive, a websocket, an attach or a DNS server needs them (each
+ * A CommonJS package loaded at its first use rather than at start: berthd idles without tar-stream or
+ * dns-packet until an archive or a DNS server needs them (each
  * costs 1-9 MB of RSS once loaded, docs/performance.md "Memory"). Property reads go to the package.
  */
 export function lazyCjs<T extends object>(id: string): T {
