@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { InvalidParameterError } from '../errors.js';
 import { parseDefaultUlimits, type Ulimit } from '../core/create-settings.js';
 import { registryServiceConfig, type RegistryServiceConfig } from '../core/registry-config.js';
+import { parseAddRuntimeFlags, parseRuntimesFile, type RuntimeTable } from '../core/runtimes.js';
 
 /** berthd settings: flags merged with daemon.json (a key set in both is an error, as dockerd). */
 export interface DaemonConfig {
@@ -52,6 +53,10 @@ export interface DaemonConfig {
   registryMirrors?: string[];
   /** ... validated and resolved as dockerd's registry service config (what `docker info` shows) */
   registry: RegistryServiceConfig;
+  /** daemon.json runtimes / --add-runtime: OCI runtimes beside runc (core/runtimes.ts) */
+  runtimes: RuntimeTable;
+  /** daemon.json default-runtime / --default-runtime; unset: crun on cgroup v2 when installed, else runc */
+  defaultRuntime?: string;
   /** Warnings loading the configuration gave (dockerd logs them at start). */
   warnings: string[];
 }
@@ -70,6 +75,7 @@ export const DEFAULTS: DaemonConfig = {
   tls: false,
   tlsVerify: false,
   registry: registryServiceConfig({}).config,
+  runtimes: {},
   warnings: [],
 };
 
@@ -82,6 +88,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | null> = {
   'dns': 'dns', 'dns-search': 'dnsSearch', 'dns-opts': 'dnsOptions', 'default-ulimits': 'defaultUlimits',
   'tls': 'tls', 'tlsverify': 'tlsVerify', 'tlscacert': 'tlsCaCert', 'tlscert': 'tlsCert', 'tlskey': 'tlsKey',
   'insecure-registries': 'insecureRegistries', 'registry-mirrors': 'registryMirrors',
+  'runtimes': 'runtimes', 'default-runtime': 'defaultRuntime',
 };
 
 /**
@@ -90,8 +97,6 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | null> = {
  * accepted (`"storage-driver": "overlay2"`, `"experimental": false`).
  */
 export const REFUSED_FILE_KEYS: Record<string, { accepts?: (v: unknown) => boolean; message: string }> = {
-  'runtimes': { message: 'runtimes is not supported: berth runs containers with runc only' },
-  'default-runtime': { accepts: (v) => v === 'runc', message: 'default-runtime: berth runs containers with runc only' },
   'storage-driver': { accepts: (v) => v === 'overlay2', message: 'storage-driver: berth supports overlay2 only' },
   'experimental': { accepts: (v) => v === false, message: 'experimental features are not supported by berth' },
   // IPv6 lives on user-defined networks (`network create --ipv6`); the default bridge stays IPv4
@@ -121,10 +126,13 @@ export interface FlagValues {
   tlscacert?: string;
   tlscert?: string;
   tlskey?: string;
+  'add-runtime'?: string[];
+  'default-runtime'?: string;
 }
 
 const FLAG_TO_FILE: Record<string, string> = { host: 'hosts', 'data-root': 'data-root', 'exec-root': 'exec-root', pidfile: 'pidfile', 'log-level': 'log-level', bridge: 'bridge', bip: 'bip', group: 'group',
-  tls: 'tls', tlsverify: 'tlsverify', tlscacert: 'tlscacert', tlscert: 'tlscert', tlskey: 'tlskey' };
+  tls: 'tls', tlsverify: 'tlsverify', tlscacert: 'tlscacert', tlscert: 'tlscert', tlskey: 'tlskey',
+  'add-runtime': 'runtimes', 'default-runtime': 'default-runtime' };
 
 export function loadConfig(flags: FlagValues, readFile: (p: string) => string | undefined = defaultRead): DaemonConfig {
   const configFile = flags['config-file'] ?? DEFAULTS.configFile;
@@ -173,6 +181,9 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
     if (!isIp(ip)) throw new InvalidParameterError(`${ip} is not an ip address`);
   }
   cfg.defaultUlimits = parseDefaultUlimits(file['default-ulimits']);
+  cfg.runtimes = flags['add-runtime']?.length ? parseAddRuntimeFlags(flags['add-runtime']) : parseRuntimesFile(file['runtimes']);
+  if (flags['default-runtime'] !== undefined) cfg.defaultRuntime = flags['default-runtime'];
+  if (cfg.defaultRuntime !== undefined && typeof cfg.defaultRuntime !== 'string') throw new InvalidParameterError('default-runtime must be a string');
   const reg = registryServiceConfig({ mirrors: cfg.registryMirrors, insecure: cfg.insecureRegistries });
   cfg.registry = reg.config;
   cfg.warnings.push(...reg.warnings);

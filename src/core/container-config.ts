@@ -61,7 +61,7 @@ export interface HostConfig {
   ShmSize?: number;
   LogConfig?: { Type?: string; Config?: Record<string, string> };
   Init?: boolean | null;
-  /** the OCI runtime name (only "runc") */
+  /** the OCI runtime's name (core/runtimes.ts; checked against the daemon's at create) */
   Runtime?: string;
   /** legacy links, "name:alias" at create; "/name:/ctr/alias" once stored */
   Links?: string[] | null;
@@ -103,8 +103,6 @@ function asList(v: string[] | string | null | undefined): string[] | undefined {
 }
 
 /** Validate the parts of a create request berth acts on; messages follow moby's. */
-/** The OCI runtime every container gets (moby's default-runtime); shown as HostConfig.Runtime. */
-export const DEFAULT_RUNTIME = 'runc';
 
 export function validateCreate(body: CreateBody, ncpu: number): void {
   for (const e of body.Env ?? []) {
@@ -139,8 +137,6 @@ export function validateCreate(body: CreateBody, ncpu: number): void {
   if (hc.CpusetCpus && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(hc.CpusetCpus)) {
     throw new InvalidParameterError(`Invalid value ${hc.CpusetCpus} for cpuset cpus`);
   }
-  // berth runs runc only (daemon.json has no "runtimes"); moby refuses a name it has not configured.
-  if (hc.Runtime && hc.Runtime !== DEFAULT_RUNTIME) throw new InvalidParameterError(`unknown or invalid runtime name: ${hc.Runtime}`);
   validateRestartPolicy(hc.RestartPolicy);
   validateHealthcheck(body.Healthcheck as HealthConfig | undefined);
   if (hc.AutoRemove && hc.RestartPolicy && hc.RestartPolicy.Name && hc.RestartPolicy.Name !== 'no') {

@@ -10,6 +10,8 @@ export const MT = {
   dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  /** containerd's name for a zstd layer in a Docker manifest (images.MediaTypeDockerSchema2LayerZstd). */
+  dockerLayerZstd: 'application/vnd.docker.image.rootfs.diff.tar.zstd',
   dockerForeignLayer: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -55,6 +57,7 @@ export interface ImageManifest {
 export interface ImageIndex {
   schemaVersion: 2;
   mediaType?: string;
+  artifactType?: string;
   manifests: Descriptor[];
   subject?: Descriptor;
   annotations?: Record<string, string>;
@@ -109,10 +112,12 @@ export function parseManifest(body: Buffer | string, contentType = ''): ParsedMa
   let mediaType = declared || (ct !== 'application/json' ? ct : '');
   if (!mediaType) mediaType = Array.isArray(doc.manifests) ? MT.ociIndex : MT.ociManifest;
   if (!MANIFEST_TYPES.includes(mediaType)) throw new ManifestError('MANIFEST_UNSUPPORTED', `unsupported manifest media type ${JSON.stringify(mediaType)}`);
+  const subject = doc.subject === undefined ? {} : { subject: descriptor(doc.subject, 'subject') };
+  if (doc.artifactType !== undefined && typeof doc.artifactType !== 'string') throw new ManifestError('MANIFEST_INVALID', 'artifactType must be a string');
   if (INDEX_TYPES.includes(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw new ManifestError('MANIFEST_INVALID', 'index has no manifests array');
     const manifests = doc.manifests.map((m, i) => descriptor(m, `manifests[${i}]`));
-    return { kind: 'index', mediaType, manifest: { ...(doc as unknown as ImageIndex), manifests } };
+    return { kind: 'index', mediaType, manifest: { ...(doc as unknown as ImageIndex), manifests, ...subject } };
   }
   const config = descriptor(doc.config, 'config');
   if (!Array.isArray(doc.layers)) throw new ManifestError('MANIFEST_INVALID', 'manifest has no layers array');
@@ -120,7 +125,20 @@ export function parseManifest(body: Buffer | string, contentType = ''): ParsedMa
   if (mediaType === MT.dockerManifest) {
     if (config.mediaType !== MT.dockerConfig) throw new ManifestError('MANIFEST_INVALID', `config media type ${config.mediaType} in a Docker v2 manifest`);
   }
-  return { kind: 'image', mediaType, manifest: { ...(doc as unknown as ImageManifest), config, layers } };
+  return { kind: 'image', mediaType, manifest: { ...(doc as unknown as ImageManifest), config, layers, ...subject } };
+}
+
+/**
+ * The descriptor a referrers list (OCI distribution 1.1) gives a manifest: its `artifactType`, or for an
+ * image manifest without one its config's media type; its annotations.
+ */
+export function referrerDescriptor(p: ParsedManifest, digest: string, size: number): Descriptor {
+  const artifactType = p.manifest.artifactType ?? (p.kind === 'image' ? p.manifest.config.mediaType : undefined);
+  return {
+    mediaType: p.mediaType, digest, size,
+    ...(artifactType ? { artifactType } : {}),
+    ...(p.manifest.annotations ? { annotations: p.manifest.annotations } : {}),
+  };
 }
 
 /** Blobs (not manifests) an image manifest needs present: config and layers, foreign layers excepted. */
@@ -134,7 +152,7 @@ export type LayerCompression = 'gzip' | 'zstd' | 'none';
 export function layerCompression(mediaType: string): LayerCompression | undefined {
   if (mediaType === MT.dockerLayerGzip || mediaType === MT.ociLayerGzip || mediaType === MT.dockerForeignLayer) return 'gzip';
   if (mediaType === MT.ociLayer || mediaType === 'application/vnd.oci.image.layer.nondistributable.v1.tar') return 'none';
-  if (mediaType === MT.ociLayerZstd) return 'zstd';
+  if (mediaType === MT.ociLayerZstd || mediaType === MT.dockerLayerZstd) return 'zstd';
   if (mediaType === 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip') return 'gzip';
   return undefined;
 }

@@ -163,6 +163,7 @@ export class DistributionService {
         hasBlob: (d) => images.blobs.has(d),
         blobSize: (d) => images.blobs.size(d),
         readBlob: (d) => images.blobs.read(d),
+        blobHead: (d) => images.content.head(d, 8),
       }, ref, { credentials: opts.credentials, endpoint }, out));
       await images.addDigestRef(img.id, { domain: base.domain, path: base.path, digest });
     }

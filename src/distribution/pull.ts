@@ -100,7 +100,6 @@ export async function pullImage(store: PullStore, opts: PullOptions, out: Progre
   for (const l of manifest.layers) {
     const c = layerCompression(l.mediaType);
     if (c === undefined) throw new InvalidParameterError(`unsupported layer media type ${JSON.stringify(l.mediaType)} (layer ${l.digest})`);
-    if (c === 'zstd') throw new NotImplementedError(`zstd-compressed layers are not supported yet: layer ${l.digest} of ${familiarString(ref)}`);
     if (l.urls?.length) throw new NotImplementedError(`foreign layers are not supported: layer ${l.digest}`);
   }
 

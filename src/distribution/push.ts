@@ -4,6 +4,7 @@ import { Transform } from 'node:stream';
 import { MT, type Descriptor } from '../core/manifest.js';
 import type { Reference } from '../core/reference.js';
 import { InvalidParameterError } from '../errors.js';
+import { blobCompression } from '../store/layers/decompress.js';
 import { RegistryClient, type RegistryCredentials, type RegistryEndpoint } from './registry-client.js';
 import type { ProgressSink } from './pull.js';
 
@@ -16,6 +17,8 @@ export interface PushSource {
   hasBlob(digest: string): Promise<boolean>;
   blobSize(digest: string): Promise<number>;
   readBlob(digest: string): Readable;
+  /** The first bytes of a blob (its compression's magic). */
+  blobHead(digest: string): Promise<Buffer>;
   /** Repositories of the same registry that hold this image's blobs (its RepoDigests there), to mount from. */
   mountFrom?: string[];
 }
@@ -23,12 +26,14 @@ export interface PushSource {
 /** dockerd's limit on mount attempts per layer. */
 const MAX_MOUNTS = 3;
 
+const LAYER_TYPE = { gzip: MT.ociLayerGzip, zstd: MT.ociLayerZstd, none: MT.ociLayer } as const;
+
 const short = (d: string) => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
 
 /**
  * docker push of one tag: each layer blob is checked with HEAD; one the registry lacks is mounted from
  * another repository of the registry that has it (dockerd's cross-repository mount, up to 3 tries) or
- * uploaded (PATCH + PUT, as docker's client), then the config, then an OCI manifest under the tag. Layers are the pulled blobs (gzip) where
+ * uploaded (PATCH + PUT, as docker's client), then the config, then an OCI manifest under the tag. Layers are the pulled blobs (gzip or zstd, as pulled) where
  * kept, otherwise the uncompressed layer tars (digest = diffID).
  */
 export async function pushImage(src: PushSource, ref: Reference & { tag: string }, opts: { credentials?: RegistryCredentials; endpoint: RegistryEndpoint }, out: ProgressSink & { aux(v: unknown): Promise<void> }): Promise<string> {
@@ -37,7 +42,12 @@ export async function pushImage(src: PushSource, ref: Reference & { tag: string 
   const layers: Descriptor[] = [];
   for (let i = 0; i < src.diffIds.length; i++) {
     const gz = src.blobs?.[i];
-    if (gz && await src.hasBlob(gz)) { layers.push({ mediaType: MT.ociLayerGzip, digest: gz, size: await src.blobSize(gz) }); continue; }
+    if (gz && await src.hasBlob(gz)) {
+      // The pulled blob goes as it came: its media type follows its bytes (gzip, zstd or a plain tar).
+      const mediaType = LAYER_TYPE[blobCompression(await src.blobHead(gz))];
+      layers.push({ mediaType, digest: gz, size: await src.blobSize(gz) });
+      continue;
+    }
     const tar = src.diffIds[i]!;
     if (!(await src.hasBlob(tar))) throw new InvalidParameterError(`layer ${tar} has no blob to push (its tar was not kept)`);
     layers.push({ mediaType: MT.ociLayer, digest: tar, size: await src.blobSize(tar) });

@@ -33,7 +33,9 @@ import { StatsService } from '../services/stats-service.js';
 import { execProbeRunner } from '../services/health-probe.js';
 import { loadConfig, tcpHostCheck, type DaemonConfig } from '../config/daemon-config.js';
 import { buildSpec, type SpecInput } from '../core/oci-spec.js';
-import { readHostInfo } from '../sys/host-info.js';
+import { findOnPath, readHostInfo, unifiedCgroupHierarchy } from '../sys/host-info.js';
+import { selectRuntimes } from '../core/runtimes.js';
+import { OciRuntimes } from '../runtime/oci-runtimes.js';
 import { loadDefaultSeccompProfile } from '../store/seccomp-default.js';
 import { resolveUser } from '../store/rootfs-files.js';
 import { errorMessage } from '../errors.js';
@@ -54,11 +56,13 @@ const USAGE = `Usage:	berthd [OPTIONS]
 A self-sufficient runtime for containers, compatible with the Docker Engine API v1.45.
 
 Options:
+      --add-runtime runtime  Register an additional OCI compatible runtime (name=path)
       --config-file string   Daemon configuration file (default "/etc/berth/daemon.json")
       --data-root string     Root directory of persistent berth state (default "/var/lib/berth")
   -b, --bridge string        Attach containers to a network bridge (default "berth0"; "none" disables it)
       --bip string           Network bridge IP (default "172.30.0.1/16")
   -D, --debug                Enable debug mode
+      --default-runtime string   Default OCI runtime for containers (default "runc"; "crun" on cgroup v2 when installed)
   -G, --group string         Group for the unix socket (default "docker"; root's group when it does not exist)
       --exec-root string     Root directory for execution state files (default "/run/berth")
   -H, --host list            Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
@@ -121,6 +125,8 @@ export async function main(argv: string[]): Promise<void> {
         tlscacert: { type: 'string' },
         tlscert: { type: 'string' },
         tlskey: { type: 'string' },
+        'add-runtime': { type: 'string', multiple: true },
+        'default-runtime': { type: 'string' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -174,6 +180,10 @@ async function run(cfg: DaemonConfig): Promise<void> {
   }
   // unreadable certificates stop berthd before it touches any state
   if (cfg.tls) tlsServerOptions({ verify: cfg.tlsVerify, caFile: cfg.tlsCaCert, certFile: cfg.tlsCert!, keyFile: cfg.tlsKey! });
+  const RUNC = '/usr/sbin/runc';
+  // before any state is touched: a default-runtime that does not exist stops berthd here
+  const selection = selectRuntimes(cfg.runtimes, cfg.defaultRuntime, { runcPath: 'runc', crunPath: findOnPath('crun'), unifiedCgroup: unifiedCgroupHierarchy() });
+  log(cfg, 'info', `default OCI runtime ${selection.defaultRuntime} (${selection.reason}); runtimes: ${Object.keys(selection.runtimes).join(', ')}`);
   await fsp.mkdir(cfg.dataRoot, { recursive: true, mode: 0o710 });
   await fsp.mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
   await writePidfile(cfg.pidfile);
@@ -181,7 +191,8 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const sys = new LinuxSys();
   const events = new EventBus();
   const runner = posixRunner;
-  const runtime = new ConmonRuntime({ paths, runner, sys });
+  const ociRuntimes = new OciRuntimes(paths, selection.runtimes, selection.defaultRuntime, runner, RUNC);
+  const runtime = new ConmonRuntime({ paths, runner, sys, runtimes: ociRuntimes });
   await runtime.init();
   const host = readHostInfo();
   const defaultSeccomp = loadDefaultSeccompProfile();
@@ -218,7 +229,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   await volumes.settle(); // running containers have re-taken their volumes: unmount the rest
   const ids = containers.queries.ids();
   await networks.init(ids.running, ids.all);
-  const conmonExec = new ConmonExec({ paths, runner, sys });
+  const conmonExec = new ConmonExec({ paths, runner, sys, runtimeOf: (id) => ociRuntimes.of(id) });
   await conmonExec.sweep(); // session dirs of finished execs; live ones go when they end
   const execs = new ExecService({
     containers: containers.queries, runtime: conmonExec, events, resolveUser,
@@ -229,14 +240,14 @@ async function run(cfg: DaemonConfig): Promise<void> {
   // Restart policies act once networking is back: a restarted container needs its network.
   void containers.bootRestarts();
   let runcVersion = '';
-  try { runcVersion = /runc version (\S+)/.exec((await runner.run('runc', ['--version'])).stdout)?.[1] ?? ''; } catch { /* reported empty */ }
+  try { runcVersion = /runc version (\S+)/.exec((await runner.run(RUNC, ['--version'])).stdout)?.[1] ?? ''; } catch { /* reported empty */ }
   let runcChangelog = '';
   try { runcChangelog = zlib.gunzipSync(fs.readFileSync('/usr/share/doc/runc/changelog.Debian.gz')).toString('utf8'); } catch { /* not a Debian package */ }
   const warnings = runcAdvisories(runcVersion, runcChangelog);
   for (const w of warnings) log(cfg, 'warn', w);
   const system = new SystemService({
     paths, startedAt: new Date(), runcVersion: () => runcVersion, loggingDriver: containers.defaultLogConfig.Type, warnings,
-    debug: cfg.debug, liveRestore: cfg.liveRestore, registry: cfg.registry,
+    debug: cfg.debug, liveRestore: cfg.liveRestore, registry: cfg.registry, runtimes: selection,
     containerCounts: () => containers.queries.counts(),
     imageCount: () => images.count(),
   });
@@ -251,7 +262,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const hosts = new RegistryHosts(cfg.registry, [path.join(path.dirname(path.resolve(cfg.configFile)), 'certs.d'), '/etc/docker/certs.d']);
   const distribution = new DistributionService({ images, hosts });
   const app = buildApp([
-    ...systemRoutes(system, events, new DiskUsageService({ images, containers: containers.queries, volumes })),
+    ...systemRoutes(system, events, new DiskUsageService({ images, containers: containers.queries, volumes, buildCache: builds })),
     ...containerRoutes(containers, containers.queries, containers.streams),
     ...imageRoutes(images, distribution),
     ...authRoutes(distribution),

@@ -2,14 +2,14 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { isDigestString } from '../core/manifest.js';
+import { isDigestString, MT } from '../core/manifest.js';
 import { RegistryError } from './errcode.js';
 import { REPO_NAME, isRepoName, isTag } from './repo-paths.js';
 import { MAX_MANIFEST_BYTES, RegistryStorage } from './storage.js';
 
 /**
  * `berth registry`: the OCI distribution spec over HTTP (pull, monolithic and chunked push, cross-repository
- * mount, delete, tag listing and catalog with pagination). The route table is data; each handler parses the
+ * mount, delete, tag listing and catalog with pagination, referrers). The route table is data; each handler parses the
  * request, makes one storage call and writes the answer; every failure is a `RegistryError` written once.
  */
 export interface RegistryAuth {
@@ -35,9 +35,9 @@ interface Ctx {
 }
 
 type RouteHandler = (c: Ctx) => Promise<void>;
-interface RegistryRoute { method: string; kind: 'manifests' | 'blobs' | 'uploads' | 'upload' | 'tags'; write: boolean; handler: RouteHandler }
+interface RegistryRoute { method: string; kind: 'manifests' | 'blobs' | 'uploads' | 'upload' | 'tags' | 'referrers'; write: boolean; handler: RouteHandler }
 
-const NAME_ROUTE = new RegExp(`^/v2/(${REPO_NAME})/(manifests/|blobs/uploads/|blobs/|tags/list$)(.*)$`);
+const NAME_ROUTE = new RegExp(`^/v2/(${REPO_NAME})/(manifests/|blobs/uploads/|blobs/|tags/list$|referrers/)(.*)$`);
 
 export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const st = opts.storage;
@@ -56,6 +56,7 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
     { method: 'PUT', kind: 'upload', write: true, handler: putUpload },
     { method: 'DELETE', kind: 'upload', write: true, handler: cancelUpload },
     { method: 'GET', kind: 'tags', write: false, handler: listTags },
+    { method: 'GET', kind: 'referrers', write: false, handler: listReferrers },
   ];
 
   function ref(c: Ctx): { ref: string; isDigest: boolean } {
@@ -83,8 +84,12 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
   async function putManifest(c: Ctx): Promise<void> {
     const { ref: r, isDigest } = ref(c);
     const body = await readLimited(c.req, MAX_MANIFEST_BYTES);
-    const digest = await st.putManifest(c.name, r, isDigest, body, String(c.req.headers['content-type'] ?? ''));
-    c.res.writeHead(201, { Location: `/v2/${c.name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+    const { digest, subject } = await st.putManifest(c.name, r, isDigest, body, String(c.req.headers['content-type'] ?? ''));
+    c.res.writeHead(201, {
+      Location: `/v2/${c.name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0,
+      // OCI distribution 1.1: a registry with the referrers API names the subject it indexed.
+      ...(subject ? { 'OCI-Subject': subject } : {}),
+    });
     c.res.end();
   }
 
@@ -203,6 +208,19 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
     sendJson(c.res, 200, { name: c.name, tags: page.items });
   }
 
+  /** OCI distribution 1.1 referrers: an index of the manifests whose subject is the digest (never a 404 for it). */
+  async function listReferrers(c: Ctx): Promise<void> {
+    const subject = digestParam(c.rest);
+    const types = c.url.searchParams.getAll('artifactType').filter((t) => t !== '');
+    const manifests = await st.referrers(c.name, subject, types.length ? types : undefined);
+    const text = JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests });
+    c.res.writeHead(200, {
+      'Content-Type': MT.ociIndex, 'Content-Length': Buffer.byteLength(text),
+      ...(types.length ? { 'OCI-Filters-Applied': 'artifactType' } : {}),
+    });
+    c.res.end(text);
+  }
+
   async function catalog(c: Ctx): Promise<void> {
     const page = paginate(await st.catalog(), c.url.searchParams);
     if (page.next) c.res.setHeader('Link', `</v2/_catalog?n=${page.n}&last=${encodeURIComponent(page.next)}>; rel="next"`);
@@ -258,7 +276,7 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
     c.name = name;
     c.rest = decodeURIComponent(rest);
     const kind: RegistryRoute['kind'] = what === 'manifests/' ? 'manifests' : what === 'blobs/' ? 'blobs'
-      : what === 'tags/list' ? 'tags' : c.rest === '' ? 'uploads' : 'upload';
+      : what === 'tags/list' ? 'tags' : what === 'referrers/' ? 'referrers' : c.rest === '' ? 'uploads' : 'upload';
     const route = routes.find((r) => r.kind === kind && r.method === method);
     if (!route) throw new RegistryError('UNSUPPORTED');
     await authorize(req, route.write);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { parseManifest, ManifestError, requiredBlobs, MANIFEST_TYPES } from '../core/manifest.js';
+import { parseManifest, ManifestError, requiredBlobs, referrerDescriptor, MANIFEST_TYPES, type Descriptor, type ParsedManifest } from '../core/manifest.js';
 import { ContentStore, type IngestWriter } from '../store/content/content-store.js';
 import { writeFileAtomic } from '../store/meta/atomic.js';
 import { Paths } from '../store/paths.js';
@@ -182,9 +182,10 @@ export class RegistryStorage {
   /**
    * Store a manifest: parsed and checked (media type, every referenced blob or manifest present in this
    * repository with its declared size), its digest verified when the reference is one, then the blob, the
-   * revision link and the tag, in that order, so a reader never finds a tag whose manifest is missing.
+   * revision link, its referrer link when it has a `subject` (which need not exist), and the tag, in that
+   * order, so a reader never finds a tag whose manifest is missing.
    */
-  async putManifest(repo: string, ref: string, isDigest: boolean, body: Buffer, contentType: string): Promise<string> {
+  async putManifest(repo: string, ref: string, isDigest: boolean, body: Buffer, contentType: string): Promise<{ digest: string; subject?: string }> {
     const ct = contentType.split(';')[0]!.trim();
     if (ct && ct !== 'application/json' && !MANIFEST_TYPES.includes(ct)) {
       throw new RegistryError('MANIFEST_INVALID', `unsupported manifest media type ${JSON.stringify(ct)}`);
@@ -217,11 +218,49 @@ export class RegistryStorage {
     const rev = this.paths.revision(repo, digest);
     await fsp.mkdir(path.dirname(rev), { recursive: true });
     await writeFileAtomic(rev, JSON.stringify({ mediaType: parsed.mediaType }), 0o644);
+    const subject = parsed.manifest.subject?.digest;
+    if (subject) {
+      const link = this.paths.referrer(repo, subject, digest);
+      await fsp.mkdir(path.dirname(link), { recursive: true });
+      await writeFileAtomic(link, JSON.stringify(referrerDescriptor(parsed, digest, body.length)), 0o644);
+    }
     if (!isDigest) {
       await fsp.mkdir(this.paths.tagsDir(repo), { recursive: true });
       await writeFileAtomic(this.paths.tag(repo, ref), digest, 0o644);
     }
-    return digest;
+    return subject ? { digest, subject } : { digest };
+  }
+
+  /** The parsed manifest of a revision of `repo`; undefined when it is gone or unreadable. */
+  async readRevision(repo: string, digest: string): Promise<ParsedManifest | undefined> {
+    try {
+      const meta = JSON.parse(await fsp.readFile(this.paths.revision(repo, digest), 'utf8')) as { mediaType?: string };
+      return parseManifest(await this.content.get(digest), meta.mediaType ?? '');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The referrers of `subject` in `repo` (OCI distribution 1.1): descriptors of the manifests whose subject it
+   * is, sorted by digest, those of a type in `artifactTypes` only when that is given. The repository must exist;
+   * the subject need not.
+   */
+  async referrers(repo: string, subject: string, artifactTypes?: string[]): Promise<Descriptor[]> {
+    if (!(await exists(this.paths.repo(repo)))) throw new RegistryError('NAME_UNKNOWN', `repository name not known to registry: ${repo}`, { name: repo });
+    const dir = path.join(this.paths.referrersDir(repo, subject), 'sha256');
+    let names: string[];
+    try { names = await fsp.readdir(dir); } catch { return []; }
+    const out: Descriptor[] = [];
+    for (const hex of names.filter((n) => /^[a-f0-9]{64}$/.test(n)).sort()) {
+      // A revision deleted since (or by garbage collection) drops out even if its link is left behind.
+      if (!(await exists(this.paths.revision(repo, `sha256:${hex}`)))) continue;
+      let d: Descriptor;
+      try { d = JSON.parse(await fsp.readFile(path.join(dir, hex), 'utf8')) as Descriptor; } catch { continue; }
+      if (artifactTypes && !artifactTypes.includes(d.artifactType ?? '')) continue;
+      out.push(d);
+    }
+    return out;
   }
 
   /** Delete by digest (the revision and every tag on it) or by tag (the tag only). */
@@ -232,10 +271,17 @@ export class RegistryStorage {
       return;
     }
     if (!(await exists(this.paths.revision(repo, ref)))) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest: ref });
+    await this.removeRevision(repo, ref);
+  }
+
+  /** Drop a revision: every tag on it, its referrer link, then the revision link (the blob stays for gc). */
+  async removeRevision(repo: string, digest: string): Promise<void> {
     for (const t of await this.tags(repo).catch(() => [])) {
-      if ((await this.resolveTag(repo, t).catch(() => '')) === ref) await fsp.rm(this.paths.tag(repo, t), { force: true });
+      if ((await this.resolveTag(repo, t).catch(() => '')) === digest) await fsp.rm(this.paths.tag(repo, t), { force: true });
     }
-    await fsp.rm(this.paths.revision(repo, ref), { force: true });
+    const subject = (await this.readRevision(repo, digest))?.manifest.subject?.digest;
+    if (subject) await fsp.rm(this.paths.referrer(repo, subject, digest), { force: true });
+    await fsp.rm(this.paths.revision(repo, digest), { force: true });
   }
 
   async tags(repo: string): Promise<string[]> {

@@ -85,6 +85,8 @@ export function execProcessSpec(base: OciProcess, o: ExecProcessOptions): OciPro
 export function execConmonOptions(o: {
   containerId: string; execId: string; sessionDir: string; runcPath: string; runcRoot: string;
   terminal: boolean; stdin: boolean; attach: boolean;
+  /** the container's runtime's runtimeArgs (daemon.json), before berth's */
+  runtimeArgs?: readonly string[];
 }): ConmonOptions {
   const s = o.sessionDir;
   return {
@@ -98,7 +100,7 @@ export function execConmonOptions(o: {
     fullAttach: true,
     logPaths: ['none'],
     logLevel: 'warning',
-    runtimeArgs: ['--root', o.runcRoot, '--log-format=json', '--log', path.join(s, 'oci-log')],
+    runtimeArgs: [...(o.runtimeArgs ?? []), '--root', o.runcRoot, '--log-format=json', '--log', path.join(s, 'oci-log')],
     terminal: o.terminal,
     stdin: !o.terminal && o.stdin,
     exec: true,
@@ -130,16 +132,21 @@ export function parseExecSync(text: string): { pid?: number; exitCode?: number; 
 export class ConmonExec {
   readonly paths: Paths;
   private readonly ctlWriter: CtlWriter;
-  readonly runcPath: string;
   readonly conmonPath: string;
+  /** the runtime a container was created with (ConmonRuntime's record): its execs run through the same one */
+  private readonly runtimeOf: (containerId: string) => { path: string; root: string; runtimeArgs: readonly string[] };
 
   private readonly runner: ProcessRunner;
 
-  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string; runner?: ProcessRunner; sys?: Pick<Sys, 'fifoUnread'> }) {
+  constructor(opts: {
+    paths: Paths; runcPath?: string; conmonPath?: string; runner?: ProcessRunner; sys?: Pick<Sys, 'fifoUnread'>;
+    runtimeOf?: (containerId: string) => { path: string; root: string; runtimeArgs: readonly string[] };
+  }) {
     this.paths = opts.paths;
     this.runner = opts.runner ?? posixRunner;
     this.ctlWriter = new CtlWriter(opts.sys ?? new LinuxSys());
-    this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
+    const runc = { path: opts.runcPath ?? '/usr/sbin/runc', root: this.paths.runcRoot, runtimeArgs: [] };
+    this.runtimeOf = opts.runtimeOf ?? (() => runc);
     this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
   }
 
@@ -158,9 +165,10 @@ export class ConmonExec {
     await fsp.mkdir(path.join(dir, 'exit'), { recursive: true, mode: 0o700 });
     await fsp.writeFile(path.join(dir, 'process.json'), JSON.stringify(req.process));
     const terminal = req.process.terminal;
+    const rt = this.runtimeOf(req.containerId);
     const args = conmonArgs(execConmonOptions({
-      containerId: req.containerId, execId: req.execId, sessionDir: dir, runcPath: this.runcPath,
-      runcRoot: this.paths.runcRoot, terminal, stdin: req.stdin, attach: req.attach,
+      containerId: req.containerId, execId: req.execId, sessionDir: dir, runcPath: rt.path,
+      runcRoot: rt.root, runtimeArgs: rt.runtimeArgs, terminal, stdin: req.stdin, attach: req.attach,
     }));
     // Sync channel = a regular file: if the daemon dies, conmon can still write the exit code (§5).
     const syncPath = path.join(dir, 'sync');

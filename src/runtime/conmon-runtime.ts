@@ -13,7 +13,8 @@ import { conmonArgs, parseSyncLine } from './conmon.js';
 import { CtlWriter } from './conmon-ctl.js';
 import { LinuxSys } from '../sys/linux-sys.js';
 import type { Sys } from '../sys/sys.js';
-import { Runc, isNotFound, signalNumber } from './runc.js';
+import { isNotFound, signalNumber, type Runc } from './runc.js';
+import { OciRuntimes, type OciRuntimeRef } from './oci-runtimes.js';
 import { DEFAULT_PATH, connectAttachSocket, killConmonPid, ociLogError, processAlive, readPidFile, sleep, watchSyncFile } from './conmon-session.js';
 
 /**
@@ -36,6 +37,8 @@ export interface CreateRequest {
   logDriver?: 'k8s-file' | 'none';
   /** conmon truncates the log at this size (log-opts max-size) */
   logSizeMax?: number;
+  /** HostConfig.Runtime: a configured runtime's name (the default when absent) */
+  runtime?: string;
 }
 
 export interface ExitInfo { code: number; finishedAt: Date; oomKilled: boolean }
@@ -51,9 +54,9 @@ const RESCAN_MS = 5_000;
 
 export class ConmonRuntime {
   readonly paths: Paths;
-  readonly runcPath: string;
   readonly conmonPath: string;
-  readonly runc: Runc;
+  /** the configured OCI runtimes and each container's (runc alone unless berthd configures more) */
+  readonly runtimes: OciRuntimes;
   private exitCallbacks: ((id: string) => void)[] = [];
   private readonly ctlWriter: CtlWriter;
   private watcher: fs.FSWatcher | undefined;
@@ -63,13 +66,12 @@ export class ConmonRuntime {
 
   private readonly runner: ProcessRunner;
 
-  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string; runner?: ProcessRunner; sys?: Pick<Sys, 'fifoUnread'> }) {
+  constructor(opts: { paths: Paths; runcPath?: string; conmonPath?: string; runner?: ProcessRunner; sys?: Pick<Sys, 'fifoUnread'>; runtimes?: OciRuntimes }) {
     this.paths = opts.paths;
     this.runner = opts.runner ?? posixRunner;
     this.ctlWriter = new CtlWriter(opts.sys ?? new LinuxSys());
-    this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
     this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
-    this.runc = new Runc(this.runcPath, this.paths.runcRoot, this.runner);
+    this.runtimes = opts.runtimes ?? OciRuntimes.runcOnly(this.paths, opts.runcPath, this.runner);
   }
 
   async init(): Promise<void> {
@@ -78,11 +80,20 @@ export class ConmonRuntime {
     }
   }
 
+  /** What create may name (HostConfig.Runtime) and what it gets without a name. */
+  runtimeNames(): { names: string[]; default: string } {
+    return { names: this.runtimes.names(), default: this.runtimes.defaultName };
+  }
+
+  /** The runtime's command line for a container, e.g. `runc --root <root> kill <id> 9`. */
+  private cli(id: string): Runc { return this.runtimes.cli(this.runtimes.of(id)); }
+
   async create(req: CreateRequest): Promise<{ pid: number }> {
     const { id } = req;
     const tr = trace(`create ${id.slice(0, 12)}`);
     const bundle = this.paths.bundle(id);
     if (this.conmonAlive(id)) throw new RuntimeError(`container ${id} already has a running monitor`);
+    const rt = this.runtimes.resolve(req.runtime);
     // A leftover exit file from a previous run would be taken for this run's exit.
     fs.rmSync(this.paths.exitFile(id), { force: true });
     this.reported.delete(id);
@@ -90,13 +101,15 @@ export class ConmonRuntime {
     await fsp.mkdir(path.join(bundle, 'persist'), { recursive: true, mode: 0o700 });
     await fsp.mkdir(path.dirname(req.logPath), { recursive: true });
     await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(req.spec));
+    await fsp.mkdir(rt.root, { recursive: true, mode: 0o700 });
+    this.runtimes.record(id, rt);
     tr.mark('bundle');
 
     const opts = {
       cid: id,
       cuuid: id,
       name: req.name,
-      runtime: this.runcPath,
+      runtime: rt.path,
       bundle,
       containerPidFile: path.join(bundle, 'pidfile'),
       conmonPidFile: path.join(bundle, 'conmon.pid'),
@@ -106,7 +119,7 @@ export class ConmonRuntime {
       logPaths: [req.logDriver === 'none' ? 'none' : `k8s-file:${req.logPath}`],
       ...(req.logSizeMax ? { logSizeMax: req.logSizeMax } : {}),
       logLevel: 'warning' as const,
-      runtimeArgs: ['--root', this.paths.runcRoot, '--log-format=json', '--log', path.join(bundle, 'oci-log')],
+      runtimeArgs: [...rt.runtimeArgs, '--root', rt.root, '--log-format=json', '--log', path.join(bundle, 'oci-log')],
       terminal: req.tty,
       stdin: !req.tty && req.openStdin,
       // With a TTY, EOF is not a thing and a detach (ctrl-p ctrl-q) must not close the shell's stdin.
@@ -179,16 +192,17 @@ export class ConmonRuntime {
   /** After a failed create nothing may remain: no runc state, no conmon, no bundle, no cgroup. */
   private async cleanupFailedCreate(id: string): Promise<void> {
     await this.killConmon(id);
-    try { await this.runc.delete(id, true); } catch { /* usually: does not exist */ }
+    try { await this.cli(id).delete(id, true); } catch { /* usually: does not exist */ }
     await this.removeLeftovers(id);
   }
 
   async start(id: string): Promise<void> {
     // A size asked before start must reach the pty before the process looks at it.
     await this.ctlWriter.flush(path.join(this.paths.bundle(id), 'ctl'));
-    if (await this.startThroughFifo(id)) return;
+    const rt = this.runtimes.of(id);
+    if (rt.stock && await this.startThroughFifo(id, rt)) return;
     try {
-      await this.runc.start(id);
+      await this.runtimes.cli(rt).start(id);
     } catch (err) {
       throw new StartFailedError(errorMessage(err), undefined, { cause: err });
     }
@@ -201,8 +215,8 @@ export class ConmonRuntime {
    * Answers false (the caller runs `runc start`, which reports the real state) when there is no fifo, or
    * when the init is gone or silent.
    */
-  private async startThroughFifo(id: string): Promise<boolean> {
-    const fifo = path.join(this.paths.runcRoot, id, 'exec.fifo');
+  private async startThroughFifo(id: string, rt: OciRuntimeRef): Promise<boolean> {
+    const fifo = path.join(rt.root, id, 'exec.fifo');
     let pid: number;
     try { pid = Number.parseInt(fs.readFileSync(path.join(this.paths.bundle(id), 'pidfile'), 'utf8').trim(), 10); } catch { return false; }
     let fd: number;
@@ -243,23 +257,24 @@ export class ConmonRuntime {
     let sig: number;
     try { sig = signalNumber(signal); } catch (err) { throw new RuntimeError(errorMessage(err)); }
     try {
-      await this.runc.kill(id, sig);
+      await this.cli(id).kill(id, sig);
     } catch (err) {
       throw new RuntimeError(errorMessage(err), { cause: err });
     }
   }
 
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
-    const stateDir = path.join(this.paths.runcRoot, id);
+    const rt = this.runtimes.of(id);
+    const stateDir = path.join(rt.root, id);
     if (!fs.existsSync(stateDir)) {
-      // Nothing of runc's left (deleted already, or never created): no runc exec needed.
-    } else if (this.reaped(id)) {
+      // Nothing of the runtime's left (deleted already, or never created): no runtime exec needed.
+    } else if (rt.stock && this.reaped(id)) {
       // What `runc delete` does for a stopped container (libcontainer's destroy): remove its cgroups and its
       // state dir. Done here (cgroups in removeLeftovers) to save a runc exec, ~12 ms of every container's end.
       await fsp.rm(stateDir, { recursive: true, force: true });
     } else {
       try {
-        await this.runc.delete(id, opts.force === true);
+        await this.runtimes.cli(rt).delete(id, opts.force === true);
       } catch (err) {
         if (!isNotFound(err)) throw new RuntimeError(errorMessage(err), { cause: err });
       }
@@ -286,7 +301,7 @@ export class ConmonRuntime {
   }
 
   async state(id: string): Promise<{ status: 'created' | 'running' | 'paused' | 'stopped'; pid: number } | undefined> {
-    const s = await this.runc.state(id);
+    const s = await this.cli(id).state(id);
     if (!s) return undefined;
     const status = s.status === 'creating' ? 'created' : s.status;
     return { status, pid: s.pid };
@@ -384,6 +399,7 @@ export class ConmonRuntime {
     fs.rmSync(this.paths.exitFile(id), { force: true });
     this.reported.delete(id);
     await fsp.rm(bundle, { recursive: true, force: true });
+    this.runtimes.forget(id);
   }
 
   async attach(id: string): Promise<AttachConnection> {
@@ -407,12 +423,23 @@ export class ConmonRuntime {
     void this.ctlWriter.send(path.join(this.paths.bundle(id), 'ctl'), msg);
   }
 
-  async pause(id: string): Promise<void> { await this.runc.pause(id); }
-  async resume(id: string): Promise<void> { await this.runc.resume(id); }
-  async update(id: string, o: UpdateOptions): Promise<void> { await this.runc.update(id, o); }
+  async pause(id: string): Promise<void> { await this.cli(id).pause(id); }
+  async resume(id: string): Promise<void> { await this.cli(id).resume(id); }
+  async update(id: string, o: UpdateOptions): Promise<void> { await this.cli(id).update(id, o); }
 
+  /** Containers in every configured runtime's state root (each remembered with the runtime that lists it). */
   async list(): Promise<string[]> {
-    return (await this.runc.list()).map((c) => c.id);
+    const ids: string[] = [];
+    for (const rt of this.runtimes.all()) {
+      if (!fs.existsSync(rt.root)) continue;
+      let found: { id: string }[];
+      try { found = await this.runtimes.cli(rt).list(); } catch { continue; /* one runtime's failure hides no other's containers */ }
+      for (const c of found) {
+        this.runtimes.adopt(c.id, rt);
+        ids.push(c.id);
+      }
+    }
+    return ids;
   }
 }
 

@@ -119,11 +119,15 @@ export function parseRuncError(output: string): string {
   return msg.trim();
 }
 
+/**
+ * runc's command line, or any runtime's that takes it (crun does, for every verb used here). `runtimeArgs`
+ * (daemon.json's) come first, before berth's global options.
+ */
 export class Runc {
-  constructor(readonly runcPath: string, readonly root: string, private readonly runner: ProcessRunner = posixRunner) {}
+  constructor(readonly runcPath: string, readonly root: string, private readonly runner: ProcessRunner = posixRunner, readonly runtimeArgs: readonly string[] = []) {}
 
   private exec(args: string[]): Promise<string> {
-    const full = [...globalArgs({ root: this.root, logFormat: 'json' }), ...args];
+    const full = [...this.runtimeArgs, ...globalArgs({ root: this.root, logFormat: 'json' }), ...args];
     return this.runner.run(this.runcPath, full, { maxBuffer: 16 * 1024 * 1024 }).then((r) => r.stdout, (err: unknown) => {
       const stdout = err instanceof ExecFailure ? err.stdout : '', stderr = err instanceof ExecFailure ? err.stderr : '';
       const text = parseRuncError(stderr) || parseRuncError(stdout) || (err as Error).message;

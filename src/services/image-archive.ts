@@ -6,7 +6,6 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
 import type * as tarTypes from 'tar-stream';
 import {
   ArchiveError, blobPath, blobPathDigest, cleanArchivePath, loadedConfigFacts, loadedTag, ociEntryName,
@@ -18,6 +17,7 @@ import {
 } from '../core/reference.js';
 import { InvalidParameterError, NotFoundError } from '../errors.js';
 import type { ImageRecord } from '../store/images/image-store.js';
+import { decompressStream } from '../store/layers/decompress.js';
 import { chainIds, DiffIdMismatchError } from '../store/layers/layer-store.js';
 import type { Paths } from '../store/paths.js';
 import { requireCjs } from '../sys/cjs.js';
@@ -168,7 +168,7 @@ export class ImageArchiveService {
 
   /**
    * A layer's tar as a blob (digest = diffID): kept since import or load, made from a committed layer's
-   * tar-split, else un-gzipped from the pulled blob.
+   * tar-split, else decompressed from the pulled blob (gzip or zstd).
    */
   private async ensureLayerTar(diffId: string, gz: string | undefined): Promise<void> {
     const content = this.images.content;
@@ -176,7 +176,8 @@ export class ImageArchiveService {
     if (!gz || !(await content.has(gz))) throw new NotFoundError(`layer ${diffId} has no tar to save (it was not kept)`);
     const w = await content.ingest();
     try {
-      await pipeline(content.createReadStream(gz), zlib.createGunzip(), async (src: AsyncIterable<Buffer>) => {
+      const { stream } = await decompressStream(content.createReadStream(gz));
+      await pipeline(stream, async (src: AsyncIterable<Buffer>) => {
         for await (const c of src) await w.write(c);
       });
     } catch (err) {
@@ -348,7 +349,7 @@ export class ImageArchiveService {
         if (m.kind !== 'image') throw new ArchiveError(`invalid archive: ${desc.digest} is not an image manifest`);
         for (const l of m.manifest.layers) {
           const c = layerCompression(l.mediaType);
-          if (c !== 'none' && c !== 'gzip') throw new ArchiveError(`unsupported layer media type ${JSON.stringify(l.mediaType)} (layer ${l.digest})`);
+          if (c === undefined) throw new ArchiveError(`unsupported layer media type ${JSON.stringify(l.mediaType)} (layer ${l.digest})`);
         }
         const config = await spool.read(blobPath(m.manifest.config.digest));
         const { diffIds, os } = loadedConfigFacts(config, m.manifest.config.digest);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version.js';
 import type { Paths } from '../store/paths.js';
 import { registryServiceConfig, type RegistryServiceConfig } from '../core/registry-config.js';
+import type { RuntimeTable } from '../core/runtimes.js';
 
 export interface SystemDeps {
   paths: Paths;
@@ -21,6 +22,8 @@ export interface SystemDeps {
   liveRestore?: boolean;
   /** daemon.json insecure-registries and registry-mirrors, resolved */
   registry?: RegistryServiceConfig;
+  /** the OCI runtimes containers may name, and the default (core/runtimes.ts selectRuntimes) */
+  runtimes?: { runtimes: RuntimeTable; defaultRuntime: string };
 }
 
 /** statfs f_type → the name dockerd's fsmagic table gives it ("Backing Filesystem" in info). */
@@ -97,7 +100,7 @@ export class SystemService {
       NCPU: os.cpus().length, MemTotal: os.totalmem(), GenericResources: null,
       DockerRootDir: this.d.paths.dataRoot, HttpProxy: process.env.HTTP_PROXY ?? '', HttpsProxy: process.env.HTTPS_PROXY ?? '',
       NoProxy: process.env.NO_PROXY ?? '', Name: os.hostname(), Labels: [], ExperimentalBuild: false,
-      ServerVersion: BERTH_VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
+      ServerVersion: BERTH_VERSION, Runtimes: this.d.runtimes?.runtimes ?? { runc: { path: 'runc' } }, DefaultRuntime: this.d.runtimes?.defaultRuntime ?? 'runc',
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: this.d.liveRestore ?? true, Isolation: '', InitBinary: 'tini', ContainerdCommit: { ID: '' }, RuncCommit: { ID: this.d.runcVersion() },
       InitCommit: { ID: '' }, SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: [...(this.d.warnings ?? [])],

@@ -57,6 +57,8 @@ export class Paths {
 
   // exec root
   get runcRoot(): string { return path.join(this.execRoot, 'runc'); }
+  /** An OCI runtime's state root (`--root`): runc's stays where it always was, others get their own. */
+  runtimeRoot(name: string): string { return name === 'runc' ? this.runcRoot : path.join(this.execRoot, `runtime-${name}`); }
   get bundlesDir(): string { return path.join(this.execRoot, 'bundles'); }
   bundle(id: string): string { return path.join(this.execRoot, 'bundles', id); }
   get exitsDir(): string { return path.join(this.execRoot, 'exits'); }

@@ -54,3 +54,22 @@ export function readHostInfo(): HostInfo {
   };
   return cachedHost;
 }
+
+/** The host runs the unified cgroup hierarchy only (cgroup v2): /sys/fs/cgroup is cgroup2fs itself. */
+export function unifiedCgroupHierarchy(): boolean {
+  const CGROUP2_SUPER_MAGIC = 0x63677270;
+  try { return fs.statfsSync('/sys/fs/cgroup').type === CGROUP2_SUPER_MAGIC; } catch { return false; }
+}
+
+/** An executable named `name` on PATH (or the usual system directories), as an absolute path. */
+export function findOnPath(name: string, pathVar = process.env['PATH'] || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'): string | undefined {
+  for (const dir of pathVar.split(':')) {
+    if (!dir) continue;
+    const p = `${dir.replace(/\/$/, '')}/${name}`;
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) return p;
+    } catch { /* next */ }
+  }
+  return undefined;
+}

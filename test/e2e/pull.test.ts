@@ -7,10 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { compress as zstdCompress } from 'zstd-napi';
 import { api, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { berth, docker, show, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
-import { tarWithFile, writeImageBlobs, writeLayout } from '../helpers/oci-layout.js';
+import { putBlob, tarWithFile, writeImageBlobs, writeLayout } from '../helpers/oci-layout.js';
 import { putManifest, pushWritten, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let d: Daemon;
@@ -150,6 +152,68 @@ test('hostile registry content: tampered blob, missing manifest, bad config; the
   assert.notEqual(r2.code, 0, show(r2));
   assert.match(r2.stderr + r2.stdout, /diffID mismatch/);
   assert.deepEqual(storeState(), before);
+});
+
+const skopeo = (args: string[]) => new Promise<string>((resolve, reject) => {
+  execFile('skopeo', args, (err, stdout, stderr) => (err ? reject(new Error(`skopeo ${args.join(' ')}: ${stderr}`)) : resolve(stdout)));
+});
+const ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
+
+test('zstd layers (skopeo --dest-compress-format zstd): pull, run, push keeps them zstd, save/load round-trips', { skip: !fs.existsSync('/usr/bin/skopeo') && 'skopeo not installed' }, async () => {
+  const dir = path.join(tmp, 'zstd-src');
+  writeLayout(dir, [{ layers: [bb, tarWithFile('marker', 'zstd\n')], cmd: ['cat', '/marker'], ref: 'v1' }]);
+  const name = `${reg.host}/e2e/zstd:v1`;
+  await skopeo(['copy', '-q', '--dest-tls-verify=false', '--dest-compress-format', 'zstd', `oci:${dir}:v1`, `docker://${name}`]);
+  const raw = JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${name}`]));
+  assert.deepEqual(raw.layers.map((l: { mediaType: string }) => l.mediaType), [ZSTD, ZSTD]);
+  for (const l of raw.layers) {
+    const head = await (await fetch(`${reg.base}/v2/e2e/zstd/blobs/${l.digest}`)).arrayBuffer();
+    assert.equal(Buffer.from(head).readUInt32LE(0), 0xfd2fb528, 'the registry holds zstd frames');
+  }
+
+  const pull = await ok(['pull', name]);
+  assert.match(pull.stdout, /Pull complete/);
+  assert.equal((await ok(['run', '--rm', '--network', 'none', name])).stdout, 'zstd\n');
+  const insp = JSON.parse((await ok(['image', 'inspect', name])).stdout)[0];
+  assert.equal(insp.RootFS.Layers.length, 2);
+
+  // Push sends the zstd blobs as they were pulled, under the zstd media type.
+  const again = `${reg.host}/e2e/zstd-again:v1`;
+  await ok(['tag', name, again]);
+  await ok(['push', again]);
+  const pushed = JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${again}`]));
+  assert.deepEqual(pushed.layers.map((l: { mediaType: string; digest: string }) => [l.mediaType, l.digest]),
+    raw.layers.map((l: { mediaType: string; digest: string }) => [ZSTD, l.digest]));
+
+  // save decompresses them into the archive's layer tars; load unpacks those.
+  const saved = path.join(tmp, 'zstd.tar');
+  await ok(['save', '-o', saved, name]);
+  await ok(['rmi', name, again]);
+  await ok(['load', '-i', saved]);
+  assert.equal((await ok(['run', '--rm', '--network', 'none', name])).stdout, 'zstd\n');
+  await ok(['rmi', name]);
+  assert.equal(storeState().ingest.length, 0);
+});
+
+test('a zstd blob that does not decode (its digest is right): refused, the store unchanged', async () => {
+  const before = storeState();
+  const dir = path.join(tmp, 'badzstd');
+  const good = zstdCompress(tarWithFile('f', 'x'.repeat(5000)));
+  const broken = Buffer.concat([good.subarray(0, 4), Buffer.alloc(64, 0x55)]);
+  const layer = putBlob(dir, broken);
+  const diffId = `sha256:${createHash('sha256').update(tarWithFile('f', 'x'.repeat(5000))).digest('hex')}`;
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } }));
+  const configDigest = putBlob(dir, config);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+    layers: [{ mediaType: ZSTD, digest: layer, size: broken.length }],
+  }));
+  await pushWritten(reg.base, 'e2e/badzstd', 'v1', dir, { manifestDigest: '', configDigest, manifest, config, layerDigests: [layer] });
+  const r = await docker(d.env, ['pull', `${reg.host}/e2e/badzstd:v1`]);
+  assert.notEqual(r.code, 0, show(r));
+  assert.match(r.stderr, /invalid zstd layer stream/);
+  assert.deepEqual(storeState(), before, 'nothing of the failed pull stays');
 });
 
 test('docker import, tag, push to berth registry, rmi, pull back, run', async () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -227,4 +228,131 @@ test('read-only mode refuses writes', async () => {
   } finally {
     ro.proc.kill('SIGTERM');
   }
+});
+
+test('referrers: manifests with a subject are listed under it, filtered by artifactType, and answered with OCI-Subject', async () => {
+  const OCI = 'application/vnd.oci.image.manifest.v1+json';
+  const INDEX = 'application/vnd.oci.image.index.v1+json';
+  const repo = 'ref/app';
+  const blob = async (b: Buffer) => {
+    const r = await fetch(`${base}/v2/${repo}/blobs/uploads/?digest=${sha(b)}`, { method: 'POST', body: new Uint8Array(b) });
+    assert.equal(r.status, 201);
+    return { digest: sha(b), size: b.length };
+  };
+  const put = (ref: string, body: string, type = OCI) => fetch(`${base}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body, headers: { 'Content-Type': type } });
+  const cfg = await blob(Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'));
+  const layer = await blob(Buffer.from('subject layer'));
+  const subjectBody = JSON.stringify({ schemaVersion: 2, mediaType: OCI, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...cfg }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }] });
+  const plain = await put('v1', subjectBody);
+  assert.equal(plain.status, 201);
+  assert.equal(plain.headers.get('oci-subject'), null, 'no subject, no OCI-Subject');
+  const subject = { mediaType: OCI, digest: sha(subjectBody), size: Buffer.byteLength(subjectBody) };
+
+  const empty = await blob(Buffer.from('{}'));
+  const sbomData = await blob(Buffer.from('{"sbom":true}'));
+  const sbom = JSON.stringify({
+    schemaVersion: 2, mediaType: OCI, artifactType: 'application/vnd.example.sbom',
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', ...empty }, layers: [{ mediaType: 'application/json', ...sbomData }],
+    subject, annotations: { 'org.example.kind': 'sbom' },
+  });
+  const sigCfg = await blob(Buffer.from('{"sig":1}'));
+  const sig = JSON.stringify({ schemaVersion: 2, mediaType: OCI, config: { mediaType: 'application/vnd.example.sig.config+json', ...sigCfg }, layers: [], subject });
+  const bundle = JSON.stringify({ schemaVersion: 2, mediaType: INDEX, artifactType: 'application/vnd.example.bundle', manifests: [subject], subject });
+
+  const r1 = await put(sha(sbom), sbom);
+  assert.equal(r1.status, 201, await r1.text());
+  assert.equal(r1.headers.get('oci-subject'), subject.digest);
+  assert.equal((await put(sha(sig), sig)).headers.get('oci-subject'), subject.digest);
+  assert.equal((await put('bundle', bundle, INDEX)).status, 201);
+  // A subject that is not in the registry (yet) is fine, as the spec wants.
+  const orphanSubject = { mediaType: OCI, digest: sha('not pushed'), size: 10 };
+  const orphan = JSON.stringify({ schemaVersion: 2, mediaType: OCI, artifactType: 'application/vnd.example.sbom', config: { mediaType: 'application/vnd.oci.empty.v1+json', ...empty }, layers: [], subject: orphanSubject });
+  assert.equal((await put(sha(orphan), orphan)).headers.get('oci-subject'), orphanSubject.digest);
+  // A malformed subject is a malformed manifest.
+  const badSubject = await put('bad', JSON.stringify({ ...JSON.parse(sig), subject: { mediaType: OCI, digest: 'sha256:nope', size: 1 } }));
+  assert.equal(badSubject.status, 400);
+  assert.equal((await badSubject.json() as any).errors[0].code, 'MANIFEST_INVALID');
+
+  const list = async (digest: string, q = '') => {
+    const r = await fetch(`${base}/v2/${repo}/referrers/${digest}${q}`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), INDEX);
+    return { filters: r.headers.get('oci-filters-applied'), body: await r.json() as any };
+  };
+  const all = await list(subject.digest);
+  assert.equal(all.filters, null);
+  assert.equal(all.body.schemaVersion, 2);
+  assert.equal(all.body.mediaType, INDEX);
+  const byDigest = new Map((all.body.manifests as any[]).map((m) => [m.digest, m]));
+  assert.deepEqual([...byDigest.keys()].sort(), [sha(sbom), sha(sig), sha(bundle)].sort());
+  assert.deepEqual(byDigest.get(sha(sbom)), { mediaType: OCI, digest: sha(sbom), size: Buffer.byteLength(sbom), artifactType: 'application/vnd.example.sbom', annotations: { 'org.example.kind': 'sbom' } });
+  assert.equal(byDigest.get(sha(sig)).artifactType, 'application/vnd.example.sig.config+json', 'no artifactType: the config media type');
+  assert.deepEqual(byDigest.get(sha(bundle)), { mediaType: INDEX, digest: sha(bundle), size: Buffer.byteLength(bundle), artifactType: 'application/vnd.example.bundle' });
+
+  const filtered = await list(subject.digest, '?artifactType=application/vnd.example.sbom');
+  assert.equal(filtered.filters, 'artifactType');
+  assert.deepEqual(filtered.body.manifests.map((m: any) => m.digest), [sha(sbom)]);
+  assert.deepEqual((await list(subject.digest, '?artifactType=application/x-none')).body.manifests, []);
+  assert.deepEqual((await list(orphanSubject.digest)).body.manifests.map((m: any) => m.digest), [sha(orphan)]);
+  assert.deepEqual((await list(sha('nothing refers to this'))).body.manifests, [], 'an unknown digest is an empty list, not a 404');
+  assert.equal((await fetch(`${base}/v2/${repo}/referrers/sha256:zz`)).status, 400);
+  const unknownRepo = await fetch(`${base}/v2/ref/none/referrers/${subject.digest}`);
+  assert.equal(unknownRepo.status, 404);
+  assert.equal((await unknownRepo.json() as any).errors[0].code, 'NAME_UNKNOWN');
+  // Other repositories do not see them.
+  assert.equal((await fetch(`${base}/v2/m/img/referrers/${subject.digest}`)).status, 200);
+  assert.deepEqual((await (await fetch(`${base}/v2/m/img/referrers/${subject.digest}`)).json() as any).manifests, []);
+
+  // Deleting a referrer takes it off the list; deleting the subject leaves its referrers listed.
+  assert.equal((await fetch(`${base}/v2/${repo}/manifests/${sha(sig)}`, { method: 'DELETE' })).status, 202);
+  assert.deepEqual((await list(subject.digest)).body.manifests.map((m: any) => m.digest).sort(), [sha(sbom), sha(bundle)].sort());
+  assert.equal((await fetch(`${base}/v2/${repo}/referrers/${subject.digest}`, { method: 'DELETE' })).status, 405);
+});
+
+test('hostile uploads: a cut chunk of a chunked upload, and oversized manifests, leave storage as it was', async () => {
+  const data = Buffer.alloc(400_000, 3);
+  const u = await fetch(`${base}/v2/t/hostile/blobs/uploads/`, { method: 'POST' });
+  const loc = new URL(`${base}${u.headers.get('location')}`);
+  const first = await fetch(loc, { method: 'PATCH', body: data.subarray(0, 100_000), headers: { 'Content-Range': '0-99999' } });
+  assert.equal(first.status, 202);
+  // The second chunk declares 300000 bytes and sends a third of them, then the connection dies.
+  await new Promise<void>((resolve) => {
+    const s = net.connect(Number(loc.port), '127.0.0.1', () => {
+      s.write(`PATCH ${loc.pathname} HTTP/1.1\r\nHost: x\r\nContent-Range: 100000-399999\r\nContent-Length: 300000\r\n\r\n`);
+      s.write(data.subarray(100_000, 200_000), () => setTimeout(() => { s.destroy(); resolve(); }, 100));
+    });
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await fetch(loc)).status, 404, 'the upload is gone: its bytes are unknown to the client');
+  const late = await fetch(`${loc}?digest=${sha(data)}`, { method: 'PUT', body: data.subarray(200_000) });
+  assert.equal(late.status, 404);
+  assert.equal((await late.json() as any).errors[0].code, 'BLOB_UPLOAD_UNKNOWN');
+  assert.ok(!blobExists(sha(data)));
+  assert.deepEqual(ingestEntries(), []);
+
+  const huge = Buffer.alloc(5 * 1024 * 1024, 0x20);
+  huge.write('{"schemaVersion":2,"layers":[],"x":"');
+  const declared = await fetch(`${base}/v2/t/hostile/manifests/big`, { method: 'PUT', body: huge, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(declared.status, 400);
+  assert.equal((await declared.json() as any).errors[0].code, 'SIZE_INVALID');
+  // Without a Content-Length (chunked transfer) it is cut off at the limit as it streams.
+  const streamed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request(`${base}/v2/t/hostile/manifests/big`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    const piece = huge.subarray(0, 256 * 1024);
+    let sent = 0;
+    const pump = () => {
+      while (sent < 20 && req.write(piece)) sent++;
+      if (sent < 20) req.once('drain', () => { sent++; pump(); }); else req.end();
+    };
+    pump();
+  });
+  assert.equal(streamed.status, 400, streamed.body);
+  assert.equal(JSON.parse(streamed.body).errors[0].code, 'SIZE_INVALID');
+  assert.equal((await fetch(`${base}/v2/t/hostile/manifests/big`)).status, 404);
+  assert.deepEqual(ingestEntries(), []);
 });

@@ -52,6 +52,7 @@ class FakeRuntime {
   resize(): void {}
   reopenLog(): void {}
   async update(): Promise<void> {}
+  runtimeNames(): { names: string[]; default: string } { return { names: ['runc'], default: 'runc' }; }
   /** the process ends: conmon writes the exit file, then the watcher reports it */
   exit(id: string, code: number): void {
     this.running.delete(id);

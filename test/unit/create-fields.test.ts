@@ -53,9 +53,9 @@ test('each refused field fails the create when set, and passes at its zero value
 test('daemon.json: every key berth accepts is acted on, the dockerd keys it cannot honour are refused', () => {
   assert.deepEqual(ACCEPTED_FILE_KEYS().sort(), ['bip', 'bridge', 'data-root', 'debug', 'default-address-pools', 'default-ulimits', 'detach-keys',
     'dns', 'dns-opts', 'dns-search', 'exec-root', 'group', 'hosts', 'live-restore', 'log-driver', 'log-level', 'log-opts', 'pidfile',
-    'tls', 'tlscacert', 'tlscert', 'tlskey', 'tlsverify', 'insecure-registries', 'registry-mirrors'].sort(),
+    'tls', 'tlscacert', 'tlscert', 'tlskey', 'tlsverify', 'insecure-registries', 'registry-mirrors', 'runtimes', 'default-runtime'].sort(),
   'a new accepted key needs code that acts on it (and a line here)');
-  const samples: Record<string, unknown> = { runtimes: { x: {} }, 'default-runtime': 'crun', 'storage-driver': 'vfs', experimental: true, features: { x: true },
+  const samples: Record<string, unknown> = { 'storage-driver': 'vfs', experimental: true, features: { x: true },
     ipv6: true, 'fixed-cidr-v6': 'fd00:1::/64', ip6tables: false };
   // what berth always does is accepted
   assert.doesNotThrow(() => loadConfig({ 'config-file': '/c.json' }, () => JSON.stringify({ ipv6: false, ip6tables: true })));

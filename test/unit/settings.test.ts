@@ -16,7 +16,6 @@ test('daemon.json: unsupported dockerd keys are refused, not ignored; registry k
   assert.deepEqual(c.registry.Mirrors, ['https://m/']);
   assert.throws(() => load({ 'registry-mirrors': ['m:5000'] }), /invalid mirror: no scheme specified for "m:5000"/);
   assert.throws(() => load({ 'insecure-registries': 'r:5000' }), /insecure-registries must be a list of strings/);
-  assert.throws(() => load({ runtimes: { x: { path: '/x' } } }), /runc only/);
   assert.throws(() => load({ 'storage-driver': 'vfs' }), /overlay2 only/);
   assert.doesNotThrow(() => load({ 'storage-driver': 'overlay2', experimental: false }));
   assert.throws(() => load({ experimental: true }), /experimental/);

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
 import { applyLayerTar, cleanEntryPath } from '../../src/store/layers/tar-apply.js';
+import { compress as zstdCompress } from 'zstd-napi';
 import { InvalidParameterError } from '../../src/errors.js';
 import { RecordingSys } from '../../src/sys/sys.js';
 import { LinuxSys } from '../../src/sys/linux-sys.js';
@@ -120,6 +121,30 @@ test('extracts files, dirs, symlinks, hardlinks with modes, owners and mtimes; d
     assert.equal(res2.compression, 'gzip');
     assert.equal(res2.diffId, res.diffId);
     assert.deepEqual(snapshot(root2), snapshot(sb.root));
+
+    // zstd too: one frame, and two frames back to back (zstd(1) and containers/image may write several).
+    for (const [i, z] of [zstdCompress(buf), Buffer.concat([zstdCompress(buf.subarray(0, 1000)), zstdCompress(buf.subarray(1000))])].entries()) {
+      const root3 = path.join(sb.base, `dest-zstd${i}`);
+      fs.mkdirSync(root3);
+      const res3 = await applyLayerTar(Readable.from([z]), root3, { sys: new RecordingSys() });
+      assert.equal(res3.compression, 'zstd');
+      assert.equal(res3.diffId, res.diffId);
+      assert.deepEqual(snapshot(root3), snapshot(sb.root));
+    }
+  } finally { sb.cleanup(); }
+});
+
+test('zstd: a stream fed a byte at a time, and output larger than one decoder block, decode whole', async () => {
+  const sb = sandbox();
+  try {
+    const big = Buffer.alloc(3 * 1024 * 1024, 'abc');
+    const buf = await makeTar([{ name: 'big', body: big.toString() }]);
+    const z = zstdCompress(buf);
+    assert.ok(z.length < 4096, 'compresses well: one input chunk yields many output blocks');
+    async function* bytes() { for (let i = 0; i < z.length; i++) yield z.subarray(i, i + 1); }
+    const res = await applyLayerTar(Readable.from(bytes()), sb.root, { sys: new RecordingSys() });
+    assert.equal(res.diffId, `sha256:${createHash('sha256').update(buf).digest('hex')}`);
+    assert.equal(fs.statSync(path.join(sb.root, 'big')).size, big.length);
   } finally { sb.cleanup(); }
 });
 
@@ -224,13 +249,19 @@ test('hardlink to a symlink pointing at a host file never chmods the host file (
   } finally { sb.cleanup(); }
 });
 
-test('bad archives: garbage, corrupt gzip, unsupported compression', async () => {
+test('bad archives: garbage, corrupt gzip, corrupt or truncated zstd, unsupported compression', async () => {
   const sb = sandbox();
   try {
     await assert.rejects(apply(Buffer.from('this is not a tar archive at all'.repeat(40)), sb.root), InvalidParameterError);
     const gz = zlib.gzipSync(await makeTar([{ name: 'a', body: 'x'.repeat(10000) }]));
     await assert.rejects(apply(gz.subarray(0, gz.length - 100), sb.root), InvalidParameterError);
     await assert.rejects(apply(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2, 3]), sb.root), /unsupported layer compression: xz/);
+    const z = zstdCompress(await makeTar([{ name: 'a', body: 'x'.repeat(10000) }]));
+    await assert.rejects(apply(z.subarray(0, z.length - 3), sb.root), /invalid zstd layer stream: .*truncated/);
+    const bad = Buffer.from(z);
+    bad.fill(0x55, 6, 14);
+    await assert.rejects(apply(bad, sb.root), (e: Error) => e instanceof InvalidParameterError && /invalid zstd layer stream/.test(e.message));
+    await assert.rejects(apply(Buffer.concat([z, Buffer.from('trailing garbage')]), sb.root), /invalid zstd layer stream/);
   } finally { sb.cleanup(); }
 });
 

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../../errors.js';
 import {
-  DEFAULT_RUNTIME, mergeImageConfig, normalizePortKeys, processArgs, randomName, validateCreate, validateName,
+  mergeImageConfig, normalizePortKeys, processArgs, randomName, validateCreate, validateName,
   type CreateBody, type HostConfig,
 } from '../../core/container-config.js';
 import { imageVolumeWarnings, refuseUnsupportedFields } from '../../core/create-settings.js';
@@ -18,17 +18,18 @@ import { mergeLogConfig, validateLogConfig, type LogConfigValue } from '../log-d
 import type { ContainerRecord, NetInfo } from './types.js';
 import { netInfo } from './views.js';
 import { registerLinks } from './links.js';
+import { checkRuntimeName } from '../../core/runtimes.js';
 
 export function nameInUse(name: string, holder: string): ConflictError {
   return new ConflictError(`Conflict. The container name "/${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
 }
 
 /** The request's HostConfig with Docker's defaults filled in (network mode, restart policy, log config, swap). */
-export function normalizeHostConfig(body: CreateBody, defaultLog: LogConfigValue): HostConfig {
+export function normalizeHostConfig(body: CreateBody, defaultLog: LogConfigValue, defaultRuntime = 'runc'): HostConfig {
   const hc: HostConfig = { ...(body.HostConfig ?? {}) };
   if (hc.PortBindings) hc.PortBindings = normalizePortKeys(hc.PortBindings);
   hc.NetworkMode = hc.NetworkMode || 'default';
-  hc.Runtime = hc.Runtime || DEFAULT_RUNTIME;
+  hc.Runtime = hc.Runtime || defaultRuntime;
   hc.RestartPolicy = hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
   if (!hc.RestartPolicy.Name) hc.RestartPolicy.Name = 'no';
   const logConfig = mergeLogConfig(hc.LogConfig, defaultLog);
@@ -59,6 +60,8 @@ function checkPlatform(ref: string, img: ReturnType<ContainerContext['d']['image
 export async function createContainer(ctx: ContainerContext, name: string | undefined, body: CreateBody | undefined, defaultLog: LogConfigValue, platform?: PlatformWanted): Promise<{ Id: string; Warnings: string[] }> {
   checkBody(body);
   validateCreate(body, os.cpus().length);
+  const runtimes = ctx.d.runtime.runtimeNames();
+  checkRuntimeName(body.HostConfig?.Runtime, runtimes.names);
   refuseUnsupportedFields(body);
   const store = ctx.store;
   let cname: string;
@@ -72,7 +75,7 @@ export async function createContainer(ctx: ContainerContext, name: string | unde
   const config = mergeImageConfig(body, img.config.config ?? {});
   config.Image = body.Image;
   const args = processArgs(config);
-  const hc = normalizeHostConfig(body, defaultLog);
+  const hc = normalizeHostConfig(body, defaultLog, runtimes.default);
   const existing = store.nameHolder(cname);
   if (existing) throw nameInUse(cname, existing);
   const id = crypto.randomBytes(32).toString('hex');

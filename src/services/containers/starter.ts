@@ -91,7 +91,7 @@ export class Starter {
     // A log from an earlier run stays; conmon appends, as Docker's json-file does across restarts.
     let pid: number;
     try {
-      ({ pid } = await d.runtime.create({ id, name: rec.Name.slice(1), spec, ...plan.create }));
+      ({ pid } = await d.runtime.create({ id, name: rec.Name.slice(1), spec, ...plan.create, runtime: rec.HostConfig.Runtime || undefined }));
     } catch (err) {
       // A failed network setup removes the netns while runc is joining it: its "lstat .../netns/<id>" would hide
       // the cause (a taken --ip/--ip6 is "Address already in use").

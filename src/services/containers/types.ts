@@ -17,7 +17,9 @@ export type { AttachConnection } from '../../core/attach-connection.js';
 
 /** What the container service needs from the OCI runtime driver (conmon + runc). */
 export interface Runtime {
-  create(req: { id: string; name: string; spec: unknown; tty: boolean; openStdin: boolean; stdinOnce: boolean; logPath: string; logDriver?: 'k8s-file' | 'none'; logSizeMax?: number }): Promise<{ pid: number }>;
+  create(req: { id: string; name: string; spec: unknown; tty: boolean; openStdin: boolean; stdinOnce: boolean; logPath: string; logDriver?: 'k8s-file' | 'none'; logSizeMax?: number; runtime?: string }): Promise<{ pid: number }>;
+  /** the OCI runtimes HostConfig.Runtime may name, and the daemon's default */
+  runtimeNames(): { names: string[]; default: string };
   start(id: string): Promise<void>;
   kill(id: string, signal: string | number): Promise<void>;
   delete(id: string, opts?: { force?: boolean }): Promise<void>;

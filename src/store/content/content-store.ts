@@ -123,6 +123,17 @@ export class ContentStore {
     }
   }
 
+  /** Up to `n` first bytes of a blob. */
+  async head(digest: string, n: number): Promise<Buffer> {
+    let fh: fsp.FileHandle;
+    try { fh = await fsp.open(this.path(digest), 'r'); } catch (err) { throw notFound(digest, err); }
+    try {
+      const buf = Buffer.alloc(n);
+      const { bytesRead } = await fh.read(buf, 0, n, 0);
+      return buf.subarray(0, bytesRead);
+    } finally { await fh.close(); }
+  }
+
   createReadStream(digest: string): fs.ReadStream {
     return fs.createReadStream(this.path(digest));
   }

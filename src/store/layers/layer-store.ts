@@ -8,6 +8,7 @@ import { InvalidParameterError, NotFoundError } from '../../errors.js';
 import type { Mount } from '../../sys/sys.js';
 import { fsyncDir, writeFileAtomic } from '../meta/atomic.js';
 import type { Paths } from '../paths.js';
+import type { LayerCompressionKind } from './decompress.js';
 import { applyLayerTar, type LayerApplySys } from './tar-apply.js';
 import { encodeTarSplit, splitOfUpper, tarFromSplit } from './tar-split.js';
 import { UpperMirror } from './upper-copy.js';
@@ -57,7 +58,7 @@ export interface AppliedLayer {
   layer: LayerRecord;
   /** False when an identical layer (same chainID) already existed; the new copy was discarded. */
   created: boolean;
-  compression: 'none' | 'gzip';
+  compression: LayerCompressionKind;
   warnings: string[];
 }
 
@@ -145,7 +146,7 @@ export class LayerStore {
     return out;
   }
 
-  /** Unpack a layer tar (plain or gzip) on top of `parent` (a chainID) and publish it. */
+  /** Unpack a layer tar (plain, gzip or zstd) on top of `parent` (a chainID) and publish it. */
   async apply(input: Readable, parent: string | undefined, opts: ApplyLayerOptions = {}): Promise<AppliedLayer> {
     const tmp = await this.newTmp(parent);
     try {

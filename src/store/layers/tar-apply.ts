@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
-import zlib from 'node:zlib';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { requireCjs } from '../../sys/cjs.js';
 import type * as tarTypes from 'tar-stream';
 import { TarPaxScanner } from '../../core/pax.js';
+import { decompressStream, type LayerCompressionKind } from './decompress.js';
 import { InvalidParameterError, SystemError } from '../../errors.js';
 import type { Sys } from '../../sys/sys.js';
 
@@ -14,7 +14,7 @@ import type { Sys } from '../../sys/sys.js';
 const tar = requireCjs('tar-stream') as typeof tarTypes;
 
 /**
- * Unpack one layer tar (plain or gzip) into an overlay lower dir ("diff").
+ * Unpack one layer tar (plain, gzip or zstd: decompress.ts) into an overlay lower dir ("diff").
  *
  * OCI whiteouts become overlay's native form: `.wh.<name>` → a 0:0 character device named
  * <name>, `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory.
@@ -53,7 +53,7 @@ export interface ApplyResult {
   size: number;
   /** Bytes of uncompressed tar read. */
   tarSize: number;
-  compression: 'none' | 'gzip';
+  compression: LayerCompressionKind;
   warnings: string[];
 }
 
@@ -62,60 +62,6 @@ const WHITEOUT_META_PREFIX = '.wh..wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
 const MAX_SYMLINK_HOPS = 255;
 const SPACE_CHECK_EVERY = 64 * 1024 * 1024;
-
-export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
-
-export function detectCompression(head: Buffer): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 3 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) return 'bzip2';
-  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  return 'none';
-}
-
-/** Peek the first bytes of a stream without losing them; returns the head and a stream that replays everything. */
-async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
-  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const chunks: Buffer[] = [];
-  let have = 0;
-  let ended = false;
-  while (have < n) {
-    const r = await it.next();
-    if (r.done) { ended = true; break; }
-    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
-    chunks.push(b);
-    have += b.length;
-  }
-  const head = Buffer.concat(chunks);
-  async function* replay(): AsyncGenerator<Buffer> {
-    if (head.length) yield head;
-    if (ended) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
-    }
-  }
-  const stream = Readable.from(replay(), { objectMode: false });
-  // Destroying the replay must stop the source too (client aborts, failed applies).
-  stream.on('close', () => { if (!input.destroyed && !input.readableEnded) input.destroy(); });
-  return { head: head.subarray(0, n), stream };
-}
-
-/** Decompress by magic: plain tar and gzip are supported; other formats are refused clearly. */
-export async function decompressStream(input: Readable): Promise<{ stream: Readable; compression: 'none' | 'gzip' }> {
-  const { head, stream } = await peek(input, 6);
-  const kind = detectCompression(head);
-  if (kind === 'none') return { stream, compression: 'none' };
-  if (kind === 'gzip') {
-    const gunzip = zlib.createGunzip();
-    stream.on('error', (e) => gunzip.destroy(e));
-    gunzip.on('close', () => stream.destroy());
-    return { stream: stream.pipe(gunzip), compression: 'gzip' };
-  }
-  stream.destroy();
-  throw new InvalidParameterError(`unsupported layer compression: ${kind} (plain tar and gzip are supported)`);
-}
 
 /** Hashes the uncompressed tar and reads its PAX headers as bytes on the way to tar-stream. */
 class Hasher extends Transform {
