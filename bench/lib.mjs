@@ -45,6 +45,25 @@ export async function run(cmd, args, env = {}, timeoutMs = 120_000) {
   return (await runCapture(cmd, args, env, { timeoutMs })).out;
 }
 
+/**
+ * The 100 MB-to-stdout payload of issue 12 as a file, for a one-process producer in the container (bind-mounted,
+ * read-only): `lines` lines of `width` bytes of 'a', joined by newlines, with none after the last, so byte for
+ * byte what `head -c lines*width /dev/zero | tr '\\0' 'a' | fold -w width` writes. Made in `dir`; answers its path.
+ */
+export function textPayload(dir, lines = 1_000_000, width = 100) {
+  const file = path.join(dir, 'payload');
+  const per = 10_000;
+  const block = `${'a'.repeat(width)}\n`.repeat(per);
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let i = 0; i < lines / per; i++) fs.writeSync(fd, block);
+    fs.ftruncateSync(fd, lines * (width + 1) - 1);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return file;
+}
+
 export const DOCKERD_SOCK = '/var/run/docker.sock';
 
 /**

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { daemon, fixtures, runCapture } from './lib.mjs';
+import { daemon, fixtures, runCapture, textPayload } from './lib.mjs';
 
 const REPEATS = Number(process.argv[2] ?? 1);
 const OTHER = process.argv[3];
@@ -51,15 +51,7 @@ if (process.env.BERTH_PROF) {
 }
 const tar = await fixtures.busyboxTar();
 // the same bytes as WRITE_100MB, prebuilt on the host for the fast producer
-const payload = path.join(fs.mkdtempSync('/tmp/logs-stages-'), 'payload');
-{
-  const line = `${'a'.repeat(LINE)}\n`;
-  const block = line.repeat(10_000);
-  const fd = fs.openSync(payload, 'w');
-  for (let i = 0; i < BYTES / LINE / 10_000; i++) fs.writeSync(fd, block);
-  fs.ftruncateSync(fd, EXPECTED);
-  fs.closeSync(fd);
-}
+const payload = textPayload(fs.mkdtempSync('/tmp/logs-stages-'), BYTES / LINE, LINE);
 
 /** One round of every stage against one berthd. */
 async function round(d, add) {

@@ -24,6 +24,7 @@ import { platformArgs } from './platform.js';
 import { platformMatches } from '../core/manifest.js';
 import { heredocFileContent, heredocRun, PIPES_DIR } from './heredoc.js';
 import { envLookup, processWord, processWords } from './shell-lex.js';
+import { trace } from '../core/trace.js';
 
 export interface BuildContainers {
   create(name: string | undefined, body: CreateBody): Promise<{ Id: string }>;
@@ -108,6 +109,8 @@ const PREDEFINED_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy
 export class BuildExecutor {
   private cache: StepIndex = {};
   private added: StepIndex = {};
+  /** Entries this build took from the cache: key → when. */
+  private used = new Map<string, string>();
   private readonly dropped = new Set<string>();
   readonly steps: StepCache;
 
@@ -122,16 +125,19 @@ export class BuildExecutor {
   }
 
   private remember(key: string, id: string): void {
-    this.cache[key] = id;
-    this.added[key] = id;
+    const e = { id, lastUsed: new Date().toISOString(), uses: 1 };
+    this.cache[key] = e;
+    this.added[key] = e;
   }
 
   private saveCache(): Promise<void> {
     const added = this.added;
+    const used = this.used;
     const dropped = [...this.dropped];
     this.added = {};
+    this.used = new Map();
     this.dropped.clear();
-    return this.steps.merge(added, dropped);
+    return this.steps.merge(added, used, dropped);
   }
 
   /** Runs the build; returns the final image id. */
@@ -311,9 +317,12 @@ export class BuildExecutor {
   /** A cached result for a step key, if its image still exists. */
   private cached(o: BuildOptions, key: string): string | undefined {
     if (o.noCache) return undefined;
-    const id = this.cache[key];
+    const id = this.cache[key]?.id;
     if (!id) return undefined;
-    try { return this.d.images.get(id).id; } catch { delete this.cache[key]; this.dropped.add(key); return undefined; }
+    let hit: string;
+    try { hit = this.d.images.get(id).id; } catch { delete this.cache[key]; this.dropped.add(key); return undefined; }
+    this.used.set(key, new Date().toISOString());
+    return hit;
   }
 
   private async metaCommit(st: StageState, kind: string, rest: string, o: BuildOptions, out?: BuildOutput): Promise<string> {
@@ -346,8 +355,10 @@ export class BuildExecutor {
     const pipes = here?.script ? await writePipesDir(o.contextDir, here.script) : undefined;
     if (pipes) body.HostConfig = { ...body.HostConfig, Binds: [...(body.HostConfig?.Binds ?? []), `${pipes}:${PIPES_DIR}:ro`] };
     let Id: string;
+    const tr = trace('build-run');
     try {
       ({ Id } = await this.d.containers.create(undefined, body));
+      tr.mark('create');
     } catch (err) {
       if (pipes) await fsp.rm(pipes, { recursive: true, force: true });
       throw err;
@@ -360,15 +371,20 @@ export class BuildExecutor {
     try {
       const w = this.d.containers.wait(Id, 'next-exit');
       await this.d.containers.start(Id);
+      tr.mark('start');
       tail.start();
       const { StatusCode } = await w.result;
+      tr.mark('wait');
       await tail.stop();
+      tr.mark('tail');
       if (out.cancelled) throw new BuildCancelledError();
       if (StatusCode !== 0) {
         throw new BuildStepError(`The command '${cmd.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
       }
       const layer = await this.d.commits.layerOf(Id, st.image);
+      tr.mark('layer');
       const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, ...(layer ? { layer } : {}) });
+      tr.mark('image');
       this.remember(key, id);
       st.image = id;
       ok = true;
@@ -379,6 +395,8 @@ export class BuildExecutor {
         await this.d.containers.remove(Id, { force: true }).catch(() => {});
         await out.stream(` ---> Removed intermediate container ${shortId(Id)}\n`);
       }
+      tr.mark('remove');
+      tr.end();
       if (pipes) await fsp.rm(pipes, { recursive: true, force: true });
     }
   }

@@ -131,7 +131,10 @@ const GROUPS: Record<string, { desc: string; subs: Record<string, Route> }> = {
   },
   registry: {
     desc: 'Run a registry server',
-    subs: { serve: r(load.registry, 'registry serve', 'Serve an OCI distribution registry from a directory') },
+    subs: {
+      serve: r(load.registry, 'registry serve', 'Serve an OCI distribution registry from a directory'),
+      'garbage-collect': r(load.registry, 'registry garbage-collect', 'Delete blobs no manifest references'),
+    },
   },
   context: {
     desc: 'Manage contexts',

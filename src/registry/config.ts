@@ -7,11 +7,13 @@ import type { RegistryAuth } from './server.js';
  * `berth registry serve --config FILE`: JSON; unknown keys are refused, never ignored. Relative paths are
  * taken from the config file's directory.
  *
- *   { "readOnly": false,
+ *   { "root": "/var/lib/berth-registry", "readOnly": false,
  *     "auth": { "htpasswd": { "realm": "berth-registry", "path": "htpasswd" } },
  *     "tls": { "certificate": "cert.pem", "key": "key.pem" } }
  */
 export interface RegistryConfig {
+  /** The storage directory (`--root` beats it). */
+  root?: string;
   readOnly: boolean;
   auth?: RegistryAuth;
   tls?: { cert: Buffer; key: Buffer };
@@ -34,9 +36,13 @@ export function loadRegistryConfig(file: string | undefined): RegistryConfig {
     if (typeof p !== 'string' || p === '') return fail(`${key} must be a file path`);
     try { return fs.readFileSync(path.resolve(dir, p)); } catch (err) { return fail(`${key}: ${(err as Error).message}`); }
   };
-  onlyKeys(doc, ['readOnly', 'auth', 'tls'], '', fail);
+  onlyKeys(doc, ['root', 'readOnly', 'auth', 'tls'], '', fail);
   if (doc.readOnly !== undefined && typeof doc.readOnly !== 'boolean') fail('readOnly must be a boolean');
   const cfg: RegistryConfig = { readOnly: doc.readOnly === true };
+  if (doc.root !== undefined) {
+    if (typeof doc.root !== 'string' || doc.root === '') fail('root must be a directory path');
+    cfg.root = path.resolve(dir, doc.root as string);
+  }
   if (doc.auth !== undefined) {
     const auth = objectAt(doc.auth, 'auth', fail);
     onlyKeys(auth, ['htpasswd'], 'auth.', fail);

@@ -6,6 +6,7 @@ import path from 'node:path';
  *
  *   <root>/content/blobs/sha256/<hex>                           every blob and manifest, once
  *   <root>/content/ingest/<ref>                                 uploads in progress, never visible as blobs
+ *   <root>/servers/<pid>                                        a running `serve` ({"readOnly"}), for garbage-collect
  *   <root>/repositories/<name>/_layers/sha256/<hex>             this repository may serve blob <hex>
  *   <root>/repositories/<name>/_manifests/revisions/sha256/<hex>  a manifest of this repository ({"mediaType"})
  *   <root>/repositories/<name>/_manifests/tags/<tag>            the digest the tag points at
@@ -18,6 +19,10 @@ export class RepoPaths {
   constructor(readonly root: string) {}
 
   get repositories(): string { return path.join(this.root, 'repositories'); }
+  get blobsDir(): string { return path.join(this.root, 'content', 'blobs', 'sha256'); }
+  get serversDir(): string { return path.join(this.root, 'servers'); }
+  server(pid: number): string { return path.join(this.serversDir, String(pid)); }
+  layersDir(name: string): string { return path.join(this.repo(name), '_layers', 'sha256'); }
   repo(name: string): string { return path.join(this.root, 'repositories', ...name.split('/')); }
   layerLink(name: string, digest: string): string { return path.join(this.repo(name), '_layers', ...digestParts(digest)); }
   revisionsDir(name: string): string { return path.join(this.repo(name), '_manifests', 'revisions', 'sha256'); }

@@ -6,17 +6,23 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { BuildExecutor, newContextDirName, type BuildDeps, type BuildOptions, type BuildOutput } from '../builder/executor.js';
 import { parseTimestamp, type Filters } from '../core/filters.js';
-import { ConflictError, InvalidParameterError } from '../errors.js';
+import { buildCacheRecords, planCachePrune, type BuildCacheRecord, type CacheImageFact, type CacheLayerFact } from '../core/build-cache.js';
+import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.js';
+import type { ImageConfigJson } from '../store/images/image-store.js';
 import { applyLayerTar, type LayerApplySys } from '../store/layers/tar-apply.js';
 import type { Paths } from '../store/paths.js';
 
 export type BuildRequest = Omit<BuildOptions, 'contextDir'>;
 
-/** What prune needs of the image service: refs, removal (which refuses images with children or containers), layer sizes. */
+/**
+ * What prune and df need of the image service: the images (with their parent, top layer, references and
+ * container counts), removal (which refuses images with children or containers), the layers.
+ */
 export interface CacheImages {
-  inspect(ref: string): Record<string, unknown>;
+  list(opts: { all: boolean; containerCount: boolean }): { Id: string; Containers: number }[];
+  get(ref: string): { id: string; parent?: string; topLayer?: string; repoTags: readonly string[]; repoDigests: readonly string[]; config: ImageConfigJson };
   remove(ref: string, opts?: { force?: boolean; noprune?: boolean }): Promise<({ Untagged: string } | { Deleted: string })[]>;
-  readonly layers: { list(): { chainId: string; size: number }[] };
+  readonly layers: { list(): { chainId: string; parent?: string; size: number }[] };
 }
 
 export interface BuildCachePruneReport { CachesDeleted: string[] | null; SpaceReclaimed: number }
@@ -49,42 +55,65 @@ export class BuildService {
    * `docker builder prune`: the step images nothing else keeps (untagged, no child image, no container)
    * are deleted with the cache entries that named them; `all` also drops the entries of images that
    * stay (tagged images and their parents), so every step runs again. `until` limits it to older steps.
+   * What goes is planCachePrune's plan, the one `system df` reports as reclaimable.
    */
   async prune(o: { all?: boolean; filters?: Filters } = {}): Promise<BuildCachePruneReport> {
     const f = o.filters ?? new Map<string, string[]>();
     for (const k of f.keys()) if (!PRUNE_FILTERS.includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
     const untilT = f.get('until')?.length ? Math.min(...f.get('until')!.map((v) => parseTimestamp(v))) : undefined;
-    const exists = (id: string): Record<string, unknown> | undefined => { try { return this.cacheImages.inspect(id); } catch { return undefined; } };
-    const old = (img: Record<string, unknown>): boolean => untilT === undefined || Date.parse(String(img.Created ?? '')) < untilT;
-    const sizes = new Map(this.cacheImages.layers.list().map((l) => [l.chainId, l.size]));
-    let reclaimed = 0;
+    const old = (created: string): boolean => untilT === undefined || Date.parse(created) < untilT;
+    const { images, layers } = this.facts();
+    const byId = new Map(images.map((i) => [i.id, i]));
+    const sizes = new Map(layers.map((l) => [l.chainId, l.size]));
     const index = await this.executor.steps.read();
-    const ids = [...new Set(Object.values(index))];
-    // Children before parents: a removal can free the parent it stood on, so go round until nothing moves.
-    for (let progress = true; progress;) {
-      progress = false;
-      for (const id of ids) {
-        const img = exists(id);
-        if (!img || !old(img)) continue;
-        if ((img.RepoTags as unknown[] | undefined)?.length || (img.RepoDigests as unknown[] | undefined)?.length) continue;
-        try {
-          for (const item of await this.cacheImages.remove(id)) {
-            if ('Deleted' in item) reclaimed += sizes.get(item.Deleted) ?? 0;
-          }
-          progress = true;
-        } catch (err) {
-          if (!(err instanceof ConflictError) && exists(id)) throw err;
+    const candidates = Object.values(index).map((e) => e.id).filter((id) => byId.has(id) && old(byId.get(id)!.created));
+    let reclaimed = 0;
+    for (const id of planCachePrune(images, layers, candidates).remove) {
+      try {
+        for (const item of await this.cacheImages.remove(id)) {
+          if ('Deleted' in item) reclaimed += sizes.get(item.Deleted) ?? 0;
         }
+      } catch (err) {
+        // Gone or taken meanwhile (a container created, a tag added): it stays, as a removal would decide now.
+        if (!(err instanceof ConflictError) && !(err instanceof NotFoundError)) throw err;
       }
     }
+    const exists = (id: string): { created: string } | undefined => {
+      try { return { created: this.cacheImages.get(id).config.created ?? '' }; } catch { return undefined; }
+    };
     const deleted = await this.executor.steps.update((idx) => {
       const gone: string[] = [];
-      for (const [key, id] of Object.entries(idx)) {
-        const img = exists(id);
-        if (img ? o.all && old(img) : true) { delete idx[key]; gone.push(key); }
+      for (const [key, e] of Object.entries(idx)) {
+        const img = exists(e.id);
+        if (img ? o.all && old(img.created) : true) { delete idx[key]; gone.push(key); }
       }
       return gone;
     });
     return { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+
+  /** GET /system/df's BuildCache: a record per cache entry, reclaimable as prune would free it. */
+  async diskUsage(): Promise<BuildCacheRecord[]> {
+    const { images, layers } = this.facts();
+    const ids = new Set(images.map((i) => i.id));
+    const entries = Object.entries(await this.executor.steps.read()).map(([key, e]) => ({ key, ...e }));
+    const plan = planCachePrune(images, layers, entries.map((e) => e.id).filter((id) => ids.has(id)));
+    return buildCacheRecords(entries, images, layers, plan);
+  }
+
+  private facts(): { images: CacheImageFact[]; layers: CacheLayerFact[] } {
+    const images: CacheImageFact[] = [];
+    for (const s of this.cacheImages.list({ all: true, containerCount: true })) {
+      let v;
+      try { v = this.cacheImages.get(s.Id); } catch { continue; }
+      const history = v.config.history ?? [];
+      images.push({
+        id: v.id, ...(v.parent ? { parent: v.parent } : {}), ...(v.topLayer ? { topLayer: v.topLayer } : {}),
+        referenced: v.repoTags.length + v.repoDigests.length > 0, containers: Math.max(0, s.Containers),
+        created: v.config.created ?? '', createdBy: history[history.length - 1]?.created_by ?? '',
+      });
+    }
+    const layers = this.cacheImages.layers.list().map((l) => ({ chainId: l.chainId, ...(l.parent ? { parent: l.parent } : {}), size: l.size }));
+    return { images, layers };
   }
 }

@@ -1,6 +1,8 @@
 // GET /system/df (moby daemon/disk_usage.go SystemDiskUsage and the system router's getDiskUsage): images
 // with their shared size and container count, containers with their sizes, local volumes with UsageData.
-// berth's build cache is images (the classic builder's), so BuildCache is always empty.
+// The build cache is the classic builder's step cache (BuildService.diskUsage): a record per entry.
+import type { BuildCacheRecord } from '../core/build-cache.js';
+import { compareVersions } from '../core/version-compare.js';
 import type { VolumeView } from '../core/volumes.js';
 import type { ImageSummary } from './image-service.js';
 
@@ -14,6 +16,7 @@ export interface DiskUsageDeps {
   };
   containers: { list(opts: { all: boolean; size: boolean }): Record<string, unknown>[] };
   volumes: { usage(): Promise<VolumeView[]> };
+  buildCache: { diskUsage(): Promise<BuildCacheRecord[]> };
 }
 
 /** moby types.DiskUsage, its field order; a part not asked for is null, as Docker's. */
@@ -22,7 +25,9 @@ export interface DiskUsage {
   Images: ImageSummary[] | null;
   Containers: Record<string, unknown>[] | null;
   Volumes: VolumeView[] | null;
-  BuildCache: unknown[] | null;
+  BuildCache: BuildCacheRecord[] | null;
+  /** API < 1.42: the build cache's size (moby's deprecated field, omitted when 0). */
+  BuilderSize?: number;
 }
 
 export class DiskUsageService {
@@ -37,8 +42,21 @@ export class DiskUsageService {
     }
     if (want.has('container')) out.Containers = this.d.containers.list({ all: true, size: true });
     if (want.has('volume')) out.Volumes = await this.d.volumes.usage();
-    if (want.has('build-cache')) out.BuildCache = [];
+    let builderSize = 0;
+    if (want.has('build-cache')) {
+      const old = apiVersion !== undefined && compareVersions(apiVersion, '1.42') < 0;
+      out.BuildCache = (await this.d.buildCache.diskUsage()).map((b) => {
+        if (!old) return b;
+        // Before 1.42 a record had one Parent, and the response the cache's size.
+        builderSize += b.Size;
+        const { ID, Parents, ...rest } = b;
+        return { ID, ...(Parents?.length ? { Parent: Parents[0] } : {}), ...rest };
+      });
+    }
     // moby's key order: LayersSize first
-    return { ...(out.LayersSize !== undefined ? { LayersSize: out.LayersSize } : {}), Images: out.Images, Containers: out.Containers, Volumes: out.Volumes, BuildCache: out.BuildCache };
+    return {
+      ...(out.LayersSize !== undefined ? { LayersSize: out.LayersSize } : {}), Images: out.Images, Containers: out.Containers, Volumes: out.Volumes,
+      BuildCache: out.BuildCache, ...(builderSize ? { BuilderSize: builderSize } : {}),
+    };
   }
 }

@@ -1,6 +1,7 @@
 /** system df: docker's disk-usage formatter (cli/command/formatter/disk_usage.go) over GET /system/df. */
 import { goStruct } from '../../core/go-template.js';
-import { humanSize } from '../../core/human.js';
+import { parseRfc3339, formatGoTime } from '../../core/go-time.js';
+import { humanDuration, humanSize, humanSizeWithPrecision } from '../../core/human.js';
 import { StatusError, bool, str, type Command } from '../context.js';
 import { renderFormat, tabwrite } from '../format.js';
 import { IMAGE_HEADER, imageContext, isDangling, splitTag } from './images.js';
@@ -14,14 +15,57 @@ const IMAGES_TABLE = 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}
 const CONTAINERS_TABLE = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}';
 const VOLUMES_TABLE = 'table {{.Name}}\t{{.Links}}\t{{.Size}}';
 const CACHE_TABLE = 'table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}';
-const CACHE_HEADER = { ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE', Shared: 'SHARED' };
+const CACHE_HEADER = {
+  ID: 'CACHE ID', Parent: 'PARENT', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED',
+  UsageCount: 'USAGE', InUse: 'IN USE', Shared: 'SHARED', Description: 'DESCRIPTION',
+};
 
 interface DiskUsage {
   LayersSize?: number;
   Images?: any[] | null;
   Containers?: any[] | null;
   Volumes?: any[] | null;
-  BuildCache?: Array<{ Size?: number; InUse?: boolean; Shared?: boolean }> | null;
+  BuildCache?: CacheRecord[] | null;
+}
+
+interface CacheRecord {
+  ID?: string; Parent?: string; Parents?: string[] | null; Type?: string; Description?: string; InUse?: boolean; Shared?: boolean;
+  Size?: number; CreatedAt?: string; LastUsedAt?: string | null; UsageCount?: number;
+}
+
+/** docker's buildCacheSort: never-used first, then by last use, then by ID. */
+function sortCache(list: CacheRecord[]): CacheRecord[] {
+  const t = (b: CacheRecord) => (b.LastUsedAt ? Date.parse(b.LastUsedAt) : undefined);
+  return [...list].sort((a, b) => {
+    const ta = t(a);
+    const tb = t(b);
+    if (ta === undefined && tb !== undefined) return -1;
+    if (tb === undefined && ta !== undefined) return 1;
+    if (ta !== tb) return ta! - tb!;
+    return (a.ID ?? '') < (b.ID ?? '') ? -1 : (a.ID ?? '') > (b.ID ?? '') ? 1 : 0;
+  });
+}
+
+/** docker's buildCacheContext (cli/command/formatter/buildcache.go). */
+function cacheContext(b: CacheRecord, trunc: boolean, now: number) {
+  const cut = (id: string) => (trunc ? id.slice(0, 12) : id);
+  const goTime = (s: string | null | undefined) => { const g = s ? parseRfc3339(s) : undefined; return g ? formatGoTime(g, 'String') : ''; };
+  const since = (s: string | null | undefined) => (s ? `${humanDuration(now - Date.parse(s))} ago` : '');
+  const c = {
+    ID: () => `${cut(b.ID ?? '')}${b.InUse ? '*' : ''}`,
+    Parent: () => cut((b.Parents ?? (b.Parent ? [b.Parent] : [])).join(', ')),
+    CacheType: () => b.Type ?? '', Description: () => b.Description ?? '',
+    Size: () => humanSizeWithPrecision(b.Size ?? 0, 3),
+    CreatedAt: () => goTime(b.CreatedAt), CreatedSince: () => `${humanDuration(now - Date.parse(b.CreatedAt ?? ''))} ago`,
+    LastUsedAt: () => goTime(b.LastUsedAt), LastUsedSince: () => since(b.LastUsedAt),
+    UsageCount: () => String(b.UsageCount ?? 0), InUse: () => String(!!b.InUse), Shared: () => String(!!b.Shared),
+    toJSON() {
+      const o: Record<string, unknown> = {};
+      for (const k of ['CacheType', 'CreatedAt', 'CreatedSince', 'Description', 'ID', 'InUse', 'LastUsedAt', 'LastUsedSince', 'Parent', 'Shared', 'Size', 'UsageCount']) o[k] = (c as any)[k]();
+      return o;
+    },
+  };
+  return goStruct(c, '*formatter.buildCacheContext');
 }
 
 /** "1.2MB (50%)", the percentage truncated as Go's integer division; no percentage of nothing. */
@@ -82,15 +126,16 @@ function verboseContexts(du: DiskUsage, trunc: boolean, now: number) {
   // The virtual size is not shown here.
   const ctrs = (du.Containers ?? []).map((c) => containerContext({ ...c, SizeRootFs: 0 }, trunc, now));
   const vols = (du.Volumes ?? []).map(volumeContext);
-  return goStruct({ Images: images, Containers: ctrs, Volumes: vols, BuildCache: [] as object[] }, '*formatter.diskUsageContext');
+  const cache = sortCache(du.BuildCache ?? []).map((b) => cacheContext(b, trunc, now));
+  return goStruct({ Images: images, Containers: ctrs, Volumes: vols, BuildCache: cache }, '*formatter.diskUsageContext');
 }
 
 function verboseTable(du: DiskUsage, builderSize: number, now: number): string {
-  const { Images: images, Containers: ctrs, Volumes: vols } = verboseContexts(du, true, now);
+  const { Images: images, Containers: ctrs, Volumes: vols, BuildCache: cache } = verboseContexts(du, true, now);
   return `Images space usage:\n\n${section(IMAGES_TABLE, images, IMAGE_HEADER)}`
     + `\nContainers space usage:\n\n${section(CONTAINERS_TABLE, ctrs, CONTAINER_HEADER)}`
     + `\nLocal Volumes space usage:\n\n${section(VOLUMES_TABLE, vols, VOLUME_HEADER)}`
-    + `\nBuild cache usage: ${humanSize(builderSize)}\n\n${section(CACHE_TABLE, [], CACHE_HEADER)}`;
+    + `\nBuild cache usage: ${humanSize(builderSize)}\n\n${section(CACHE_TABLE, cache, CACHE_HEADER)}`;
 }
 
 const df: Command = {
