@@ -324,7 +324,8 @@ test('an attached run whose producer outpaces its reader gets every byte (docker
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), String(bytes), `${slow ? 'a slow' : 'a'} reader got every byte`);
   }
-  // the lagging client's output was held in berthd (no RSS bound here: V8 keeps what it grew to, which is why
-  // this test runs last); berthd still answers
+  // the slow reader held the container back instead of making berthd hold its output
   assert.equal((await api(d.socket, 'GET', '/_ping')).status, 200);
+  const rss = rssMb();
+  assert.ok(rss < 150, `RSS stays under 150 MB (${rss.toFixed(0)} MB) after a reader 20 MB behind`);
 });
