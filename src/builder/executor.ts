@@ -74,6 +74,8 @@ export interface BuildOptions {
 export interface BuildOutput {
   stream(text: string): Promise<void>;
   aux(value: unknown): Promise<void>;
+  /** A progress line without an id (ADD's "Downloading"); lossy. Absent (and -q) draws none. */
+  progress?(status: string, current: number, total: number | undefined, last: boolean): void;
   /** True once the client went away: the build stops at the next step. */
   readonly cancelled: boolean;
   /** Aborted when the client goes away: a running step is stopped and removed. */
@@ -446,7 +448,12 @@ export class BuildExecutor {
         planSources = [];
         for (const s of sources) {
           if (s.kind === 'path' && isHttpSource(s.path)) {
-            const dl = await downloadSource(s.path, path.join(dlDir, String(n++)), { ...(checksum !== undefined ? { checksum: processWord(checksum, env) } : {}), ...(out.signal ? { signal: out.signal } : {}) });
+            const dl = await downloadSource(s.path, path.join(dlDir, String(n++)), {
+              ...(checksum !== undefined ? { checksum: processWord(checksum, env) } : {}), ...(out.signal ? { signal: out.signal } : {}),
+              progress: (current, total, last) => out.progress?.('Downloading', current, total, last),
+            });
+            // The classic builder's blank line after the progress (moby's "random blank line").
+            await out.stream('\n');
             planSources.push({ kind: 'download', ...dl });
           } else planSources.push(s);
         }

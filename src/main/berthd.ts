@@ -260,7 +260,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   await imageArchives.init();
   // certs.d beside daemon.json (default /etc/berth/certs.d), then Docker's, for certificates set up for dockerd
   const hosts = new RegistryHosts(cfg.registry, [path.join(path.dirname(path.resolve(cfg.configFile)), 'certs.d'), '/etc/docker/certs.d']);
-  const distribution = new DistributionService({ images, hosts });
+  const distribution = new DistributionService({ images, hosts, maxConcurrentDownloads: cfg.maxConcurrentDownloads, maxDownloadAttempts: cfg.maxDownloadAttempts });
   const app = buildApp([
     ...systemRoutes(system, events, new DiskUsageService({ images, containers: containers.queries, volumes, buildCache: builds })),
     ...containerRoutes(containers, containers.queries, containers.streams),
