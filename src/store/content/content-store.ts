@@ -27,7 +27,7 @@ export function assertDigest(digest: string): void {
 
 /** One in-progress write; chunks are hashed as they are written. */
 export class IngestWriter {
-  private readonly hash: Hash = createHash('sha256');
+  private hash: Hash = createHash('sha256');
   private size = 0;
   private done = false;
 
@@ -37,12 +37,21 @@ export class IngestWriter {
 
   async write(chunk: Buffer): Promise<void> {
     this.hash.update(chunk);
+    const at = this.size;
     this.size += chunk.length;
     let off = 0;
     while (off < chunk.length) {
-      const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off);
+      const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off, at + off);
       off += bytesWritten;
     }
+  }
+
+  /** Start over empty (a download restarted from its first byte). */
+  async reset(): Promise<void> {
+    if (this.done) throw new Error('ingest already finished');
+    await this.fh.truncate(0);
+    this.hash = createHash('sha256');
+    this.size = 0;
   }
 
   /** Verify and publish the blob; returns its digest. An existing identical blob wins (idempotent). */
