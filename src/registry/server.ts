@@ -12,9 +12,13 @@ import { MAX_MANIFEST_BYTES, RegistryStorage } from './storage.js';
  * mount, delete, tag listing and catalog with pagination, referrers). The route table is data; each handler parses the
  * request, makes one storage call and writes the answer; every failure is a `RegistryError` written once.
  */
+/** What a request needs, as distribution's auth.Access (its JSON is the 401's detail). */
+export interface Access { Type: 'repository' | 'registry'; Class: string; Name: string; Action: string }
+export interface AuthDenial { challenge: string; reason?: string }
+
 export interface RegistryAuth {
-  /** Undefined when the request may proceed; otherwise the WWW-Authenticate challenge to send with a 401. */
-  check(req: IncomingMessage): Promise<string | undefined>;
+  /** Undefined when the request may do `access`; otherwise the WWW-Authenticate challenge for the 401. */
+  check(req: IncomingMessage, access: Access[]): Promise<AuthDenial | undefined>;
 }
 
 export interface RegistryOptions {
@@ -248,19 +252,21 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
     const c: Ctx = { req, res, url, name: '', rest: '' };
     if (p === '/v2/' || p === '/v2') {
       if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED');
-      await authorize(req, false);
+      await authorize(req, [], false);
       sendJson(res, 200, {});
       return;
     }
+    // The catalog and search (which reveals it) need distribution's registry:catalog:* scope.
+    const catalogAccess: Access[] = [{ Type: 'registry', Class: '', Name: 'catalog', Action: '*' }];
     if (p === '/v2/_catalog') {
       if (method !== 'GET') throw new RegistryError('UNSUPPORTED');
-      await authorize(req, false);
+      await authorize(req, catalogAccess, false);
       await catalog(c);
       return;
     }
     if (p === '/v1/search') {
       if (method !== 'GET') throw new RegistryError('UNSUPPORTED');
-      await authorize(req, false);
+      await authorize(req, catalogAccess, false);
       await search(c);
       return;
     }
@@ -279,13 +285,19 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
       : what === 'tags/list' ? 'tags' : what === 'referrers/' ? 'referrers' : c.rest === '' ? 'uploads' : 'upload';
     const route = routes.find((r) => r.kind === kind && r.method === method);
     if (!route) throw new RegistryError('UNSUPPORTED');
-    await authorize(req, route.write);
+    const access = accessFor(method, name);
+    const from = url.searchParams.get('from');
+    if (from) access.push(...accessFor('GET', from));
+    await authorize(req, access, route.write);
     await route.handler(c);
   }
 
-  async function authorize(req: IncomingMessage, write: boolean): Promise<void> {
-    const challenge = await opts.auth?.check(req);
-    if (challenge !== undefined) throw Object.assign(new RegistryError('UNAUTHORIZED'), { challenge });
+  async function authorize(req: IncomingMessage, access: Access[], write: boolean): Promise<void> {
+    const denied = await opts.auth?.check(req, access);
+    if (denied !== undefined) {
+      if (denied.reason) opts.log?.(`auth: ${denied.reason}`);
+      throw Object.assign(new RegistryError('UNAUTHORIZED', undefined, access.length ? access : null), { challenge: denied.challenge });
+    }
     if (write && opts.readOnly) throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');
   }
 
@@ -309,6 +321,15 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
       opts.log?.(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`);
     });
   };
+}
+
+/** distribution's appendAccessRecords: reads pull, writes pull and push, deletes delete. */
+function accessFor(method: string, repo: string): Access[] {
+  const a = (Action: string): Access => ({ Type: 'repository', Class: '', Name: repo, Action });
+  if (method === 'GET' || method === 'HEAD') return [a('pull')];
+  if (method === 'POST' || method === 'PUT' || method === 'PATCH') return [a('pull'), a('push')];
+  if (method === 'DELETE') return [a('delete')];
+  return [];
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
