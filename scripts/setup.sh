@@ -15,8 +15,9 @@ fi
 # are the networking tools; tini is the --init binary; jq is for humans and scripts; curl, procps (ps for
 # `top`), util-linux (unshare, nsenter) and python3 (the pty helper of the interactive tests) serve tests and top;
 # skopeo and docker-registry (distribution) are the registry peers of the distribution tests (openssl, which
-# the TLS tests use, comes with ca-certificates).
-PACKAGES=(runc conmon busybox-static containernetworking-plugins iptables tini iproute2 jq ca-certificates curl procps util-linux python3 skopeo docker-registry)
+# the TLS tests use, comes with ca-certificates); make and g++ (with python3) build berth's native addon
+# (native/seqpacket, conmon's attach socket) and zstd-napi with npm's node-gyp.
+PACKAGES=(runc conmon busybox-static containernetworking-plugins iptables tini iproute2 jq ca-certificates curl procps util-linux python3 skopeo docker-registry make g++)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -9,6 +9,12 @@ export interface AttachConnection {
   write(data: Buffer): boolean;
   /** resolves once conmon took every write (or the connection closed) */
   drained(): Promise<void>;
+  /**
+   * Stop taking the container's output (its client is full): conmon's write blocks, and so does the
+   * container's stdout, until resume(). Output of a process that has exited is read to the end anyway.
+   */
+  pause(): void;
+  resume(): void;
   /** half-close: conmon closes the container's stdin (unless --leave-stdin-open) */
   end(): void;
   destroy(): void;

@@ -99,6 +99,22 @@ export function imageVolumeWarnings(imageVolumes: Record<string, object> | null 
   return [`The image's VOLUME ${paths.join(', ')} stays in the container's writable layer: berth has no volumes yet (no anonymous volume is created)`];
 }
 
+/**
+ * What moby's verifyContainerSettings warns about at create (the answer's Warnings; the docker CLI prints
+ * each as `WARNING: …`) for settings berth takes as Docker does: host networking has no ports to
+ * publish, and an OOM killer turned off without a memory limit.
+ */
+export function createWarnings(hc: { NetworkMode?: string; PortBindings?: object | null; OomKillDisable?: boolean | null; Memory?: number | null }): string[] {
+  const out: string[] = [];
+  if (hc.NetworkMode === 'host' && Object.keys(hc.PortBindings ?? {}).length > 0) {
+    out.push('Published ports are discarded when using host network mode');
+  }
+  if (hc.OomKillDisable && !hc.Memory) {
+    out.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+  }
+  return out;
+}
+
 export interface Ulimit { Name: string; Soft: number; Hard: number }
 
 /** daemon.json default-ulimits, validated at berthd start: `{"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}}`. */

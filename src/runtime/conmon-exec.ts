@@ -336,7 +336,7 @@ function readLine(r: Readable): Promise<string> {
 /** The exec's attach socket: frames are kept until a reader comes (the process runs while we wait for its pid). */
 async function connectAttach(dir: string): Promise<ExecConnection> {
   try {
-    return await connectAttachSocket(dir, { queueUntilRead: true });
+    return await connectAttachSocket(dir, { queueUntilRead: true, pidFile: path.join(dir, 'exec_pid') });
   } catch (err) {
     throw new SystemError(`cannot attach to exec session: ${errorMessage(err)}`, { cause: err });
   }

@@ -404,7 +404,8 @@ export class ConmonRuntime {
 
   async attach(id: string): Promise<AttachConnection> {
     try {
-      return await connectAttachSocket(this.paths.bundle(id), { queueUntilRead: false });
+      const bundle = this.paths.bundle(id);
+      return await connectAttachSocket(bundle, { queueUntilRead: false, pidFile: path.join(bundle, 'pidfile') });
     } catch (err) {
       throw new RuntimeError(`cannot attach to container ${id}: ${errorMessage(err)}`, { cause: err });
     }

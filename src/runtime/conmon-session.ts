@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import { requireCjs } from '../sys/cjs.js';
-import type { SeqpacketSocket as SeqpacketSocketType } from 'node-unix-socket';
+import path from 'node:path';
+import { SeqpacketSocket, type SeqpacketHandlers } from '../sys/seqpacket.js';
 import type { AttachConnection } from '../core/attach-connection.js';
 
 /**
@@ -9,12 +9,7 @@ import type { AttachConnection } from '../core/attach-connection.js';
  * conmon-runtime.ts (containers) and conmon-exec.ts (exec sessions), which differ only in what they wait for.
  */
 
-// CommonJS packages through require(): see src/sys/cjs.ts.
-const { SeqpacketSocket } = requireCjs('node-unix-socket') as { SeqpacketSocket: typeof SeqpacketSocketType };
-type SeqpacketSocket = SeqpacketSocketType;
-
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const O_PATH = 0o10000000;
 /** conmon reads each stdin record into a 32 KiB buffer and drops the rest (CONMON.md §3). */
 const STDIN_CHUNK = 32 * 1024;
 
@@ -124,120 +119,141 @@ export function watchSyncFile<T>(file: string, o: {
   return { result, settle, recheck };
 }
 
-/** Connect to <dir>/attach through an O_PATH fd of dir: the path may not fit sun_path (108 bytes, CONMON.md §3). */
-export async function connectAttachSocket(dir: string, opts: { queueUntilRead: boolean }): Promise<AttachSocket> {
-  const dirFd = fs.openSync(dir, O_PATH);
-  const sock = new SeqpacketSocket();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      try {
-        sock.connect(`/proc/self/fd/${dirFd}/attach`, () => { sock.off('error', reject); resolve(); });
-      } catch (err) { reject(err); }
-    });
-  } catch (err) {
-    sock.destroy();
-    throw err;
-  } finally {
-    fs.closeSync(dirFd);
-  }
-  return new AttachSocket(sock, opts.queueUntilRead);
+export interface AttachOptions {
+  /** exec: output that comes before the first 'data' listener is kept (bounded) and replayed to it */
+  queueUntilRead: boolean;
+  /**
+   * The file holding the pid of the process whose output this is (the container's init, the exec's
+   * process). While reading is paused it is watched: once that process has exited, reading resumes for
+   * good, so conmon, blocked on us, can go on and report the exit.
+   */
+  pidFile?: string;
 }
 
-/** The most one coalesced 'data' carries. */
-const COALESCE_MAX = 256 * 1024;
-/** A batch handed on less than this long ago means output is streaming: the next one may wait BATCH_WAIT_MS. */
-const STREAMING_MS = 5;
-const BATCH_WAIT_MS = 2;
+/** Connect to <dir>/attach (a path longer than sun_path is reached through an O_PATH fd of dir, CONMON.md §3). */
+export async function connectAttachSocket(dir: string, opts: AttachOptions): Promise<AttachSocket> {
+  const file = path.join(dir, 'attach');
+  return new AttachSocket((handlers) => SeqpacketSocket.connect(file, handlers, READ_BUDGET), opts);
+}
+
+/** What AttachSocket uses of a SeqpacketSocket (unit tests give a fake). */
+export type AttachTransport = Pick<SeqpacketSocket, 'start' | 'stop' | 'write' | 'shutdown' | 'close'>;
+
+/** The most one readable event hands over (and so the most one 'data' carries). */
+const READ_BUDGET = 128 * 1024;
+/** exec output kept before its reader comes: past this, reading pauses until it does */
+const QUEUE_MAX = 256 * 1024;
+/** how often a paused socket looks whether its process has exited */
+const EXIT_POLL_MS = 100;
 
 /**
  * conmon's attach socket as an AttachConnection: frames are 1 type byte (2 stdout, 3 stderr) + payload;
- * stdin goes in 32 KiB records. With `queueUntilRead` (exec: the process runs while we still wait for its
- * pid), frames that arrive before the first 'data' listener are kept and replayed to it, and so is a close.
- * conmon sends at most 8 KiB per record: while output streams, records of one stream are gathered for up
- * to 2 ms and handed on as one 'data' (up to 256 KiB), so a fast container costs its client one write and
- * one frame per batch instead of per 8 KiB. Order across streams is kept (a batch ends where the other
- * stream's output begins) and a close comes after the last batch.
+ * stdin goes in 32 KiB records.
+ *
+ * Backpressure: pause() stops reading the socket, so conmon's write to it blocks and with it the
+ * container's stdout (conmon accepts attach clients as blocking sockets and writes each record to each
+ * client in turn: the slowest client holds the stream back, as Docker's broadcaster does). A paused
+ * reader must not outlive its process: conmon, blocked in that write, would never notice the exit
+ * (no exit file, so stop, kill, rm -f and auto-remove would wait forever). So while paused, the
+ * process's pid is watched; once it has exited the socket reads to the end whatever pause() says
+ * (what is left is bounded: the pipe's content and conmon's buffer).
+ *
+ * Records of one readable event (at most READ_BUDGET bytes) are handed on as one 'data' per run of
+ * a stream, so a fast container costs its client one write per batch, not per 8 KiB record; order
+ * across streams is kept and a close comes after the last 'data'. With `queueUntilRead`, frames that
+ * arrive before the first 'data' listener are kept and replayed to it, and so is a close.
  */
 export class AttachSocket implements AttachConnection {
+  private readonly sock: AttachTransport;
   private closed = false;
+  private destroyed = false;
   private closeCbs: (() => void)[] = [];
   private dataCbs: ((stream: 1 | 2, data: Buffer) => void)[] = [];
   private queued: [1 | 2, Buffer][] = [];
-  private batch: Buffer[] = [];
-  private batchStream: 1 | 2 = 1;
-  private batchBytes = 0;
-  /** cancels the pending flush of `batch` */
-  private batchTimer: (() => void) | undefined;
-  private lastFlush = -Infinity;
-  private readonly flushLater = () => { this.batchTimer = undefined; this.flushBatch(); };
-  private destroyed = false;
-  /** stdin records node-unix-socket still queues (conmon stopped reading: the container's stdin is full) */
-  private pendingWrites = 0;
+  private queuedBytes = 0;
+  /** the consumer asked us to stop reading (its client is full) */
+  private paused = false;
+  /** the process has exited: read to the end, pause or not */
+  private released = false;
+  private reading = false;
+  private exitPoll: NodeJS.Timeout | undefined;
+  private pid: number | undefined;
+  /** stdin records the native socket still queues (the container is not reading its stdin) */
+  private writesQueued = false;
   private drainCbs: (() => void)[] = [];
-  /** inside node-unix-socket's 'data' callback: it panics (aborting berthd) if destroyed from there */
-  private dispatching = false;
 
-  constructor(private readonly sock: SeqpacketSocket, private readonly queueUntilRead: boolean) {
-    sock.on('error', () => this.fireClose());
-    sock.on('close', () => this.fireClose());
-    sock.on('end', () => this.fireClose());
-    sock.on('data', (buf: Buffer) => {
-      if (buf.length < 1 || this.destroyed) return;
-      const stream = buf[0] === 2 ? 1 : buf[0] === 3 ? 2 : 0;
-      if (stream === 0) return;
-      if (this.dataCbs.length === 0) {
-        if (this.queueUntilRead) this.queued.push([stream, Buffer.from(buf.subarray(1))]);
-        return;
-      }
-      if (stream !== this.batchStream) {
-        this.flushBatch();
-        if (this.destroyed) return;
-      }
-      this.batchStream = stream;
-      this.batch.push(buf.subarray(1));
-      this.batchBytes += buf.length - 1;
-      if (this.batchBytes >= COALESCE_MAX) this.flushBatch();
-      else if (!this.batchTimer) {
-        // node-unix-socket hands over about one record per turn of the loop: while output streams
-        // (the last batch left moments ago) wait a little for more; a lone record (a keystroke's echo)
-        // goes on the next turn
-        const streaming = performance.now() - this.lastFlush < STREAMING_MS;
-        if (streaming) {
-          const t = setTimeout(this.flushLater, BATCH_WAIT_MS);
-          this.batchTimer = () => clearTimeout(t);
-        } else {
-          const t = setImmediate(this.flushLater);
-          this.batchTimer = () => clearImmediate(t);
-        }
-      }
+  constructor(connect: (handlers: SeqpacketHandlers) => AttachTransport, private readonly opts: AttachOptions) {
+    this.sock = connect({
+      records: (recs) => this.onRecords(recs),
+      end: () => this.fireClose(),
+      error: () => this.fireClose(),
+      drain: () => { this.writesQueued = false; for (const cb of this.drainCbs.splice(0)) cb(); },
     });
+    this.update();
   }
 
-  private flushBatch(): void {
-    this.batchTimer?.();
-    this.batchTimer = undefined;
-    if (this.batch.length === 0) return;
-    this.lastFlush = performance.now();
-    const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
-    this.batch = [];
-    this.batchBytes = 0;
-    // maybe called from node-unix-socket's 'data' or 'end': a callback that destroys us must not
-    // destroy the native socket from there (destroy defers it)
-    const outer = this.dispatching;
-    this.dispatching = true;
-    try {
-      for (const cb of this.dataCbs) cb(this.batchStream, data);
-    } finally {
-      this.dispatching = outer;
+  private onRecords(recs: Buffer[]): void {
+    let run: Buffer[] = [];
+    let runStream: 1 | 2 = 1;
+    const flush = () => {
+      if (run.length === 0) return;
+      const data = run.length === 1 ? run[0]! : Buffer.concat(run);
+      run = [];
+      this.deliver(runStream, data);
+    };
+    for (const rec of recs) {
+      const stream = rec[0] === 2 ? 1 : rec[0] === 3 ? 2 : 0;
+      if (stream === 0 || rec.length < 2) continue;
+      if (stream !== runStream) flush();
+      runStream = stream;
+      run.push(rec.subarray(1));
     }
+    flush();
+  }
+
+  private deliver(stream: 1 | 2, data: Buffer): void {
+    if (this.destroyed) return;
+    if (this.dataCbs.length === 0) {
+      if (!this.opts.queueUntilRead) return;
+      this.queued.push([stream, data]);
+      this.queuedBytes += data.length;
+      if (this.queuedBytes >= QUEUE_MAX) this.update();
+      return;
+    }
+    for (const cb of this.dataCbs) cb(stream, data);
+  }
+
+  /** Reads or not, as pause(), the exec queue and the process's exit say; watches the pid while not. */
+  private update(): void {
+    if (this.closed) return;
+    const want = this.released || (!this.paused && this.queuedBytes < QUEUE_MAX);
+    if (want !== this.reading) {
+      this.reading = want;
+      if (want) this.sock.start(); else this.sock.stop();
+    }
+    if (!want && !this.exitPoll && this.opts.pidFile) {
+      this.exitPoll = setInterval(() => this.checkExit(), EXIT_POLL_MS);
+      this.exitPoll.unref();
+    } else if (want && this.exitPoll) {
+      clearInterval(this.exitPoll);
+      this.exitPoll = undefined;
+    }
+  }
+
+  private checkExit(): void {
+    this.pid ??= readPidFile(this.opts.pidFile!);
+    if (this.pid === undefined || processAlive(this.pid)) return;
+    this.released = true;
+    this.update();
   }
 
   private fireClose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.exitPoll) clearInterval(this.exitPoll);
+    this.exitPoll = undefined;
+    this.sock.close();
     for (const cb of this.drainCbs.splice(0)) cb();
-    this.flushBatch(); // output before the close goes first
     if (this.dataCbs.length === 0 && this.queued.length > 0) return; // replayed once a reader comes
     for (const cb of this.closeCbs.splice(0)) cb();
   }
@@ -253,39 +269,51 @@ export class AttachSocket implements AttachConnection {
     this.dataCbs.push(cb as (stream: 1 | 2, data: Buffer) => void);
     if (this.dataCbs.length === 1 && this.queued.length > 0) {
       const q = this.queued.splice(0);
+      this.queuedBytes = 0;
       for (const [s, d] of q) for (const c of this.dataCbs) c(s, d);
       if (this.closed) for (const c of this.closeCbs.splice(0)) c();
+      else this.update();
     }
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.update();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.update();
   }
 
   write(data: Buffer): boolean {
     if (this.closed) return true;
     for (let off = 0; off < data.length; off += STDIN_CHUNK) {
       const rec = data.subarray(off, Math.min(off + STDIN_CHUNK, data.length));
-      this.pendingWrites++;
-      // called at once when the record went out, later when it had to be queued
-      this.sock.write(rec, 0, rec.length, () => {
-        if (--this.pendingWrites === 0) for (const cb of this.drainCbs.splice(0)) cb();
-      });
+      try {
+        if (!this.sock.write(rec)) this.writesQueued = true;
+      } catch {
+        this.fireClose();
+        return true;
+      }
     }
-    return this.pendingWrites === 0;
+    return !this.writesQueued;
   }
 
   drained(): Promise<void> {
-    if (this.pendingWrites === 0 || this.closed) return Promise.resolve();
+    if (!this.writesQueued || this.closed) return Promise.resolve();
     return new Promise((resolve) => this.drainCbs.push(resolve));
   }
 
-  end(): void { if (!this.closed) this.sock.end(); }
+  end(): void { if (!this.closed) this.sock.shutdown(); }
 
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
     this.queued = [];
-    this.batch = [];
-    this.batchBytes = 0;
-    // A client dropped for falling behind is dropped from within our own 'data' callback.
-    if (this.dispatching) setImmediate(() => this.sock.destroy()); else this.sock.destroy();
+    this.queuedBytes = 0;
     this.fireClose();
   }
 }

@@ -3,9 +3,11 @@ import { parseDetachKeys } from '../core/detach-keys.js';
 import crypto from 'node:crypto';
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError, errorMessage } from '../errors.js';
 import type { OciProcess } from '../core/oci-spec.js';
+import type { AttachConnection } from '../core/attach-connection.js';
 import type { ResolvedUser } from '../core/user.js';
 import { startFailureOf } from '../runtime/start-failure.js';
 import type { EventBus } from './events.js';
+import { whenRemoved } from './container-gone.js';
 
 /**
  * docker exec: create / start / inspect / resize. Exec records live in memory (as dockerd's); the
@@ -24,14 +26,8 @@ export interface ExecContainers {
   get(ref: string): ExecContainer;
 }
 
-export interface ExecConnection {
-  on(ev: 'data', cb: (stream: 1 | 2, data: Buffer) => void): void;
-  on(ev: 'close', cb: () => void): void;
-  write(data: Buffer): boolean;
-  drained(): Promise<void>;
-  end(): void;
-  destroy(): void;
-}
+/** An exec's stdio: the same AttachConnection as a container's. */
+export type ExecConnection = AttachConnection;
 
 /** What exec needs from the runtime (ConmonExec satisfies it). */
 export interface ExecRuntime {
@@ -109,7 +105,7 @@ export interface ExecStart {
    * resolves with the exit code after the record is updated (so inspect sees it). A start failure
    * rejects with Docker's message and records the exit code (127 not found, 126 cannot run).
    */
-  run(late?: { ConsoleSize?: number[] | null }): Promise<{ conn?: ExecConnection; done: Promise<number> }>;
+  run(late?: { ConsoleSize?: number[] | null }): Promise<{ conn?: ExecConnection; done: Promise<number>; released?: { removed: Promise<void>; cancel(): void } }>;
 }
 
 const KEEP_FINISHED = 500;
@@ -274,7 +270,10 @@ export class ExecService {
       void this.d.runtime.cleanup(e.id).catch(() => undefined);
       return code;
     });
-    return { conn: started.conn, done };
+    // the container's removal: an attached client still behind then is dropped (api/stream/attach-session.ts)
+    const exists = (id: string) => { try { this.d.containers.get(id); return true; } catch { return false; } };
+    const released = started.conn ? whenRemoved(this.d.events, exists, c.Id) : undefined;
+    return { conn: started.conn, done, released };
   }
 
   resize(id: string, height: number | undefined, width: number | undefined): void {

@@ -1,7 +1,9 @@
 // Issue 8's stream audit beyond `logs -f` (log-streams.test.ts): attach (hijacked and websocket), exec
 // start, stats and events, over raw HTTP on the unix socket. For each: a client that never reads while
-// the container floods its output, and one that hangs up mid-stream. Afterwards berthd answers _ping,
-// its RSS stays under 150 MB and it holds no socket for a stream that should be over.
+// the container floods its output, and one that hangs up mid-stream. Attach and exec have backpressure,
+// as Docker's: a client that never reads holds its container's output back (the producer stops), and
+// kill, stop and rm -f still end the container. Afterwards berthd answers _ping, its RSS stays under
+// 150 MB and it holds no socket for a stream that should be over.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -95,6 +97,50 @@ async function assertHealthy(baseline: number, what: string): Promise<void> {
   assert.ok(fds <= baseline, `${what}: no stream left open (${fds} sockets, ${baseline} before)`);
 }
 
+/** The pid of a running container's init. */
+async function containerPid(id: string): Promise<number> {
+  return JSON.parse((await api(d.socket, 'GET', `/containers/${id}/json`)).body).State.Pid as number;
+}
+
+/** `pid` and every process under it. */
+function tree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    for (const t of (() => { try { return fs.readdirSync(`/proc/${out[i]}/task`); } catch { return []; } })()) {
+      try { out.push(...fs.readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number)); } catch { /* gone */ }
+    }
+  }
+  return out;
+}
+
+/** Bytes the processes under `pid` have written so far (wchar of /proc/<pid>/io, summed). */
+function written(pid: number): number {
+  let n = 0;
+  for (const p of tree(pid)) {
+    try { n += Number(/wchar:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/io`, 'utf8'))![1]); } catch { /* gone */ }
+  }
+  return n;
+}
+
+/**
+ * The flood under `pid` stops writing (its stdout is full: conmon waits on berthd, berthd on the client)
+ * long before its 200 MB are out, and berthd stays small and answers meanwhile.
+ */
+async function assertHeldBack(pid: number, what: string): Promise<void> {
+  let last = -1;
+  const still = await waitFor(async () => {
+    const now = written(pid);
+    const same = now === last && now > 0;
+    last = now;
+    return same;
+  }, 60_000, 1000);
+  assert.ok(still, `${what}: the producer stopped writing (${last} bytes written)`);
+  assert.ok(last < 100_000_000, `${what}: it was held back before its output was out (${last} bytes written)`);
+  assert.equal((await api(d.socket, 'GET', '/_ping', undefined, 10_000)).status, 200, `${what}: _ping answers`);
+  const rss = rssMb();
+  assert.ok(rss < 150, `${what}: RSS stays under 150 MB (${rss.toFixed(0)} MB)`);
+}
+
 async function create(cmd: string, hostConfig: Record<string, unknown> = {}): Promise<string> {
   const c = await api(d.socket, 'POST', '/containers/create', {
     Image: IMG, Cmd: ['sh', '-c', cmd], AttachStdout: true, AttachStderr: true,
@@ -141,17 +187,21 @@ test('events: clients that never read are not buffered without bound; one that h
   await assertHealthy(base, 'after an event flood to clients that do not read');
 });
 
-test('attach: a client that never reads a flood is dropped, not buffered, and its stream ends with the container', { skip: 'a client that never reads a flood is buffered in full since the drop was taken out (it cut fast producers\' output); bounding it needs backpressure into conmon: issue 8' }, async () => {
+test('attach: a client that never reads a flood holds the container back, not berthd\'s memory; kill ends it and its stream', async () => {
   const base = socketFds();
   const id = await create(FLOOD, { AutoRemove: true });
   stalled('POST', `/v1.45/containers/${id}/attach?stream=1&stdout=1&stderr=1`, UPGRADE_TCP);
   await sleep(200); // parked before start: connected between runc create and start
   await start(id);
-  assert.ok(await waitFor(() => gone(id), 120_000, 200), 'the container wrote its output, exited and was removed');
+  await assertHeldBack(await containerPid(id), 'a stalled attach client');
+  assert.ok(await running(id), 'the container waits on its client, as with Docker');
+  // the container's exit must not wait on the client: conmon, blocked on it, is let go
+  assert.equal((await api(d.socket, 'POST', `/containers/${id}/kill`, undefined, 30_000)).status, 204);
+  assert.ok(await waitFor(() => gone(id), 60_000, 200), 'the killed container exited and was removed');
   await assertHealthy(base, 'after a stalled attach client');
 });
 
-test('attach logs=1: live output is not held without bound while the replay waits on a client that does not read', { skip: 'a client that never reads a flood is buffered in full since the drop was taken out (it cut fast producers\' output); bounding it needs backpressure into conmon: issue 8' }, async () => {
+test('attach logs=1: live output is not held without bound while the replay waits on a client that does not read; rm -f ends it', async () => {
   const base = socketFds();
   // a log larger than the socket buffers (the replay stalls on it), then a live flood while it does
   const id = await create(`yes ${LINE} | head -c 8000000; sleep 1; ${FLOOD}`, { AutoRemove: true, LogConfig: { Type: 'json-file' } });
@@ -159,7 +209,10 @@ test('attach logs=1: live output is not held without bound while the replay wait
   const logPath = JSON.parse((await api(d.socket, 'GET', `/containers/${id}/json`)).body).LogPath as string;
   await waitFor(() => { try { return fs.statSync(logPath).size >= 8_000_000; } catch { return false; } }, 30_000, 50);
   stalled('POST', `/v1.45/containers/${id}/attach?logs=1&stream=1&stdout=1&stderr=1`, UPGRADE_TCP);
-  assert.ok(await waitFor(() => gone(id), 120_000, 200), 'the container wrote its output, exited and was removed');
+  await assertHeldBack(await containerPid(id), 'a stalled attach client with a log replay');
+  const del = await api(d.socket, 'DELETE', `/containers/${id}?force=1`, undefined, 30_000);
+  assert.equal(del.status, 204, del.body);
+  assert.ok(await gone(id));
   await assertHealthy(base, 'after a stalled attach with a log replay');
 });
 
@@ -178,13 +231,16 @@ test('attach: a client that hangs up mid-stream is released while the container 
   await assertHealthy(base, 'after the container of a reading attach client was removed');
 });
 
-test('attach/ws: a websocket client that never reads is dropped; one that hangs up is released', { skip: 'a client that never reads a flood is buffered in full since the drop was taken out (it cut fast producers\' output); bounding it needs backpressure into conmon: issue 8' }, async () => {
+test('attach/ws: a websocket client that never reads holds the container back; stop ends it; one that hangs up is released', async () => {
   const base = socketFds();
   const id = await create(FLOOD, { AutoRemove: true });
   stalled('GET', `/v1.45/containers/${id}/attach/ws?stream=1&stdout=1&stderr=1`, UPGRADE_WS);
   await sleep(200);
   await start(id);
-  assert.ok(await waitFor(() => gone(id), 120_000, 200), 'the container wrote its output, exited and was removed');
+  await assertHeldBack(await containerPid(id), 'a stalled websocket client');
+  // sh as PID 1 ignores SIGTERM: stop's SIGKILL after 1 s ends it
+  assert.equal((await api(d.socket, 'POST', `/containers/${id}/stop?t=1`, undefined, 30_000)).status, 204);
+  assert.ok(await waitFor(() => gone(id), 60_000, 200), 'the stopped container was removed');
   await assertHealthy(base, 'after a stalled websocket client');
 
   const id2 = await create(`yes ${LINE}`);
@@ -196,14 +252,18 @@ test('attach/ws: a websocket client that never reads is dropped; one that hangs 
   await removeForce(id2);
 });
 
-test('exec start: a client that never reads an exec flood is dropped; the exec and its container run on', { skip: 'a client that never reads a flood is buffered in full since the drop was taken out (it cut fast producers\' output); bounding it needs backpressure into conmon: issue 8' }, async () => {
+test('exec start: a client that never reads an exec flood holds the exec back; once it leaves the exec finishes; the container runs on', async () => {
   const id = await create('sleep 600');
   await start(id);
   const base = socketFds();
   const e = await execOf(id, FLOOD);
-  stalled('POST', `/v1.45/exec/${e.execId}/start`, JSON_HEADERS, e.body);
-  const done = async () => JSON.parse((await api(d.socket, 'GET', `/exec/${e.execId}/json`)).body).Running === false
-    && JSON.parse((await api(d.socket, 'GET', `/exec/${e.execId}/json`)).body).ExitCode !== null;
+  const s = stalled('POST', `/v1.45/exec/${e.execId}/start`, JSON_HEADERS, e.body);
+  const inspect = async () => JSON.parse((await api(d.socket, 'GET', `/exec/${e.execId}/json`)).body) as { Running: boolean; ExitCode: number | null; Pid: number };
+  assert.ok(await waitFor(async () => (await inspect()).Pid > 0, 10_000, 50), 'the exec runs');
+  await assertHeldBack((await inspect()).Pid, 'a stalled exec client');
+  assert.equal((await inspect()).Running, true, 'the exec waits on its client');
+  s.destroy(); // the client leaves: nothing holds the exec back any more
+  const done = async () => { const i = await inspect(); return i.Running === false && i.ExitCode !== null; };
   assert.ok(await waitFor(done, 120_000, 200), 'the exec wrote its output and exited');
   await assertHealthy(base, 'after a stalled exec client');
   assert.ok(await running(id), 'the container keeps running');
@@ -264,7 +324,8 @@ test('an attached run whose producer outpaces its reader gets every byte (docker
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), String(bytes), `${slow ? 'a slow' : 'a'} reader got every byte`);
   }
-  // the lagging client's output was held in berthd (no RSS bound here: V8 keeps what it grew to, which is why
-  // this test runs last); berthd still answers
+  // the slow reader held the container back instead of making berthd hold its output
   assert.equal((await api(d.socket, 'GET', '/_ping')).status, 200);
+  const rss = rssMb();
+  assert.ok(rss < 150, `RSS stays under 150 MB (${rss.toFixed(0)} MB) after a reader 20 MB behind`);
 });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { berthdBin, startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
-import { docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
+import { berth, docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
 import { api } from '../helpers/daemon.js';
 import { createBody, hostConfigProps, sampleValue } from '../helpers/spec-sample.js';
@@ -104,6 +104,33 @@ test('every refused create field (the enforcement table) gets 400 with its messa
   assert.ok(n >= 25);
   const ps = await ok(['ps', '-aq']);
   assert.equal(ps.stdout.trim().split('\n').filter(Boolean).length, 1, 'only vsrc exists: refused creates leave nothing');
+});
+
+test('create answers Docker\'s Warnings (ports with host networking, no OOM killer without a memory limit); docker and berth print them', async () => {
+  const HOST_PORTS = 'Published ports are discarded when using host network mode';
+  const OOM = 'OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.';
+  const ids: string[] = [];
+  const create = async (hc: Record<string, unknown>) => {
+    const r = await api(d.socket, 'POST', '/containers/create', { Image: IMG, Cmd: ['true'], HostConfig: hc });
+    assert.equal(r.status, 201, r.body);
+    const j = JSON.parse(r.body) as { Id: string; Warnings: string[] };
+    ids.push(j.Id);
+    return j.Warnings;
+  };
+  try {
+    assert.deepEqual(await create({ NetworkMode: 'host', PortBindings: { '80/tcp': [{ HostPort: '18080' }] } }), [HOST_PORTS]);
+    assert.deepEqual(await create({ NetworkMode: 'none', OomKillDisable: true }), [OOM]);
+    assert.deepEqual(await create({ NetworkMode: 'none', OomKillDisable: true, Memory: 64 * 1024 * 1024 }), [], 'with a memory limit: no warning');
+    assert.deepEqual(await create({ PortBindings: { '80/tcp': [{ HostPort: '18080' }] } }), [], 'ports on a bridge: no warning');
+    for (const cli of [docker, berth]) {
+      const r = await cli(d.env, ['create', '--network', 'host', '-p', '18081:80', IMG, 'true']);
+      assert.equal(r.code, 0, show(r));
+      ids.push(r.stdout.trim());
+      assert.match(r.stderr, new RegExp(`^WARNING: ${HOST_PORTS}$`, 'm'), show(r));
+    }
+  } finally {
+    for (const id of ids) await api(d.socket, 'DELETE', `/containers/${id}?force=1`);
+  }
 });
 
 test('daemon.json dns and dns-search reach resolv.conf; --dns still wins', async () => {

@@ -7,11 +7,14 @@ const MIB = 1024 * 1024;
 import type { AttachConnection } from '../../src/core/attach-connection.js';
 
 /** A container's streams that the test feeds by hand. */
-function fakeConn(): AttachConnection & { emit(s: 1 | 2, d: Buffer): void; destroyed: boolean } {
+function fakeConn(): AttachConnection & { emit(s: 1 | 2, d: Buffer): void; destroyed: boolean; paused: boolean } {
   const data: ((s: 1 | 2, d: Buffer) => void)[] = [];
   const close: (() => void)[] = [];
   const c = {
     destroyed: false,
+    paused: false,
+    pause() { c.paused = true; },
+    resume() { c.paused = false; },
     on(ev: 'data' | 'close', cb: never) { (ev === 'data' ? data : close).push(cb); },
     write: () => true, drained: () => Promise.resolve(), end() {},
     destroy() { if (c.destroyed) return; c.destroyed = true; for (const cb of close.splice(0)) cb(); },
@@ -47,6 +50,7 @@ test('live output that arrives while a replay waits on the client is held in ful
   let got = 0;
   const ce: ClientEnd = {
     gone: false,
+    behind: false,
     send: (_s, d) => { got += d.length; return true; },
     drained: () => stuck,
     end() {},
@@ -62,11 +66,65 @@ test('live output that arrives while a replay waits on the client is held in ful
   await new Promise((r) => setImmediate(r));
   const chunk = Buffer.alloc(64 * 1024);
   for (let i = 0; i < 128; i++) conn.emit(1, chunk);
+  assert.equal(conn.paused, true, 'the container waits while the replay does (held output is bounded)');
   assert.equal(dropped, 0, 'the client is kept');
   assert.equal(got, 0, 'nothing goes out before the replay is done');
   release();
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(got, 128 * chunk.length, 'every held byte is sent once the replay is done');
+  assert.equal(conn.paused, false, 'live output flows again');
   assert.ok(!conn.destroyed);
   await run;
+});
+
+/** A client end over a flag: send answers `full` false; drained() resolves when the test says so. */
+function clientEnd() {
+  let wake: () => void = () => {};
+  const goneCbs: (() => void)[] = [];
+  const ce = {
+    gone: false, behind: false, full: false, dropped: 0, got: 0,
+    send(_s: 1 | 2, d: Buffer) { ce.got += d.length; if (ce.full) ce.behind = true; return !ce.full; },
+    drained: () => new Promise<void>((r) => { wake = r; }),
+    drain() { ce.full = false; ce.behind = false; wake(); },
+    end() {},
+    drop() { ce.dropped++; ce.gone = true; for (const cb of goneCbs) cb(); },
+    input() {}, discardInput() {}, pauseInput() {},
+    onGone: (cb: () => void) => { goneCbs.push(cb); },
+  };
+  return ce;
+}
+
+test('a full client pauses the container\'s connection until it drains; nothing is dropped', async () => {
+  const conn = fakeConn();
+  const ce = clientEnd();
+  await attachSession(Promise.resolve(conn), { stdout: true, stderr: true }).run(ce);
+  conn.emit(1, Buffer.alloc(1000));
+  assert.equal(conn.paused, false);
+  ce.full = true;
+  conn.emit(1, Buffer.alloc(1000));
+  assert.equal(conn.paused, true, 'send answered false: the container waits');
+  conn.emit(2, Buffer.alloc(1000)); // what was read already still goes out
+  assert.equal(ce.got, 3000);
+  ce.drain();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(conn.paused, false, 'drained: reading goes on');
+  assert.equal(ce.dropped, 0);
+  assert.equal(conn.destroyed, false);
+});
+
+test('the container\'s removal drops a client still behind, and only such a client', async () => {
+  for (const behind of [true, false]) {
+    const conn = fakeConn();
+    const ce = clientEnd();
+    let cancelled = 0;
+    let remove!: () => void;
+    const removed = new Promise<void>((r) => { remove = r; });
+    await attachSession(Promise.resolve(conn), { stdout: true, stderr: true, released: { removed, cancel: () => { cancelled++; } } }).run(ce);
+    ce.full = behind;
+    conn.emit(1, Buffer.alloc(1000));
+    remove();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(ce.dropped, behind ? 1 : 0, behind ? 'a client behind is dropped' : 'a client that took everything is not');
+    assert.equal(cancelled, 1, 'the removal watch is let go once');
+  }
 });

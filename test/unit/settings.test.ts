@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig, tcpHostCheck } from '../../src/config/daemon-config.js';
-import { effectiveDns, imageVolumeWarnings, mergeUlimits, parseDefaultUlimits, refuseUnsupportedFields } from '../../src/core/create-settings.js';
+import { createWarnings, effectiveDns, imageVolumeWarnings, mergeUlimits, parseDefaultUlimits, refuseUnsupportedFields } from '../../src/core/create-settings.js';
 import { backingFsName } from '../../src/services/system-service.js';
 import { swarmRoutes, NOT_IN_SWARM, NOT_MANAGER } from '../../src/api/routes/swarm.js';
 
@@ -56,6 +56,15 @@ test('create: binds, mounts, volumes-from and Volumes are taken now; a volume dr
   assert.doesNotThrow(() => refuseUnsupportedFields({ HostConfig: { VolumeDriver: 'local' } }));
   assert.throws(() => refuseUnsupportedFields({ HostConfig: { VolumeDriver: 'nfs-plugin' } }), /only the local volume driver is supported/);
   assert.deepEqual(imageVolumeWarnings(undefined), []);
+});
+
+test('create warnings as moby gives them: ports with host networking, no OOM killer without a memory limit', () => {
+  assert.deepEqual(createWarnings({ NetworkMode: 'host', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } }), ['Published ports are discarded when using host network mode']);
+  assert.deepEqual(createWarnings({ NetworkMode: 'host', PortBindings: {} }), []);
+  assert.deepEqual(createWarnings({ NetworkMode: 'bridge', PortBindings: { '80/tcp': [] } }), []);
+  assert.deepEqual(createWarnings({ OomKillDisable: true }), ['OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.']);
+  assert.deepEqual(createWarnings({ OomKillDisable: true, Memory: 64 << 20 }), []);
+  assert.deepEqual(createWarnings({ OomKillDisable: false }), []);
 });
 
 test('daemon defaults: dns per list when the container gives none; ulimits merged by name', () => {

@@ -146,6 +146,7 @@ function sessionOptions(a: AttachStreams, o: { stdin: boolean; stdout: boolean; 
     stdout: o.stdout, stderr: o.stderr,
     stdin: o.stdin && { detachKeys: a.detachKeys },
     onClientGone: a.cancel,
+    released: a.removed,
     replay: replay && ((send, drained, gone) => replay({
       write: (s, data) => send(s === 'stdout' ? 1 : 2, data), closed: gone, drain: drained,
     })),

@@ -59,7 +59,7 @@ async function start(ctx: RouteContext, svc: ExecBackend): Promise<void> {
   }
   // The client reads the exit code with inspect after EOF: the session ends once it is recorded.
   await attachSession(Promise.resolve(started.conn), {
-    stdout: s.attachStdout, stderr: s.attachStderr, until: started.done,
+    stdout: s.attachStdout, stderr: s.attachStderr, until: started.done, released: started.released,
     stdin: s.attachStdin && { detachKeys: parseDetachKeys(s.detachKeys || undefined) },
   }).run(client);
 }

@@ -31,19 +31,26 @@ export interface ClientEnd {
   /** the client went away (after onEnd, for a carrier whose close is also its EOF) */
   onGone(cb: () => void): void;
   readonly gone: boolean;
+  /** output is queued that the client has not taken */
+  readonly behind: boolean;
 }
 
 /** conmon reads stdin records into a 32 KiB buffer and drops the rest: writes are cut to that. */
 const STDIN_CHUNK = 32 * 1024;
 
 /*
- * Live output is never dropped for a client that lags. Docker makes the
- * container's output wait on a reader about 1 MB behind (moby's BytesPipe). berthd cannot do that yet:
- * node-unix-socket has no way to stop reading conmon's attach socket. Dropping a client 4 MiB behind
- * (tried in 8e0ea40) cut the output of every attached run whose producer was faster than its reader,
- * `docker run img cat big > file` included. So a client that falls behind is buffered in full; what that
- * costs with a client that never reads is issue 8's open part.
+ * Backpressure, as Docker's: when the client cannot take more (send answered false), the session pauses
+ * the container's connection until the client drains, and conmon's write, then the container's stdout,
+ * wait with it. Nothing is dropped for a client that lags, and berthd holds about one read batch per
+ * client. What would keep a process waiting after its end (a client that never reads) is undone below
+ * the session: AttachSocket reads a process that has exited to the end (runtime/conmon-session.ts). A
+ * client still behind when its container is removed is dropped (`released`).
  */
+
+/** Live output held while a logs=1 replay runs (or the client connects): past this the container waits. */
+const HELD_MAX = 256 * 1024;
+/** What a websocket client may have queued before the container waits on it. */
+const WS_HIGH_WATER = 128 * 1024;
 
 /** A hijacked HTTP connection (101 upgrade or plain 200): 8-byte multiplexed frames, or raw with a tty. */
 export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
@@ -55,6 +62,7 @@ export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
   const drop = () => { sock.destroy(); leave(); };
   return {
     get gone() { return gone; },
+    get behind() { return sock.writableLength > 0; },
     send(s, data) {
       if (gone) return true;
       return sock.write(multiplexed ? muxFrame(s, data) : data);
@@ -85,7 +93,7 @@ const WS_INPUT_QUEUE = 1024 * 1024;
  * messages are input, held (bounded) until the session reads them; the client's close is input's EOF.
  */
 export function webSocketEnd(ws: WebSocket, binary: boolean): ClientEnd {
-  const writer = new WebSocketWriter(ws, binary);
+  const writer = new WebSocketWriter(ws, binary, WS_HIGH_WATER);
   let gone = false;
   const goneCbs: (() => void)[] = [];
   let queue: Buffer[] | undefined = [];
@@ -109,6 +117,7 @@ export function webSocketEnd(ws: WebSocket, binary: boolean): ClientEnd {
   });
   return {
     get gone() { return gone; },
+    get behind() { return writer.buffered > 0; },
     send(_s, data) {
       if (gone) return true;
       return writer.write(data);
@@ -151,6 +160,11 @@ export interface AttachSessionOptions {
   until?: Promise<unknown>;
   /** the client left (a waiting attach gives up its place) */
   onClientGone?: () => void;
+  /**
+   * Resolves when the container is removed: a client still behind then is dropped (its socket would
+   * otherwise stay for output it never takes). cancel() when the session is over.
+   */
+  released?: { removed: Promise<void>; cancel(): void };
 }
 
 export interface AttachSession {
@@ -172,12 +186,36 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
   let live = false;
   let ended = false;
   let detached = false;
-  // Output that arrives while the replay runs (or before the client is there) waits here, bounded too.
+  // Output that arrives while the replay runs (or before the client is there) waits here; past
+  // HELD_MAX the connection is paused until the session goes live.
   const held: [1 | 2, Buffer][] = [];
+  let heldBytes = 0;
+  let waitingDrain = false;
   const send = (s: 1 | 2, data: Buffer): boolean => {
     if (!client || (s === 1 && !o.stdout) || (s === 2 && !o.stderr)) return true;
     return client.send(s, data);
   };
+  /** The client is full: the container waits until it drains. */
+  const holdBack = (c: StreamConnection, ce: ClientEnd) => {
+    if (waitingDrain) return;
+    waitingDrain = true;
+    c.pause();
+    void ce.drained().then(() => {
+      waitingDrain = false;
+      if (!ce.gone) c.resume();
+    });
+  };
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    o.released?.cancel();
+  };
+  void o.released?.removed.then(() => {
+    if (released) return;
+    release();
+    if (client && !client.gone && client.behind) client.drop();
+  });
   const finish = () => {
     void Promise.resolve(o.until).catch(() => undefined).then(() => { if (client && !client.gone && !detached) client.end(); });
   };
@@ -185,8 +223,13 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
     if (!c) return undefined;
     attached = c;
     c.on('data', (s, data) => {
-      if (live) { send(s, data); return; }
+      if (live) {
+        if (!send(s, data) && client) holdBack(c, client);
+        return;
+      }
       held.push([s, data]);
+      heldBytes += data.length;
+      if (heldBytes >= HELD_MAX) c.pause();
     });
     c.on('close', () => {
       const first = !ended;
@@ -197,12 +240,14 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
   });
   return {
     abandon() {
+      release();
       o.onClientGone?.();
       void connected.then((c) => c?.destroy());
     },
     async run(ce) {
       client = ce;
       ce.onGone(() => {
+        release();
         o.onClientGone?.();
         attached?.destroy();
       });
@@ -212,7 +257,10 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
       const c = await connected;
       if (ce.gone) { c?.destroy(); return; }
       live = true;
-      for (const [s, data] of held.splice(0)) send(s, data);
+      let taken = true;
+      for (const [s, data] of held.splice(0)) taken = send(s, data) && taken;
+      heldBytes = 0;
+      if (c && !taken) holdBack(c, ce); else c?.resume();
       if (!c || ended) { finish(); return; }
       if (!o.stdin) return;
       const scanner = new DetachScanner(o.stdin.detachKeys);

@@ -9,7 +9,7 @@ import {
   mergeImageConfig, normalizePortKeys, processArgs, randomName, validateCreate, validateName,
   type CreateBody, type HostConfig,
 } from '../../core/container-config.js';
-import { imageVolumeWarnings, refuseUnsupportedFields } from '../../core/create-settings.js';
+import { createWarnings, imageVolumeWarnings, refuseUnsupportedFields } from '../../core/create-settings.js';
 import { normalizePlatform, platformMatches, platformString, type PlatformWanted } from '../../core/manifest.js';
 import { initialState } from '../../core/container-state.js';
 import type { ContainerContext } from './context.js';
@@ -124,5 +124,5 @@ export async function createContainer(ctx: ContainerContext, name: string | unde
   }
   store.add(newLive(rec));
   ctx.publish('create', rec);
-  return { Id: id, Warnings: ctx.d.mounts ? [] : imageVolumeWarnings(img.config.config?.Volumes) };
+  return { Id: id, Warnings: [...createWarnings(hc), ...(ctx.d.mounts ? [] : imageVolumeWarnings(img.config.config?.Volumes))] };
 }

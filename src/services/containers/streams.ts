@@ -40,6 +40,8 @@ export interface AttachStreams {
   conn: Promise<AttachConnection | undefined> | undefined;
   /** the client went away: a waiting attach gives up its place */
   cancel(): void;
+  /** with stream=1: the container's removal (a client still behind then is dropped); cancel() when done */
+  removed?: { removed: Promise<void>; cancel(): void };
   /** the log so far (logs=1), stdout/stderr as asked */
   replay?: (sink: LogSink) => Promise<LogEnd>;
 }
@@ -79,6 +81,7 @@ export class ContainerStreams {
       detachKeys,
       conn: h?.conn,
       cancel: h?.cancel ?? (() => {}),
+      removed: h ? this.whenRemoved(rec.Id) : undefined,
       replay: req.logs && logDriver(rec.HostConfig.LogConfig?.Type).readable
         ? (sink) => streamLogs(rec.LogPath, { stdout: req.stdout, stderr: req.stderr, timestamps: false, follow: false }, sink, { stopped: Promise.resolve() })
         : undefined,
