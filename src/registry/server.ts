@@ -311,12 +311,9 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
       const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
       const challenge = (err as { challenge?: string }).challenge;
       if (challenge) headers['WWW-Authenticate'] = challenge;
-      // An error before the request body was read: drop the connection after answering, so an unread
-      // upload cannot be taken as the next request.
-      if (!req.complete) headers.Connection = 'close';
       res.writeHead(status, headers);
       res.end(req.method === 'HEAD' ? undefined : body);
-      if (!req.complete) req.resume();
+      if (!req.complete) discardBody(req);
     }).finally(() => {
       opts.log?.(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`);
     });
@@ -338,17 +335,45 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new RegistryError('SIZE_INVALID', `manifest too large: ${declared} bytes (limit ${limit})`);
-  const chunks: Buffer[] = [];
+/** Bytes of a refused request's body read and dropped after the answer, so the client sees the answer. */
+const DISCARD_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * An error answered before the request body was read: a client still sending would get a reset (and most
+ * lose the answer) if the connection closed now, so up to DISCARD_LIMIT more bytes are read and dropped
+ * (the connection then serves the next request); past that it is cut, as Go's server cuts at 256 KiB.
+ */
+function discardBody(req: IncomingMessage): void {
   let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > limit) throw new RegistryError('SIZE_INVALID', `manifest too large (limit ${limit} bytes)`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
+  req.on('data', (c: Buffer) => {
+    n += c.length;
+    if (n > DISCARD_LIMIT) req.socket.destroy();
+  });
+  req.on('error', () => {});
+  req.resume();
+}
+
+/** The body, at most `limit` bytes; more is SIZE_INVALID, without consuming (or destroying) the rest. */
+function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return Promise.reject(new RegistryError('SIZE_INVALID', `manifest too large: ${declared} bytes (limit ${limit})`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const done = (err?: Error): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+      req.pause();
+      if (err) reject(err); else resolve(Buffer.concat(chunks));
+    };
+    const onData = (c: Buffer): void => {
+      n += c.length;
+      if (n > limit) done(new RegistryError('SIZE_INVALID', `manifest too large (limit ${limit} bytes)`));
+      else chunks.push(c);
+    };
+    const onEnd = (): void => done();
+    const onError = (err: Error): void => done(err);
+    req.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }
 
 /** `n` and `last` as the spec reads them: entries after `last`, at most `n`; `next` is set when more remain. */
