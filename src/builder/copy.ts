@@ -10,10 +10,10 @@ import zlib from 'node:zlib';
 import type * as tarTypes from 'tar-stream';
 import { InvalidParameterError, NotImplementedError } from '../errors.js';
 import { resolveInView } from '../store/rootfs-files.js';
-import { requireCjs } from '../sys/cjs.js';
+import { lazyCjs } from '../sys/cjs.js';
 import type { CopySource } from './instructions.js';
 
-const tar = requireCjs('tar-stream') as typeof tarTypes;
+const tar = lazyCjs<typeof tarTypes>('tar-stream');
 
 /** A source as the plan sees it: an ADD URL arrives already downloaded (download.ts). */
 export type PlanSource = CopySource | { kind: 'download'; url: string; name: string; abs: string };
@@ -34,7 +34,7 @@ export interface CopyPlan {
   destIsDir?: boolean;
 }
 
-interface Item { name: string; abs?: string; st?: fs.Stats; body?: Buffer; archive?: boolean }
+interface Item { name: string; abs?: string; st?: fs.Stats; body?: Buffer; archive?: boolean; downloaded?: boolean }
 
 function isWhiteout(st: fs.Stats): boolean { return st.isCharacterDevice() && st.rdev === 0; }
 
@@ -160,7 +160,7 @@ function plan(p: CopyPlan): Item[] {
   for (const dl of downloads) {
     if (intoDir && dl.name === '') throw new InvalidParameterError(`cannot determine a file name for ${dl.url}: give ADD a destination file name`);
     // Downloads are never unpacked, as the classic builder.
-    items.push({ name: intoDir ? path.posix.join(dest0, dl.name) : dest0, abs: dl.abs, st: fs.lstatSync(dl.abs) });
+    items.push({ name: intoDir ? path.posix.join(dest0, dl.name) : dest0, abs: dl.abs, st: fs.lstatSync(dl.abs), downloaded: true });
   }
   for (const n of named) {
     if (n.st.isDirectory()) { walkInto(p, n.rel, dest0, items); continue; }
@@ -194,7 +194,10 @@ export async function packSources(p: CopyPlan): Promise<{ hash: string; pack: ()
   if (p.chmod !== undefined && (!/^[0-7]{3,4}$/.test(p.chmod))) throw new InvalidParameterError(`invalid chmod parameter: ${p.chmod}`);
   const h = createHash('sha256');
   for (const it of items) {
-    h.update(`${it.name}\0${it.st ? `${it.st.mode}:${it.st.size}:${Math.floor(it.st.mtimeMs)}` : 'heredoc'}\0`);
+    // A download's mtime (Last-Modified) is not in the key, as the classic builder's tarsum header leaves it out:
+    // the same bytes under a new Last-Modified still hit the cache (and keep the cached image's mtime).
+    const mtime = it.downloaded ? '' : `:${Math.floor(it.st?.mtimeMs ?? 0)}`;
+    h.update(`${it.name}\0${it.st ? `${it.st.mode}:${it.st.size}${mtime}` : 'heredoc'}\0`);
     if (it.body) h.update(it.body);
     else if (it.st?.isFile()) h.update(createHash('sha256').update(fs.readFileSync(it.abs!)).digest());
     else if (it.st?.isSymbolicLink()) h.update(fs.readlinkSync(it.abs!));

@@ -47,7 +47,33 @@ export function parseChecksum(s: string): { alg: string; hex: string } {
 /** Go's http.Response.Status text ("404 Not Found") for a fetch response. */
 function status(res: Response): string { return `${res.status} ${res.statusText}`.trim(); }
 
-export async function downloadSource(url: string, file: string, o: { checksum?: string; signal?: AbortSignal }): Promise<Download> {
+/**
+ * moby's progress.Reader update rule: a progress line every 1% of a known length (at most every 512 kB) and
+ * at most every 100 ms, and always the last one.
+ */
+export function progressGate(total: number | undefined, now: () => number = Date.now): (current: number, last: boolean) => boolean {
+  let every = 512 * 1024;
+  if (total !== undefined && total > 0) every = Math.min(every, Math.trunc(0.01 * total));
+  let lastUpdate = 0;
+  let lastAt: number | undefined;
+  return (current, last) => {
+    if (!last && current - lastUpdate <= every) return false;
+    lastUpdate = current;
+    const t = now();
+    if (!last && current !== total && lastAt !== undefined && t - lastAt < 100) return false;
+    lastAt = t;
+    return true;
+  };
+}
+
+export interface DownloadOptions {
+  checksum?: string;
+  signal?: AbortSignal;
+  /** "Downloading" progress (the classic builder's); total is the Content-Length, undefined when none came. */
+  progress?: (current: number, total: number | undefined, last: boolean) => void;
+}
+
+export async function downloadSource(url: string, file: string, o: DownloadOptions): Promise<Download> {
   const want = o.checksum === undefined ? undefined : parseChecksum(o.checksum);
   let res: Response;
   try {
@@ -62,7 +88,19 @@ export async function downloadSource(url: string, file: string, o: { checksum?: 
     throw res.status === 404 ? new NotFoundError(msg) : new InvalidParameterError(msg);
   }
   const hash = createHash(want?.alg ?? 'sha256');
-  const tee = new Transform({ transform(chunk: Buffer, _enc, cb) { hash.update(chunk); cb(null, chunk); } });
+  const len = res.headers.get('content-length');
+  const total = len !== null && /^\d+$/.test(len) ? Number(len) : undefined;
+  const gate = progressGate(total);
+  let current = 0;
+  const tee = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      current += chunk.length;
+      if (o.progress && gate(current, false)) o.progress(current, total, false);
+      cb(null, chunk);
+    },
+    flush(cb) { if (o.progress && gate(current, true)) o.progress(current, total, true); cb(); },
+  });
   const body = res.body ? Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>) : Readable.from([]);
   await pipeline(body, tee, fs.createWriteStream(file, { mode: 0o600, flags: 'wx' }));
   if (want) {

@@ -57,6 +57,10 @@ export interface DaemonConfig {
   runtimes: RuntimeTable;
   /** daemon.json default-runtime / --default-runtime; unset: crun on cgroup v2 when installed, else runc */
   defaultRuntime?: string;
+  /** daemon.json max-concurrent-downloads (dockerd's default 3): layer downloads at once per pull */
+  maxConcurrentDownloads: number;
+  /** daemon.json max-download-attempts (dockerd's default 5): tries per layer download */
+  maxDownloadAttempts: number;
   /** Warnings loading the configuration gave (dockerd logs them at start). */
   warnings: string[];
 }
@@ -76,6 +80,8 @@ export const DEFAULTS: DaemonConfig = {
   tlsVerify: false,
   registry: registryServiceConfig({}).config,
   runtimes: {},
+  maxConcurrentDownloads: 3,
+  maxDownloadAttempts: 5,
   warnings: [],
 };
 
@@ -89,6 +95,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig | null> = {
   'tls': 'tls', 'tlsverify': 'tlsVerify', 'tlscacert': 'tlsCaCert', 'tlscert': 'tlsCert', 'tlskey': 'tlsKey',
   'insecure-registries': 'insecureRegistries', 'registry-mirrors': 'registryMirrors',
   'runtimes': 'runtimes', 'default-runtime': 'defaultRuntime',
+  'max-concurrent-downloads': 'maxConcurrentDownloads', 'max-download-attempts': 'maxDownloadAttempts',
 };
 
 /**
@@ -184,6 +191,9 @@ export function loadConfig(flags: FlagValues, readFile: (p: string) => string | 
   cfg.runtimes = flags['add-runtime']?.length ? parseAddRuntimeFlags(flags['add-runtime']) : parseRuntimesFile(file['runtimes']);
   if (flags['default-runtime'] !== undefined) cfg.defaultRuntime = flags['default-runtime'];
   if (cfg.defaultRuntime !== undefined && typeof cfg.defaultRuntime !== 'string') throw new InvalidParameterError('default-runtime must be a string');
+  // moby's ValidateMaxConcurrentDownloads / ValidateMaxDownloadAttempts wording
+  if (!Number.isInteger(cfg.maxConcurrentDownloads) || cfg.maxConcurrentDownloads < 0) throw new InvalidParameterError(`invalid max concurrent downloads: ${String(cfg.maxConcurrentDownloads)}`);
+  if (!Number.isInteger(cfg.maxDownloadAttempts) || cfg.maxDownloadAttempts <= 0) throw new InvalidParameterError(`invalid max download attempts: ${String(cfg.maxDownloadAttempts)}`);
   const reg = registryServiceConfig({ mirrors: cfg.registryMirrors, insecure: cfg.insecureRegistries });
   cfg.registry = reg.config;
   cfg.warnings.push(...reg.warnings);

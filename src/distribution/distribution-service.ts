@@ -38,6 +38,9 @@ export interface EndpointResolver {
 export interface DistributionDeps {
   images: ImageService;
   hosts: EndpointResolver;
+  /** daemon.json max-concurrent-downloads and max-download-attempts (dockerd's 3 and 5 by default). */
+  maxConcurrentDownloads?: number;
+  maxDownloadAttempts?: number;
 }
 
 /** X-Registry-Auth as the docker CLI sends it: base64url JSON of an AuthConfig (empty or `{}` = anonymous). */
@@ -112,7 +115,11 @@ export class DistributionService {
     const signal = opts.signal ? { signal: opts.signal } : {};
     const endpoints = await this.deps.hosts.pullEndpoints(ref.domain);
     const one = (r: Reference) => tryEndpoints(endpoints, (endpoint) =>
-      pullImage(pullStoreFor(this.deps.images), { ref: r, platform: opts.platform, credentials: opts.credentials, endpoint, ...signal }, out), opts.signal);
+      pullImage(pullStoreFor(this.deps.images), {
+        ref: r, platform: opts.platform, credentials: opts.credentials, endpoint, ...signal,
+        ...(this.deps.maxConcurrentDownloads !== undefined ? { concurrency: this.deps.maxConcurrentDownloads } : {}),
+        ...(this.deps.maxDownloadAttempts !== undefined ? { attempts: this.deps.maxDownloadAttempts } : {}),
+      }, out), opts.signal);
     if (!opts.allTags) { await one(ref); return; }
     const tags = await tryEndpoints(endpoints, (e) => new RegistryClient(e, opts.credentials).listTags(ref.path, opts.signal), opts.signal);
     if (tags.length === 0) throw new NotFoundError(`no tags found for ${ref.domain}/${ref.path}`);
@@ -160,9 +167,9 @@ export class DistributionService {
       const mountFrom = [...new Set(img.repoDigests.map((r) => normalize(r)).filter((r) => r.domain === base.domain && r.path !== base.path).map((r) => r.path))];
       const digest = await tryEndpoints(endpoints, (endpoint) => pushImage({
         config, diffIds: img.config.rootfs.diff_ids, ...(img.blobs ? { blobs: img.blobs } : {}), mountFrom,
-        hasBlob: (d) => images.content.has(d),
-        blobSize: (d) => images.content.size(d),
-        readBlob: (d) => images.content.createReadStream(d) as Readable,
+        hasBlob: (d) => images.blobs.has(d),
+        blobSize: (d) => images.blobs.size(d),
+        readBlob: (d) => images.blobs.read(d),
         blobHead: (d) => images.content.head(d, 8),
       }, ref, { credentials: opts.credentials, endpoint }, out));
       await images.addDigestRef(img.id, { domain: base.domain, path: base.path, digest });

@@ -7,7 +7,7 @@ import {
 } from '../core/manifest.js';
 import { familiarString, type Reference } from '../core/reference.js';
 import { chainIds } from '../store/layers/layer-store.js';
-import { InvalidParameterError, NotFoundError, NotImplementedError } from '../errors.js';
+import { InvalidParameterError, NotFoundError, NotImplementedError, UnavailableError } from '../errors.js';
 import { RegistryClient, type RegistryCredentials, type RegistryEndpoint } from './registry-client.js';
 
 /**
@@ -25,7 +25,10 @@ export interface ProgressSink {
 }
 
 export interface Ingest {
+  readonly bytesWritten: number;
   write(chunk: Buffer): Promise<void>;
+  /** Truncate to nothing: the download starts over. */
+  reset(): Promise<void>;
   commit(expected: { digest?: string; size?: number }): Promise<{ digest: string; size: number }>;
   abort(): Promise<void>;
 }
@@ -52,8 +55,34 @@ export interface PullOptions {
   /** Where to pull from (RegistryHosts.pullEndpoints gives them in dockerd's order). */
   endpoint: RegistryEndpoint;
   signal?: AbortSignal;
-  /** Downloads at once (dockerd's max-concurrent-downloads, default 3). */
+  /** Downloads at once (dockerd's max-concurrent-downloads, default 3; 0: no limit). */
   concurrency?: number;
+  /** Tries per layer download (dockerd's max-download-attempts, default 5). */
+  attempts?: number;
+  /** Seconds before retry n (1-based): dockerd's 5 s × n; tests shorten it. */
+  retryDelay?: (n: number) => number;
+  /** Read time-out of the registry client (registry-client.ts IDLE_MS). */
+  idleMs?: number;
+}
+
+/** What a failed blob download did not finish; retried, resumed with Range from what the ingest holds. */
+class Interrupted extends UnavailableError {}
+
+/** Errors a download retries after (dockerd's retryOnError): the network, time-outs, 5xx/429, a cut body. */
+export function retryable(err: unknown): boolean {
+  if (err instanceof UnavailableError) return true;
+  const code = (err as NodeJS.ErrnoException)?.code ?? '';
+  return ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH', 'ERR_STREAM_PREMATURE_CLOSE'].includes(code);
+}
+
+/** Resolves after `ms`, or rejects when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) { reject(signal.reason as Error); return; }
+    const t = setTimeout(() => { signal?.removeEventListener('abort', stop); resolve(); }, ms);
+    const stop = () => { clearTimeout(t); reject(signal!.reason as Error); };
+    signal?.addEventListener('abort', stop, { once: true });
+  });
 }
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -77,11 +106,24 @@ function parse(body: Buffer, mediaType: string) {
 }
 
 export async function pullImage(store: PullStore, opts: PullOptions, out: ProgressSink): Promise<{ id: string; digest: string }> {
+  const client = new RegistryClient(opts.endpoint, opts.credentials ?? {}, opts.idleMs);
+  // Cancelled by the client going away (opts.signal) or by this pull failing: downloads in flight stop.
+  const inner = new AbortController();
+  const stopInner = () => inner.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) stopInner();
+  else opts.signal?.addEventListener('abort', stopInner, { once: true });
+  try {
+    return await pullWith(store, opts, out, client, inner);
+  } finally {
+    opts.signal?.removeEventListener('abort', stopInner);
+  }
+}
+
+async function pullWith(store: PullStore, opts: PullOptions, out: ProgressSink, client: RegistryClient, inner: AbortController): Promise<{ id: string; digest: string }> {
   const { ref } = opts;
   const repo = ref.path;
-  const client = new RegistryClient(opts.endpoint, opts.credentials ?? {});
   const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
-  const signal = opts.signal;
+  const signal = inner.signal;
 
   // Manifest first: a missing image is an HTTP error (nothing written yet), as dockerd's.
   const first = await client.getManifest(repo, tagOrDigest, signal);
@@ -127,7 +169,8 @@ export async function pullImage(store: PullStore, opts: PullOptions, out: Progre
   }
 
   // Downloads, at most `concurrency` at once; each resolves when its blob is committed.
-  const limit = Math.max(1, opts.concurrency ?? 3);
+  // 0 is no limit, as in dockerd's transfer manager
+  const limit = opts.concurrency === 0 ? Infinity : Math.max(1, opts.concurrency ?? 3);
   let running = 0;
   const queue: (() => void)[] = [];
   const slot = async () => {
@@ -140,7 +183,7 @@ export async function pullImage(store: PullStore, opts: PullOptions, out: Progre
     if (queue.length + running >= limit) await out.status('Waiting', short(d.digest));
     await slot();
     try {
-      await fetchBlob(client, store, repo, d, out, signal);
+      await fetchBlob(client, store, repo, d, out, { signal, attempts: opts.attempts ?? 5, delay: opts.retryDelay ?? ((n) => 5 * n) });
       fetched.push(d.digest);
     } finally { release(); }
   };
@@ -171,6 +214,7 @@ export async function pullImage(store: PullStore, opts: PullOptions, out: Progre
     }
   } catch (err) {
     // Blobs this pull fetched belong to no image now: a failed pull leaves the store as it found it.
+    inner.abort(err);
     await Promise.allSettled(downloads);
     for (const d of fetched) await store.deleteBlob(d).catch(() => {});
     for (const c of made.reverse()) await store.removeLayer(c).catch(() => {});
@@ -189,17 +233,68 @@ export async function pullImage(store: PullStore, opts: PullOptions, out: Progre
   return { id: res.id, digest: topDigest };
 }
 
-async function fetchBlob(client: RegistryClient, store: PullStore, repo: string, d: Descriptor, out: ProgressSink, signal?: AbortSignal): Promise<void> {
+/**
+ * One layer blob into a content-store ingest, as dockerd's layer download: a failure of the network, the
+ * registry (5xx, 429) or a read time-out is retried up to `attempts` times, after 5, 10, 15... s ("Retrying
+ * in N seconds"); a retry asks for the rest with `Range: bytes=N-`, and a registry that answers 200 (it
+ * ignores Range) is read again from the start. The digest and size are checked once, at the end: a
+ * mismatch is not retried, and a failure or cancel drops the ingest.
+ */
+async function fetchBlob(client: RegistryClient, store: PullStore, repo: string, d: Descriptor, out: ProgressSink,
+  o: { signal: AbortSignal; attempts: number; delay: (n: number) => number }): Promise<void> {
   const id = short(d.digest);
-  const res = await client.getBlob(repo, d.digest, signal);
-  const declared = Number(res.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared !== d.size) {
-    res.destroy();
-    throw new InvalidParameterError(`blob ${d.digest}: registry says ${declared} bytes, manifest ${d.size}`);
-  }
   const ingest = await store.ingest();
-  let n = 0;
   try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await downloadInto(client, ingest, repo, d, out, o.signal);
+        break;
+      } catch (err) {
+        if (o.signal.aborted || !retryable(err) || attempt >= o.attempts) throw err;
+        for (let left = o.delay(attempt); left > 0; left--) {
+          await out.status(`Retrying in ${left} second${left === 1 ? '' : 's'}`, id);
+          await sleep(1000, o.signal);
+        }
+        if (o.delay(attempt) <= 0) await sleep(0, o.signal);
+      }
+    }
+    await out.status('Verifying Checksum', id);
+    try {
+      await ingest.commit({ digest: d.digest, size: d.size });
+    } catch (err) {
+      if (err instanceof InvalidParameterError) throw new InvalidParameterError(`filesystem layer verification failed for digest ${d.digest}: ${err.message}`, { cause: err });
+      throw err;
+    }
+  } catch (err) {
+    await ingest.abort();
+    throw err;
+  }
+  await out.status('Download complete', id);
+}
+
+/** One request for what the ingest still lacks. */
+async function downloadInto(client: RegistryClient, ingest: Ingest, repo: string, d: Descriptor, out: ProgressSink, signal: AbortSignal): Promise<void> {
+  const id = short(d.digest);
+  let from = ingest.bytesWritten;
+  if (from >= d.size && from > 0) return;
+  const res = await client.getBlob(repo, d.digest, signal, from);
+  try {
+    if (from > 0 && res.statusCode === 200) {
+      // The registry ignores Range: the whole blob comes again, so the ingest starts over.
+      await ingest.reset();
+      from = 0;
+    } else if (from > 0) {
+      const range = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
+      if (!range || Number(range[1]) !== from) {
+        await ingest.reset();
+        throw new Interrupted(`blob ${d.digest}: the registry answered a Range request for byte ${from} with ${String(res.headers['content-range'] ?? 'no Content-Range')}`);
+      }
+    }
+    const declared = Number(res.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared !== d.size - from) {
+      throw new InvalidParameterError(`blob ${d.digest}: registry says ${declared + from} bytes, manifest ${d.size}`);
+    }
+    let n = from;
     for await (const chunk of res) {
       const b = chunk as Buffer;
       n += b.length;
@@ -207,15 +302,16 @@ async function fetchBlob(client: RegistryClient, store: PullStore, repo: string,
       await ingest.write(b);
       out.progress(id, 'Downloading', n, d.size);
     }
-    if (!res.complete) throw new InvalidParameterError(`blob ${d.digest}: download cut short at ${n} of ${d.size} bytes`);
-    await out.status('Verifying Checksum', id);
-    await ingest.commit({ digest: d.digest, size: d.size });
+    // A body the registry ended early (the connection cut): retried from here.
+    if (!res.complete) throw new Interrupted(`blob ${d.digest}: download cut short at ${n} of ${d.size} bytes`);
+    if (n < d.size) throw new InvalidParameterError(`blob ${d.digest}: the registry sent ${n} of its ${d.size} bytes (truncated blob)`);
   } catch (err) {
-    await ingest.abort();
     res.destroy();
+    if (err instanceof Error && (err as NodeJS.ErrnoException).code === 'ECONNRESET' && !signal.aborted) {
+      throw new Interrupted(`blob ${d.digest}: download cut short at ${ingest.bytesWritten} of ${d.size} bytes: ${err.message}`, { cause: err });
+    }
     throw err;
   }
-  await out.status('Download complete', id);
 }
 
 async function readAll(res: Readable, size: number): Promise<Buffer> {

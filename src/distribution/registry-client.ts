@@ -75,15 +75,20 @@ const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), http
 const CHUNK = 8 * 1024 * 1024;
 const MIN_CHUNK = 64 * 1024;
 const TLS_HANDSHAKE_MS = 10_000;
-/** How long a response may take to start, or a body may stall. */
-const IDLE_MS = 60_000;
+/**
+ * How long a response may take to start, or a body may go without a byte (a stalled registry). Docker has
+ * no such bound (Go's client waits on a silent socket until TCP gives up); 60 s is far longer than any
+ * healthy registry pauses, and a pull retries the blob after it (pull.ts).
+ */
+export const IDLE_MS = 60_000;
 const ANY_STATUS = Array.from({ length: 500 }, (_, i) => i + 100);
 
 export class RegistryClient {
   private readonly tokens = new Map<string, string>();
   private challenge: Challenge | undefined;
 
-  constructor(readonly endpoint: RegistryEndpoint, private readonly creds: RegistryCredentials = {}) {}
+  /** `idleMs`: the read time-out (IDLE_MS; tests give a shorter one). */
+  constructor(readonly endpoint: RegistryEndpoint, private readonly creds: RegistryCredentials = {}, private readonly idleMs = IDLE_MS) {}
 
   /** One request, answering a 401 challenge once. The response body is the caller's to read. */
   async request(path: string, o: RequestOptions): Promise<IncomingMessage> {
@@ -147,7 +152,7 @@ export class RegistryClient {
       if (b) headers.Authorization = b;
     }
     // The token server is reached with the registry's TLS settings, as dockerd's transport does.
-    const res = await rawRequest(url, { method, headers, ...(body ? { body } : {}), ...(signal ? { signal } : {}), ...(this.endpoint.tls ? { tls: this.endpoint.tls } : {}) });
+    const res = await rawRequest(url, { method, headers, idleMs: this.idleMs, ...(body ? { body } : {}), ...(signal ? { signal } : {}), ...(this.endpoint.tls ? { tls: this.endpoint.tls } : {}) });
     const text = await readText(res);
     if (res.statusCode !== 200) throw registryError(res.statusCode ?? 0, text, `token from ${url.origin}${url.pathname}`);
     let tok: { token?: string; access_token?: string };
@@ -162,7 +167,7 @@ export class RegistryClient {
     const headers: Record<string, string> = { 'User-Agent': 'berth/0.1.0', ...(o.headers ?? {}) };
     if (auth) headers.Authorization = auth;
     return rawRequest(new URL(this.endpoint.base + path), {
-      method: o.method ?? 'GET', headers, ...(o.body ? { body: o.body } : {}), ...(o.signal ? { signal: o.signal } : {}),
+      method: o.method ?? 'GET', headers, idleMs: this.idleMs, ...(o.body ? { body: o.body } : {}), ...(o.signal ? { signal: o.signal } : {}),
       ...(this.endpoint.tls ? { tls: this.endpoint.tls } : {}),
     });
   }
@@ -213,8 +218,12 @@ export class RegistryClient {
     }
   }
 
-  async getBlob(repo: string, digest: string, signal?: AbortSignal): Promise<IncomingMessage> {
-    return this.request(`/v2/${repo}/blobs/${digest}`, { scope: `repository:${repo}:pull`, ...(signal ? { signal } : {}) });
+  /** A blob's body; from `offset` on with `Range: bytes=N-` (a registry may ignore it: 200 with the whole blob). */
+  async getBlob(repo: string, digest: string, signal?: AbortSignal, offset = 0): Promise<IncomingMessage> {
+    return this.request(`/v2/${repo}/blobs/${digest}`, {
+      scope: `repository:${repo}:pull`, ...(signal ? { signal } : {}),
+      ...(offset > 0 ? { headers: { Range: `bytes=${offset}-` }, ok: [200, 206] } : {}),
+    });
   }
 
   /** Size of a blob the repository has, or undefined. */
@@ -369,7 +378,8 @@ function transportMessage(url: URL, err: NodeJS.ErrnoException): string {
   return `${what}: ${goDialError(url, err)}`;
 }
 
-function rawRequest(url: URL, o: { method: string; headers: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal; tls?: RegistryTls }): Promise<IncomingMessage> {
+function rawRequest(url: URL, o: { method: string; headers: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal; tls?: RegistryTls; idleMs?: number }): Promise<IncomingMessage> {
+  const idle = o.idleMs ?? IDLE_MS;
   const secure = url.protocol === 'https:';
   const mod = secure ? https : http;
   // Per-request TLS options: the agent keys its sockets by them, so one agent serves every registry.
@@ -380,10 +390,10 @@ function rawRequest(url: URL, o: { method: string; headers: Record<string, strin
     if (Buffer.isBuffer(o.body)) headers['Content-Length'] = String(o.body.length);
     const req = mod.request(url, { method: o.method, headers, agent: secure ? agents.https : agents.http, ...tlsOpts, ...(o.signal ? { signal: o.signal } : {}) }, (res) => {
       // A body that stalls fails instead of hanging the pull.
-      res.setTimeout?.(IDLE_MS, () => res.destroy(new UnavailableError(`${url.host}: no data for ${IDLE_MS / 1000}s`)));
+      res.setTimeout?.(idle, () => res.destroy(new UnavailableError(`${o.method} "${url.origin}${url.pathname}": read timeout: no data from the registry for ${idle / 1000} s`)));
       resolve(res);
     });
-    req.setTimeout(IDLE_MS, () => req.destroy(new UnavailableError(`${url.host}: timeout after ${IDLE_MS / 1000}s`)));
+    req.setTimeout(idle, () => req.destroy(new UnavailableError(`${o.method} "${url.origin}${url.pathname}": timeout: no answer from the registry after ${idle / 1000} s`)));
     // Go's TLSHandshakeTimeout: a plain server that never answers a ClientHello (an insecure registry's
     // https attempt) costs 10 s before the plain-http endpoint, not the 60 s idle time-out.
     if (secure) {

@@ -50,6 +50,7 @@ import { SystemService } from '../services/system-service.js';
 import { DiskUsageService } from '../services/disk-usage.js';
 import { Paths } from '../store/paths.js';
 import { LinuxSys } from '../sys/linux-sys.js';
+import { MemoryTrimmer } from '../services/memory-trimmer.js';
 
 const USAGE = `Usage:	berthd [OPTIONS]
 
@@ -260,7 +261,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
   await imageArchives.init();
   // certs.d beside daemon.json (default /etc/berth/certs.d), then Docker's, for certificates set up for dockerd
   const hosts = new RegistryHosts(cfg.registry, [path.join(path.dirname(path.resolve(cfg.configFile)), 'certs.d'), '/etc/docker/certs.d']);
-  const distribution = new DistributionService({ images, hosts });
+  const distribution = new DistributionService({ images, hosts, maxConcurrentDownloads: cfg.maxConcurrentDownloads, maxDownloadAttempts: cfg.maxDownloadAttempts });
   const app = buildApp([
     ...systemRoutes(system, events, new DiskUsageService({ images, containers: containers.queries, volumes, buildCache: builds })),
     ...containerRoutes(containers, containers.queries, containers.streams),
@@ -284,6 +285,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     log(cfg, 'info', `API listen on ${h.replace(/^unix:\/\//, '')}`);
   }
   log(cfg, 'info', `berthd ${BERTH_VERSION} initialized (data-root ${paths.dataRoot})`);
+  new MemoryTrimmer(() => sys.mallocTrim()).start();
   let stopping = false;
   const shutdown = async (sig: string) => {
     if (stopping) return;

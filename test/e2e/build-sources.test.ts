@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
@@ -13,12 +14,15 @@ import path from 'node:path';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { berth, docker, show, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
+import { ptyAvailable, spawnPty } from '../helpers/pty.js';
+import { berthBin } from '../helpers/cli.js';
 
 let d: Daemon;
 let root: string;
 let server: http.Server;
 let base: string;
-const served = new Map<string, { body: string | Buffer; headers?: Record<string, string>; status?: number }>();
+/** `chunks`: the body goes out in that many parts 150 ms apart (a download slow enough to draw progress). */
+const served = new Map<string, { body: string | Buffer; headers?: Record<string, string>; status?: number; chunks?: number }>();
 const env = () => ({ ...d.env, DOCKER_BUILDKIT: '0' });
 
 async function ok(r: Promise<CliResult>): Promise<CliResult> {
@@ -45,7 +49,16 @@ before(async () => {
   server = http.createServer((req, res) => {
     const f = served.get(req.url ?? '');
     res.writeHead(f?.status ?? (f ? 200 : 404), f?.headers ?? {});
-    res.end(f ? f.body : 'nope\n');
+    if (!f?.chunks) { res.end(f ? f.body : 'nope\n'); return; }
+    const body = Buffer.from(f.body);
+    const size = Math.ceil(body.length / f.chunks);
+    let i = 0;
+    const next = () => {
+      if (i * size >= body.length) { res.end(); return; }
+      res.write(body.subarray(i * size, ++i * size));
+      setTimeout(next, 150);
+    };
+    next();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -153,6 +166,11 @@ test('ADD from an http URL: name from the path or Content-Disposition, mode 0600
   // The same bytes and headers: the step is cached; a changed body re-runs it.
   const again = await ok(build(['-t', 'url:1', ctx]));
   assert.equal((again.stdout.match(/Using cache/g) ?? []).length, 6, show(again));
+  // A new Last-Modified over the same bytes: still cached (the classic builder keys a download on its content).
+  served.set('/files/hello.txt', { body: 'hello\n', headers: { 'Last-Modified': 'Thu, 01 Jan 2015 00:00:00 GMT' } });
+  const touched = await ok(build(['-t', 'url:1', ctx]));
+  assert.equal((touched.stdout.match(/Using cache/g) ?? []).length, 6, show(touched));
+  assert.match(await sh('url:1', 'stat -c %Y /dl/hello.txt'), /^1445412480$/m, 'the cached image keeps its mtime');
   served.set('/files/plain', { body: 'changed\n' });
   await ok(build(['-t', 'url:2', ctx]));
   assert.equal(await sh('url:2', 'cat /plain'), 'changed\n');
@@ -171,4 +189,54 @@ test('ADD URL errors: an HTTP error status, a wrong --checksum, COPY of a URL, -
     assert.notEqual(r.code, 0, show(r));
     assert.match(r.stderr, re, show(r));
   }
+});
+
+/** POST /build with a directory as the tar context; the JSON messages of the response. */
+async function rawBuild(dir: string, query = ''): Promise<Record<string, any>[]> {
+  const tarball = spawnSync('tar', ['-C', dir, '-cf', '-', '.'], { maxBuffer: 1 << 26 });
+  assert.equal(tarball.status, 0, String(tarball.stderr));
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = http.request({ socketPath: d.socket, method: 'POST', path: `/v1.45/build${query}`, headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
+      let t = '';
+      res.setEncoding('utf8').on('data', (c: string) => { t += c; }).on('end', () => resolve(t));
+    });
+    req.on('error', reject);
+    req.end(tarball.stdout);
+  });
+  return text.split('\r\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+}
+
+test('ADD from a URL sends the classic builder\'s "Downloading" progress (and berth build draws it on a terminal)', async () => {
+  const big = Buffer.alloc(4_000_000, 'x');
+  served.set('/big.bin', { body: big, headers: { 'Content-Length': String(big.length) }, chunks: 4 });
+  const ctx = context('url-progress', ['FROM busybox:local', `ADD ${base}/big.bin /big.bin`, 'RUN wc -c < /big.bin']);
+  const msgs = await rawBuild(ctx, '?nocache=1');
+  const at = msgs.findIndex((m) => m.stream?.startsWith('Step 2/3 : ADD'));
+  const prog: Record<string, any>[] = [];
+  let i = at + 1;
+  for (; msgs[i]?.status === 'Downloading'; i++) prog.push(msgs[i]!);
+  assert.ok(prog.length >= 3, `progress lines as the download goes: ${JSON.stringify(msgs)}`);
+  for (const m of prog) {
+    assert.deepEqual(Object.keys(m), ['status', 'progressDetail', 'progress'], 'no id: moby omits an empty one');
+    assert.equal(m.progressDetail.total, 4_000_000);
+  }
+  assert.ok(prog.some((m) => m.progressDetail.current > 0 && m.progressDetail.current < 4_000_000), JSON.stringify(prog));
+  assert.deepEqual(prog.at(-1), { status: 'Downloading', progressDetail: { current: 4_000_000, total: 4_000_000 }, progress: `[${'='.repeat(50)}>]      4MB/4MB` });
+  assert.deepEqual(msgs[i], { stream: '\n' }, 'the classic builder\'s blank line after the download');
+  assert.ok(msgs.some((m) => m.stream === '4000000\n'), 'the file arrived whole');
+  const quiet = await rawBuild(ctx, '?nocache=1&q=1');
+  assert.ok(!quiet.some((m) => m.status === 'Downloading'), `-q sends no progress: ${JSON.stringify(quiet)}`);
+
+  // The docker CLI 28 draws no progress for a classic build (checked against a stub daemon: it draws pull's),
+  // so its plain output has the blank line only; berth build draws the bar on a terminal, as older docker CLIs did.
+  const plain = await ok(build(['--no-cache', '-t', 'url:big', ctx]));
+  assert.doesNotMatch(plain.stdout, /Downloading/);
+  assert.match(plain.stdout, /Step 2\/3 : ADD \S+ \/big.bin\n\n ---> [0-9a-f]{12}\n/, show(plain));
+  const plainBerth = await ok(berth(env(), ['build', '--no-cache', '-t', 'url:big', ctx]));
+  assert.doesNotMatch(plainBerth.stdout, /Downloading/, 'not on a terminal: left out');
+  if (!ptyAvailable()) return;
+  const p = spawnPty([berthBin, 'build', '--no-cache', '-t', 'url:big', ctx], { rows: 40, cols: 160, env: env() });
+  assert.equal((await p.exited).code, 0, p.output);
+  const drawn = p.output.split(/\r|\n/).map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')).filter((l) => l.startsWith('Downloading'));
+  assert.match(drawn.at(-1) ?? '', /^Downloading \[={50}>\] +4MB\/4MB$/, JSON.stringify(p.output));
 });

@@ -1,7 +1,7 @@
 // ADD <URL>: the file name and --checksum rules (moby's getFilenameForDownload, go-digest's Parse).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filenameForDownload, isHttpSource, parseChecksum } from '../../src/builder/download.js';
+import { filenameForDownload, isHttpSource, parseChecksum, progressGate } from '../../src/builder/download.js';
 
 test('the file name comes from the URL path, else from Content-Disposition', () => {
   assert.equal(filenameForDownload('/a/b/file.tar.gz', 'attachment; filename="other.txt"'), 'file.tar.gz');
@@ -25,4 +25,19 @@ test('--checksum takes alg:hex with go-digest\'s checks', () => {
 test('only http and https URLs are downloaded', () => {
   assert.ok(isHttpSource('http://x/y') && isHttpSource('HTTPS://x/y'));
   assert.ok(!isHttpSource('git://x/y') && !isHttpSource('./http://x') && !isHttpSource('file.txt'));
+});
+
+test('progress lines follow moby\'s progress.Reader: every 1% (at most 512 kB), at most every 100 ms, always the last', () => {
+  let t = 0;
+  const gate = progressGate(1_000_000, () => t);
+  assert.equal(gate(5_000, false), false, 'under 1% of the length');
+  assert.equal(gate(20_000, false), true);
+  assert.equal(gate(40_000, false), false, 'within 100 ms of the last line');
+  t = 150;
+  assert.equal(gate(60_000, false), true);
+  assert.equal(gate(1_000_000, false), true, 'the whole length is never held back');
+  assert.equal(gate(1_000_000, true), true, 'nor is the last');
+  const unknown = progressGate(undefined, () => t);
+  assert.equal(unknown(500_000, false), false, 'no length: every 512 kB');
+  assert.equal(unknown(600_000, false), true);
 });

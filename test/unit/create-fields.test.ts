@@ -53,10 +53,17 @@ test('each refused field fails the create when set, and passes at its zero value
 test('daemon.json: every key berth accepts is acted on, the dockerd keys it cannot honour are refused', () => {
   assert.deepEqual(ACCEPTED_FILE_KEYS().sort(), ['bip', 'bridge', 'data-root', 'debug', 'default-address-pools', 'default-ulimits', 'detach-keys',
     'dns', 'dns-opts', 'dns-search', 'exec-root', 'group', 'hosts', 'live-restore', 'log-driver', 'log-level', 'log-opts', 'pidfile',
-    'tls', 'tlscacert', 'tlscert', 'tlskey', 'tlsverify', 'insecure-registries', 'registry-mirrors', 'runtimes', 'default-runtime'].sort(),
+    'tls', 'tlscacert', 'tlscert', 'tlskey', 'tlsverify', 'insecure-registries', 'registry-mirrors', 'runtimes', 'default-runtime',
+    'max-concurrent-downloads', 'max-download-attempts'].sort(),
   'a new accepted key needs code that acts on it (and a line here)');
   const samples: Record<string, unknown> = { 'storage-driver': 'vfs', experimental: true, features: { x: true },
     ipv6: true, 'fixed-cidr-v6': 'fd00:1::/64', ip6tables: false };
+  // moby's bounds on the pull knobs
+  const cfg = loadConfig({ 'config-file': '/c.json' }, () => JSON.stringify({ 'max-concurrent-downloads': 0, 'max-download-attempts': 2 }));
+  assert.equal(cfg.maxConcurrentDownloads, 0);
+  assert.equal(cfg.maxDownloadAttempts, 2);
+  assert.throws(() => loadConfig({ 'config-file': '/c.json' }, () => '{"max-download-attempts": 0}'), /invalid max download attempts: 0/);
+  assert.throws(() => loadConfig({ 'config-file': '/c.json' }, () => '{"max-concurrent-downloads": -1}'), /invalid max concurrent downloads: -1/);
   // what berth always does is accepted
   assert.doesNotThrow(() => loadConfig({ 'config-file': '/c.json' }, () => JSON.stringify({ ipv6: false, ip6tables: true })));
   for (const k of Object.keys(REFUSED_FILE_KEYS)) {

@@ -98,12 +98,27 @@ test('progress after the client went away is dropped, not thrown', async () => {
   await w.end();
 });
 
-test('formatProgress: bar with a total, a byte count without', () => {
+test('formatProgress: moby\'s JSONProgress.String at width 200 (bar always ending in >, %8v counts)', () => {
   assert.equal(formatProgress(0), '');
-  assert.equal(formatProgress(1500), '1.5kB');
-  const full = formatProgress(3_000_000, 3_000_000);
-  assert.match(full, /^\[={50}\]\s+3MB\/3MB$/);
-  const half = formatProgress(1_500_000, 3_000_000);
-  assert.equal(half.indexOf('>'), 26);
-  assert.equal(half.indexOf(']'), 51);
+  assert.equal(formatProgress(1500), '   1.5kB');
+  assert.equal(formatProgress(3_000_000, 3_000_000), `[${'='.repeat(50)}>]      3MB/3MB`);
+  assert.equal(formatProgress(1_500_000, 3_000_000), `[${'='.repeat(25)}>${' '.repeat(25)}]    1.5MB/3MB`);
+  assert.equal(formatProgress(0, 10), `[>${' '.repeat(50)}]       0B/10B`);
+  assert.equal(formatProgress(20, 10), `[${'='.repeat(50)}>]      20B`, 'a current past the total drops the total');
+});
+
+test('a progress line without an id leaves id out, and zero counts, as Go\'s omitempty', async () => {
+  const { PassThrough } = await import('node:stream');
+  const sink = new PassThrough();
+  let text = '';
+  sink.on('data', (c: Buffer) => { text += c.toString(); });
+  const w = new JsonProgressWriter(sink, { throttleMs: 1000, now: () => 0 });
+  w.progress('', 'Downloading', 0, undefined);
+  w.progress('', 'Downloading', 5, undefined); // throttled
+  w.progress('', 'Downloading', 7, undefined, true); // last: never throttled
+  await w.end();
+  assert.deepEqual(text.trim().split('\r\n').map((l) => JSON.parse(l)), [
+    { status: 'Downloading', progressDetail: {} },
+    { status: 'Downloading', progressDetail: { current: 7 }, progress: '      7B' },
+  ]);
 });

@@ -59,6 +59,7 @@ export function buildRoutes(svc: BuildBackend): Route[] {
         signal: abort.signal,
         stream: async (text: string) => { if (!quiet) await out.send({ stream: text }); },
         aux: async (value: unknown) => { await out.aux(value); },
+        progress: (status: string, current: number, total: number | undefined, last: boolean) => { if (!quiet) out.progress('', status, current, total, last); },
       };
       try {
         const id = await svc.build(ctx.req, {

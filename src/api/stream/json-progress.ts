@@ -35,14 +35,17 @@ export interface JsonProgressOptions {
 
 const BAR_WIDTH = 50;
 
-/** moby's JSONProgress.String for a fixed width: `[=====>     ]  1.2MB/3.4MB` (bar only with a total). */
+/**
+ * moby's JSONProgress.String at the daemon's width (200, so with the bar): `[=====>      ]    1.2MB/3.4MB`
+ * (the bar always ends in `>`, the current size padded to 8 as Go's %8v); without a total the byte count alone.
+ */
 export function formatProgress(current: number, total?: number): string {
-  if (total === undefined || total <= 0) return current > 0 ? humanSize(current) : '';
-  const pct = Math.min(1, Math.max(0, current / total));
-  const n = Math.floor(pct * BAR_WIDTH);
-  const bar = `[${'='.repeat(n)}${n < BAR_WIDTH ? '>' : ''}${' '.repeat(Math.max(0, BAR_WIDTH - n - 1))}]`;
-  const numbers = `${humanSize(current)}/${humanSize(total)}`.padStart(18);
-  return `${bar} ${numbers}`;
+  if (current <= 0 && (total === undefined || total <= 0)) return '';
+  if (total === undefined || total <= 0) return humanSize(current).padStart(8);
+  const pct = Math.min(BAR_WIDTH, Math.trunc(Math.trunc((current / total) * 100) / 2));
+  const bar = `[${'='.repeat(pct)}>${' '.repeat(Math.max(0, BAR_WIDTH - pct))}] `;
+  const numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  return bar + numbers;
 }
 
 export class JsonProgressWriter {
@@ -89,18 +92,21 @@ export class JsonProgressWriter {
   }
 
   /**
-   * A progress update for `id` (lossy, never blocks). `total` undefined draws a byte counter without a bar.
-   * The final update of a transfer should be followed by a `status` line (`Download complete`).
+   * A progress update for `id` (lossy, never blocks; '' for a transfer without one, as import's and ADD's).
+   * `total` undefined draws a byte counter without a bar. `last` (or current reaching total) is never
+   * throttled. The final update of a pull's transfer is followed by a `status` line (`Download complete`).
    */
-  progress(id: string, status: string, current: number, total?: number): void {
+  progress(id: string, status: string, current: number, total?: number, last = false): void {
     if (this.closed) return;
     const t = this.now();
-    const last = this.lastProgress.get(id);
-    const final = total !== undefined && current >= total;
-    if (!final && last !== undefined && t - last < this.throttleMs) return;
+    const prev = this.lastProgress.get(id);
+    const final = last || (total !== undefined && current >= total);
+    if (!final && prev !== undefined && t - prev < this.throttleMs) return;
     this.lastProgress.set(id, t);
-    const detail: JsonMessage['progressDetail'] = total === undefined ? { current } : { current, total };
-    const msg: JsonMessage = { status, progressDetail: detail, progress: formatProgress(current, total), id };
+    // Go's omitempty: zero counts and an empty id or bar are left out.
+    const detail: JsonMessage['progressDetail'] = { ...(current ? { current } : {}), ...(total ? { total } : {}) };
+    const bar = formatProgress(current, total);
+    const msg: JsonMessage = { status, progressDetail: detail, ...(bar ? { progress: bar } : {}), ...(id ? { id } : {}) };
     if (this.out.writableNeedDrain || this.flushing) {
       this.pending.set(id, msg);
       this.flushSoon();

@@ -166,6 +166,11 @@ const build: Command = {
       }
       if (m.aux !== undefined) { if (typeof m.aux?.ID === 'string') imageId = m.aux.ID; continue; }
       let text = '';
+      if (m.stream === undefined && m.progressDetail !== undefined) {
+        // A progress line (ADD's "Downloading"): drawn in place on a terminal, left out otherwise, as docker's jsonmessage.
+        if (tty && !quiet) ctx.out(`\x1b[2K\r${m.id ? `${m.id}: ` : ''}${m.status ?? ''} ${m.progress ?? ''}\r`);
+        continue;
+      }
       if (m.stream !== undefined) text = String(m.stream);
       else if (m.status !== undefined) text = `${m.id ? `${m.id}: ` : ''}${m.status}${m.progress ? ` ${m.progress}` : ''}\n`;
       if (quiet) streamText += text; else ctx.out(text);

@@ -4,7 +4,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { InvalidParameterError, NotFoundError } from '../../errors.js';
-import { fsyncDir } from '../meta/atomic.js';
+import { deferredSyncs, fsyncDir } from '../meta/atomic.js';
 import type { Paths } from '../paths.js';
 
 /**
@@ -27,7 +27,7 @@ export function assertDigest(digest: string): void {
 
 /** One in-progress write; chunks are hashed as they are written. */
 export class IngestWriter {
-  private readonly hash: Hash = createHash('sha256');
+  private hash: Hash = createHash('sha256');
   private size = 0;
   private done = false;
 
@@ -37,12 +37,21 @@ export class IngestWriter {
 
   async write(chunk: Buffer): Promise<void> {
     this.hash.update(chunk);
+    const at = this.size;
     this.size += chunk.length;
     let off = 0;
     while (off < chunk.length) {
-      const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off);
+      const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off, at + off);
       off += bytesWritten;
     }
+  }
+
+  /** Start over empty (a download restarted from its first byte). */
+  async reset(): Promise<void> {
+    if (this.done) throw new Error('ingest already finished');
+    await this.fh.truncate(0);
+    this.hash = createHash('sha256');
+    this.size = 0;
   }
 
   /** Verify and publish the blob; returns its digest. An existing identical blob wins (idempotent). */
@@ -50,8 +59,9 @@ export class IngestWriter {
     if (this.done) throw new Error('ingest already finished');
     this.done = true;
     const digest = `sha256:${this.hash.digest('hex')}`;
+    const defer = deferredSyncs();
     try {
-      await this.fh.sync();
+      if (!defer) await this.fh.sync();
       await this.fh.close();
       if (expected.size !== undefined && expected.size !== this.size) {
         throw new InvalidParameterError(`unexpected commit size ${this.size}, expected ${expected.size}`);
@@ -67,6 +77,7 @@ export class IngestWriter {
       await fsp.mkdir(path.dirname(target), { recursive: true });
       await fsp.chmod(this.file, 0o444);
       await fsp.rename(this.file, target);
+      defer?.add(target);
       await fsyncDir(path.dirname(target));
       return { digest, size: this.size };
     } catch (err) {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { requireCjs } from '../../sys/cjs.js';
+import { lazyCjs } from '../../sys/cjs.js';
 import type * as tarTypes from 'tar-stream';
 import { TarPaxScanner } from '../../core/pax.js';
 import { decompressStream, type LayerCompressionKind } from './decompress.js';
@@ -11,7 +11,7 @@ import { InvalidParameterError, SystemError } from '../../errors.js';
 import type { Sys } from '../../sys/sys.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
-const tar = requireCjs('tar-stream') as typeof tarTypes;
+const tar = lazyCjs<typeof tarTypes>('tar-stream');
 
 /**
  * Unpack one layer tar (plain, gzip or zstd: decompress.ts) into an overlay lower dir ("diff").
@@ -182,6 +182,7 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
   const dirTimes: { abs: string; mtime: Date }[] = [];
   let size = 0;
   let sinceSpaceCheck = 0;
+  let written = 0;
 
   const removeExisting = (abs: string, st: fs.Stats) => {
     if (st.isDirectory()) fs.rmSync(abs, { recursive: true, force: true });
@@ -259,9 +260,10 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
                 let off = 0;
                 while (off < b.length) off += (await fh.write(b, off, b.length - off)).bytesWritten;
                 sinceSpaceCheck += b.length;
+                written += b.length;
                 if (sinceSpaceCheck >= SPACE_CHECK_EVERY) {
                   sinceSpaceCheck = 0;
-                  checkSpace(root, minFree);
+                  checkSpace(root, minFree, written);
                 }
               }
             } finally {
@@ -371,10 +373,17 @@ function applyXattrs(abs: string, entryName: string, xattrs: Map<string, Buffer>
   }
 }
 
-function checkSpace(dir: string, minFree: number): void {
+/**
+ * The decompression-bomb guard (RELIABILITY L18). A layer's uncompressed size is known only once it is
+ * unpacked (the diffID check comes at the end, as in Docker, which has no bound and fills the disk), so
+ * the rule is on the disk: unpacking stops when free space on the layer's filesystem falls below
+ * `minFree` (64 MiB), checked every 64 MiB of file data written. The caller removes the half
+ * layer. A full disk from honest layers gets the same refusal, before ENOSPC hits other writers.
+ */
+function checkSpace(dir: string, minFree: number, written: number): void {
   const st = fs.statfsSync(dir);
   if (st.bavail * st.bsize < minFree) {
-    throw new SystemError(`no space left for layer: less than ${minFree} bytes free under ${dir}`);
+    throw new SystemError(`layer refused after ${written} bytes unpacked: less than ${Math.round(minFree / 1048576)} MiB left free on the filesystem of ${dir} (a decompression bomb, or a full disk)`);
   }
 }
 
