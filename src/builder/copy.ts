@@ -10,10 +10,10 @@ import zlib from 'node:zlib';
 import type * as tarTypes from 'tar-stream';
 import { InvalidParameterError, NotImplementedError } from '../errors.js';
 import { resolveInView } from '../store/rootfs-files.js';
-import { requireCjs } from '../sys/cjs.js';
+import { lazyCjs } from '../sys/cjs.js';
 import type { CopySource } from './instructions.js';
 
-const tar = requireCjs('tar-stream') as typeof tarTypes;
+const tar = lazyCjs<typeof tarTypes>('tar-stream');
 
 /** A source as the plan sees it: an ADD URL arrives already downloaded (download.ts). */
 export type PlanSource = CopySource | { kind: 'download'; url: string; name: string; abs: string };

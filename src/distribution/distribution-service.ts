@@ -167,9 +167,9 @@ export class DistributionService {
       const mountFrom = [...new Set(img.repoDigests.map((r) => normalize(r)).filter((r) => r.domain === base.domain && r.path !== base.path).map((r) => r.path))];
       const digest = await tryEndpoints(endpoints, (endpoint) => pushImage({
         config, diffIds: img.config.rootfs.diff_ids, ...(img.blobs ? { blobs: img.blobs } : {}), mountFrom,
-        hasBlob: (d) => images.content.has(d),
-        blobSize: (d) => images.content.size(d),
-        readBlob: (d) => images.content.createReadStream(d) as Readable,
+        hasBlob: (d) => images.blobs.has(d),
+        blobSize: (d) => images.blobs.size(d),
+        readBlob: (d) => images.blobs.read(d),
         blobHead: (d) => images.content.head(d, 8),
       }, ref, { credentials: opts.credentials, endpoint }, out));
       await images.addDigestRef(img.id, { domain: base.domain, path: base.path, digest });

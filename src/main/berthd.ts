@@ -50,6 +50,7 @@ import { SystemService } from '../services/system-service.js';
 import { DiskUsageService } from '../services/disk-usage.js';
 import { Paths } from '../store/paths.js';
 import { LinuxSys } from '../sys/linux-sys.js';
+import { MemoryTrimmer } from '../services/memory-trimmer.js';
 
 const USAGE = `Usage:	berthd [OPTIONS]
 
@@ -284,6 +285,7 @@ async function run(cfg: DaemonConfig): Promise<void> {
     log(cfg, 'info', `API listen on ${h.replace(/^unix:\/\//, '')}`);
   }
   log(cfg, 'info', `berthd ${BERTH_VERSION} initialized (data-root ${paths.dataRoot})`);
+  new MemoryTrimmer(() => sys.mallocTrim()).start();
   let stopping = false;
   const shutdown = async (sig: string) => {
     if (stopping) return;

@@ -1,10 +1,10 @@
 import dgram from 'node:dgram';
-import { requireCjs } from '../sys/cjs.js';
+import { lazyCjs } from '../sys/cjs.js';
 import type * as dnsPacketTypes from 'dns-packet';
 import { formatIPv6, parseIPv6, parseReverseName6, reverseName6 } from './ip6.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
-const dnsPacket = requireCjs('dns-packet') as typeof dnsPacketTypes;
+const dnsPacket = lazyCjs<typeof dnsPacketTypes>('dns-packet');
 
 /**
  * The embedded DNS server of one user-defined network. Docker serves 127.0.0.11 inside each container's

@@ -2,13 +2,13 @@
 // layer on top of its image with a new image config and history entry (moby daemon/commit.go,
 // daemon/images/image_commit.go). The builder commits each step through the same childImage().
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { applyChanges } from '../core/dockerfile-change.js';
 import type { ContainerConfig } from '../core/container-config.js';
 import { familiarString, repoTagReference, type Reference } from '../core/reference.js';
 import { ConflictError } from '../errors.js';
+import { trace } from '../core/trace.js';
 import type { ImageConfigJson, ImageContainerConfig, ImageHistoryEntry } from '../store/images/image-store.js';
-import { packUpper, upperChanges, upperHasContent, type Change, type UpperLayerSys } from '../store/layers/upper-layer.js';
+import { upperChanges, upperHasContent, type Change, type UpperLayerSys } from '../store/layers/upper-layer.js';
 import type { Paths } from '../store/paths.js';
 import type { EventBus } from './events.js';
 import { hostPlatform } from './image-service.js';
@@ -27,7 +27,7 @@ export interface CommitLifecycle {
 /** What commit needs of the image store (ImageService). */
 export interface CommitImages {
   lowerDirs(imageId: string): string[];
-  applyLayer(stream: Readable, parentImageId: string | undefined): Promise<{ chainId: string; diffId: string }>;
+  commitLayer(upper: string, lowers: readonly string[], parentImageId: string): Promise<{ chainId: string; diffId: string }>;
   addImage(config: ImageConfigJson, rec: { topLayer?: string; parent?: string }, tags?: readonly Reference[]): Promise<string>;
   get(ref: string): { id: string; topLayer?: string; config: ImageConfigJson };
 }
@@ -158,7 +158,7 @@ export class CommitService {
     const upper = this.upperDir(id);
     const lowers = this.d.images.lowerDirs(image);
     if (!upperHasContent(upper, lowers)) return undefined;
-    return this.d.images.applyLayer(packUpper(upper, { sys: this.d.sys, lowers }), image);
+    return this.d.images.commitLayer(upper, lowers, image);
   }
 
   /** A new image from a parent, a config and maybe a layer; the builder's commit too. */
@@ -181,18 +181,24 @@ export class CommitService {
     const own = imageConfigOf(c.Config);
     const config = mergeCommitConfig(applyChanges(o.config ? imageConfigOf(o.config) : own, o.changes ?? []), own);
     const pause = (o.pause ?? true) && c.State.Running && !c.State.Paused;
+    const tr = trace(`commit ${c.Id.slice(0, 12)}`);
     if (pause) await this.d.lifecycle.pause(c.Id);
+    tr.mark('pause');
     let layer;
     try {
       layer = await this.layerOf(c.Id, c.Image);
+      tr.mark('layer');
     } finally {
       if (pause) await this.d.lifecycle.unpause(c.Id).catch(() => {});
     }
+    tr.mark('unpause');
     const cmd = c.Config.Cmd == null ? [] : typeof c.Config.Cmd === 'string' ? [c.Config.Cmd] : c.Config.Cmd;
     const id = await this.childImage({
       parent: c.Image, config, history: { created_by: cmd.join(' ') }, author: o.author, comment: o.comment,
       layer, tags: tag ? [tag] : [],
     });
+    tr.mark('image');
+    tr.end();
     this.d.events.publish('container', 'commit', c.Id, {
       comment: o.comment ?? '', imageID: id, imageRef: tag ? familiarString(tag) : '', name: c.Name.replace(/^\//, ''),
     });

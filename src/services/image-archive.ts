@@ -20,11 +20,11 @@ import type { ImageRecord } from '../store/images/image-store.js';
 import { decompressStream } from '../store/layers/decompress.js';
 import { chainIds, DiffIdMismatchError } from '../store/layers/layer-store.js';
 import type { Paths } from '../store/paths.js';
-import { requireCjs } from '../sys/cjs.js';
+import { lazyCjs } from '../sys/cjs.js';
 import type { EventBus } from './events.js';
 import { hostPlatform, type ImageService } from './image-service.js';
 
-const tar = requireCjs('tar-stream') as typeof tarTypes;
+const tar = lazyCjs<typeof tarTypes>('tar-stream');
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const short = (d: string) => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
@@ -119,7 +119,7 @@ export class ImageArchiveService {
       const sizes: number[] = [];
       for (let i = 0; i < diffIds.length; i++) {
         await this.ensureLayerTar(diffIds[i]!, rec.blobs?.[i]);
-        sizes.push(await this.images.content.size(diffIds[i]!));
+        sizes.push(await this.images.blobs.size(diffIds[i]!));
         blobs.add(diffIds[i]!);
       }
       blobs.add(id);
@@ -166,10 +166,13 @@ export class ImageArchiveService {
     add(img, normalize(name));
   }
 
-  /** A layer's tar as a blob (digest = diffID): kept since import or load, else decompressed from the pulled blob (gzip or zstd). */
+  /**
+   * A layer's tar as a blob (digest = diffID): kept since import or load, made from a committed layer's
+   * tar-split, else decompressed from the pulled blob (gzip or zstd).
+   */
   private async ensureLayerTar(diffId: string, gz: string | undefined): Promise<void> {
     const content = this.images.content;
-    if (await content.has(diffId)) return;
+    if (await this.images.blobs.has(diffId)) return;
     if (!gz || !(await content.has(gz))) throw new NotFoundError(`layer ${diffId} has no tar to save (it was not kept)`);
     const w = await content.ingest();
     try {
@@ -186,7 +189,7 @@ export class ImageArchiveService {
 
   private writeArchive(blobs: string[], layout: ReturnType<typeof saveLayout>): Readable {
     const pack = tar.pack();
-    const content = this.images.content;
+    const source = this.images.blobs;
     const epoch = new Date(0);
     const put = (name: string, body: Buffer) => new Promise<void>((resolve, reject) => {
       pack.entry({ name, size: body.length, mode: 0o644, mtime: epoch }, body, (err?: Error | null) => (err ? reject(err) : resolve()));
@@ -201,10 +204,10 @@ export class ImageArchiveService {
       for (const d of [...new Set([...blobs, ...extra.keys()])].sort()) {
         const body = extra.get(d);
         if (body) { await put(blobPath(d), body); continue; }
-        const size = await content.size(d);
+        const size = await source.size(d);
         await new Promise<void>((resolve, reject) => {
           const sink = pack.entry({ name: blobPath(d), size, mode: 0o644, mtime: epoch }, (err?: Error | null) => (err ? reject(err) : resolve()));
-          pipeline(content.createReadStream(d), sink as unknown as NodeJS.WritableStream).catch(reject);
+          pipeline(source.read(d), sink as unknown as NodeJS.WritableStream).catch(reject);
         });
       }
       await put('index.json', layout.indexJson);

@@ -8,6 +8,7 @@ import {
 } from '../core/reference.js';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.js';
 import { ContentStore, type IngestWriter } from '../store/content/content-store.js';
+import { LayerBlobs } from '../store/layers/layer-blobs.js';
 import {
   ImageStore, type ImageConfigJson, type ImageContainerConfig, type ImageRecord,
 } from '../store/images/image-store.js';
@@ -114,6 +115,8 @@ export class ImageService {
   readonly content: ContentStore;
   readonly layers: LayerStore;
   readonly store: ImageStore;
+  /** Blobs as push and save read them: the content store's and committed layers' tars (from their tar-splits). */
+  readonly blobs: LayerBlobs;
   private usage: ImageUsage;
   private readonly events: EventBus;
   private readonly keepLayerTars: boolean;
@@ -124,6 +127,7 @@ export class ImageService {
     this.content = new ContentStore(deps.paths);
     this.layers = new LayerStore(deps.paths, deps.sys);
     this.store = new ImageStore(deps.paths, this.content);
+    this.blobs = new LayerBlobs(this.content, this.layers);
     this.events = deps.events;
     this.usage = deps.usage;
     this.keepLayerTars = deps.keepLayerTars ?? true;
@@ -596,6 +600,12 @@ export class ImageService {
     }
     if (ingest) await ingest.commit({ digest: applied.layer.diffId });
     return { chainId: applied.layer.chainId, diffId: applied.layer.diffId };
+  }
+
+  /** A container's upper dir as a layer on an image's (commit, RUN steps), its tar kept as a tar-split (fromUpper). */
+  async commitLayer(upper: string, lowers: readonly string[], parentImageId: string): Promise<{ chainId: string; diffId: string }> {
+    const { layer } = await this.layers.fromUpper(upper, this.find(parentImageId).topLayer, lowers);
+    return { chainId: layer.chainId, diffId: layer.diffId };
   }
 
   /** Layer dirs of an image, topmost first (what a container's upper dir is compared with). */

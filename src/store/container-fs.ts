@@ -3,11 +3,11 @@ import fsp from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type * as tarTypes from 'tar-stream';
 import { InvalidParameterError, NotFoundError, SystemError } from '../errors.js';
-import { requireCjs } from '../sys/cjs.js';
+import { lazyCjs } from '../sys/cjs.js';
 import { PAX_MARKER, PaxRetype, paxRecord } from './layers/upper-layer.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
-const tar = requireCjs('tar-stream') as typeof tarTypes;
+const tar = lazyCjs<typeof tarTypes>('tar-stream');
 
 /**
  * Reading an untrusted container tree for `docker cp` out of a container (GET/HEAD /containers/{id}/archive)

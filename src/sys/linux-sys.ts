@@ -47,6 +47,7 @@ let lib: {
   close: (fd: number) => number;
   socket: (domain: number, type: number, proto: number) => number;
   ioctl: (fd: number, req: number, arg: Buffer) => number;
+  malloc_trim: (pad: number) => number;
 } | undefined;
 
 function libc() {
@@ -64,6 +65,7 @@ function libc() {
     close: c.func('int close(int)'),
     socket: c.func('int socket(int, int, int)'),
     ioctl: c.func('int ioctl(int, unsigned long, _Inout_ void*)'),
+    malloc_trim: c.func('int malloc_trim(size_t)'),
   };
   return lib;
 }
@@ -94,6 +96,7 @@ function makedev(major: number, minor: number): bigint {
 
 export class LinuxSys implements Sys {
   fifoUnread(fd: number): number { return fifoUnread(fd); }
+  mallocTrim(): void { libc().malloc_trim(0); }
   mount(m: Mount): void {
     const { flags, data } = mountFlags(m.options);
     if (Buffer.byteLength(data) >= 4096) throw new SystemError(`mount data for ${m.target} exceeds a page`);

@@ -31,6 +31,8 @@ export interface Sys {
   createNetns(path: string): void;
   /** Bytes written to a pipe or fifo and not read yet (ioctl FIONREAD, from either end); 0 when unknown. */
   fifoUnread(fd: number): number;
+  /** glibc's malloc_trim(0): give the free pages of malloc's arenas back to the kernel (RSS). */
+  mallocTrim(): void;
 }
 
 export const MNT_DETACH = 2;
@@ -67,4 +69,6 @@ export class RecordingSys implements Sys {
   /** Unread bytes the fake reports, by fd (default 0: every fifo drained). */
   readonly unread = new Map<number, number>();
   fifoUnread(fd: number): number { return this.unread.get(fd) ?? 0; }
+  trims = 0;
+  mallocTrim(): void { this.trims++; }
 }

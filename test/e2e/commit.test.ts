@@ -2,9 +2,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { api, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { berth, docker, show, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
+import { startRegistry } from '../helpers/registry.js';
 
 const IMG = 'busybox:commit';
 let d: Daemon;
@@ -107,4 +112,69 @@ test('commit refuses a bad change or reference with Docker\'s wording and stores
   assert.equal(r3.status, 404, r3.body);
   assert.equal((await ok('docker', ['images', '-a', '-q'])).stdout, before);
   await ok('docker', ['rm', 'bad']);
+});
+
+/** The layer tars of a docker save archive, by the order of the image's layers. */
+async function savedLayers(file: string): Promise<Buffer[]> {
+  const tar = (await import('tar-stream')).default;
+  const files = new Map<string, Buffer>();
+  const ex = tar.extract();
+  const done = (async () => {
+    for await (const e of ex) {
+      const chunks: Buffer[] = [];
+      for await (const c of e) chunks.push(c as Buffer);
+      files.set(e.header.name, Buffer.concat(chunks));
+    }
+  })();
+  ex.end(fs.readFileSync(file));
+  await done;
+  const manifest = JSON.parse(files.get('manifest.json')!.toString()) as { Layers: string[] }[];
+  return manifest[0]!.Layers.map((l) => files.get(l)!);
+}
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+test('a committed layer keeps no tar blob, yet save gives its tar (digest = diffID) the same every time, and commit → push → rmi → pull round-trips; the running container writing on does not change the image', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-commit-rt-'));
+  const reg = await startRegistry(path.join(tmp, 'reg'));
+  try {
+    await ok('docker', ['run', '-d', '--name', 'rt', IMG, 'sh', '-c',
+      'mkdir -p /big && head -c 3000000 /dev/urandom > /big/f && echo one > /big/note && ln /big/note /big/hard && ln -s note /big/sym && rm /bin/ls; sleep 600']);
+    for (let i = 0; i < 100 && (await docker(d.env, ['exec', 'rt', 'test', '-e', '/big/sym'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await ok('docker', ['commit', 'rt', 'rt:1']);
+    const diffIds = JSON.parse((await ok('docker', ['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'rt:1'])).stdout) as string[];
+    const top = diffIds[diffIds.length - 1]!;
+    const blob = path.join(d.dataRoot, 'content', 'blobs', 'sha256', top.slice('sha256:'.length));
+    assert.equal(fs.existsSync(blob), false, 'no second copy of the layer as a tar blob');
+    const sum = (await ok('docker', ['exec', 'rt', 'md5sum', '/big/f'])).stdout.split(' ')[0];
+
+    // the container goes on writing: the committed image must not see it
+    await ok('docker', ['exec', 'rt', 'sh', '-c', 'echo two >> /big/note && head -c 1000 /dev/zero >> /big/f']);
+    assert.equal((await ok('docker', ['run', '--rm', 'rt:1', 'cat', '/big/note', '/big/hard', '/big/sym'])).stdout, 'one\none\none\n');
+    assert.equal((await ok('docker', ['run', '--rm', 'rt:1', 'md5sum', '/big/f'])).stdout.split(' ')[0], sum);
+
+    const tars: Buffer[] = [];
+    for (const n of [1, 2]) {
+      const file = path.join(tmp, `save${n}.tar`);
+      await ok('docker', ['save', '-o', file, 'rt:1']);
+      const layers = await savedLayers(file);
+      tars.push(layers[layers.length - 1]!);
+    }
+    assert.equal(sha256(tars[0]!), top, 'the saved tar of the committed layer hashes to its diffID');
+    assert.ok(tars[0]!.equals(tars[1]!), 'and it is the same tar the second time');
+
+    const ref = `${reg.host}/e2e/committed:rt`;
+    await ok('docker', ['tag', 'rt:1', ref]);
+    await ok('docker', ['push', ref], { timeoutMs: 60_000 });
+    const id = (await ok('docker', ['image', 'inspect', '-f', '{{.Id}}', 'rt:1'])).stdout.trim();
+    await ok('docker', ['rm', '-f', 'rt']);
+    await ok('docker', ['rmi', 'rt:1', ref]);
+    await ok('docker', ['pull', ref], { timeoutMs: 60_000 });
+    assert.equal((await ok('docker', ['image', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim(), id, 'the same image id after the round trip');
+    assert.equal((await ok('docker', ['run', '--rm', ref, 'cat', '/big/note'])).stdout, 'one\n');
+    await ok('docker', ['rmi', ref]);
+  } finally {
+    reg.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -216,6 +216,32 @@ test('attach logs=1: live output is not held without bound while the replay wait
   await assertHealthy(base, 'after a stalled attach with a log replay');
 });
 
+test('attach: with two clients the slower holds the stream back for both; once it leaves the other gets the rest', async () => {
+  const base = socketFds();
+  const bytes = 50_000_000;
+  const id = await create(`head -c ${bytes} /dev/zero`, { AutoRemove: true });
+  const s = stalled('POST', `/v1.45/containers/${id}/attach?stream=1&stdout=1`, UPGRADE_TCP);
+  const r = reader('POST', `/v1.45/containers/${id}/attach?stream=1&stdout=1`, UPGRADE_TCP);
+  await sleep(200);
+  await start(id);
+  await assertHeldBack(await containerPid(id), 'a stalled client beside a reading one');
+  const got = r.text().length;
+  assert.ok(got < bytes / 2, `the reading client waits with the stalled one, as with Docker (${got} bytes so far)`);
+  s.destroy();
+  await r.ended;
+  // 101 answer, then 8-byte frame headers around the payload
+  const payload = r.text().slice(r.text().indexOf('\r\n\r\n') + 4);
+  let n = 0;
+  for (let off = 0; off + 8 <= payload.length; ) {
+    const len = payload.charCodeAt(off + 4) * 2 ** 24 + payload.charCodeAt(off + 5) * 2 ** 16 + payload.charCodeAt(off + 6) * 2 ** 8 + payload.charCodeAt(off + 7);
+    n += len;
+    off += 8 + len;
+  }
+  assert.equal(n, bytes, 'the reading client got every byte once the stalled one left');
+  assert.ok(await waitFor(() => gone(id), 60_000, 200));
+  await assertHealthy(base, 'after two attach clients');
+});
+
 test('attach: a client that hangs up mid-stream is released while the container runs on', async () => {
   const id = await create(`yes ${LINE}`);
   await start(id);

@@ -50,7 +50,7 @@ test('live output that arrives while a replay waits on the client is held in ful
   let got = 0;
   const ce: ClientEnd = {
     gone: false,
-    behind: false,
+    queued: 0,
     send: (_s, d) => { got += d.length; return true; },
     drained: () => stuck,
     end() {},
@@ -82,10 +82,10 @@ function clientEnd() {
   let wake: () => void = () => {};
   const goneCbs: (() => void)[] = [];
   const ce = {
-    gone: false, behind: false, full: false, dropped: 0, got: 0,
-    send(_s: 1 | 2, d: Buffer) { ce.got += d.length; if (ce.full) ce.behind = true; return !ce.full; },
+    gone: false, queued: 0, full: false, dropped: 0, got: 0,
+    send(_s: 1 | 2, d: Buffer) { ce.got += d.length; if (ce.full) ce.queued += d.length; return !ce.full; },
     drained: () => new Promise<void>((r) => { wake = r; }),
-    drain() { ce.full = false; ce.behind = false; wake(); },
+    drain() { ce.full = false; ce.queued = 0; wake(); },
     end() {},
     drop() { ce.dropped++; ce.gone = true; for (const cb of goneCbs) cb(); },
     input() {}, discardInput() {}, pauseInput() {},
@@ -112,19 +112,22 @@ test('a full client pauses the container\'s connection until it drains; nothing 
   assert.equal(conn.destroyed, false);
 });
 
-test('the container\'s removal drops a client still behind, and only such a client', async () => {
-  for (const behind of [true, false]) {
+test('after the container\'s removal a client that takes nothing is dropped; one that reads, or has nothing queued, is not', async () => {
+  for (const kind of ['stalled', 'reading', 'caught-up'] as const) {
     const conn = fakeConn();
     const ce = clientEnd();
     let cancelled = 0;
     let remove!: () => void;
     const removed = new Promise<void>((r) => { remove = r; });
-    await attachSession(Promise.resolve(conn), { stdout: true, stderr: true, released: { removed, cancel: () => { cancelled++; } } }).run(ce);
-    ce.full = behind;
+    await attachSession(Promise.resolve(conn), { stdout: true, stderr: true, lingerMs: 100, released: { removed, cancel: () => { cancelled++; } } }).run(ce);
+    ce.full = kind !== 'caught-up';
     conn.emit(1, Buffer.alloc(1000));
     remove();
-    await new Promise((r) => setImmediate(r));
-    assert.equal(ce.dropped, behind ? 1 : 0, behind ? 'a client behind is dropped' : 'a client that took everything is not');
+    // a reading client takes a little every 20 ms, and all of it after 160 ms
+    const reading = kind === 'reading' ? setInterval(() => { ce.queued = Math.max(0, ce.queued - 100); }, 20) : undefined;
+    await new Promise((r) => setTimeout(r, 300));
+    clearInterval(reading);
+    assert.equal(ce.dropped, kind === 'stalled' ? 1 : 0, `${kind}: ${kind === 'stalled' ? 'dropped' : 'kept'}`);
     assert.equal(cancelled, 1, 'the removal watch is let go once');
   }
 });

@@ -31,8 +31,8 @@ export interface ClientEnd {
   /** the client went away (after onEnd, for a carrier whose close is also its EOF) */
   onGone(cb: () => void): void;
   readonly gone: boolean;
-  /** output is queued that the client has not taken */
-  readonly behind: boolean;
+  /** bytes of output queued that the client has not taken yet */
+  readonly queued: number;
 }
 
 /** conmon reads stdin records into a 32 KiB buffer and drops the rest: writes are cut to that. */
@@ -49,6 +49,8 @@ const STDIN_CHUNK = 32 * 1024;
 
 /** Live output held while a logs=1 replay runs (or the client connects): past this the container waits. */
 const HELD_MAX = 256 * 1024;
+/** After its container's removal, a client that takes nothing for this long is dropped (moby waits 2 s for streams after an exit). */
+const LINGER_MS = 2000;
 /** What a websocket client may have queued before the container waits on it. */
 const WS_HIGH_WATER = 128 * 1024;
 
@@ -62,7 +64,7 @@ export function hijackedEnd(sock: Duplex, multiplexed: boolean): ClientEnd {
   const drop = () => { sock.destroy(); leave(); };
   return {
     get gone() { return gone; },
-    get behind() { return sock.writableLength > 0; },
+    get queued() { return sock.writableLength; },
     send(s, data) {
       if (gone) return true;
       return sock.write(multiplexed ? muxFrame(s, data) : data);
@@ -117,7 +119,7 @@ export function webSocketEnd(ws: WebSocket, binary: boolean): ClientEnd {
   });
   return {
     get gone() { return gone; },
-    get behind() { return writer.buffered > 0; },
+    get queued() { return writer.buffered; },
     send(_s, data) {
       if (gone) return true;
       return writer.write(data);
@@ -161,10 +163,13 @@ export interface AttachSessionOptions {
   /** the client left (a waiting attach gives up its place) */
   onClientGone?: () => void;
   /**
-   * Resolves when the container is removed: a client still behind then is dropped (its socket would
-   * otherwise stay for output it never takes). cancel() when the session is over.
+   * Resolves when the container is removed: a client that then takes none of what is still queued for
+   * it for `lingerMs` is dropped (its socket would otherwise stay for output it never takes); one that
+   * reads keeps it all. cancel() when the session is over.
    */
   released?: { removed: Promise<void>; cancel(): void };
+  /** LINGER_MS unless a test says otherwise */
+  lingerMs?: number;
 }
 
 export interface AttachSession {
@@ -211,10 +216,24 @@ export function attachSession(conn: Promise<StreamConnection | undefined> | unde
     released = true;
     o.released?.cancel();
   };
+  /** Drops `ce` if what is queued for it does not shrink for lingerMs. */
+  const dropIfStalled = (ce: ClientEnd) => {
+    const linger = o.lingerMs ?? LINGER_MS;
+    const every = Math.max(10, Math.min(250, linger / 4));
+    let last = ce.queued;
+    let since = Date.now();
+    const t = setInterval(() => {
+      const now = ce.queued;
+      if (ce.gone || now === 0) { clearInterval(t); return; }
+      if (now !== last) { last = now; since = Date.now(); return; }
+      if (Date.now() - since >= linger) { clearInterval(t); ce.drop(); }
+    }, every);
+    t.unref();
+  };
   void o.released?.removed.then(() => {
     if (released) return;
     release();
-    if (client && !client.gone && client.behind) client.drop();
+    if (client && !client.gone && client.queued > 0) dropIfStalled(client);
   });
   const finish = () => {
     void Promise.resolve(o.until).catch(() => undefined).then(() => { if (client && !client.gone && !detached) client.end(); });

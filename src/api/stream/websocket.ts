@@ -7,8 +7,11 @@ import { createRequire } from 'node:module';
 import { InvalidParameterError } from '../../errors.js';
 
 // CommonJS packages through require(), not import: see src/sys/cjs.ts for why (api/ does not import sys/).
+// Loaded at the first websocket: ws and the built-ins under it (https, tls, zlib) cost ~9 MB of RSS.
 const requireCjs = createRequire(import.meta.url);
-const { WebSocket, WebSocketServer } = requireCjs('ws') as { WebSocket: typeof WebSocketType; WebSocketServer: typeof WebSocketServerType };
+type WsModule = { WebSocket: typeof WebSocketType; WebSocketServer: typeof WebSocketServerType };
+let wsModule: WsModule | undefined;
+const ws = (): WsModule => (wsModule ??= requireCjs('ws') as WsModule);
 type WebSocket = WebSocketType;
 type WebSocketServer = WebSocketServerType;
 
@@ -17,10 +20,15 @@ export const WS_MAX_PAYLOAD = 16 * 1024 * 1024;
 
 const extraHeaders = new WeakMap<IncomingMessage, Record<string, string>>();
 // noServer: routing stays with our own table; one instance serves every upgrade.
-const wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: WS_MAX_PAYLOAD });
-wss.on('headers', (headers: string[], req: IncomingMessage) => {
-  for (const [k, v] of Object.entries(extraHeaders.get(req) ?? {})) headers.push(`${k}: ${v}`);
-});
+let wssOnce: WebSocketServer | undefined;
+function wss(): WebSocketServer {
+  if (wssOnce) return wssOnce;
+  wssOnce = new (ws().WebSocketServer)({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: WS_MAX_PAYLOAD });
+  wssOnce.on('headers', (headers: string[], req: IncomingMessage) => {
+    for (const [k, v] of Object.entries(extraHeaders.get(req) ?? {})) headers.push(`${k}: ${v}`);
+  });
+  return wssOnce;
+}
 
 /** Whether the request asks for a websocket (`Upgrade: websocket`, any case, possibly in a list). */
 export function isWebSocketRequest(req: IncomingMessage): boolean {
@@ -49,9 +57,9 @@ export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buff
   return new Promise((resolve, reject) => {
     const onClose = () => reject(new InvalidParameterError('websocket: handshake failed'));
     socket.once('close', onClose);
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    wss().handleUpgrade(req, socket, head, (sock) => {
       socket.off('close', onClose);
-      resolve(ws);
+      resolve(sock);
     });
   });
 }
@@ -71,7 +79,7 @@ export class WebSocketWriter {
   /** Bytes handed to send() whose write has not completed yet. */
   get buffered(): number { return this.pending; }
 
-  get open(): boolean { return this.ws.readyState === WebSocket.OPEN; }
+  get open(): boolean { return this.ws.readyState === ws().WebSocket.OPEN; }
 
   write(data: Buffer): boolean {
     if (!this.open || data.length === 0) return true;

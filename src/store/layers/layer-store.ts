@@ -3,12 +3,15 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { trace } from '../../core/trace.js';
 import { InvalidParameterError, NotFoundError } from '../../errors.js';
 import type { Mount } from '../../sys/sys.js';
 import { fsyncDir, writeFileAtomic } from '../meta/atomic.js';
 import type { Paths } from '../paths.js';
 import type { LayerCompressionKind } from './decompress.js';
 import { applyLayerTar, type LayerApplySys } from './tar-apply.js';
+import { encodeTarSplit, splitOfUpper, tarFromSplit } from './tar-split.js';
+import { UpperMirror } from './upper-copy.js';
 
 /** A layer whose content does not hash to the diffID it was given: callers tell it from other bad input by type. */
 export class DiffIdMismatchError extends InvalidParameterError {}
@@ -23,6 +26,7 @@ export class DiffIdMismatchError extends InvalidParameterError {}
  *
  *   layers/<chain-hex>/diff     the unpacked tree (overlay format: whiteouts are 0:0 char devices)
  *   layers/<chain-hex>/link     the 26-char short id; l/<short> -> ../layers/<chain-hex>/diff
+ *   layers/<chain-hex>/tar-split  a committed layer's tar as a tar-split (no tar blob is kept for it)
  *   layers/<chain-hex>/ok       the layer record (JSON), written last, before the dir is published
  *   layers/tmp-<rand>/          a layer being built; published by rename(2) once `ok` is in it
  *   layers/<chain-hex>-removing-<rand>/  a layer being deleted
@@ -40,6 +44,8 @@ export interface LayerRecord {
   /** Name of the l/ link for this layer's diff dir. */
   shortId: string;
   created: string;
+  /** Set for a layer made by fromUpper: the size of its tar, which its tar-split gives back (tarOf). */
+  tarSize?: number;
 }
 
 export interface ApplyLayerOptions {
@@ -72,6 +78,9 @@ export function chainIdOf(parent: string | undefined, diffId: string): string {
 }
 
 const EMPTY = 'empty';
+const TAR_SPLIT = 'tar-split';
+/** fsyncs of a committed layer's files in flight at once (of the thread pool's four threads). */
+const SYNC_BATCH = 2;
 const SHORT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 function newShortId(): string {
@@ -141,11 +150,7 @@ export class LayerStore {
 
   /** Unpack a layer tar (plain, gzip or zstd) on top of `parent` (a chainID) and publish it. */
   async apply(input: Readable, parent: string | undefined, opts: ApplyLayerOptions = {}): Promise<AppliedLayer> {
-    if (parent !== undefined && !this.layers.has(parent)) throw new NotFoundError(`parent layer ${parent} does not exist`);
-    const tmp = path.join(this.paths.layersDir, `tmp-${randomBytes(8).toString('hex')}`);
-    await fsp.mkdir(path.join(tmp, 'diff'), { recursive: true, mode: 0o700 });
-    await fsp.chmod(path.join(tmp, 'diff'), 0o755);
-    let linkPath: string | undefined;
+    const tmp = await this.newTmp(parent);
     try {
       const res = await applyLayerTar(input, path.join(tmp, 'diff'), {
         sys: this.sys, onRaw: opts.onRaw, ...(opts.verified && opts.expectedDiffId ? { knownDiffId: opts.expectedDiffId } : {}),
@@ -153,19 +158,81 @@ export class LayerStore {
       if (opts.expectedDiffId && opts.expectedDiffId !== res.diffId) {
         throw new DiffIdMismatchError(`layer diffID mismatch: got ${res.diffId}, expected ${opts.expectedDiffId}`);
       }
-      const chainId = chainIdOf(parent, res.diffId);
-      const existing = this.layers.get(chainId);
-      if (existing) {
-        await fsp.rm(tmp, { recursive: true, force: true });
-        return { layer: existing, created: false, compression: res.compression, warnings: res.warnings };
+      const { layer, created } = await this.publish(tmp, parent, { diffId: res.diffId, size: res.size });
+      return { layer, created, compression: res.compression, warnings: res.warnings };
+    } catch (err) {
+      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * A container's upper dir as a layer on `parent` (commit, each builder RUN step), without a tar: one walk
+   * copies the upper dir into the new layer dir (UpperMirror) and hashes the tar packUpper makes of the copy
+   * (the diffID), kept as a tar-split from which tarOf makes it again for push and save; the copied files are
+   * fsynced as they come. `lowers`: the parent's layer dirs, topmost first.
+   */
+  async fromUpper(upper: string, parent: string | undefined, lowers: readonly string[]): Promise<AppliedLayer> {
+    const tr = trace(`layer from ${path.basename(path.dirname(upper)).slice(0, 12)}`);
+    const tmp = await this.newTmp(parent);
+    try {
+      const diff = path.join(tmp, 'diff');
+      const syncs = new SyncQueue();
+      const mirror = new UpperMirror(diff, this.sys, (f) => syncs.add(f));
+      let split;
+      try {
+        split = await splitOfUpper(upper, { sys: this.sys, lowers, mirror });
+        mirror.finish();
+        tr.mark('copy+hash');
+      } finally {
+        await syncs.done();
       }
-      const rec: LayerRecord = {
-        chainId, diffId: res.diffId, size: res.size, shortId: newShortId(), created: new Date().toISOString(),
-      };
-      if (parent !== undefined) rec.parent = parent;
-      const final = this.paths.layerDir(hexOf(chainId));
-      linkPath = path.join(this.paths.linksDir, rec.shortId);
-      await fsp.symlink(path.join('..', 'layers', hexOf(chainId), 'diff'), linkPath);
+      tr.mark('fsync');
+      await writeFileAtomic(path.join(tmp, TAR_SPLIT), encodeTarSplit(split), 0o600);
+      tr.mark('split');
+      const { layer, created } = await this.publish(tmp, parent, { diffId: split.diffId, size: mirror.size, tarSize: split.size });
+      tr.mark('publish');
+      tr.end();
+      return { layer, created, compression: 'none', warnings: [] };
+    } catch (err) {
+      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** The tar of a layer of that diffID that has a tar-split (fromUpper), made again from its files; else undefined. */
+  tarOf(diffId: string): { size: number; open(): Readable } | undefined {
+    const rec = [...this.layers.values()].find((l) => l.diffId === diffId && l.tarSize !== undefined);
+    if (!rec) return undefined;
+    const dir = this.paths.layerDir(hexOf(rec.chainId));
+    return { size: rec.tarSize!, open: () => tarFromSplit(path.join(dir, TAR_SPLIT), path.join(dir, 'diff')) };
+  }
+
+  private async newTmp(parent: string | undefined): Promise<string> {
+    if (parent !== undefined && !this.layers.has(parent)) throw new NotFoundError(`parent layer ${parent} does not exist`);
+    const tmp = path.join(this.paths.layersDir, `tmp-${randomBytes(8).toString('hex')}`);
+    await fsp.mkdir(path.join(tmp, 'diff'), { recursive: true, mode: 0o700 });
+    await fsp.chmod(path.join(tmp, 'diff'), 0o755);
+    return tmp;
+  }
+
+  /** Publish a built layer dir (tmp) as the layer of that diffID on `parent`; an existing identical layer wins. */
+  private async publish(tmp: string, parent: string | undefined, res: { diffId: string; size: number; tarSize?: number }): Promise<{ layer: LayerRecord; created: boolean }> {
+    const chainId = chainIdOf(parent, res.diffId);
+    const existing = this.layers.get(chainId);
+    if (existing) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      return { layer: existing, created: false };
+    }
+    const rec: LayerRecord = {
+      chainId, diffId: res.diffId, size: res.size, shortId: newShortId(), created: new Date().toISOString(),
+    };
+    if (parent !== undefined) rec.parent = parent;
+    if (res.tarSize !== undefined) rec.tarSize = res.tarSize;
+    const final = this.paths.layerDir(hexOf(chainId));
+    const linkPath = path.join(this.paths.linksDir, rec.shortId);
+    await fsp.symlink(path.join('..', 'layers', hexOf(chainId), 'diff'), linkPath);
+    try {
       await writeFileAtomic(path.join(tmp, 'link'), rec.shortId, 0o644);
       await writeFileAtomic(path.join(tmp, 'ok'), JSON.stringify(rec), 0o600);
       try {
@@ -179,16 +246,15 @@ export class LayerStore {
         await fsp.rm(linkPath, { force: true });
         await fsp.rm(tmp, { recursive: true, force: true });
         this.layers.set(theirs.chainId, theirs);
-        return { layer: theirs, created: false, compression: res.compression, warnings: res.warnings };
+        return { layer: theirs, created: false };
       }
-      await fsyncDir(this.paths.layersDir);
-      this.layers.set(chainId, rec);
-      return { layer: rec, created: true, compression: res.compression, warnings: res.warnings };
     } catch (err) {
-      if (linkPath) await fsp.rm(linkPath, { force: true }).catch(() => {});
-      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => {});
+      await fsp.rm(linkPath, { force: true }).catch(() => {});
       throw err;
     }
+    await fsyncDir(this.paths.layersDir);
+    this.layers.set(chainId, rec);
+    return { layer: rec, created: true };
   }
 
   /** Delete one layer (the caller checks nothing references it). Returns false if absent. */
@@ -237,4 +303,45 @@ async function readRecord(dir: string): Promise<LayerRecord | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * fsyncs of a committed layer's files, started as each is copied, two at a time (the thread pool's other two
+ * threads go on copying and reading). With the directory fsync at publish this makes a committed layer survive
+ * a crash: it is the only copy of the container's changes (no tar blob is kept for it). On ext4 and xfs a file's
+ * fsync also commits the journal that holds the directory entries made before it.
+ */
+class SyncQueue {
+  private readonly queue: string[] = [];
+  private running = 0;
+  private error: unknown;
+  private idle: (() => void) | undefined;
+
+  add(file: string): void {
+    this.queue.push(file);
+    this.pump();
+  }
+
+  /** Every fsync finished; throws the first failure. */
+  async done(): Promise<void> {
+    if (this.running > 0 || this.queue.length > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
+    if (this.error) throw this.error;
+  }
+
+  private pump(): void {
+    while (this.running < SYNC_BATCH && this.queue.length) {
+      const file = this.queue.shift()!;
+      this.running++;
+      syncFile(file).catch((err: unknown) => { this.error ??= err; }).finally(() => {
+        this.running--;
+        this.pump();
+        if (this.running === 0 && this.queue.length === 0) this.idle?.();
+      });
+    }
+  }
+}
+
+async function syncFile(file: string): Promise<void> {
+  const fh = await fsp.open(file, 'r');
+  try { await fh.sync(); } finally { await fh.close(); }
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { requireCjs } from '../../sys/cjs.js';
+import { lazyCjs } from '../../sys/cjs.js';
 import type * as tarTypes from 'tar-stream';
 import { TarPaxScanner } from '../../core/pax.js';
 import { decompressStream, type LayerCompressionKind } from './decompress.js';
@@ -11,7 +11,7 @@ import { InvalidParameterError, SystemError } from '../../errors.js';
 import type { Sys } from '../../sys/sys.js';
 
 // CommonJS packages through require(): see src/sys/cjs.ts.
-const tar = requireCjs('tar-stream') as typeof tarTypes;
+const tar = lazyCjs<typeof tarTypes>('tar-stream');
 
 /**
  * Unpack one layer tar (plain, gzip or zstd: decompress.ts) into an overlay lower dir ("diff").

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type * as tarTypes from 'tar-stream';
-import { requireCjs } from '../../sys/cjs.js';
+import { lazyCjs } from '../../sys/cjs.js';
 
-const tar = requireCjs('tar-stream') as typeof tarTypes;
+const tar = lazyCjs<typeof tarTypes>('tar-stream');
 type TarHeader = Omit<Partial<tarTypes.Header>, 'type'> & { name: string; type?: tarTypes.Header['type'] | 'pax-header' };
 
 /**
@@ -140,20 +140,38 @@ export function upperChanges(upper: string, lowers: readonly string[], sys: Uppe
 
 /** Whether packing the upper dir would give a non-empty layer (anything beyond runtime mount points). */
 export function upperHasContent(upper: string, lowers: readonly string[]): boolean {
-  const skipped: string[] = [];
-  for (const { rel, st } of walk(upper)) {
-    if (skipped.some((s) => rel.startsWith(`${s}/`))) continue;
-    if (runtimeOnly(upper, rel, st, lowers)) { skipped.push(rel); continue; }
-    return true;
-  }
-  return false;
+  return !layerEntries(upper, lowers).next().done;
 }
 
 export interface PackOptions {
   sys: UpperLayerSys;
   /** Image layer dirs below the upper dir, topmost first: to tell runtime mount points from the container's files. */
   lowers: readonly string[];
+  /** Told each regular file whose bytes go into the tar, in tar order, before its header is written (tar-split). */
+  onFile?: (name: string, size: number) => void;
+  /**
+   * Makes a copy of each entry (commit's layer dir, UpperMirror), run ahead of the packing in walk order; a
+   * regular file's bytes and size are then taken from where the mirror says its copy is.
+   */
+  mirror?: { add(e: UpperEntry): Promise<{ path: string; size: number } | undefined> };
 }
+
+/**
+ * The entries of an upper dir that make its layer, in tar order: everything but what the runtime made for its
+ * mount points (and what is under those). packUpper and copyUpper walk the same list.
+ */
+export function* layerEntries(upper: string, lowers: readonly string[]): Generator<UpperEntry> {
+  const skipped: string[] = [];
+  for (const e of walk(upper)) {
+    if (skipped.some((s) => e.rel.startsWith(`${s}/`))) continue;
+    if (runtimeOnly(upper, e.rel, e.st, lowers)) { skipped.push(e.rel); continue; }
+    yield e;
+  }
+}
+
+/** An overlay whiteout: a 0:0 character device. */
+export { isWhiteout, isOpaque };
+export type { UpperEntry };
 
 /** One PAX extended-header record, "<len> <key>=<value>\n" with len counting itself, in bytes. */
 export function paxRecord(key: string, value: Buffer): Buffer {
@@ -174,15 +192,16 @@ export function packUpper(upper: string, opts: PackOptions): Readable {
   const pack = tar.pack();
   const run = async () => {
     const inodes = new Map<string, string>();
-    const skipped: string[] = [];
     const entry = (h: TarHeader, body?: Buffer) => new Promise<void>((resolve, reject) => {
       const done = (err?: Error | null) => (err ? reject(err) : resolve());
       if (body) pack.entry(h as tarTypes.Header, body, done);
       else pack.entry(h as tarTypes.Header, done);
     });
-    for (const { rel, abs, st } of walk(upper)) {
-      if (skipped.some((s) => rel.startsWith(`${s}/`))) continue;
-      if (runtimeOnly(upper, rel, st, opts.lowers)) { skipped.push(rel); continue; }
+    const list = [...layerEntries(upper, opts.lowers)];
+    const mirrored = opts.mirror ? mirrorAhead(list, opts.mirror) : undefined;
+    for (let i = 0; i < list.length; i++) {
+      const { rel, abs, st } = list[i]!;
+      const copy = mirrored ? await mirrored[i] : undefined;
       const name = rel.slice(1);
       const base: TarHeader = {
         name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
@@ -215,9 +234,11 @@ export function packUpper(upper: string, opts: PackOptions): Readable {
           continue;
         }
         if (st.nlink > 1) inodes.set(key, name);
+        const size = copy ? copy.size : st.size;
+        if (size > 0) opts.onFile?.(name, size);
         await new Promise<void>((resolve, reject) => {
-          const sink = pack.entry({ ...base, type: 'file', size: st.size } as tarTypes.Header, (err?: Error | null) => (err ? reject(err) : resolve()));
-          pipeline(fs.createReadStream(abs), sink as unknown as NodeJS.WritableStream).catch(reject);
+          const sink = pack.entry({ ...base, type: 'file', size } as tarTypes.Header, (err?: Error | null) => (err ? reject(err) : resolve()));
+          pipeline(fs.createReadStream(copy ? copy.path : abs, { highWaterMark: READ_CHUNK }), sink as unknown as NodeJS.WritableStream).catch(reject);
         });
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         await entry({
@@ -238,6 +259,24 @@ export function packUpper(upper: string, opts: PackOptions): Readable {
   out.on('close', () => { if (!pack.destroyed) pack.destroy(); });
   return out;
 }
+
+/**
+ * Runs mirror.add over the entries one after another, as fast as it goes, ahead of the packing (the kernel
+ * copies the next files while the packer hashes this one). Each result is a promise marked handled, so the
+ * ones a failed pack never awaits do not become unhandled rejections.
+ */
+function mirrorAhead(list: readonly UpperEntry[], mirror: NonNullable<PackOptions['mirror']>): Promise<{ path: string; size: number } | undefined>[] {
+  let prev: Promise<unknown> = Promise.resolve();
+  return list.map((e) => {
+    const p = prev.then(() => mirror.add(e));
+    p.catch(() => {});
+    prev = p;
+    return p;
+  });
+}
+
+/** Reads of file bodies: fewer, larger chunks through the tar stream (the bytes are the same). */
+const READ_CHUNK = 1 << 20;
 
 /** A name no walked entry can have (those never start with "./"). */
 export const PAX_MARKER = '././@berth-pax';
