@@ -25,6 +25,7 @@ import { platformMatches } from '../core/manifest.js';
 import { heredocFileContent, heredocRun, PIPES_DIR } from './heredoc.js';
 import { envLookup, processWord, processWords } from './shell-lex.js';
 import { trace } from '../core/trace.js';
+import { deferringSyncs, syncDeferred } from '../store/meta/atomic.js';
 
 export interface BuildContainers {
   create(name: string | undefined, body: CreateBody): Promise<{ Id: string }>;
@@ -132,18 +133,47 @@ export class BuildExecutor {
     this.added[key] = e;
   }
 
-  private saveCache(): Promise<void> {
+  /**
+   * The fsyncs of step commits (layer records, image records, config blobs) wait in here until a build saves
+   * the index: a step's image is cache until then, and one flush journals them together (the rule in
+   * architecture.md, "Build durability").
+   */
+  private readonly unsynced = new Set<string>();
+
+  private commit<T>(fn: () => Promise<T>): Promise<T> {
+    return deferringSyncs(this.unsynced, fn);
+  }
+
+  private async saveCache(): Promise<void> {
+    // Taken before the flush: every entry taken had its commit's paths in `unsynced` already.
     const added = this.added;
     const used = this.used;
     const dropped = [...this.dropped];
     this.added = {};
     this.used = new Map();
     this.dropped.clear();
-    return this.steps.merge(added, used, dropped);
+    await syncDeferred(this.unsynced);
+    await this.steps.merge(added, used, dropped);
   }
 
-  /** Runs the build; returns the final image id. */
+  /** Each running build's intermediate containers being removed (keyed by its output). */
+  private readonly removals = new Map<BuildOutput, Promise<void>[]>();
+
+  /** Runs the build; returns the final image id. No intermediate container outlives it. */
   async build(o: BuildOptions, out: BuildOutput): Promise<string> {
+    const removals: Promise<void>[] = [];
+    this.removals.set(out, removals);
+    try {
+      return await this.buildSteps(o, out, removals);
+    } finally {
+      this.removals.delete(out);
+      await Promise.all(removals);
+      // A failed build's steps stay in memory for the next build's index: they are made durable now.
+      await syncDeferred(this.unsynced);
+    }
+  }
+
+  private async buildSteps(o: BuildOptions, out: BuildOutput, removals: Promise<void>[]): Promise<string> {
     const text = await readDockerfile(o.contextDir, o.dockerfile);
     await dropIgnoredBuildFiles(o.contextDir, o.dockerfile || 'Dockerfile');
     const df = parseDockerfileInstructions(text);
@@ -194,6 +224,7 @@ export class BuildExecutor {
     const unused = [...buildArgs.keys()].filter((k) => !used.has(k) && !PREDEFINED_ARGS.includes(k));
     if (unused.length) await out.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
     await this.saveCache();
+    await Promise.all(removals);
     await out.aux({ ID: final });
     await out.stream(`Successfully built ${shortId(final!)}\n`);
     for (const t of o.tags) {
@@ -332,7 +363,7 @@ export class BuildExecutor {
     const key = this.key([st.image ?? scratchKey(st), 'meta', createdBy, st.config]);
     const hit = this.cached(o, key);
     if (hit) { await out?.stream(' ---> Using cache\n'); return hit; }
-    const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy } });
+    const id = await this.commit(() => this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy } }));
     this.remember(key, id);
     return id;
   }
@@ -383,9 +414,9 @@ export class BuildExecutor {
       if (StatusCode !== 0) {
         throw new BuildStepError(`The command '${cmd.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
       }
-      const layer = await this.d.commits.layerOf(Id, st.image);
+      const layer = await this.commit(() => this.d.commits.layerOf(Id, st.image!));
       tr.mark('layer');
-      const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, ...(layer ? { layer } : {}) });
+      const id = await this.commit(() => this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, ...(layer ? { layer } : {}) }));
       tr.mark('image');
       this.remember(key, id);
       st.image = id;
@@ -393,7 +424,11 @@ export class BuildExecutor {
     } finally {
       out.signal?.removeEventListener('abort', onAbort);
       await tail.stop();
-      if (out.cancelled || (ok ? o.rm !== false : (o.forceRm || o.rm !== false))) {
+      if (ok && !out.cancelled && o.rm !== false) {
+        // Its layer is committed: the removal runs beside the next step, and the build waits for it at its end.
+        this.removals.get(out)?.push(this.d.containers.remove(Id, { force: true }).catch(() => {}));
+        await out.stream(` ---> Removed intermediate container ${shortId(Id)}\n`);
+      } else if (out.cancelled || (ok ? o.rm !== false : (o.forceRm || o.rm !== false))) {
         await this.d.containers.remove(Id, { force: true }).catch(() => {});
         await out.stream(` ---> Removed intermediate container ${shortId(Id)}\n`);
       }
@@ -473,8 +508,8 @@ export class BuildExecutor {
       const key = this.key([st.image ?? scratchKey(st), 'copy', createdBy, st.config]);
       const hit = this.cached(o, key);
       if (hit) { await out.stream(' ---> Using cache\n'); st.image = hit; return; }
-      const layer = await this.d.images.applyLayer(pack(), st.image);
-      const id = await this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, layer });
+      const layer = await this.commit(() => this.d.images.applyLayer(pack(), st.image));
+      const id = await this.commit(() => this.d.commits.childImage({ parent: st.image, ...scratchPlatform(st), config: structuredClone(st.config), history: { created_by: createdBy }, layer }));
       this.remember(key, id);
       st.image = id;
     } finally {
