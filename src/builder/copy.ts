@@ -194,10 +194,10 @@ export async function packSources(p: CopyPlan): Promise<{ hash: string; pack: ()
   if (p.chmod !== undefined && (!/^[0-7]{3,4}$/.test(p.chmod))) throw new InvalidParameterError(`invalid chmod parameter: ${p.chmod}`);
   const h = createHash('sha256');
   for (const it of items) {
-    // A download's mtime (Last-Modified) is not in the key, as the classic builder's tarsum header leaves it out:
-    // the same bytes under a new Last-Modified still hit the cache (and keep the cached image's mtime).
-    const mtime = it.downloaded ? '' : `:${Math.floor(it.st?.mtimeMs ?? 0)}`;
-    h.update(`${it.name}\0${it.st ? `${it.st.mode}:${it.st.size}${mtime}` : 'heredoc'}\0`);
+    // No mtime in the key, for context files as for downloads (Last-Modified): the classic builder's tarsum
+    // (version 1) leaves it out of the header it hashes, and Docker's docs say the cache ignores it. A `touch`
+    // still hits the cache, and the cached image keeps the mtime it was built with.
+    h.update(`${it.name}\0${it.st ? `${it.st.mode}:${it.st.size}` : 'heredoc'}\0`);
     if (it.body) h.update(it.body);
     else if (it.st?.isFile()) h.update(createHash('sha256').update(fs.readFileSync(it.abs!)).digest());
     else if (it.st?.isSymbolicLink()) h.update(fs.readlinkSync(it.abs!));

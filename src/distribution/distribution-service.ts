@@ -14,12 +14,12 @@ export function pullStoreFor(images: ImageService): PullStore {
   return {
     hasBlob: (d) => images.content.has(d),
     ingest: () => images.content.ingest(),
-    readBlob: (d) => images.content.createReadStream(d) as Readable,
+    readBlob: (d) => images.content.createReadStream(d, 1024 * 1024) as Readable,
     deleteBlob: (d) => images.content.delete(d),
     getBlob: (d) => images.content.get(d),
     hasLayer: (c) => images.layers.has(c),
-    applyLayer: async (input, parent, expectedDiffId) => {
-      const r = await images.layers.apply(input, parent, { expectedDiffId });
+    applyLayer: async (input, parent, expectedDiffId, verified) => {
+      const r = await images.layers.apply(input, parent, { expectedDiffId, verified });
       return { chainId: r.layer.chainId, created: r.created };
     },
     // Only layers this pull made and no image stands on yet (the pull failed before recording one).

@@ -436,14 +436,17 @@ async function readLimitedBody(res: IncomingMessage, limit: number): Promise<Buf
 /** The spec's `{"errors":[{code,message}]}` (or any text) as berth's error classes. */
 export function registryError(status: number, text: string, what: string): Error {
   let msg = '';
+  let coded = false;
   try {
     const doc = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
     msg = (doc.errors ?? []).map((e) => `${(e.code ?? '').toLowerCase().replace(/_/g, ' ')}: ${e.message ?? ''}`.replace(/^: /, '')).join('; ');
+    coded = (doc.errors ?? []).some((e) => e.code);
   } catch { msg = text.trim().slice(0, 200); }
   const detail = msg || `status ${status}`;
-  // A body-less answer (HEAD) gets the spec's default message for its code, as docker's client does.
-  if (status === 401) return new UnauthorizedError(`unauthorized: ${msg || 'authentication required'}`);
-  if (status === 403) return new ForbiddenError(`denied: ${msg || 'requested access to the resource is denied'}`);
+  // A body-less answer (HEAD) gets the spec's default message for its code, as docker's client does; a coded
+  // error body already reads "unauthorized: ..." and is not prefixed twice.
+  if (status === 401) return new UnauthorizedError(coded ? msg : `unauthorized: ${msg || 'authentication required'}`);
+  if (status === 403) return new ForbiddenError(coded ? msg : `denied: ${msg || 'requested access to the resource is denied'}`);
   if (status === 404) return new NotFoundError(`${what}: ${detail}`);
   if (status === 400 || status === 415) return new InvalidParameterError(`${what}: ${detail}`);
   if (status === 429 || status >= 500) return new UnavailableError(`${what}: ${detail}`);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HtpasswdAuth } from './htpasswd.js';
+import { TokenAuth } from './token-auth.js';
 import type { RegistryAuth } from './server.js';
 
 /**
@@ -9,6 +10,7 @@ import type { RegistryAuth } from './server.js';
  *
  *   { "root": "/var/lib/berth-registry", "readOnly": false,
  *     "auth": { "htpasswd": { "realm": "berth-registry", "path": "htpasswd" } },
+ *     (or "auth": { "token": { "realm": URL, "service": "...", "issuer": "...", "rootcertbundle": "certs.pem" } }),
  *     "tls": { "certificate": "cert.pem", "key": "key.pem" } }
  */
 export interface RegistryConfig {
@@ -45,8 +47,22 @@ export function loadRegistryConfig(file: string | undefined): RegistryConfig {
   }
   if (doc.auth !== undefined) {
     const auth = objectAt(doc.auth, 'auth', fail);
-    onlyKeys(auth, ['htpasswd'], 'auth.', fail);
-    if (auth.htpasswd === undefined) fail('auth needs htpasswd (the only kind berth registry has)');
+    onlyKeys(auth, ['htpasswd', 'token'], 'auth.', fail);
+    const kinds = Object.keys(auth);
+    if (kinds.length !== 1) fail('auth needs exactly one of htpasswd and token');
+  }
+  if (isObject(doc.auth) && doc.auth.token !== undefined) {
+    const t = objectAt(doc.auth.token, 'auth.token', fail);
+    onlyKeys(t, ['realm', 'service', 'issuer', 'rootcertbundle'], 'auth.token.', fail);
+    for (const k of ['realm', 'service', 'issuer']) {
+      if (typeof t[k] !== 'string' || t[k] === '') fail(`token auth requires a valid option string: "${k}"`);
+    }
+    const bundle = read('auth.token.rootcertbundle', t.rootcertbundle).toString('utf8');
+    try {
+      cfg.auth = new TokenAuth({ realm: t.realm as string, service: t.service as string, issuer: t.issuer as string, rootCerts: TokenAuth.parseBundle(bundle) });
+    } catch (err) { fail(`auth.token.rootcertbundle: ${(err as Error).message}`); }
+  } else if (doc.auth !== undefined) {
+    const auth = doc.auth as Doc;
     const h = objectAt(auth.htpasswd, 'auth.htpasswd', fail);
     onlyKeys(h, ['realm', 'path'], 'auth.htpasswd.', fail);
     if (h.realm !== undefined && typeof h.realm !== 'string') fail('auth.htpasswd.realm must be a string');

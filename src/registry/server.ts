@@ -12,9 +12,13 @@ import { MAX_MANIFEST_BYTES, RegistryStorage } from './storage.js';
  * mount, delete, tag listing and catalog with pagination, referrers). The route table is data; each handler parses the
  * request, makes one storage call and writes the answer; every failure is a `RegistryError` written once.
  */
+/** What a request needs, as distribution's auth.Access (its JSON is the 401's detail). */
+export interface Access { Type: 'repository' | 'registry'; Class: string; Name: string; Action: string }
+export interface AuthDenial { challenge: string; reason?: string }
+
 export interface RegistryAuth {
-  /** Undefined when the request may proceed; otherwise the WWW-Authenticate challenge to send with a 401. */
-  check(req: IncomingMessage): Promise<string | undefined>;
+  /** Undefined when the request may do `access`; otherwise the WWW-Authenticate challenge for the 401. */
+  check(req: IncomingMessage, access: Access[]): Promise<AuthDenial | undefined>;
 }
 
 export interface RegistryOptions {
@@ -248,19 +252,21 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
     const c: Ctx = { req, res, url, name: '', rest: '' };
     if (p === '/v2/' || p === '/v2') {
       if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED');
-      await authorize(req, false);
+      await authorize(req, [], false);
       sendJson(res, 200, {});
       return;
     }
+    // The catalog and search (which reveals it) need distribution's registry:catalog:* scope.
+    const catalogAccess: Access[] = [{ Type: 'registry', Class: '', Name: 'catalog', Action: '*' }];
     if (p === '/v2/_catalog') {
       if (method !== 'GET') throw new RegistryError('UNSUPPORTED');
-      await authorize(req, false);
+      await authorize(req, catalogAccess, false);
       await catalog(c);
       return;
     }
     if (p === '/v1/search') {
       if (method !== 'GET') throw new RegistryError('UNSUPPORTED');
-      await authorize(req, false);
+      await authorize(req, catalogAccess, false);
       await search(c);
       return;
     }
@@ -279,13 +285,19 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
       : what === 'tags/list' ? 'tags' : what === 'referrers/' ? 'referrers' : c.rest === '' ? 'uploads' : 'upload';
     const route = routes.find((r) => r.kind === kind && r.method === method);
     if (!route) throw new RegistryError('UNSUPPORTED');
-    await authorize(req, route.write);
+    const access = accessFor(method, name);
+    const from = url.searchParams.get('from');
+    if (from) access.push(...accessFor('GET', from));
+    await authorize(req, access, route.write);
     await route.handler(c);
   }
 
-  async function authorize(req: IncomingMessage, write: boolean): Promise<void> {
-    const challenge = await opts.auth?.check(req);
-    if (challenge !== undefined) throw Object.assign(new RegistryError('UNAUTHORIZED'), { challenge });
+  async function authorize(req: IncomingMessage, access: Access[], write: boolean): Promise<void> {
+    const denied = await opts.auth?.check(req, access);
+    if (denied !== undefined) {
+      if (denied.reason) opts.log?.(`auth: ${denied.reason}`);
+      throw Object.assign(new RegistryError('UNAUTHORIZED', undefined, access.length ? access : null), { challenge: denied.challenge });
+    }
     if (write && opts.readOnly) throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');
   }
 
@@ -299,16 +311,22 @@ export function registryHandler(opts: RegistryOptions): (req: IncomingMessage, r
       const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
       const challenge = (err as { challenge?: string }).challenge;
       if (challenge) headers['WWW-Authenticate'] = challenge;
-      // An error before the request body was read: drop the connection after answering, so an unread
-      // upload cannot be taken as the next request.
-      if (!req.complete) headers.Connection = 'close';
       res.writeHead(status, headers);
       res.end(req.method === 'HEAD' ? undefined : body);
-      if (!req.complete) req.resume();
+      if (!req.complete) discardBody(req);
     }).finally(() => {
       opts.log?.(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`);
     });
   };
+}
+
+/** distribution's appendAccessRecords: reads pull, writes pull and push, deletes delete. */
+function accessFor(method: string, repo: string): Access[] {
+  const a = (Action: string): Access => ({ Type: 'repository', Class: '', Name: repo, Action });
+  if (method === 'GET' || method === 'HEAD') return [a('pull')];
+  if (method === 'POST' || method === 'PUT' || method === 'PATCH') return [a('pull'), a('push')];
+  if (method === 'DELETE') return [a('delete')];
+  return [];
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -317,17 +335,45 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new RegistryError('SIZE_INVALID', `manifest too large: ${declared} bytes (limit ${limit})`);
-  const chunks: Buffer[] = [];
+/** Bytes of a refused request's body read and dropped after the answer, so the client sees the answer. */
+const DISCARD_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * An error answered before the request body was read: a client still sending would get a reset (and most
+ * lose the answer) if the connection closed now, so up to DISCARD_LIMIT more bytes are read and dropped
+ * (the connection then serves the next request); past that it is cut, as Go's server cuts at 256 KiB.
+ */
+function discardBody(req: IncomingMessage): void {
   let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > limit) throw new RegistryError('SIZE_INVALID', `manifest too large (limit ${limit} bytes)`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
+  req.on('data', (c: Buffer) => {
+    n += c.length;
+    if (n > DISCARD_LIMIT) req.socket.destroy();
+  });
+  req.on('error', () => {});
+  req.resume();
+}
+
+/** The body, at most `limit` bytes; more is SIZE_INVALID, without consuming (or destroying) the rest. */
+function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return Promise.reject(new RegistryError('SIZE_INVALID', `manifest too large: ${declared} bytes (limit ${limit})`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const done = (err?: Error): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+      req.pause();
+      if (err) reject(err); else resolve(Buffer.concat(chunks));
+    };
+    const onData = (c: Buffer): void => {
+      n += c.length;
+      if (n > limit) done(new RegistryError('SIZE_INVALID', `manifest too large (limit ${limit} bytes)`));
+      else chunks.push(c);
+    };
+    const onEnd = (): void => done();
+    const onError = (err: Error): void => done(err);
+    req.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }
 
 /** `n` and `last` as the spec reads them: entries after `last`, at most `n`; `next` is set when more remain. */

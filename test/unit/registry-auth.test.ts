@@ -173,10 +173,10 @@ test('htpasswd: bcrypt entries as htpasswd -B writes them; other hashes refused 
   const a = HtpasswdAuth.parse(`# users\n${line}\n\n`, 'my realm');
   assert.equal(await a.check(fakeReq(basic('alice', 'pw'))), undefined);
   assert.equal(await a.check(fakeReq(basic('alice', 'pw'))), undefined, 'cached');
-  assert.equal(await a.check(fakeReq(basic('alice', 'wrong'))), 'Basic realm="my realm"');
-  assert.equal(await a.check(fakeReq(basic('mallory', 'pw'))), 'Basic realm="my realm"');
-  assert.equal(await a.check(fakeReq()), 'Basic realm="my realm"');
-  assert.equal(await a.check(fakeReq('Bearer abc')), 'Basic realm="my realm"');
+  assert.equal((await a.check(fakeReq(basic('alice', 'wrong'))))?.challenge, 'Basic realm="my realm"');
+  assert.equal((await a.check(fakeReq(basic('mallory', 'pw'))))?.challenge, 'Basic realm="my realm"');
+  assert.equal((await a.check(fakeReq()))?.challenge, 'Basic realm="my realm"');
+  assert.equal((await a.check(fakeReq('Bearer abc')))?.challenge, 'Basic realm="my realm"');
   assert.throws(() => HtpasswdAuth.parse('bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n', 'r', 'pw.txt'), /pw.txt line 1: only bcrypt entries are supported/);
   assert.throws(() => HtpasswdAuth.parse('justaname\n', 'r'), /line 1: want user:hash/);
 });
@@ -194,7 +194,12 @@ test('registry config file: htpasswd and TLS paths relative to it; unknown keys 
     assert.equal((cfg.auth as HtpasswdAuth).realm, 'berth-registry');
     assert.equal(cfg.tls!.cert.toString(), 'CERT');
     assert.throws(() => loadRegistryConfig(write({ auth: { htpasswd: { path: 'htpasswd', bogus: 1 } } })), /unknown key "auth.htpasswd.bogus"/);
-    assert.throws(() => loadRegistryConfig(write({ auth: { token: {} } })), /unknown key "auth.token"/);
+    assert.throws(() => loadRegistryConfig(write({ auth: { token: {} } })), /token auth requires a valid option string: "realm"/);
+    assert.throws(() => loadRegistryConfig(write({ auth: { token: { realm: 'r', service: 's', issuer: 'i', rootcertbundle: 'cert.pem', jwks: 'x' } } })), /unknown key "auth.token.jwks"/);
+    assert.throws(() => loadRegistryConfig(write({ auth: { token: { realm: 'r', service: 's', issuer: 'i', rootcertbundle: 'cert.pem' } } })), /auth.token.rootcertbundle: token auth requires at least one token signing key/);
+    assert.throws(() => loadRegistryConfig(write({ auth: { htpasswd: { path: 'htpasswd' }, token: {} } })), /exactly one of htpasswd and token/);
+    assert.equal(loadRegistryConfig(write({ root: 'store' })).root, path.join(dir, 'store'));
+    assert.throws(() => loadRegistryConfig(write({ root: 3 })), /root must be a directory path/);
     assert.throws(() => loadRegistryConfig(write({ tls: { certificate: 'missing.pem', key: 'key.pem' } })), /tls.certificate: ENOENT/);
     assert.throws(() => loadRegistryConfig(write({ http: {} })), /unknown key "http"/);
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }

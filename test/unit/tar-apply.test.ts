@@ -421,3 +421,17 @@ test('a truncated or garbled archive is a 400 "invalid tar archive", told apart 
     }
   }
 });
+
+test('knownDiffId (a pulled plain-tar blob, its digest verified): not hashed again; refused for compressed input', async () => {
+  const sb = sandbox();
+  try {
+    const buf = await makeTar([{ name: 'a', body: 'x' }]);
+    const known = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
+    const res = await applyLayerTar(Readable.from([buf]), sb.root, { sys: new RecordingSys(), knownDiffId: known });
+    assert.equal(res.diffId, known);
+    const root2 = path.join(sb.base, 'dest2');
+    fs.mkdirSync(root2);
+    await assert.rejects(applyLayerTar(Readable.from([zlib.gzipSync(buf)]), root2, { sys: new RecordingSys(), knownDiffId: known }),
+      /compressed \(gzip\), so its blob digest is not its diffID/);
+  } finally { sb.cleanup(); }
+});

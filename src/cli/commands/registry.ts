@@ -21,7 +21,7 @@ const serve: Command = {
     flags: [
       { name: 'addr', kind: 'string', desc: 'Address to listen on (HOST:PORT)', default: '0.0.0.0:5000' },
       { name: 'root', kind: 'string', desc: 'Storage directory (default: the config file\'s root, else /var/lib/berth-registry)' },
-      { name: 'config', kind: 'string', desc: 'Configuration file (JSON: root, readOnly, auth.htpasswd, auth.token, tls)' },
+      { name: 'config', kind: 'string', desc: 'Configuration file (JSON: root, readOnly, auth.htpasswd or auth.token, tls)' },
       { name: 'read-only', kind: 'bool', desc: 'Refuse every write (push, delete)' },
       { name: 'quiet', short: 'q', kind: 'bool', desc: 'Do not log requests' },
     ],

@@ -52,6 +52,8 @@ export interface ApplyLayerOptions {
   onRaw?: (chunk: Buffer) => Promise<void> | void;
   /** When known (pull, load), a mismatch fails the apply. */
   expectedDiffId?: string;
+  /** The caller verified the input hashes to `expectedDiffId` (a plain-tar blob): no second sha256 pass. */
+  verified?: boolean;
 }
 
 export interface AppliedLayer {
@@ -150,7 +152,9 @@ export class LayerStore {
   async apply(input: Readable, parent: string | undefined, opts: ApplyLayerOptions = {}): Promise<AppliedLayer> {
     const tmp = await this.newTmp(parent);
     try {
-      const res = await applyLayerTar(input, path.join(tmp, 'diff'), { sys: this.sys, onRaw: opts.onRaw });
+      const res = await applyLayerTar(input, path.join(tmp, 'diff'), {
+        sys: this.sys, onRaw: opts.onRaw, ...(opts.verified && opts.expectedDiffId ? { knownDiffId: opts.expectedDiffId } : {}),
+      });
       if (opts.expectedDiffId && opts.expectedDiffId !== res.diffId) {
         throw new DiffIdMismatchError(`layer diffID mismatch: got ${res.diffId}, expected ${opts.expectedDiffId}`);
       }

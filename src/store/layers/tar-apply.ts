@@ -34,6 +34,11 @@ export interface ApplyOptions {
   sys: LayerApplySys;
   /** Receives every chunk of the uncompressed tar, in order, with backpressure (e.g. a content ingest). */
   onRaw?: (chunk: Buffer) => Promise<void> | void;
+  /**
+   * The input is already known to hash to this (a pulled plain-tar blob whose verified digest is its
+   * diffID): the second sha256 pass is skipped. Only for input that is not compressed.
+   */
+  knownDiffId?: string;
   /** Abort when free space on the target filesystem falls below this (gzip bombs, L18). Default 64 MiB. */
   minFreeBytes?: number;
   /** docker cp (PUT /archive): entries land under this root-relative directory, resolved in `root` like them */
@@ -68,9 +73,9 @@ class Hasher extends Transform {
   readonly hash = createHash('sha256');
   readonly pax = new TarPaxScanner();
   bytes = 0;
-  constructor(private readonly onRaw?: (chunk: Buffer) => Promise<void> | void) { super(); }
+  constructor(private readonly onRaw?: (chunk: Buffer) => Promise<void> | void, private readonly hashing = true) { super(); }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
+    if (this.hashing) this.hash.update(chunk);
     this.bytes += chunk.length;
     try { this.pax.feed(chunk); } catch (err) { cb(err as Error); return; }
     if (!this.onRaw) { cb(null, chunk); return; }
@@ -166,7 +171,11 @@ class RootResolver {
  */
 export async function applyLayerTar(input: Readable, root: string, opts: ApplyOptions): Promise<ApplyResult> {
   const { stream, compression } = await decompressStream(input);
-  const hasher = new Hasher(opts.onRaw);
+  if (opts.knownDiffId !== undefined && compression !== 'none') {
+    stream.destroy();
+    throw new InvalidParameterError(`layer ${opts.knownDiffId}: compressed (${compression}), so its blob digest is not its diffID`);
+  }
+  const hasher = new Hasher(opts.onRaw, opts.knownDiffId === undefined);
   const extract = tar.extract();
   let upstreamError: Error | undefined;
   const fail = (e: Error) => { upstreamError ??= e; extract.destroy(e); };
@@ -327,7 +336,7 @@ export async function applyLayerTar(input: Readable, root: string, opts: ApplyOp
     if (upstreamError && err !== upstreamError && !(err instanceof InvalidParameterError)) throw upstreamError;
     throw toApplyError(err);
   }
-  return { diffId: `sha256:${hasher.hash.digest('hex')}`, size, tarSize: hasher.bytes, compression, warnings };
+  return { diffId: opts.knownDiffId ?? `sha256:${hasher.hash.digest('hex')}`, size, tarSize: hasher.bytes, compression, warnings };
 }
 
 function applyMetadata(abs: string, h: tarTypes.Header, xattrs: Map<string, Buffer> | undefined, sys: Sys, warnings: string[]): void {
