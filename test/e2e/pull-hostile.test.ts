@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import tarStream from 'tar-stream';
-import { startDaemon, waitFor, type Daemon } from '../helpers/daemon.js';
+import { startDaemon, storeContents, waitFor, type Daemon } from '../helpers/daemon.js';
 import { docker, show, spawnCli, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
 import { tarWithFile } from '../helpers/oci-layout.js';
@@ -22,15 +22,7 @@ let reg: HostileRegistry;
 let bb: Buffer;
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-function storeState(daemon = d): Record<string, string[]> {
-  const ls = (p: string) => (fs.existsSync(p) ? fs.readdirSync(p).sort() : []);
-  return {
-    blobs: ls(path.join(daemon.dataRoot, 'content', 'blobs', 'sha256')),
-    ingest: ls(path.join(daemon.dataRoot, 'content', 'ingest')),
-    layers: ls(path.join(daemon.dataRoot, 'layers')),
-    images: ls(path.join(daemon.dataRoot, 'images')),
-  };
-}
+const storeState = (daemon = d) => storeContents(daemon.dataRoot);
 
 async function ok(args: string[]): Promise<CliResult> {
   const r = await docker(d.env, args);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { compress as zstdCompress } from 'zstd-napi';
-import { api, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { api, startDaemon, storeContents, type Daemon } from '../helpers/daemon.js';
 import { berth, docker, show, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/fixtures.js';
 import { putBlob, tarWithFile, writeImageBlobs, writeLayout } from '../helpers/oci-layout.js';
@@ -26,15 +26,7 @@ async function ok(args: string[]): Promise<CliResult> {
   return r;
 }
 
-function storeState(): Record<string, string[]> {
-  const ls = (p: string) => (fs.existsSync(p) ? fs.readdirSync(p).sort() : []);
-  return {
-    blobs: ls(path.join(d.dataRoot, 'content', 'blobs', 'sha256')),
-    ingest: ls(path.join(d.dataRoot, 'content', 'ingest')),
-    layers: ls(path.join(d.dataRoot, 'layers')),
-    images: ls(path.join(d.dataRoot, 'images')),
-  };
-}
+const storeState = () => storeContents(d.dataRoot);
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-pull-'));

@@ -270,3 +270,14 @@ export function storeListing(dataRoot: string): Record<string, string[]> {
     tmp: ls(path.join(dataRoot, 'tmp')),
   };
 }
+
+/** What the image store holds under a data root: the tests' before/after check that a failed operation left nothing. */
+export function storeContents(dataRoot: string): Record<string, string[]> {
+  const ls = (p: string) => (fs.existsSync(p) ? fs.readdirSync(p).sort() : []);
+  return {
+    blobs: ls(path.join(dataRoot, 'content', 'blobs', 'sha256')),
+    ingest: ls(path.join(dataRoot, 'content', 'ingest')),
+    layers: ls(path.join(dataRoot, 'layers')),
+    images: ls(path.join(dataRoot, 'images')),
+  };
+}
